@@ -1,0 +1,142 @@
+//! `errand`: a browser agent that turns web research into documents, under a domain
+//! allowlist and human consent. This binary is a thin command line over the library
+//! crates: `browser` drives Chromium, `allowlist` decides where it may go, `recordings`
+//! keeps the session log.
+
+mod bench;
+mod site;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use browser::{Action, Browser, LaunchOptions, Options, Source, StateOptions};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "errand", version, about = "A browser agent that turns web research into documents, under a domain allowlist and your consent")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct BrowserArgs {
+    /// Chromium executable (default: $CHROME, then chromium, chromium-browser, google-chrome on PATH)
+    #[arg(long, global = true)]
+    chrome: Option<PathBuf>,
+    /// Show the browser window instead of running headless
+    #[arg(long, global = true)]
+    headed: bool,
+    /// Keep the browser profile in this folder (default: a fresh temporary profile)
+    #[arg(long, global = true)]
+    profile: Option<PathBuf>,
+    /// Attach to a running browser (ws://… or http://host:port) instead of launching one
+    #[arg(long, global = true)]
+    cdp_url: Option<String>,
+}
+
+impl BrowserArgs {
+    pub fn source(&self, extra_args: Vec<String>) -> Source {
+        match &self.cdp_url {
+            Some(u) => Source::Attach(u.clone()),
+            None => Source::Launch(LaunchOptions {
+                chrome: self.chrome.clone(),
+                headed: self.headed,
+                profile: self.profile.clone(),
+                extra_args,
+                ..LaunchOptions::default()
+            }),
+        }
+    }
+
+    pub fn options(&self) -> Options {
+        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, ..Options::default() }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the bundled demo site on loopback, open it, and print what errand sees
+    Demo {
+        #[command(flatten)]
+        browser: BrowserArgs,
+        /// Print the page state as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a URL and print its page state (the compact view a model reads)
+    Open {
+        url: String,
+        #[command(flatten)]
+        browser: BrowserArgs,
+        /// Print the page state as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks that print numbers
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ERRAND_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Demo { browser, json } => {
+            let origin = site::serve(site::Pages::demo(), "127.0.0.1:0").await?;
+            eprintln!("errand demo: serving the bundled demo site at {origin}");
+            show(&browser, &format!("{origin}/"), json).await
+        }
+        Cmd::Open { url, browser, json } => show(&browser, &url, json).await,
+        Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
+    }
+}
+
+async fn show(args: &BrowserArgs, url: &str, json: bool) -> Result<ExitCode> {
+    let t = Instant::now();
+    eprintln!("[1] starting the browser");
+    let b = Browser::start(args.source(vec![]), args.options()).await.context("could not start the browser")?;
+    eprintln!("    {} ({} ms)", b.description, t.elapsed().as_millis());
+    eprintln!("[2] navigate {url}");
+    let o = b.act(&Action::Navigate { url: url.to_string() }).await.with_context(|| format!("could not open {url}"))?;
+    eprintln!("    {} ({} ms)", o.summary, t.elapsed().as_millis());
+    eprintln!("[3] page state");
+    let s = b.state(&StateOptions::default()).await.context("could not read the page")?;
+    eprintln!("    {} elements ({} ms since start)", s.elements.len(), t.elapsed().as_millis());
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!("{}", s.render());
+    }
+    tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,80 @@
+//! Local sites errand serves itself on loopback: the bundled demo site (compiled into
+//! the binary, so `errand demo` works from anywhere) and benchmark page folders.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+/// The demo site: a small guide to heat pumps, several linked articles with a table, a
+/// forum page carrying a prompt injection, and links to a foreign host.
+pub const DEMO: &[(&str, &str)] = &[
+    ("/", include_str!("../demo/index.html")),
+    ("/articles/how-heat-pumps-work.html", include_str!("../demo/articles/how-heat-pumps-work.html")),
+    ("/articles/costs.html", include_str!("../demo/articles/costs.html")),
+    ("/articles/cold-climates.html", include_str!("../demo/articles/cold-climates.html")),
+    ("/articles/forum.html", include_str!("../demo/articles/forum.html")),
+];
+
+/// Pages served by path; anything else is a fast 404.
+#[derive(Clone, Default)]
+pub struct Pages(pub Arc<HashMap<String, Vec<u8>>>);
+
+impl Pages {
+    pub fn demo() -> Pages {
+        Pages(Arc::new(DEMO.iter().map(|(p, h)| (p.to_string(), h.as_bytes().to_vec())).collect()))
+    }
+
+    /// Every `*.html` and `*.html.gz` file of a folder, served as `/<name>.html`.
+    pub fn from_dir(dir: &PathBuf) -> Result<Pages> {
+        let mut map = HashMap::new();
+        for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let p = e?.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            if let Some(stem) = name.strip_suffix(".gz") {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+                    .with_context(|| format!("{} is not valid gzip", p.display()))?;
+                map.insert(format!("/{stem}"), out);
+            } else if name.ends_with(".html") {
+                map.insert(format!("/{name}"), bytes);
+            }
+        }
+        Ok(Pages(Arc::new(map)))
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.0.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+/// Serve `pages` on `addr` (e.g. `127.0.0.1:0`); returns the origin.
+pub async fn serve(pages: Pages, addr: &str) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    let app = Router::new().fallback(move |uri: Uri| {
+        let pages = pages.clone();
+        async move { page(&pages, &uri) }
+    });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!("local site server stopped: {e}");
+        }
+    });
+    Ok(origin)
+}
+
+fn page(pages: &Pages, uri: &Uri) -> Response {
+    match pages.0.get(uri.path()) {
+        // Many real pages have no <meta charset>: say UTF-8, or Chromium guesses windows-1252.
+        Some(b) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], b.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}

@@ -1,0 +1,701 @@
+//! Web actions: each one is executed with real input events where a person would use
+//! them (mouse, keyboard), then waits, bounded, for the page to settle, and reports what
+//! changed. Element actions also return a durable [`Locator`] so a replay can find the
+//! element again without the snapshot ref.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::{Browser, BrowserError, Change, Result};
+
+/// How an action names its element: a snapshot ref, a CSS selector, or visible text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum ElementTarget {
+    Ref(String),
+    Selector(String),
+    Text(String),
+}
+
+impl std::fmt::Display for ElementTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ElementTarget::Ref(r) => write!(f, "{r}"),
+            ElementTarget::Selector(s) => write!(f, "selector {s:?}"),
+            ElementTarget::Text(t) => write!(f, "text {t:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Up,
+    #[default]
+    Down,
+    Left,
+    Right,
+    Top,
+    Bottom,
+}
+
+/// One web action.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Navigate { url: String },
+    Click { target: ElementTarget },
+    Type { target: ElementTarget, text: String, #[serde(default)] append: bool, #[serde(default)] submit: bool },
+    Select { target: ElementTarget, value: String },
+    Check { target: ElementTarget, checked: bool },
+    Press { key: String },
+    Hover { target: ElementTarget },
+    Scroll { #[serde(default)] direction: Direction, target: Option<ElementTarget> },
+    Back,
+    Forward,
+    TabNew { url: Option<String> },
+    TabSwitch { index: usize },
+    TabClose { index: Option<usize> },
+    Wait { text: Option<String>, selector: Option<String>, ms: Option<u64> },
+    Screenshot { #[serde(default)] full_page: bool },
+    Extract,
+}
+
+/// How to find an element again later: CSS path (one selector per shadow tree), role and
+/// accessible name, text, and the locators of the frames it sits in (outermost first).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Locator {
+    pub css: Vec<String>,
+    pub role: String,
+    pub name: String,
+    pub text: String,
+    pub tag: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<Vec<String>>,
+}
+
+/// What an action did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Outcome {
+    /// One line for the narration and the model.
+    pub summary: String,
+    pub url_before: String,
+    pub url: String,
+    pub title: String,
+    pub changes: Vec<Change>,
+    pub locator: Option<Locator>,
+    /// False when the page was still busy at the settle timeout.
+    pub settled: bool,
+    #[serde(skip)]
+    pub image: Option<Vec<u8>>,
+    /// Extra results (extracted content, …).
+    pub data: Option<Value>,
+    /// The text was typed into a password or secret field (callers must not log it).
+    pub secret: bool,
+}
+
+/// The longest `wait` a model may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
+
+const EXTRACT: &str = include_str!("extract.js");
+
+impl Browser {
+    /// Execute one action on the active tab and wait for the page to settle.
+    pub async fn act(&self, action: &Action) -> Result<Outcome> {
+        self.check_alive()?;
+        self.take_changes();
+        let before = self.active_tab()?;
+        let mut out = Outcome { url_before: before.url.clone(), ..Default::default() };
+        let mut settle = true;
+        match action {
+            Action::Navigate { url } => {
+                self.navigate(url).await?;
+                out.summary = format!("navigated to {url}");
+            }
+            Action::Click { target } => {
+                let (loc, desc) = self.click(target).await?;
+                out.summary = format!("clicked {desc}");
+                out.locator = Some(loc);
+            }
+            Action::Type { target, text, append, submit } => {
+                let (frame, local) = self.resolve(target).await?;
+                let r = self.eval_in_frame(&frame, &format!("__errand.focusForTyping({local}, {append})")).await?;
+                check_stale(&r, target)?;
+                if let Some(e) = r["error"].as_str() {
+                    return Err(BrowserError::Action(e.to_string()));
+                }
+                out.secret = r["secret"].as_bool().unwrap_or(false);
+                let session = before.session.clone().unwrap_or_default();
+                if !append && text.is_empty() {
+                    self.key(&session, "Delete", 0).await?;
+                } else if !text.is_empty() {
+                    self.cdp.raw(Some(&session), "Input.insertText", json!({"text": text})).await?;
+                }
+                let mut loc = locator_of(&r);
+                loc.frames = self.frame_path(&frame).await;
+                out.locator = Some(loc.clone());
+                let shown = if out.secret { "••••".to_string() } else { format!("{text:?}") };
+                out.summary = format!("typed {shown} into {} \"{}\"", loc.role, loc.name);
+                if *submit {
+                    self.key(&session, "Enter", 0).await?;
+                    out.summary.push_str(" and pressed Enter");
+                }
+            }
+            Action::Select { target, value } => {
+                let (frame, local) = self.resolve(target).await?;
+                let r = self
+                    .eval_in_frame(&frame, &format!("__errand.selectOption({local}, {})", json!(value)))
+                    .await?;
+                check_stale(&r, target)?;
+                if let Some(e) = r["error"].as_str() {
+                    return Err(BrowserError::Action(e.to_string()));
+                }
+                let mut loc = locator_of(&r);
+                loc.frames = self.frame_path(&frame).await;
+                out.summary = format!("selected \"{}\" in {} \"{}\"", r["chosen"].as_str().unwrap_or(value), loc.role, loc.name);
+                out.locator = Some(loc);
+            }
+            Action::Check { target, checked } => {
+                let (frame, local) = self.resolve(target).await?;
+                let r = self.eval_in_frame(&frame, &format!("__errand.checked({local})")).await?;
+                check_stale(&r, target)?;
+                if r["checkable"] != Value::Bool(true) {
+                    return Err(BrowserError::Action(format!("{target} is not a checkbox or radio button")));
+                }
+                if r["checked"].as_bool() == Some(*checked) {
+                    let loc = self.locator_at(&frame, local).await;
+                    out.summary = format!("{target} was already {}", if *checked { "checked" } else { "unchecked" });
+                    out.locator = loc;
+                    settle = false;
+                } else {
+                    let (loc, desc) = self.click(target).await?;
+                    out.locator = Some(loc);
+                    let r = self.eval_in_frame(&frame, &format!("__errand.checked({local})")).await;
+                    let now = r.ok().and_then(|r| r["checked"].as_bool());
+                    out.summary = match now {
+                        Some(c) if c == *checked => format!("{} {desc}", if *checked { "checked" } else { "unchecked" }),
+                        Some(_) => format!("clicked {desc} but it did not change (the page may prevent it)"),
+                        None => format!("clicked {desc}"),
+                    };
+                }
+            }
+            Action::Press { key } => {
+                let session = before.session.clone().unwrap_or_default();
+                self.press(&session, key).await?;
+                out.summary = format!("pressed {key}");
+            }
+            Action::Hover { target } => {
+                let (frame, local) = self.resolve(target).await?;
+                let (x, y, loc) = self.point(&frame, local, target).await?;
+                let session = before.session.clone().unwrap_or_default();
+                self.mouse(&session, "mouseMoved", x, y, 0).await?;
+                out.summary = format!("hovered over {} \"{}\"", loc.role, loc.name);
+                out.locator = Some(loc);
+            }
+            Action::Scroll { direction, target } => {
+                if let Some(t) = target {
+                    let (frame, local) = self.resolve(t).await?;
+                    let r = self.eval_in_frame(&frame, &format!("__errand.scrollTo({local})")).await?;
+                    check_stale(&r, t)?;
+                    out.summary = format!("scrolled {t} into view");
+                    let mut loc = locator_of(&r);
+                    loc.frames = self.frame_path(&frame).await;
+                    out.locator = Some(loc);
+                } else {
+                    let expr = match direction {
+                        Direction::Down => "__errand.scrollBy(Math.round(innerHeight*0.8))".to_string(),
+                        Direction::Up => "__errand.scrollBy(-Math.round(innerHeight*0.8))".to_string(),
+                        Direction::Top => "__errand.scrollBy(-1e9)".to_string(),
+                        Direction::Bottom => "__errand.scrollBy(1e9)".to_string(),
+                        Direction::Left => "(scrollBy({left:-Math.round(innerWidth*0.8),behavior:'instant'}),{moved:1,y:scrollY})".to_string(),
+                        Direction::Right => "(scrollBy({left:Math.round(innerWidth*0.8),behavior:'instant'}),{moved:1,y:scrollY})".to_string(),
+                    };
+                    let r = self.eval_in_frame(&before.target_id, &expr).await?;
+                    let moved = r["moved"].as_i64().unwrap_or(0);
+                    out.summary = if moved == 0 {
+                        format!("could not scroll {direction:?}: already at the edge").to_lowercase()
+                    } else {
+                        format!("scrolled {} to y={}", format!("{direction:?}").to_lowercase(), r["y"].as_i64().unwrap_or(0))
+                    };
+                }
+            }
+            Action::Back | Action::Forward => {
+                let session = before.session.clone().unwrap_or_default();
+                let h = self.cdp.raw(Some(&session), "Page.getNavigationHistory", json!({})).await?;
+                let cur = h["currentIndex"].as_i64().unwrap_or(0);
+                let to = if matches!(action, Action::Back) { cur - 1 } else { cur + 1 };
+                let entries = h["entries"].as_array().cloned().unwrap_or_default();
+                let Some(e) = usize::try_from(to).ok().and_then(|i| entries.get(i)) else {
+                    return Err(BrowserError::Action(format!(
+                        "cannot go {}: no page in that direction of this tab's history",
+                        if matches!(action, Action::Back) { "back" } else { "forward" }
+                    )));
+                };
+                self.mark_navigating(&before.target_id);
+                self.cdp.raw(Some(&session), "Page.navigateToHistoryEntry", json!({"entryId": e["id"]})).await?;
+                out.summary = format!("went {} to {}", if matches!(action, Action::Back) { "back" } else { "forward" }, e["url"].as_str().unwrap_or(""));
+            }
+            Action::TabNew { url } => {
+                let idx = self.new_tab().await?;
+                out.summary = format!("opened tab [{idx}]");
+                if let Some(u) = url {
+                    self.navigate(u).await?;
+                    out.summary.push_str(&format!(" and navigated to {u}"));
+                }
+            }
+            Action::TabSwitch { index } => {
+                let t = {
+                    let mut st = self.st();
+                    let Some(t) = st.tabs.get(*index).cloned() else {
+                        return Err(BrowserError::Action(format!("there is no tab [{index}]; there are {} tabs", st.tabs.len())));
+                    };
+                    st.active = *index;
+                    t
+                };
+                let _ = self.cdp.raw(None, "Target.activateTarget", json!({"targetId": t.target_id})).await;
+                out.summary = format!("switched to tab [{index}] {}", t.url);
+                settle = false;
+            }
+            Action::TabClose { index } => {
+                let (t, n) = {
+                    let st = self.st();
+                    let i = index.unwrap_or(st.active);
+                    let Some(t) = st.tabs.get(i).cloned() else {
+                        return Err(BrowserError::Action(format!("there is no tab [{i}]")));
+                    };
+                    (t, st.tabs.len())
+                };
+                if n == 1 {
+                    return Err(BrowserError::Action("cannot close the last tab; navigate instead".into()));
+                }
+                self.cdp.raw(None, "Target.closeTarget", json!({"targetId": t.target_id})).await?;
+                self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == t.target_id)).await;
+                out.summary = format!("closed tab {}", t.url);
+                settle = false;
+            }
+            Action::Wait { text, selector, ms } => {
+                out.summary = self.wait_for(text.as_deref(), selector.as_deref(), *ms).await?;
+            }
+            Action::Screenshot { full_page } => {
+                let img = self.screenshot(*full_page, "png", None).await?;
+                out.summary = format!("took a {} screenshot ({} KB)", if *full_page { "full-page" } else { "viewport" }, img.len() / 1024);
+                out.image = Some(img);
+                settle = false;
+            }
+            Action::Extract => {
+                let v = self.extract().await?;
+                let words = v["text"].as_str().map(|t| t.split_whitespace().count()).unwrap_or(0);
+                out.summary = format!("extracted the main content ({words} words)");
+                out.data = Some(v);
+                settle = false;
+            }
+        }
+        out.settled = if settle { self.settle().await? } else { true };
+        if let Ok(t) = self.active_tab() {
+            out.url = t.url.clone();
+            out.title = t.title.clone();
+            // Target info lags behind the page; ask the page itself when it can answer.
+            if let Ok(v) = self.eval_in_frame(&t.target_id, "[location.href, document.title]").await {
+                if let (Some(u), Some(ti)) = (v[0].as_str(), v[1].as_str()) {
+                    out.url = u.to_string();
+                    out.title = ti.to_string();
+                }
+            }
+        }
+        out.changes = self.take_changes();
+        if out.url != out.url_before && !matches!(action, Action::Navigate { .. }) && !out.url.is_empty() {
+            out.summary.push_str(&format!("; now at {}", out.url));
+        }
+        for c in &out.changes {
+            match c {
+                Change::NewTab { index, url } => out.summary.push_str(&format!("; opened tab [{index}] {url}")),
+                Change::Dialog { dialog, message, answer } => out.summary.push_str(&format!("; {dialog} dialog \"{message}\" {answer}")),
+                Change::Download { file, .. } => out.summary.push_str(&format!("; downloaded {file}")),
+                Change::DownloadDenied { url } => out.summary.push_str(&format!("; download of {url} refused (no output folder)")),
+                Change::Crashed { detail } => out.summary.push_str(&format!("; {detail}")),
+                Change::TabClosed { url } => out.summary.push_str(&format!("; tab {url} closed")),
+            }
+        }
+        if !out.settled {
+            out.summary.push_str(&format!("; the page was still busy after {:?}", self.opts.settle_timeout));
+        }
+        Ok(out)
+    }
+
+    async fn navigate(&self, url: &str) -> Result<()> {
+        let tab = self.active_tab()?;
+        let session = tab.session.clone().unwrap_or_default();
+        self.mark_navigating(&tab.target_id);
+        let r = self.cdp.raw(Some(&session), "Page.navigate", json!({"url": url})).await?;
+        if let Some(e) = r["errorText"].as_str().filter(|e| !e.is_empty()) {
+            self.st().navigating.remove(&tab.target_id);
+            return Err(BrowserError::Action(format!("could not load {url}: {e}")));
+        }
+        if r.get("loaderId").is_none() {
+            // Same-document navigation (a fragment): nothing will load.
+            self.st().navigating.remove(&tab.target_id);
+        }
+        Ok(())
+    }
+
+    fn mark_navigating(&self, frame: &str) {
+        self.st().navigating.insert(frame.to_string(), Instant::now());
+    }
+
+    async fn new_tab(&self) -> Result<usize> {
+        let ctx = self.st().context.clone();
+        let mut p = json!({"url": "about:blank"});
+        if let Some(c) = ctx {
+            p["browserContextId"] = json!(c);
+        }
+        let r = self.cdp.raw(None, "Target.createTarget", p).await?;
+        let id = r["targetId"].as_str().unwrap_or_default().to_string();
+        let ok = self
+            .wait_until(self.opts.call_timeout, || {
+                let st = self.st();
+                st.tabs.iter().any(|t| t.target_id == id && t.session.as_ref().is_some_and(|s| st.ready.contains(s))) && st.frames.contains_key(&id)
+            })
+            .await;
+        if !ok {
+            return Err(BrowserError::Action("the new tab did not open in time".into()));
+        }
+        let mut st = self.st();
+        let idx = st.tabs.iter().position(|t| t.target_id == id).unwrap_or(0);
+        st.active = idx;
+        st.changes.retain(|c| !matches!(c, Change::NewTab { .. }));
+        Ok(idx)
+    }
+
+    /// Poll a condition (every 10 ms) until it holds or the time is up.
+    pub(crate) async fn wait_until(&self, max: Duration, mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + max;
+        loop {
+            if cond() {
+                return true;
+            }
+            if Instant::now() > deadline || self.is_gone() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Wait for the page to settle: no navigation pending, the network and the DOM quiet
+    /// for [`crate::Options::quiet`]. Returns false if still busy at the settle timeout.
+    pub async fn settle(&self) -> Result<bool> {
+        let deadline = Instant::now() + self.opts.settle_timeout;
+        let start = Instant::now();
+        loop {
+            self.check_alive()?;
+            let tab = self.active_tab()?;
+            let nav = self.pending_navigation(&tab.target_id);
+            let (inflight, quiet) = self.net_quiet_for();
+            if !nav && inflight == 0 && quiet >= self.opts.quiet && start.elapsed() >= self.opts.quiet / 2 {
+                let dom = self.eval_in_frame(&tab.target_id, "[__errand.quietFor(), document.readyState]").await;
+                match dom {
+                    Ok(v) => {
+                        let q = v[0].as_f64().unwrap_or(0.0);
+                        if q >= self.opts.quiet.as_millis() as f64 && v[1] != "loading" {
+                            return Ok(true);
+                        }
+                    }
+                    Err(BrowserError::Crashed(g)) => return Err(BrowserError::Crashed(g)),
+                    Err(_) => {}
+                }
+            }
+            if Instant::now() > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    }
+
+    /// Find the frame and walker id of an element target.
+    pub async fn resolve(&self, target: &ElementTarget) -> Result<(String, i64)> {
+        match target {
+            ElementTarget::Ref(r) => self.resolve_ref(r),
+            ElementTarget::Selector(s) => self.find_in_frames(&format!("__errand.find({})", json!(s)), &target.to_string()).await,
+            ElementTarget::Text(t) => self.find_in_frames(&format!("__errand.findText({})", json!(t)), &target.to_string()).await,
+        }
+    }
+
+    async fn find_in_frames(&self, expr: &str, what: &str) -> Result<(String, i64)> {
+        let tab = self.active_tab()?;
+        for (frame, _, _) in self.frames_of(&tab.target_id) {
+            let Ok(r) = self.eval_in_frame(&frame, expr).await else { continue };
+            if let Some(e) = r["error"].as_str() {
+                return Err(BrowserError::Action(e.to_string()));
+            }
+            if let Some(id) = r["id"].as_i64() {
+                return Ok((frame, id));
+            }
+        }
+        Err(BrowserError::NotFound(what.to_string()))
+    }
+
+    /// Public ref of an element target (minting one for selector/text targets).
+    pub async fn ref_of(&self, target: &ElementTarget) -> Result<String> {
+        let (frame, local) = self.resolve(target).await?;
+        Ok(self.ref_for(&frame, local))
+    }
+
+    /// Scroll an element into view and return its centre in top-level coordinates,
+    /// refusing if another element covers it.
+    async fn point(&self, frame: &str, local: i64, target: &ElementTarget) -> Result<(f64, f64, Locator)> {
+        let r = self.eval_in_frame(frame, &format!("__errand.prepare({local})")).await?;
+        check_stale(&r, target)?;
+        let mut loc = locator_of(&r);
+        if r["hidden"] == Value::Bool(true) {
+            return Err(BrowserError::Action(format!("{target} ({} \"{}\") is not visible", loc.role, loc.name)));
+        }
+        if r["ok"] == Value::Bool(false) {
+            return Err(BrowserError::Action(format!(
+                "{target} ({} \"{}\") is covered by {}; close or scroll past it first",
+                loc.role,
+                loc.name,
+                r["cover"].as_str().unwrap_or("another element")
+            )));
+        }
+        let (ox, oy) = self.frame_offset(frame).await?;
+        loc.frames = self.frame_path(frame).await;
+        Ok((r["x"].as_f64().unwrap_or(0.0) + ox, r["y"].as_f64().unwrap_or(0.0) + oy, loc))
+    }
+
+    async fn click(&self, target: &ElementTarget) -> Result<(Locator, String)> {
+        let (frame, local) = self.resolve(target).await?;
+        let (x, y, loc) = self.point(&frame, local, target).await?;
+        let session = self.active_tab()?.session.unwrap_or_default();
+        self.mouse(&session, "mouseMoved", x, y, 0).await?;
+        self.mouse(&session, "mousePressed", x, y, 1).await?;
+        self.mouse(&session, "mouseReleased", x, y, 1).await?;
+        let desc = format!("{} \"{}\"", loc.role, loc.name);
+        Ok((loc, desc))
+    }
+
+    async fn mouse(&self, session: &str, kind: &str, x: f64, y: f64, clicks: i64) -> Result<()> {
+        let mut p = json!({"type": kind, "x": x, "y": y});
+        if kind != "mouseMoved" {
+            p["button"] = json!("left");
+            p["clickCount"] = json!(clicks);
+            p["buttons"] = json!(if kind == "mousePressed" { 1 } else { 0 });
+        }
+        self.cdp.raw(Some(session), "Input.dispatchMouseEvent", p).await?;
+        Ok(())
+    }
+
+    /// Top-left of a frame's viewport in top-level coordinates. Box models come in the
+    /// coordinates of the owner's local root, so only out-of-process boundaries add up.
+    async fn frame_offset(&self, frame: &str) -> Result<(f64, f64)> {
+        let (mut x, mut y) = (0.0, 0.0);
+        let mut cur = frame.to_string();
+        loop {
+            let (parent, session) = {
+                let st = self.st();
+                let f = st.frames.get(&cur);
+                (f.and_then(|f| f.parent.clone()), f.map(|f| f.session.clone()).unwrap_or_default())
+            };
+            let Some(parent) = parent else { break };
+            let psession = self.st().frames.get(&parent).map(|f| f.session.clone()).unwrap_or_default();
+            let owner = self.cdp.raw(Some(&psession), "DOM.getFrameOwner", json!({"frameId": cur})).await?;
+            let node = owner["backendNodeId"].clone();
+            let _ = self.cdp.raw(Some(&psession), "DOM.scrollIntoViewIfNeeded", json!({"backendNodeId": node})).await;
+            let bm = self
+                .cdp
+                .raw(Some(&psession), "DOM.getBoxModel", json!({"backendNodeId": node}))
+                .await
+                .map_err(|_| BrowserError::Action("the element's frame is not visible".into()))?;
+            x += bm["model"]["content"][0].as_f64().unwrap_or(0.0);
+            y += bm["model"]["content"][1].as_f64().unwrap_or(0.0);
+            // Jump to the local root of the parent's session.
+            let st = self.st();
+            let mut root = parent.clone();
+            while let Some(p) = st.frames.get(&root).and_then(|f| f.parent.clone()) {
+                if st.frames.get(&p).map(|f| &f.session) != Some(&psession) {
+                    break;
+                }
+                root = p;
+            }
+            let _ = session;
+            cur = root;
+        }
+        Ok((x, y))
+    }
+
+    /// Locators of the iframe elements that hold `frame`, outermost first.
+    async fn frame_path(&self, frame: &str) -> Vec<Vec<String>> {
+        let mut path = vec![];
+        let mut cur = frame.to_string();
+        loop {
+            let parent = self.st().frames.get(&cur).and_then(|f| f.parent.clone());
+            let Some(p) = parent else { break };
+            let css = self.owner_css(&cur, &p).await.unwrap_or_default();
+            path.push(css);
+            cur = p;
+        }
+        path.reverse();
+        path
+    }
+
+    async fn owner_css(&self, child: &str, parent: &str) -> Option<Vec<String>> {
+        // Make sure the parent's world and walker exist, then ask it for the owner's path.
+        self.eval_in_frame(parent, "0").await.ok()?;
+        let (psession, world) = {
+            let st = self.st();
+            let f = st.frames.get(parent)?;
+            (f.session.clone(), f.world?)
+        };
+        let owner = self.cdp.raw(Some(&psession), "DOM.getFrameOwner", json!({"frameId": child})).await.ok()?;
+        let obj = self
+            .cdp
+            .raw(Some(&psession), "DOM.resolveNode", json!({"backendNodeId": owner["backendNodeId"], "executionContextId": world}))
+            .await
+            .ok()?;
+        let r = self
+            .cdp
+            .raw(
+                Some(&psession),
+                "Runtime.callFunctionOn",
+                json!({"functionDeclaration": "function(){return __errand.locatorOf(this).css}", "objectId": obj["object"]["objectId"], "returnByValue": true}),
+            )
+            .await
+            .ok()?;
+        serde_json::from_value(r["result"]["value"].clone()).ok()
+    }
+
+    async fn locator_at(&self, frame: &str, local: i64) -> Option<Locator> {
+        let v = self.eval_in_frame(frame, &format!("__errand.locator({local})")).await.ok()?;
+        let mut loc: Locator = serde_json::from_value(v).ok()?;
+        loc.frames = self.frame_path(frame).await;
+        Some(loc)
+    }
+
+    /// Press a key or a chord such as `Enter`, `Tab`, `Control+a`, `Shift+ArrowDown`.
+    async fn press(&self, session: &str, chord: &str) -> Result<()> {
+        let parts: Vec<&str> = chord.split('+').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let Some((key, mods)) = parts.split_last() else {
+            return Err(BrowserError::Action("press needs a key, e.g. Enter".into()));
+        };
+        let mut bits = 0;
+        for m in mods {
+            bits |= match m.to_ascii_lowercase().as_str() {
+                "alt" => 1,
+                "control" | "ctrl" => 2,
+                "meta" | "cmd" | "command" => 4,
+                "shift" => 8,
+                other => return Err(BrowserError::Action(format!("unknown modifier {other}; use Control, Shift, Alt or Meta"))),
+            };
+        }
+        self.key(session, key, bits).await
+    }
+
+    async fn key(&self, session: &str, key: &str, modifiers: i64) -> Result<()> {
+        let key = match key.to_ascii_lowercase().as_str() {
+            "esc" => "Escape",
+            "return" => "Enter",
+            "space" => " ",
+            "up" => "ArrowUp",
+            "down" => "ArrowDown",
+            "left" => "ArrowLeft",
+            "right" => "ArrowRight",
+            "del" => "Delete",
+            _ => key,
+        };
+        let def = chromiumoxide::keys::get_key_definition(key)
+            .ok_or_else(|| BrowserError::Action(format!("unknown key {key:?}; use names like Enter, Tab, Escape, ArrowDown, PageDown, a")))?;
+        let text = if modifiers & !8 != 0 { None } else { def.text.or(if def.key.chars().count() == 1 { Some(def.key) } else { None }) };
+        let mut down = json!({
+            "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
+            "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers,
+        });
+        if let Some(t) = text {
+            down["text"] = json!(if t == "\r" { "\r" } else { t });
+            down["unmodifiedText"] = down["text"].clone();
+        }
+        if def.key == "a" && modifiers & 2 != 0 {
+            down["commands"] = json!(["selectAll"]);
+        }
+        self.cdp.raw(Some(session), "Input.dispatchKeyEvent", down).await?;
+        self.cdp
+            .raw(Some(session), "Input.dispatchKeyEvent", json!({"type": "keyUp", "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers}))
+            .await?;
+        Ok(())
+    }
+
+    async fn wait_for(&self, text: Option<&str>, selector: Option<&str>, ms: Option<u64>) -> Result<String> {
+        let cap = ms.map(Duration::from_millis).unwrap_or(MAX_WAIT).min(MAX_WAIT);
+        if text.is_none() && selector.is_none() {
+            tokio::time::sleep(cap).await;
+            return Ok(format!("waited {} ms", cap.as_millis()));
+        }
+        let deadline = Instant::now() + cap;
+        loop {
+            self.check_alive()?;
+            if let Some(t) = text {
+                let tab = self.active_tab()?;
+                for (frame, _, _) in self.frames_of(&tab.target_id) {
+                    if self.eval_in_frame(&frame, &format!("__errand.hasText({})", json!(t))).await.ok() == Some(Value::Bool(true)) {
+                        return Ok(format!("text {t:?} appeared"));
+                    }
+                }
+            }
+            if let Some(s) = selector {
+                if self.resolve(&ElementTarget::Selector(s.to_string())).await.is_ok() {
+                    return Ok(format!("element {s:?} appeared"));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(BrowserError::Action(format!(
+                    "waited {} ms but {} did not appear",
+                    cap.as_millis(),
+                    text.map(|t| format!("text {t:?}")).or(selector.map(|s| format!("element {s:?}"))).unwrap_or_default()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Capture the active tab. `format` is `png` or `jpeg` (with `quality`).
+    pub async fn screenshot(&self, full_page: bool, format: &str, quality: Option<u8>) -> Result<Vec<u8>> {
+        let tab = self.active_tab()?;
+        let session = tab.session.unwrap_or_default();
+        let mut p = json!({"format": format});
+        if let Some(q) = quality {
+            p["quality"] = json!(q);
+        }
+        if full_page {
+            let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
+            let w = m["cssContentSize"]["width"].as_f64().unwrap_or(1280.0);
+            let h = m["cssContentSize"]["height"].as_f64().unwrap_or(720.0).min(16384.0);
+            p["clip"] = json!({"x": 0, "y": 0, "width": w, "height": h, "scale": 1});
+            p["captureBeyondViewport"] = json!(true);
+        }
+        let r = self.cdp.raw_with_timeout(Some(&session), "Page.captureScreenshot", p, Duration::from_secs(20)).await?;
+        let data = r["data"].as_str().unwrap_or_default();
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
+    }
+
+    /// The main content of the active tab's page: title, byline, date, lang, markdown, text.
+    pub async fn extract(&self) -> Result<Value> {
+        let tab = self.active_tab()?;
+        self.eval_in_frame(&tab.target_id, &format!("({EXTRACT})()")).await
+    }
+}
+
+fn check_stale(r: &Value, target: &ElementTarget) -> Result<()> {
+    if r["stale"] == Value::Bool(true) {
+        return Err(match target {
+            ElementTarget::Ref(x) => BrowserError::StaleRef(x.clone()),
+            other => BrowserError::NotFound(other.to_string()),
+        });
+    }
+    Ok(())
+}
+
+fn locator_of(r: &Value) -> Locator {
+    serde_json::from_value(r["loc"].clone()).unwrap_or_default()
+}

@@ -1,0 +1,263 @@
+//! The DevTools protocol client: one task owns the WebSocket, every call has a timeout.
+//!
+//! errand talks to Chromium through chromiumoxide's [`Connection`] and its generated,
+//! typed protocol (`chromiumoxide::cdp`), but not through chromiumoxide's `Handler`.
+//! The handler resumes child targets (out-of-process iframes, workers) the moment they
+//! attach, before a client can install request interception on them, and it drops the
+//! session ids of nested sessions. errand's guarantees (every request from every target
+//! is judged before it leaves) need both, so this module multiplexes sessions itself:
+//!
+//! * [`Cdp::call`] sends a typed command on a session and waits at most a timeout.
+//! * Every event, with its session id, goes to one [`mpsc`] receiver owned by the
+//!   browser's event task, which keeps the state of tabs, frames and the network.
+//! * A message that cannot be parsed is logged and skipped; the loop keeps going.
+//! * When the socket closes (the browser exited or crashed) every pending call fails at
+//!   once with [`CdpError::Closed`], and so does every later call: never a hang.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chromiumoxide::types::{CallId, Command, EventMessage, Message, Method, MethodId};
+use chromiumoxide::Connection;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+/// An event from the browser, with the session it came from (`None`: the browser itself).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub method: String,
+    pub session: Option<String>,
+    pub params: Value,
+}
+
+/// Why a protocol call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CdpError {
+    #[error("the browser connection is closed (Chromium exited or crashed)")]
+    Closed,
+    #[error("{method} got no answer within {timeout:?}; the page may be hung")]
+    Timeout { method: String, timeout: Duration },
+    #[error("{method} failed: {message} (code {code})")]
+    Protocol { method: String, code: i64, message: String },
+    #[error("could not read the answer to {method}: {source}")]
+    Decode { method: String, source: serde_json::Error },
+    #[error("could not connect to the DevTools endpoint {url}: {message}")]
+    Connect { url: String, message: String },
+}
+
+impl CdpError {
+    /// True when the call failed because the session or context it named is gone
+    /// (a navigation replaced the document, a frame was detached, a tab closed).
+    pub fn is_gone(&self) -> bool {
+        match self {
+            CdpError::Protocol { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                m.contains("cannot find context")
+                    || m.contains("session with given id not found")
+                    || m.contains("no frame")
+                    || m.contains("not found")
+                    || m.contains("execution context was destroyed")
+                    || m.contains("inspected target navigated or closed")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A raw event as it comes off the socket. chromiumoxide's own `CdpJsonEventMessage`
+/// does not read the top-level `sessionId` (it looks inside `params`), which would lose
+/// which frame or worker an event came from, so errand brings its own.
+#[derive(Debug, serde::Deserialize)]
+struct RawEvent {
+    method: MethodId,
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+    #[serde(default)]
+    params: Value,
+}
+
+impl Method for RawEvent {
+    fn identifier(&self) -> MethodId {
+        self.method.clone()
+    }
+}
+
+impl EventMessage for RawEvent {
+    fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+}
+
+struct Request {
+    method: String,
+    session: Option<String>,
+    params: Value,
+    reply: oneshot::Sender<Result<Value, CdpError>>,
+}
+
+/// A cheap, clonable handle to the connection task.
+#[derive(Clone)]
+pub struct Cdp {
+    tx: mpsc::UnboundedSender<Request>,
+    closed: Arc<AtomicBool>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Cdp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cdp").field("closed", &self.is_closed()).finish()
+    }
+}
+
+impl Cdp {
+    /// Connect to a browser-level DevTools WebSocket URL.
+    pub async fn connect(
+        ws_url: &str,
+        timeout: Duration,
+    ) -> Result<(Cdp, mpsc::UnboundedReceiver<Event>), CdpError> {
+        let conn = tokio::time::timeout(
+            timeout,
+            Connection::<RawEvent>::connect(ws_url),
+        )
+        .await
+        .map_err(|_| CdpError::Connect { url: ws_url.into(), message: "timed out".into() })?
+        .map_err(|e| CdpError::Connect { url: ws_url.into(), message: e.to_string() })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (etx, erx) = mpsc::unbounded_channel();
+        let closed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(io_task(conn, rx, etx, closed.clone()));
+        Ok((Cdp { tx, closed, timeout }, erx))
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Send a typed command and decode its typed answer.
+    pub async fn call<C: Command>(
+        &self,
+        session: Option<&str>,
+        cmd: C,
+    ) -> Result<C::Response, CdpError> {
+        let method = cmd.identifier().to_string();
+        let params = serde_json::to_value(&cmd)
+            .map_err(|source| CdpError::Decode { method: method.clone(), source })?;
+        let v = self.raw(session, &method, params).await?;
+        C::response_from_value(v).map_err(|source| CdpError::Decode { method, source })
+    }
+
+    /// Send an untyped command (for parameters the generated types do not cover).
+    pub async fn raw(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, CdpError> {
+        self.raw_with_timeout(session, method, params, self.timeout).await
+    }
+
+    pub async fn raw_with_timeout(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, CdpError> {
+        if self.is_closed() {
+            return Err(CdpError::Closed);
+        }
+        let (reply, rx) = oneshot::channel();
+        let req = Request {
+            method: method.to_string(),
+            session: session.map(str::to_string),
+            params,
+            reply,
+        };
+        self.tx.send(req).map_err(|_| CdpError::Closed)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(CdpError::Timeout { method: method.to_string(), timeout }),
+            Ok(Err(_)) => Err(CdpError::Closed),
+            Ok(Ok(r)) => r,
+        }
+    }
+
+    /// Fire a command without waiting for its answer (used where waiting could deadlock,
+    /// e.g. resuming a target from inside the event task).
+    pub fn send_nowait(&self, session: Option<&str>, method: &str, params: Value) {
+        let (reply, _rx) = oneshot::channel();
+        let _ = self.tx.send(Request {
+            method: method.to_string(),
+            session: session.map(str::to_string),
+            params,
+            reply,
+        });
+    }
+}
+
+async fn io_task(
+    mut conn: Connection<RawEvent>,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    events: mpsc::UnboundedSender<Event>,
+    closed: Arc<AtomicBool>,
+) {
+    let mut pending: HashMap<CallId, (String, oneshot::Sender<Result<Value, CdpError>>)> =
+        HashMap::new();
+    loop {
+        tokio::select! {
+            req = rx.recv() => {
+                let Some(req) = req else { break };
+                let session = req.session.map(Into::into);
+                match conn.submit_command(req.method.clone().into(), session, req.params) {
+                    Ok(id) => { pending.insert(id, (req.method, req.reply)); }
+                    Err(e) => {
+                        let _ = req.reply.send(Err(CdpError::Decode { method: req.method, source: e }));
+                    }
+                }
+            }
+            msg = conn.next() => {
+                match msg {
+                    None => break,
+                    Some(Ok(Message::Response(resp))) => {
+                        if let Some((method, reply)) = pending.remove(&resp.id) {
+                            let r = match (resp.result, resp.error) {
+                                (_, Some(e)) => Err(CdpError::Protocol { method, code: e.code, message: e.message }),
+                                (Some(v), None) => Ok(v),
+                                (None, None) => Ok(Value::Null),
+                            };
+                            let _ = reply.send(r);
+                        }
+                    }
+                    Some(Ok(Message::Event(ev))) => {
+                        let _ = events.send(Event {
+                            method: ev.method.to_string(),
+                            session: ev.session_id,
+                            params: ev.params,
+                        });
+                    }
+                    Some(Err(chromiumoxide::error::CdpError::InvalidMessage(text, err))) => {
+                        let head: String = text.chars().take(200).collect();
+                        tracing::warn!("skipping a DevTools message errand cannot parse ({err}): {head}");
+                    }
+                    Some(Err(e)) => {
+                        // A reset after the browser exits is the normal end of a session.
+                        tracing::debug!("DevTools connection error: {e}");
+                        if matches!(e, chromiumoxide::error::CdpError::Ws(_)) { break; }
+                    }
+                }
+            }
+        }
+    }
+    closed.store(true, Ordering::SeqCst);
+    for (_, (_, reply)) in pending.drain() {
+        let _ = reply.send(Err(CdpError::Closed));
+    }
+    // Fail everything that is still queued, and everything sent later.
+    rx.close();
+    while let Ok(req) = rx.try_recv() {
+        let _ = req.reply.send(Err(CdpError::Closed));
+    }
+    let _ = events.send(Event { method: "errand.closed".into(), session: None, params: Value::Null });
+}

@@ -1,0 +1,809 @@
+//! errand's Chromium controller: launch or attach, track every tab and frame, build the
+//! page state a model reads, and execute web actions.
+//!
+//! Why it exists: the agent needs one object that drives a real browser robustly
+//! (timeouts on every call, crashes reported in seconds, dialogs never hanging) and
+//! shows a page the way a model needs to see it (compact, with stable element refs).
+//!
+//! Layout:
+//! * [`cdp`]: the DevTools connection (chromiumoxide's `Connection` and typed protocol).
+//! * [`launch`]: finding and starting Chromium, or resolving a `--cdp-url`.
+//! * [`Browser`] (this file): targets, sessions, frames and the event task that owns them.
+//! * [`state`]: the page state, built by one in-page walk per frame.
+//! * [`actions`]: navigate, click, type… each followed by a bounded wait for the page to settle.
+
+pub mod actions;
+pub mod cdp;
+pub mod launch;
+pub mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+pub use actions::{Action, Direction, ElementTarget, Locator, Outcome};
+pub use cdp::{Cdp, CdpError, Event};
+pub use launch::{LaunchOptions, Source};
+pub use state::{PageState, StateOptions};
+
+/// Everything that can go wrong while driving the browser, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    #[error("no Chromium found ({detail}); install it with `apt-get install chromium` or pass --chrome PATH")]
+    NoChrome { detail: String },
+    #[error("could not start {exe}: {message}{}", if log.is_empty() { String::new() } else { format!("\nChromium said:\n{log}") })]
+    Launch { exe: PathBuf, message: String, log: String },
+    #[error("bad --cdp-url {url}: {message}")]
+    BadCdpUrl { url: String, message: String },
+    #[error(transparent)]
+    Cdp(#[from] CdpError),
+    #[error("the browser is gone: {0}")]
+    Crashed(String),
+    #[error("ref {0} is stale: the page changed since it was shown; here is a fresh page state")]
+    StaleRef(String),
+    #[error("there is no element {0} on this page; use a ref from the latest page state")]
+    UnknownRef(String),
+    #[error("no element matches {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Action(String),
+    #[error("could not create a temporary browser profile: {0}")]
+    Profile(std::io::Error),
+}
+
+impl BrowserError {
+    /// True for errors the caller should answer with a fresh page state.
+    pub fn wants_fresh_state(&self) -> bool {
+        matches!(self, BrowserError::StaleRef(_) | BrowserError::UnknownRef(_))
+    }
+}
+
+pub type Result<T, E = BrowserError> = std::result::Result<T, E>;
+
+/// Timeouts and limits; the defaults suit interactive use.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Longest wait for any single protocol call.
+    pub call_timeout: Duration,
+    /// Longest wait for Chromium to start.
+    pub launch_timeout: Duration,
+    /// Longest wait for a page to settle after an action.
+    pub settle_timeout: Duration,
+    /// How long the network and DOM must be quiet to count as settled.
+    pub quiet: Duration,
+    /// Where downloads go (normally the session's output folder); `None` denies downloads.
+    pub download_dir: Option<PathBuf>,
+    /// Accept `confirm()` dialogs (default: dismiss, the safe answer).
+    pub accept_confirms: bool,
+    /// A fixed viewport for every tab (headless runs); `None` keeps the window's.
+    pub viewport: Option<(u32, u32)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            call_timeout: Duration::from_secs(10),
+            launch_timeout: Duration::from_secs(20),
+            settle_timeout: Duration::from_secs(5),
+            quiet: Duration::from_millis(100),
+            download_dir: None,
+            accept_confirms: false,
+            viewport: Some((1280, 720)),
+        }
+    }
+}
+
+/// Something that happened in the browser that the caller should hear about.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    NewTab { index: usize, url: String },
+    TabClosed { url: String },
+    Dialog { dialog: String, message: String, answer: String },
+    Download { url: String, file: String, state: String },
+    DownloadDenied { url: String },
+    Crashed { detail: String },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Tab {
+    pub target_id: String,
+    pub session: Option<String>,
+    pub url: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    pub parent: Option<String>,
+    /// The session that owns this frame's document (differs from the parent's for OOPIFs).
+    pub session: String,
+    pub url: String,
+    /// The top-level tab's target id.
+    pub tab: String,
+    /// errand's isolated world in the current document, if created.
+    pub world: Option<i64>,
+    /// Bumped whenever the frame commits a new document.
+    pub generation: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub tabs: Vec<Tab>,
+    pub active: usize,
+    /// session id -> (target id, target type)
+    pub sessions: HashMap<String, (String, String)>,
+    pub frames: HashMap<String, Frame>,
+    /// (session, requestId) -> when it started
+    pub inflight: HashMap<(String, String), Instant>,
+    pub last_net: Option<Instant>,
+    pub changes: Vec<Change>,
+    pub recent_dialogs: Vec<Change>,
+    pub downloads: HashMap<String, (String, String)>,
+    pub gone: Option<String>,
+    pub generation: u64,
+    /// Our browser context when attached to someone else's browser.
+    pub context: Option<String>,
+    pub navigating: HashMap<String, Instant>,
+    /// Sessions whose set-up (domains enabled, children auto-attached) is complete.
+    pub ready: std::collections::HashSet<String>,
+}
+
+/// A running browser under errand's control.
+pub struct Browser {
+    pub(crate) cdp: Cdp,
+    pub(crate) st: Arc<Mutex<State>>,
+    pub(crate) opts: Options,
+    pub(crate) refs: Mutex<state::RefTable>,
+    child: tokio::sync::Mutex<Option<tokio::process::Child>>,
+    _profile: Option<tempfile::TempDir>,
+    /// What was launched or attached to, for the session log.
+    pub description: String,
+    pub launched: bool,
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Browser").field("description", &self.description).finish()
+    }
+}
+
+pub(crate) const WALKER: &str = include_str!("walker.js");
+
+impl Browser {
+    /// Launch Chromium or attach to one, and open errand's tab.
+    pub async fn start(source: Source, opts: Options) -> Result<Browser> {
+        match source {
+            Source::Launch(l) => {
+                let (profile, dir) = match &l.profile {
+                    Some(p) => {
+                        std::fs::create_dir_all(p).map_err(BrowserError::Profile)?;
+                        (None, p.clone())
+                    }
+                    None => {
+                        let t = tempfile::Builder::new().prefix("errand-profile-").tempdir().map_err(BrowserError::Profile)?;
+                        let d = t.path().to_path_buf();
+                        (Some(t), d)
+                    }
+                };
+                let launched = launch::launch(&l, &dir, opts.launch_timeout).await?;
+                let (cdp, events) = Cdp::connect(&launched.ws_url, opts.call_timeout).await?;
+                let b = Browser {
+                    cdp,
+                    st: Arc::default(),
+                    opts,
+                    refs: Mutex::default(),
+                    child: tokio::sync::Mutex::new(Some(launched.child)),
+                    _profile: profile,
+                    description: format!("launched {}", launched.executable.display()),
+                    launched: true,
+                };
+                b.init(events, false).await?;
+                Ok(b)
+            }
+            Source::Attach(url) => {
+                let ws = launch::resolve_cdp_url(&url, opts.call_timeout).await?;
+                let (cdp, events) = Cdp::connect(&ws, opts.call_timeout).await?;
+                let b = Browser {
+                    cdp,
+                    st: Arc::default(),
+                    opts,
+                    refs: Mutex::default(),
+                    child: tokio::sync::Mutex::new(None),
+                    _profile: None,
+                    description: format!("attached to {url}"),
+                    launched: false,
+                };
+                b.init(events, true).await?;
+                Ok(b)
+            }
+        }
+    }
+
+    /// Convenience: launch a local headless Chromium with default options.
+    pub async fn launch_default() -> Result<Browser> {
+        Browser::start(Source::Launch(LaunchOptions::default()), Options::default()).await
+    }
+
+    pub(crate) fn st(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another task panicked mid-update; the state is
+        // still the best we have.
+        self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn cdp(&self) -> &Cdp {
+        &self.cdp
+    }
+
+    /// The active tab's DevTools session id.
+    pub fn active_session(&self) -> Option<String> {
+        self.active_tab().ok().and_then(|t| t.session)
+    }
+
+    async fn init(&self, events: mpsc::UnboundedReceiver<Event>, attach: bool) -> Result<()> {
+        tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone()));
+        let c = &self.cdp;
+        c.raw(None, "Target.setDiscoverTargets", json!({"discover": true})).await?;
+        if let Some(dir) = &self.opts.download_dir {
+            let _ = c
+                .raw(None, "Browser.setDownloadBehavior", json!({"behavior": "allowAndName", "downloadPath": dir, "eventsEnabled": true}))
+                .await;
+        } else {
+            let _ = c.raw(None, "Browser.setDownloadBehavior", json!({"behavior": "deny", "eventsEnabled": true})).await;
+        }
+        if attach {
+            // Work in a browser context of our own: the user's other tabs and cookies stay
+            // untouched, and only our pages are tracked.
+            let ctx = c.raw(None, "Target.createBrowserContext", json!({"disposeOnDetach": true})).await?;
+            let ctx = ctx["browserContextId"].as_str().unwrap_or_default().to_string();
+            self.st().context = Some(ctx.clone());
+            c.raw(None, "Target.setAutoAttach", json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true})).await?;
+            c.raw(None, "Target.createTarget", json!({"url": "about:blank", "browserContextId": ctx})).await?;
+        } else {
+            c.raw(None, "Target.setAutoAttach", json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true})).await?;
+        }
+        // Wait (bounded) for the first tab to be attached and set up.
+        let deadline = Instant::now() + self.opts.call_timeout;
+        loop {
+            {
+                let st = self.st();
+                if let Some(t) = st.tabs.first() {
+                    if t.session.as_ref().is_some_and(|s| st.ready.contains(s)) && st.frames.contains_key(&t.target_id) {
+                        break;
+                    }
+                }
+                if let Some(g) = &st.gone {
+                    return Err(BrowserError::Crashed(g.clone()));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(BrowserError::Action("Chromium started but opened no tab in time".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    /// Fails at once if the browser has exited or crashed.
+    pub fn check_alive(&self) -> Result<()> {
+        if let Some(g) = &self.st().gone {
+            return Err(BrowserError::Crashed(g.clone()));
+        }
+        if self.cdp.is_closed() {
+            return Err(BrowserError::Crashed("the DevTools connection closed".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether the browser process or connection is gone (detected within a second or so).
+    pub fn is_gone(&self) -> bool {
+        self.check_alive().is_err()
+    }
+
+    /// The process id of a browser errand launched.
+    pub async fn pid(&self) -> Option<u32> {
+        self.child.lock().await.as_ref().and_then(|c| c.id())
+    }
+
+    /// Close the browser (a launched one is shut down; an attached one keeps running and
+    /// only errand's context is closed).
+    pub async fn close(&self) {
+        let ctx = self.st().context.clone();
+        if let Some(ctx) = ctx {
+            let _ = self.cdp.raw(None, "Target.disposeBrowserContext", json!({"browserContextId": ctx})).await;
+            return;
+        }
+        let _ = self.cdp.raw_with_timeout(None, "Browser.close", json!({}), Duration::from_secs(2)).await;
+        let mut child = self.child.lock().await;
+        if let Some(c) = child.as_mut() {
+            if tokio::time::timeout(Duration::from_secs(3), c.wait()).await.is_err() {
+                let _ = c.start_kill();
+                let _ = c.wait().await;
+            }
+        }
+        *child = None;
+    }
+
+    /// The active tab's target and session.
+    pub(crate) fn active_tab(&self) -> Result<Tab> {
+        let st = self.st();
+        if let Some(g) = &st.gone {
+            return Err(BrowserError::Crashed(g.clone()));
+        }
+        st.tabs
+            .get(st.active)
+            .cloned()
+            .filter(|t| t.session.is_some())
+            .ok_or_else(|| BrowserError::Action("no open tab; open one with tab_new".into()))
+    }
+
+    pub(crate) fn take_changes(&self) -> Vec<Change> {
+        std::mem::take(&mut self.st().changes)
+    }
+
+    /// Run `expr` in errand's isolated world of `frame`, creating the world (and installing
+    /// the walker) when the frame has a new document. Returns the value by value.
+    pub(crate) async fn eval_in_frame(&self, frame: &str, expr: &str) -> Result<Value> {
+        for attempt in 0..2 {
+            let (session, world, fresh) = self.world(frame).await?;
+            let expression = if fresh { format!("{WALKER}\n;{expr}") } else { expr.to_string() };
+            let r = self
+                .cdp
+                .raw(
+                    Some(&session),
+                    "Runtime.evaluate",
+                    json!({"expression": expression, "contextId": world, "returnByValue": true, "awaitPromise": true}),
+                )
+                .await;
+            match r {
+                Ok(v) => {
+                    if let Some(ex) = v.get("exceptionDetails") {
+                        let msg = ex["exception"]["description"].as_str().or(ex["text"].as_str()).unwrap_or("script error");
+                        if msg.contains("__errand") && attempt == 0 {
+                            // The world was recreated under us; install again.
+                            self.forget_world(frame, world);
+                            continue;
+                        }
+                        return Err(BrowserError::Action(format!("in-page script failed: {}", msg.lines().next().unwrap_or(msg))));
+                    }
+                    return Ok(v["result"]["value"].clone());
+                }
+                Err(e) if e.is_gone() && attempt == 0 => {
+                    self.forget_world(frame, world);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(BrowserError::Action("the frame's document kept changing; try again".into()))
+    }
+
+    /// Drop a world that no longer exists. Its walker registry is gone with it, so the
+    /// frame's generation moves on and every ref minted in it becomes stale.
+    fn forget_world(&self, frame: &str, world: i64) {
+        let mut st = self.st();
+        st.generation += 1;
+        let g = st.generation;
+        if let Some(f) = st.frames.get_mut(frame) {
+            if f.world == Some(world) {
+                f.world = None;
+                f.generation = g;
+            }
+        }
+    }
+
+    /// errand's isolated world for a frame: (session, context id, newly created).
+    async fn world(&self, frame: &str) -> Result<(String, i64, bool)> {
+        let (session, world, generation) = {
+            let st = self.st();
+            let f = st.frames.get(frame).ok_or_else(|| BrowserError::Action(format!("frame {frame} is gone")))?;
+            (f.session.clone(), f.world, f.generation)
+        };
+        if let Some(w) = world {
+            return Ok((session, w, false));
+        }
+        let r = self
+            .cdp
+            .raw(Some(&session), "Page.createIsolatedWorld", json!({"frameId": frame, "worldName": "errand", "grantUniveralAccess": false}))
+            .await?;
+        let id = r["executionContextId"]
+            .as_i64()
+            .ok_or_else(|| BrowserError::Action("Chromium gave no isolated world".into()))?;
+        let mut st = self.st();
+        if let Some(f) = st.frames.get_mut(frame) {
+            if f.generation == generation {
+                f.world = Some(id);
+            }
+        }
+        Ok((session, id, true))
+    }
+
+    /// The frame's generation (changes whenever it commits a new document).
+    pub(crate) fn frame_generation(&self, frame: &str) -> Option<u64> {
+        self.st().frames.get(frame).map(|f| f.generation)
+    }
+
+    /// Frames of a tab in document order (parents before children), with depth.
+    pub(crate) fn frames_of(&self, tab: &str) -> Vec<(String, Option<String>, String)> {
+        let st = self.st();
+        let mut out = vec![];
+        let mut stack = vec![tab.to_string()];
+        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (id, f) in st.frames.iter() {
+            if f.tab == tab {
+                if let Some(p) = &f.parent {
+                    children.entry(p.as_str()).or_default().push(id.as_str());
+                }
+            }
+        }
+        for v in children.values_mut() {
+            v.sort();
+        }
+        while let Some(id) = stack.pop() {
+            if let Some(f) = st.frames.get(&id) {
+                out.push((id.clone(), f.parent.clone(), f.url.clone()));
+                if let Some(kids) = children.get(id.as_str()) {
+                    for k in kids.iter().rev() {
+                        stack.push(k.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Tabs with fresh titles and URLs (one call; target info events lag behind).
+    pub async fn tabs_fresh(&self) -> Vec<(usize, String, String, bool)> {
+        if self.st().tabs.len() > 1 {
+            if let Ok(r) = self.cdp.raw(None, "Target.getTargets", json!({})).await {
+                let mut st = self.st();
+                for info in r["targetInfos"].as_array().into_iter().flatten() {
+                    if let Some(t) = st.tabs.iter_mut().find(|t| Some(t.target_id.as_str()) == info["targetId"].as_str()) {
+                        t.url = info["url"].as_str().unwrap_or_default().into();
+                        t.title = info["title"].as_str().unwrap_or_default().into();
+                    }
+                }
+            }
+        }
+        self.tabs()
+    }
+
+    /// Tabs as (index, title, url, active).
+    pub fn tabs(&self) -> Vec<(usize, String, String, bool)> {
+        let st = self.st();
+        st.tabs.iter().enumerate().map(|(i, t)| (i, t.title.clone(), t.url.clone(), i == st.active)).collect()
+    }
+
+    /// The number of network requests still in flight in the active tab's sessions.
+    pub(crate) fn net_quiet_for(&self) -> (usize, Duration) {
+        let st = self.st();
+        let now = Instant::now();
+        // Requests running for over 2 s (long polls, streams) do not hold up settling.
+        let n = st.inflight.values().filter(|t| now.duration_since(**t) < Duration::from_secs(2)).count();
+        let quiet = st.last_net.map(|t| now.duration_since(t)).unwrap_or(Duration::from_secs(3600));
+        (n, quiet)
+    }
+
+    pub(crate) fn pending_navigation(&self, tab: &str) -> bool {
+        let st = self.st();
+        st.navigating.get(tab).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
+    }
+}
+
+/// Set up a freshly attached target, then let it run. Runs in its own task so the event
+/// task never waits on the browser.
+async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<String>, st: Arc<Mutex<State>>, viewport: Option<(u32, u32)>) {
+    let s = Some(session.as_str());
+    let page_like = kind == "page" || kind == "iframe";
+    if page_like {
+        let _ = cdp.raw(s, "Page.enable", json!({})).await;
+        if kind == "page" {
+            if let Some((w, h)) = viewport {
+                let _ = cdp
+                    .raw(s, "Emulation.setDeviceMetricsOverride", json!({"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false}))
+                    .await;
+            }
+        }
+        if let Err(e) = cdp.raw(s, "Network.enable", json!({})).await {
+            tracing::warn!("Network.enable failed on a {kind}: {e}");
+        }
+        if let Ok(tree) = cdp.raw(s, "Page.getFrameTree", json!({})).await {
+            if let Some(tab) = &tab {
+                let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+                add_tree(&mut st, &tree["frameTree"], None, &session, tab);
+            }
+        }
+    } else if kind.contains("worker") {
+        let _ = cdp.raw(s, "Network.enable", json!({})).await;
+    }
+    if page_like || kind.contains("worker") {
+        let _ = cdp
+            .raw(s, "Target.setAutoAttach", json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}))
+            .await;
+    }
+    let _ = cdp.raw(s, "Runtime.runIfWaitingForDebugger", json!({})).await;
+    st.lock().unwrap_or_else(|p| p.into_inner()).ready.insert(session);
+}
+
+fn add_tree(st: &mut State, node: &Value, parent: Option<&str>, session: &str, tab: &str) {
+    let f = &node["frame"];
+    let Some(id) = f["id"].as_str() else { return };
+    let url = f["url"].as_str().unwrap_or_default().to_string();
+    let parent = parent.map(str::to_string).or_else(|| f["parentId"].as_str().map(str::to_string));
+    st.generation += 1;
+    let generation = st.generation;
+    let e = st.frames.entry(id.to_string()).or_insert_with(|| Frame {
+        parent: parent.clone(),
+        session: session.to_string(),
+        url: url.clone(),
+        tab: tab.to_string(),
+        world: None,
+        generation,
+    });
+    e.session = session.to_string();
+    e.url = url;
+    if e.parent.is_none() {
+        e.parent = parent;
+    }
+    if let Some(kids) = node["childFrames"].as_array() {
+        for k in kids {
+            add_tree(st, k, Some(id), session, tab);
+        }
+    }
+}
+
+fn remove_frame(st: &mut State, id: &str) {
+    let kids: Vec<String> = st.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(id)).map(|(k, _)| k.clone()).collect();
+    for k in kids {
+        remove_frame(st, &k);
+    }
+    st.frames.remove(id);
+}
+
+/// The one task that owns browser state: it reads every event, keeps tabs, frames and
+/// in-flight requests current, answers dialogs and resumes new targets.
+async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mutex<State>>, opts: Options) {
+    while let Some(ev) = rx.recv().await {
+        let p = &ev.params;
+        let sess = ev.session.clone().unwrap_or_default();
+        tracing::trace!(target: "errand::cdp", "{} {:?}", ev.method, ev.session);
+        let mut guard = st.lock().unwrap_or_else(|p| p.into_inner());
+        let s = &mut *guard;
+        match ev.method.as_str() {
+            "Target.attachedToTarget" => {
+                let session = p["sessionId"].as_str().unwrap_or_default().to_string();
+                let info = &p["targetInfo"];
+                let target = info["targetId"].as_str().unwrap_or_default().to_string();
+                let kind = info["type"].as_str().unwrap_or_default().to_string();
+                let ours = match (&s.context, info["browserContextId"].as_str()) {
+                    (Some(c), Some(t)) => c == t,
+                    (Some(_), None) => false,
+                    (None, _) => true,
+                };
+                s.sessions.insert(session.clone(), (target.clone(), kind.clone()));
+                let mut tab = None;
+                if kind == "page" {
+                    if !ours {
+                        // Someone else's tab in a browser we attached to: leave it alone.
+                        drop(guard);
+                        cdp.send_nowait(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+                        cdp.send_nowait(None, "Target.detachFromTarget", json!({"sessionId": session}));
+                        continue;
+                    }
+                    let url = info["url"].as_str().unwrap_or_default().to_string();
+                    let idx = match s.tabs.iter().position(|t| t.target_id == target) {
+                        Some(i) => {
+                            s.tabs[i].session = Some(session.clone());
+                            i
+                        }
+                        None => {
+                            s.tabs.push(Tab { target_id: target.clone(), session: Some(session.clone()), url: url.clone(), title: info["title"].as_str().unwrap_or_default().into() });
+                            s.tabs.len() - 1
+                        }
+                    };
+                    if idx > 0 {
+                        s.changes.push(Change::NewTab { index: idx, url });
+                    }
+                    s.generation += 1;
+                    let generation = s.generation;
+                    s.frames.insert(target.clone(), Frame { parent: None, session: session.clone(), url: String::new(), tab: target.clone(), world: None, generation });
+                    tab = Some(target.clone());
+                } else if kind == "iframe" {
+                    // An out-of-process iframe: the frame keeps its id, its document moves to
+                    // the new session.
+                    let parent_tab = s.sessions.get(&sess).map(|(t, _)| t.clone());
+                    let tab_id = parent_tab.as_ref().and_then(|t| s.frames.get(t).map(|f| f.tab.clone())).unwrap_or_default();
+                    s.generation += 1;
+                    let generation = s.generation;
+                    let f = s.frames.entry(target.clone()).or_insert_with(|| Frame { parent: parent_tab.clone(), session: session.clone(), url: String::new(), tab: tab_id.clone(), world: None, generation });
+                    f.session = session.clone();
+                    f.world = None;
+                    f.generation = generation;
+                    tab = Some(f.tab.clone());
+                }
+                drop(guard);
+                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport));
+            }
+            "Target.detachedFromTarget" => {
+                if let Some(session) = p["sessionId"].as_str() {
+                    s.sessions.remove(session);
+                    s.ready.remove(session);
+                    s.inflight.retain(|(k, _), _| k != session);
+                    for t in s.tabs.iter_mut() {
+                        if t.session.as_deref() == Some(session) {
+                            t.session = None;
+                        }
+                    }
+                }
+            }
+            "Target.targetInfoChanged" | "Target.targetCreated" => {
+                let info = &p["targetInfo"];
+                if info["type"] == "page" {
+                    if let Some(t) = s.tabs.iter_mut().find(|t| Some(t.target_id.as_str()) == info["targetId"].as_str()) {
+                        t.url = info["url"].as_str().unwrap_or_default().into();
+                        t.title = info["title"].as_str().unwrap_or_default().into();
+                    }
+                }
+            }
+            "Target.targetDestroyed" => {
+                if let Some(id) = p["targetId"].as_str() {
+                    if let Some(i) = s.tabs.iter().position(|t| t.target_id == id) {
+                        let t = s.tabs.remove(i);
+                        s.changes.push(Change::TabClosed { url: t.url });
+                        let frames: Vec<String> = s.frames.iter().filter(|(_, f)| f.tab == id).map(|(k, _)| k.clone()).collect();
+                        for f in frames {
+                            s.frames.remove(&f);
+                        }
+                        if s.active >= i && s.active > 0 {
+                            s.active -= 1;
+                        }
+                    }
+                }
+            }
+            "Target.targetCrashed" | "Inspector.targetCrashed" => {
+                let detail = format!("a page crashed ({})", p["status"].as_str().unwrap_or("renderer crash"));
+                s.changes.push(Change::Crashed { detail });
+            }
+            "Page.frameAttached" => {
+                let id = p["frameId"].as_str().unwrap_or_default().to_string();
+                let parent = p["parentFrameId"].as_str().map(str::to_string);
+                let tab = parent.as_ref().and_then(|pp| s.frames.get(pp)).map(|f| f.tab.clone()).unwrap_or_default();
+                s.generation += 1;
+                let generation = s.generation;
+                s.frames.entry(id).or_insert(Frame { parent, session: sess.clone(), url: String::new(), tab, world: None, generation });
+            }
+            "Page.frameNavigated" => {
+                let f = &p["frame"];
+                let id = f["id"].as_str().unwrap_or_default().to_string();
+                let url = f["url"].as_str().unwrap_or_default().to_string();
+                s.generation += 1;
+                let generation = s.generation;
+                let parent = f["parentId"].as_str().map(str::to_string);
+                let tab = match &parent {
+                    Some(pp) => s.frames.get(pp).map(|f| f.tab.clone()).unwrap_or_default(),
+                    None => s.sessions.get(&sess).map(|(t, _)| t.clone()).unwrap_or_default(),
+                };
+                let e = s.frames.entry(id.clone()).or_insert(Frame { parent: parent.clone(), session: sess.clone(), url: url.clone(), tab, world: None, generation });
+                e.url = url.clone();
+                e.world = None;
+                e.generation = generation;
+                if parent.is_some() && e.parent.is_none() {
+                    e.parent = parent;
+                }
+                // A new document: frames of the old one are gone.
+                let kids: Vec<String> = s.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(&id)).map(|(k, _)| k.clone()).collect();
+                for k in kids {
+                    let same_session = s.frames.get(&k).is_some_and(|f| f.session == sess);
+                    if same_session {
+                        remove_frame(s, &k);
+                    }
+                }
+                if let Some(t) = s.tabs.iter_mut().find(|t| t.target_id == id) {
+                    t.url = url;
+                }
+            }
+            "Page.navigatedWithinDocument" => {
+                if let (Some(id), Some(url)) = (p["frameId"].as_str(), p["url"].as_str()) {
+                    if let Some(f) = s.frames.get_mut(id) {
+                        f.url = url.to_string();
+                    }
+                    if let Some(t) = s.tabs.iter_mut().find(|t| t.target_id == id) {
+                        t.url = url.to_string();
+                    }
+                }
+            }
+            "Page.frameRequestedNavigation" | "Page.frameStartedNavigating" => {
+                if let Some(id) = p["frameId"].as_str() {
+                    s.navigating.insert(id.to_string(), Instant::now());
+                }
+            }
+            "Page.domContentEventFired" => {
+                // The document is parsed and its scripts have run (and started their
+                // requests): from here on, settling is about the network and the DOM.
+                if let Some((t, _)) = s.sessions.get(&sess).cloned() {
+                    s.navigating.remove(&t);
+                }
+            }
+            "Page.frameStoppedLoading" => {
+                if let Some(id) = p["frameId"].as_str() {
+                    s.navigating.remove(id);
+                }
+            }
+            "Page.frameDetached" => {
+                if p["reason"] != "swap" {
+                    if let Some(id) = p["frameId"].as_str() {
+                        remove_frame(s, id);
+                    }
+                }
+            }
+            "Network.requestWillBeSent" => {
+                let ty = p["type"].as_str().unwrap_or_default();
+                if ty != "EventSource" && ty != "WebSocket" {
+                    if let Some(id) = p["requestId"].as_str() {
+                        s.inflight.insert((sess.clone(), id.to_string()), Instant::now());
+                        s.last_net = Some(Instant::now());
+                    }
+                }
+            }
+            "Network.loadingFinished" | "Network.loadingFailed" => {
+                if let Some(id) = p["requestId"].as_str() {
+                    if s.inflight.remove(&(sess.clone(), id.to_string())).is_some() {
+                        s.last_net = Some(Instant::now());
+                    }
+                }
+            }
+            "Page.javascriptDialogOpening" => {
+                let kind = p["type"].as_str().unwrap_or("alert").to_string();
+                let message = p["message"].as_str().unwrap_or_default().chars().take(300).collect::<String>();
+                // Never leave a dialog open: it would freeze the page and every call into it.
+                let accept = match kind.as_str() {
+                    "alert" | "beforeunload" => true,
+                    "confirm" => opts.accept_confirms,
+                    _ => false,
+                };
+                let answer = if accept { "accepted" } else { "dismissed" }.to_string();
+                let change = Change::Dialog { dialog: kind, message, answer };
+                s.changes.push(change.clone());
+                s.recent_dialogs.push(change);
+                drop(guard);
+                cdp.send_nowait(Some(&sess), "Page.handleJavaScriptDialog", json!({"accept": accept}));
+            }
+            "Browser.downloadWillBegin" | "Page.downloadWillBegin" => {
+                let guid = p["guid"].as_str().unwrap_or_default().to_string();
+                let url = p["url"].as_str().unwrap_or_default().to_string();
+                let file = p["suggestedFilename"].as_str().unwrap_or_default().to_string();
+                s.downloads.insert(guid, (url, file));
+            }
+            "Browser.downloadProgress" => {
+                let state = p["state"].as_str().unwrap_or_default();
+                if state == "completed" || state == "canceled" {
+                    if let Some((url, file)) = p["guid"].as_str().and_then(|g| s.downloads.remove(g)) {
+                        if state == "canceled" && opts.download_dir.is_none() {
+                            s.changes.push(Change::DownloadDenied { url });
+                        } else {
+                            s.changes.push(Change::Download { url, file, state: state.into() });
+                        }
+                    }
+                }
+            }
+            "errand.closed" => {
+                s.gone.get_or_insert_with(|| "Chromium exited or crashed (the DevTools connection closed)".into());
+                s.changes.push(Change::Crashed { detail: "the browser exited or crashed".into() });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Browser {
+    /// Debug view of the frame tree of the active tab: (frame id, parent, url, session).
+    pub fn debug_frames(&self) -> Vec<String> {
+        let st = self.st();
+        st.frames.iter().map(|(k, f)| format!("{k} parent={:?} tab={} url={} session={}", f.parent, f.tab, f.url, f.session)).collect()
+    }
+}

@@ -1,0 +1,164 @@
+//! Fixture sites for errand's end-to-end tests, served from loopback by the tests
+//! themselves: the main site on 127.0.0.1 and a "foreign" site on 127.0.0.2 (another
+//! origin, and another site as far as Chromium's site isolation is concerned, so its
+//! iframes run out of process).
+//!
+//! Pages live in `fixtures/site/`; `{{ORIGIN}}` and `{{FOREIGN}}` in them are replaced by
+//! the two servers' origins. A few routes are generated: `/echo` (shows and logs the
+//! request), `/slow?ms=N`, `/never` (never answers), `/links5000`, `/spa/*`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+
+/// A request a fixture server received.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: String,
+}
+
+#[derive(Clone)]
+struct Ctx {
+    origin: String,
+    foreign: String,
+    log: Arc<Mutex<Vec<Logged>>>,
+}
+
+/// The two running fixture servers.
+pub struct Site {
+    pub origin: String,
+    pub foreign: String,
+    pub log: Arc<Mutex<Vec<Logged>>>,
+    pub foreign_log: Arc<Mutex<Vec<Logged>>>,
+}
+
+impl Site {
+    /// Start both servers on free ports (127.0.0.1 and 127.0.0.2).
+    pub async fn start() -> Site {
+        let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let b = tokio::net::TcpListener::bind("127.0.0.2:0").await.expect("bind 127.0.0.2 (loopback range)");
+        let origin = format!("http://{}", a.local_addr().expect("addr"));
+        let foreign = format!("http://{}", b.local_addr().expect("addr"));
+        let log = Arc::new(Mutex::new(vec![]));
+        let foreign_log = Arc::new(Mutex::new(vec![]));
+        serve(a, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone() });
+        serve(b, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone() });
+        Site { origin, foreign, log, foreign_log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.origin, path)
+    }
+
+    pub fn requests(&self) -> Vec<Logged> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+fn serve(listener: tokio::net::TcpListener, ctx: Ctx) {
+    let app = Router::new().fallback(any(handle)).with_state(ctx);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+}
+
+pub fn site_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/site")
+}
+
+async fn handle(
+    State(ctx): State<Ctx>,
+    method: Method,
+    uri: Uri,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    _headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    if let Ok(mut l) = ctx.log.lock() {
+        l.push(Logged {
+            method: method.to_string(),
+            path: path.clone(),
+            query: uri.query().unwrap_or_default().to_string(),
+            body: String::from_utf8_lossy(&body).to_string(),
+        });
+    }
+    match path.as_str() {
+        "/echo" => {
+            let html = format!(
+                "<!doctype html><html><head><meta charset=utf-8><title>Echo</title></head><body><h1>Echo</h1><p id=method>{}</p><p id=query>{}</p><p id=body>{}</p><a href=\"/form.html\">Back to form</a></body></html>",
+                method,
+                html_escape(uri.query().unwrap_or_default()),
+                html_escape(&String::from_utf8_lossy(&body))
+            );
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
+        "/slow" => {
+            let ms = q.get("ms").and_then(|m| m.parse().ok()).unwrap_or(1000u64).min(10_000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ([(header::CONTENT_TYPE, "text/plain")], format!("slept {ms} ms")).into_response()
+        }
+        "/never" => {
+            futures_pending().await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        "/links5000" => {
+            let mut html = String::from("<!doctype html><html><head><meta charset=utf-8><title>5000 links</title></head><body><h1>Many links</h1><ul>");
+            for i in 0..5000 {
+                html.push_str(&format!("<li><a href=\"/index.html?i={i}\">Link number {i}</a></li>"));
+            }
+            html.push_str("</ul></body></html>");
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
+        "/download.txt" => (
+            [(header::CONTENT_TYPE, "text/plain"), (header::CONTENT_DISPOSITION, "attachment; filename=\"report.txt\"")],
+            "hello download\n",
+        )
+            .into_response(),
+        p => {
+            let file = if p.starts_with("/spa/") { "spa.html" } else if p == "/" { "index.html" } else { p.trim_start_matches('/') };
+            if file.contains("..") {
+                return StatusCode::BAD_REQUEST.into_response();
+            }
+            match tokio::fs::read(site_dir().join(file)).await {
+                Ok(bytes) => {
+                    let ct = if file.ends_with(".html") {
+                        "text/html; charset=utf-8"
+                    } else if file.ends_with(".js") {
+                        "text/javascript"
+                    } else if file.ends_with(".css") {
+                        "text/css"
+                    } else {
+                        "text/plain; charset=utf-8"
+                    };
+                    if ct.starts_with("text/html") {
+                        let s = String::from_utf8_lossy(&bytes).replace("{{ORIGIN}}", &ctx.origin).replace("{{FOREIGN}}", &ctx.foreign);
+                        ([(header::CONTENT_TYPE, ct)], s).into_response()
+                    } else {
+                        ([(header::CONTENT_TYPE, ct)], bytes).into_response()
+                    }
+                }
+                Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+            }
+        }
+    }
+}
+
+async fn futures_pending() {
+    std::future::pending::<()>().await
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

@@ -1,0 +1,424 @@
+//! The browser controller against real Chromium and the fixture site.
+
+use std::time::Duration;
+
+use browser::{Action, Browser, BrowserError, Change, Direction, ElementTarget, LaunchOptions, Options, Source, StateOptions};
+use fixtures::Site;
+
+async fn start() -> (Site, Browser) {
+    start_with(Options::default()).await
+}
+
+async fn start_with(opts: Options) -> (Site, Browser) {
+    let site = Site::start().await;
+    let b = Browser::start(Source::Launch(LaunchOptions::default()), opts).await.expect("Chromium starts");
+    (site, b)
+}
+
+async fn goto(b: &Browser, url: String) -> browser::Outcome {
+    b.act(&Action::Navigate { url }).await.expect("navigation works")
+}
+
+async fn state(b: &Browser) -> browser::PageState {
+    b.state(&StateOptions::default()).await.expect("page state")
+}
+
+fn r(s: &browser::PageState, role: &str, name: &str) -> ElementTarget {
+    let e = s.find(role, name).unwrap_or_else(|| panic!("no {role} {name:?} in\n{}", s.render()));
+    ElementTarget::Ref(e.ref_.clone())
+}
+
+#[tokio::test]
+async fn page_state_lists_every_form_control_with_its_state() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/form.html")).await;
+    let s = state(&b).await;
+    let text = s.render();
+    assert!(text.starts_with("Page: Form fixture — http://127.0.0.1:"), "{text}");
+    for (role, name) in [
+        ("textbox", "Query"),
+        ("textbox", "Password"),
+        ("combobox", "Colour"),
+        ("checkbox", "I agree"),
+        ("radio", "Small"),
+        ("radio", "Large"),
+        ("textbox", "Notes"),
+        ("textbox", "Rich editor"),
+        ("button", "Search"),
+        ("link", "Far away link"),
+        ("clickable", "Hover me"),
+    ] {
+        assert!(s.find(role, name).is_some(), "missing {role} {name:?} in\n{text}");
+    }
+    assert!(text.contains("combobox \"Colour\" value=\"Red\""), "{text}");
+    assert!(text.contains("button \"Disabled button\" disabled"), "{text}");
+    // The far link is below the viewport and marked so.
+    assert!(text.contains("link \"Far away link\" ↓"), "{text}");
+    assert!(text.contains("# Search the catalogue"), "{text}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn typing_selecting_checking_and_submitting_a_get_form() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/form.html")).await;
+    let s = state(&b).await;
+    let o = b.act(&Action::Type { target: r(&s, "textbox", "Query"), text: "blue shoes".into(), append: false, submit: false }).await.unwrap();
+    assert_eq!(o.locator.as_ref().unwrap().css, vec!["#q".to_string()]);
+    let o = b.act(&Action::Type { target: r(&s, "textbox", "Password"), text: "hunter2".into(), append: false, submit: false }).await.unwrap();
+    assert!(o.secret, "a password field is reported as secret");
+    assert!(!o.summary.contains("hunter2"), "the narration never shows a typed password: {}", o.summary);
+    let o = b.act(&Action::Select { target: r(&s, "combobox", "Colour"), value: "Green".into() }).await.unwrap();
+    assert!(o.summary.contains("Green"), "{}", o.summary);
+    b.act(&Action::Check { target: r(&s, "checkbox", "I agree"), checked: true }).await.unwrap();
+    let again = b.act(&Action::Check { target: r(&s, "checkbox", "I agree"), checked: true }).await.unwrap();
+    assert!(again.summary.contains("already checked"), "{}", again.summary);
+    b.act(&Action::Check { target: r(&s, "radio", "Large"), checked: true }).await.unwrap();
+    b.act(&Action::Type { target: r(&s, "textbox", "Notes"), text: "line one".into(), append: false, submit: false }).await.unwrap();
+    let s2 = state(&b).await;
+    let t = s2.render();
+    assert!(t.contains("textbox \"Query\" value=\"blue shoes\""), "{t}");
+    assert!(t.contains("textbox \"Password\" value=••••"), "password values are masked in the page state: {t}");
+    assert!(!t.contains("hunter2"));
+    assert!(t.contains("checkbox \"I agree\" checked"), "{t}");
+    assert!(t.contains("combobox \"Colour\" value=\"Green\""), "{t}");
+    let o = b.act(&Action::Click { target: r(&s, "button", "Search") }).await.unwrap();
+    assert!(o.url.contains("/echo?"), "{o:?}");
+    let echo = site.requests().into_iter().find(|q| q.path == "/echo").expect("the form reached the server");
+    assert_eq!(echo.method, "GET");
+    assert!(echo.query.contains("q=blue+shoes"), "{}", echo.query);
+    assert!(echo.query.contains("colour=g"), "{}", echo.query);
+    assert!(echo.query.contains("agree=yes"), "{}", echo.query);
+    assert!(echo.query.contains("size=l"), "{}", echo.query);
+    assert!(echo.query.contains("notes=line+one"), "{}", echo.query);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn typing_appends_and_submits_with_enter() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/form.html")).await;
+    let s = state(&b).await;
+    let q = r(&s, "textbox", "Query");
+    b.act(&Action::Type { target: q.clone(), text: "abc".into(), append: false, submit: false }).await.unwrap();
+    b.act(&Action::Type { target: q.clone(), text: "xyz".into(), append: false, submit: false }).await.unwrap();
+    let o = b.act(&Action::Type { target: q, text: "def".into(), append: true, submit: true }).await.unwrap();
+    assert!(o.summary.contains("pressed Enter"), "{}", o.summary);
+    assert!(o.url.contains("q=xyzdef"), "replace then append, then Enter submits: {}", o.url);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn type_into_contenteditable_and_refuse_non_fields() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/form.html")).await;
+    let s = state(&b).await;
+    b.act(&Action::Type { target: r(&s, "textbox", "Rich editor"), text: "rich text".into(), append: false, submit: false }).await.unwrap();
+    let t = state(&b).await.render();
+    assert!(t.contains("textbox \"Rich editor\" value=\"rich text\""), "{t}");
+    let e = b.act(&Action::Type { target: r(&s, "button", "Search"), text: "x".into(), append: false, submit: false }).await.unwrap_err();
+    assert!(e.to_string().contains("not a text field"), "{e}");
+    let e = b.act(&Action::Click { target: r(&s, "button", "Disabled button") }).await;
+    // A disabled button can be clicked at (nothing happens) but never navigates.
+    assert!(e.map(|o| o.url.ends_with("/form.html")).unwrap_or(true));
+    b.close().await;
+}
+
+#[tokio::test]
+async fn press_hover_and_scroll() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/form.html")).await;
+    let s = state(&b).await;
+    b.act(&Action::Press { key: "Escape".into() }).await.unwrap();
+    b.act(&Action::Press { key: "ArrowDown".into() }).await.unwrap();
+    let e = b.act(&Action::Press { key: "Hyper+x".into() }).await.unwrap_err();
+    assert!(e.to_string().contains("unknown modifier"), "{e}");
+    b.act(&Action::Hover { target: r(&s, "clickable", "Hover me") }).await.unwrap();
+    let t = state(&b).await.render();
+    assert!(t.contains("Escape ArrowDown"), "keys reached the page: {t}");
+    assert!(t.contains("hovered"), "{t}");
+    let o = b.act(&Action::Scroll { direction: Direction::Down, target: None }).await.unwrap();
+    assert!(o.summary.starts_with("scrolled down to y="), "{}", o.summary);
+    let s2 = state(&b).await;
+    assert!(s2.scroll.1 > 0, "page scrolled");
+    b.act(&Action::Scroll { direction: Direction::Down, target: Some(r(&s, "link", "Far away link")) }).await.unwrap();
+    let s3 = state(&b).await;
+    assert_eq!(s3.find("link", "Far away link").unwrap().where_, 0, "the far link is now in view");
+    let top = b.act(&Action::Scroll { direction: Direction::Top, target: None }).await.unwrap();
+    assert!(top.summary.contains("y=0"), "{}", top.summary);
+    let edge = b.act(&Action::Scroll { direction: Direction::Up, target: None }).await.unwrap();
+    assert!(edge.summary.contains("already at the edge"), "{}", edge.summary);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn frames_same_origin_nested_and_cross_origin_are_seen_and_clicked() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/frames.html")).await;
+    let s = state(&b).await;
+    let t = s.render();
+    assert!(t.contains(", cross-origin]"), "the cross-origin frame is labelled: {t}");
+    assert_eq!(s.elements.iter().filter(|e| e.name == "Inner button").count(), 1, "the display:none frame is not shown: {t}");
+    for (name, after) in [("Top button", "Top clicked"), ("Inner button", "Inner clicked"), ("Deep button", "Deep clicked"), ("Cross button", "Cross clicked")] {
+        let o = b.act(&Action::Click { target: r(&s, "button", name) }).await.unwrap();
+        let now = state(&b).await;
+        assert!(now.find("button", after).is_some(), "clicking {name} worked: {}", now.render());
+        if name == "Cross button" {
+            assert_eq!(o.locator.clone().unwrap().frames, vec![vec!["#cross".to_string()]], "frame path recorded for replay");
+        }
+        if name == "Deep button" {
+            assert_eq!(o.locator.clone().unwrap().frames.len(), 2, "nested frame path");
+        }
+    }
+    b.act(&Action::Type { target: r(&s, "textbox", "Cross field"), text: "over the border".into(), append: false, submit: false }).await.unwrap();
+    let t = state(&b).await.render();
+    assert!(t.contains("textbox \"Cross field\" value=\"over the border\""), "typing into an out-of-process iframe: {t}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn open_shadow_roots_are_walked_and_usable() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/shadow.html")).await;
+    let s = state(&b).await;
+    assert!(s.find("link", "Deep shadow link").is_some(), "nested shadow root: {}", s.render());
+    b.act(&Action::Type { target: r(&s, "textbox", "Shadow field"), text: "hi".into(), append: false, submit: false }).await.unwrap();
+    let o = b.act(&Action::Click { target: r(&s, "button", "Shadow button") }).await.unwrap();
+    assert_eq!(o.locator.unwrap().css.len(), 2, "the CSS path steps through the shadow root");
+    assert!(state(&b).await.render().contains("shadow clicked: hi"));
+    // Selector targets pierce open shadow roots too.
+    b.act(&Action::Click { target: ElementTarget::Selector("#sh-btn".into()) }).await.unwrap();
+    b.close().await;
+}
+
+#[tokio::test]
+async fn spa_route_change_makes_old_refs_stale_not_wrong() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/spa.html")).await;
+    let s = state(&b).await;
+    let home = r(&s, "button", "Home action");
+    let o = b.act(&Action::Click { target: r(&s, "link", "About") }).await.unwrap();
+    assert!(o.url.ends_with("/spa/about"), "{o:?}");
+    let s2 = state(&b).await;
+    assert!(s2.render().contains("# About view"), "{}", s2.render());
+    assert!(s2.find("button", "About action").is_some());
+    let e = b.act(&Action::Click { target: home }).await.unwrap_err();
+    assert!(matches!(e, BrowserError::StaleRef(_)), "{e}");
+    assert!(e.wants_fresh_state());
+    // Refs of elements that survived stay the same.
+    assert_eq!(s.find("link", "About").unwrap().ref_, s2.find("link", "About").unwrap().ref_);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn refs_from_a_previous_page_are_stale_and_unknown_refs_are_refused() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/form.html")).await;
+    let s = state(&b).await;
+    let search = r(&s, "button", "Search");
+    goto(&b, site.url("/index.html")).await;
+    let _ = state(&b).await;
+    let e = b.act(&Action::Click { target: search }).await.unwrap_err();
+    assert!(matches!(e, BrowserError::StaleRef(_)), "{e}");
+    assert!(e.to_string().contains("stale"));
+    let e = b.act(&Action::Click { target: ElementTarget::Ref("e9999".into()) }).await.unwrap_err();
+    assert!(matches!(e, BrowserError::UnknownRef(_)), "{e}");
+    let e = b.act(&Action::Click { target: ElementTarget::Selector("#nope".into()) }).await.unwrap_err();
+    assert!(matches!(e, BrowserError::NotFound(_)), "{e}");
+    assert!(site.requests().iter().all(|q| q.path != "/echo"), "nothing was submitted by a stale click");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn popups_and_new_tabs_are_tracked_switched_and_closed() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/popup.html")).await;
+    let s = state(&b).await;
+    let o = b.act(&Action::Click { target: r(&s, "button", "Open popup") }).await.unwrap();
+    assert!(o.changes.iter().any(|c| matches!(c, Change::NewTab { index: 1, .. })), "{o:?}");
+    let o = b.act(&Action::Click { target: r(&s, "link", "New tab link") }).await.unwrap();
+    assert!(o.changes.iter().any(|c| matches!(c, Change::NewTab { index: 2, .. })), "{o:?}");
+    assert_eq!(b.tabs().len(), 3);
+    b.act(&Action::TabSwitch { index: 1 }).await.unwrap();
+    b.settle().await.unwrap();
+    let p = state(&b).await;
+    assert!(p.render().contains("I am the popup"), "{}", p.render());
+    assert!(p.render().contains("Tabs: [0] Popup fixture"), "{}", p.render());
+    b.act(&Action::TabClose { index: None }).await.unwrap();
+    assert_eq!(b.tabs().len(), 2);
+    b.act(&Action::TabNew { url: Some(site.url("/index.html")) }).await.unwrap();
+    assert!(state(&b).await.render().contains("Plain text paragraph"));
+    let e = b.act(&Action::TabSwitch { index: 7 }).await.unwrap_err();
+    assert!(e.to_string().contains("no tab [7]"), "{e}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn dialogs_are_answered_and_reported_never_hang() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/dialogs.html")).await;
+    let s = state(&b).await;
+    let o = b.act(&Action::Click { target: r(&s, "button", "Alert") }).await.unwrap();
+    assert!(o.changes.iter().any(|c| matches!(c, Change::Dialog { dialog, answer, .. } if dialog == "alert" && answer == "accepted")), "{o:?}");
+    assert!(state(&b).await.render().contains("after alert"));
+    let o = b.act(&Action::Click { target: r(&s, "button", "Confirm") }).await.unwrap();
+    assert!(o.summary.contains("confirm dialog \"Delete everything?\" dismissed"), "{}", o.summary);
+    let st = state(&b).await;
+    assert!(st.render().contains("cancelled"));
+    b.act(&Action::Click { target: r(&s, "button", "Prompt") }).await.unwrap();
+    assert!(state(&b).await.render().contains("prompt: null"));
+    b.act(&Action::Click { target: r(&s, "button", "Arm beforeunload") }).await.unwrap();
+    let o = b.act(&Action::Click { target: r(&s, "link", "Leave page") }).await.unwrap();
+    assert!(o.url.ends_with("/index.html"), "beforeunload does not trap the agent: {o:?}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn slow_pages_are_waited_for_and_never_loading_pages_are_bounded() {
+    let opts = Options { settle_timeout: Duration::from_millis(1500), ..Options::default() };
+    let (site, b) = start_with(opts).await;
+    let o = goto(&b, site.url("/slow.html")).await;
+    assert!(o.settled, "{o:?}");
+    assert!(state(&b).await.render().contains("Loaded: slept 800 ms"), "settling waited for the slow request");
+    let o = goto(&b, site.url("/never.html")).await;
+    assert!(!o.settled, "a page that never finishes loading is reported, not waited on forever: {o:?}");
+    assert!(o.summary.contains("still busy"), "{}", o.summary);
+    let s = state(&b).await;
+    b.act(&Action::Click { target: r(&s, "button", "Still clickable") }).await.unwrap();
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_page_with_5000_links_stays_within_budget() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/links5000")).await;
+    let s = state(&b).await;
+    assert_eq!(s.elements.len(), 5000, "every link is found");
+    let t = s.render();
+    assert!(t.contains("more elements below; scroll down to see them"), "{}", &t[t.len().saturating_sub(400)..]);
+    assert!(t.len() < 20_000, "render is budgeted: {} chars", t.len());
+    b.close().await;
+}
+
+#[tokio::test]
+async fn back_forward_wait_and_screenshots() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/index.html")).await;
+    goto(&b, site.url("/form.html")).await;
+    let o = b.act(&Action::Back).await.unwrap();
+    assert!(o.url.ends_with("/index.html"), "{o:?}");
+    let o = b.act(&Action::Forward).await.unwrap();
+    assert!(o.url.ends_with("/form.html"), "{o:?}");
+    let e = b.act(&Action::Forward).await.unwrap_err();
+    assert!(e.to_string().contains("cannot go forward"), "{e}");
+    let o = b.act(&Action::Wait { text: Some("Search the catalogue".into()), selector: None, ms: None }).await.unwrap();
+    assert!(o.summary.contains("appeared"));
+    let e = b.act(&Action::Wait { text: Some("never there".into()), selector: None, ms: Some(300) }).await.unwrap_err();
+    assert!(e.to_string().contains("did not appear"), "{e}");
+    b.act(&Action::Wait { text: None, selector: Some("#go".into()), ms: None }).await.unwrap();
+    let shot = b.act(&Action::Screenshot { full_page: false }).await.unwrap().image.unwrap();
+    assert_eq!(&shot[..8], b"\x89PNG\r\n\x1a\n");
+    let h = u32::from_be_bytes([shot[20], shot[21], shot[22], shot[23]]);
+    assert_eq!(h, 720, "viewport screenshot");
+    let full = b.act(&Action::Screenshot { full_page: true }).await.unwrap().image.unwrap();
+    let h = u32::from_be_bytes([full[20], full[21], full[22], full[23]]);
+    assert!(h > 2000, "full-page screenshot covers the long page: {h}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn extract_returns_markdown_and_injections_are_flagged() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/injection.html")).await;
+    let s = state(&b).await;
+    assert!(s.render().contains("Warning: the page contains text that reads like instructions"), "{}", s.render());
+    let o = b.act(&Action::Extract).await.unwrap();
+    let v = o.data.unwrap();
+    assert_eq!(v["title"], "Injection fixture");
+    assert!(v["markdown"].as_str().unwrap().contains("Normal text."), "{v}");
+    assert_eq!(v["lang"], "en");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn downloads_land_only_in_the_output_folder() {
+    let out = tempfile::tempdir().unwrap();
+    let opts = Options { download_dir: Some(out.path().to_path_buf()), ..Options::default() };
+    let (site, b) = start_with(opts).await;
+    goto(&b, site.url("/popup.html")).await;
+    let s = state(&b).await;
+    b.act(&Action::Click { target: r(&s, "link", "Download file") }).await.unwrap();
+    // The download finishes in the background; poll the folder (bounded).
+    let mut found = false;
+    for _ in 0..100 {
+        let names: Vec<_> = std::fs::read_dir(out.path()).unwrap().flatten().collect();
+        if names.iter().any(|e| std::fs::read_to_string(e.path()).map(|t| t == "hello download\n").unwrap_or(false)) {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(found, "the download is in the output folder");
+    b.close().await;
+
+    // Without an output folder, downloads are refused.
+    let (site, b) = start().await;
+    goto(&b, site.url("/popup.html")).await;
+    let s = state(&b).await;
+    let o = b.act(&Action::Click { target: r(&s, "link", "Download file") }).await.unwrap();
+    let _ = o;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_killed_browser_is_reported_not_hung() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/index.html")).await;
+    let pid = b.pid().await.expect("launched browser has a pid");
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let gone = tokio::time::timeout(Duration::from_secs(10), async {
+        while !b.is_gone() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the crash is detected");
+    let e = b.act(&Action::Navigate { url: site.url("/form.html") }).await.unwrap_err();
+    assert!(matches!(e, BrowserError::Crashed(_)), "{e}");
+    assert!(e.to_string().contains("exited or crashed"), "{e}");
+    let e = b.state(&StateOptions::default()).await.unwrap_err();
+    assert!(matches!(e, BrowserError::Crashed(_)), "{e}");
+}
+
+#[tokio::test]
+async fn cdp_url_attaches_to_a_separately_started_chromium() {
+    let site = Site::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let ext = browser::launch::launch(&LaunchOptions::default(), profile.path(), Duration::from_secs(20)).await.unwrap();
+    let port = ext.ws_url.split(':').nth(2).and_then(|p| p.split('/').next()).unwrap().to_string();
+    for url in [format!("http://127.0.0.1:{port}"), ext.ws_url.clone()] {
+        let b = Browser::start(Source::Attach(url.clone()), Options::default()).await.expect("attach");
+        assert!(!b.launched);
+        goto(&b, site.url("/form.html")).await;
+        let s = state(&b).await;
+        b.act(&Action::Type { target: r(&s, "textbox", "Query"), text: "attached".into(), append: false, submit: true }).await.unwrap();
+        assert!(site.requests().iter().any(|q| q.query.contains("q=attached")));
+        b.close().await;
+    }
+    // errand closed only its own context: the browser it attached to still runs.
+    let mut child = ext.child;
+    assert!(child.try_wait().unwrap().is_none(), "the external browser keeps running");
+    let _ = child.start_kill();
+    let e = Browser::start(Source::Attach("http://127.0.0.1:9".into()), Options::default()).await.unwrap_err();
+    assert!(e.to_string().contains("bad --cdp-url"), "{e}");
+}
+
+#[tokio::test]
+async fn missing_chromium_names_the_package_to_install() {
+    let e = browser::launch::find_chrome(Some(std::path::Path::new("/nonexistent/chrome"))).unwrap_err();
+    assert!(e.to_string().contains("apt-get install chromium"), "{e}");
+    assert!(e.to_string().contains("--chrome PATH"), "{e}");
+    let opts = LaunchOptions { chrome: Some("/nonexistent/chrome".into()), ..LaunchOptions::default() };
+    let e = Browser::start(Source::Launch(opts), Options::default()).await.unwrap_err();
+    assert!(matches!(e, BrowserError::NoChrome { .. }), "{e}");
+}
