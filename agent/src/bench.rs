@@ -124,10 +124,19 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
         };
         let cold = t.elapsed();
         let mut warm = vec![];
+        let mut broke = None;
         for _ in 0..reps {
             let t = Instant::now();
-            b.state(&opts).await?;
+            if let Err(e) = b.state(&opts).await {
+                broke = Some(e);
+                break;
+            }
             warm.push(ms(t.elapsed()));
+        }
+        if let Some(e) = broke {
+            // Some pages navigate themselves away (e.g. a script redirect to https).
+            failed.push(format!("{id}: {e} (now at {})", b.tabs().first().map(|t| t.2.clone()).unwrap_or_default()));
+            continue;
         }
         let text = s.render();
         let tokens = bpe.encode_with_special_tokens(&text).len();

@@ -237,3 +237,25 @@ pub async fn resolve_cdp_url(url: &str, timeout: Duration) -> Result<String, Bro
         .map(|s| s.to_string())
         .ok_or_else(|| BrowserError::BadCdpUrl { url: url.into(), message: "/json/version has no webSocketDebuggerUrl".into() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headless_root_runs_get_the_quiet_network_switches() {
+        let a = base_args(&LaunchOptions::default(), Path::new("/tmp/p"));
+        for s in ["--headless=new", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0", "--user-data-dir=/tmp/p"] {
+            assert!(a.iter().any(|x| x == s), "missing {s}");
+        }
+        let headed = base_args(&LaunchOptions { headed: true, ..LaunchOptions::default() }, Path::new("/tmp/p"));
+        assert!(!headed.iter().any(|x| x.starts_with("--headless")));
+    }
+
+    #[test]
+    fn explicit_missing_chrome_is_a_clear_error() {
+        let e = find_chrome(Some(Path::new("/no/such/chrome"))).unwrap_err().to_string();
+        assert!(e.contains("--chrome /no/such/chrome does not exist"), "{e}");
+        assert!(e.contains("apt-get install chromium"), "{e}");
+    }
+}

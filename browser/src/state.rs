@@ -135,7 +135,7 @@ impl Browser {
         let walks = frames.iter().map(|(id, _, url)| {
             let call = &call;
             async move {
-                if url.starts_with("chrome-error:") || url.starts_with("about:blank") && id != main_id {
+                if id != main_id && (url.starts_with("chrome-error:") || url.starts_with("about:blank")) {
                     return None;
                 }
                 self.eval_in_frame(id, call).await.ok()
@@ -490,4 +490,96 @@ fn short_href(h: &str, page_origin: &str) -> String {
     }
     let s = h.strip_prefix(page_origin).unwrap_or(h);
     one_line(s, 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn el(i: usize, where_: i8, frame: usize) -> Element {
+        Element {
+            ref_: format!("e{i}"),
+            role: "link".into(),
+            name: format!("Link {i}"),
+            state: String::new(),
+            where_,
+            x: 0.0,
+            y: 0.0,
+            href: Some(format!("http://a.test/p{i}")),
+            frame,
+        }
+    }
+
+    fn page(elements: Vec<Element>, max: usize) -> PageState {
+        PageState {
+            url: "http://a.test/".into(),
+            title: "A  test\npage".into(),
+            tabs: vec![(0, "A".into(), "http://a.test/".into(), true)],
+            scroll: (0, 0, 1280, 3000),
+            viewport: (1280, 720),
+            elements,
+            frames: vec![FrameSummary { url: "http://a.test/".into(), title: "A".into(), cross_origin: false }],
+            text: "# Hello".into(),
+            text_more: 42,
+            flags: vec![],
+            dialogs: vec![],
+            blocked: vec![],
+            max_elements: max,
+            ready: "complete".into(),
+        }
+    }
+
+    #[test]
+    fn refs_parse_with_or_without_prefix() {
+        for (s, want) in [("e12", Some(12)), ("E3", Some(3)), ("7", Some(7)), (" e5 ", Some(5)), ("f1e2", None), ("", None), ("ex", None)] {
+            assert_eq!(parse_ref(s), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn ref_table_is_stable_and_never_reuses() {
+        let mut t = RefTable::default();
+        let k = |f: &str, g, l| RefKey { frame: f.into(), generation: g, local: l };
+        let a = t.mint(k("main", 1, 1));
+        let b = t.mint(k("main", 1, 2));
+        assert_eq!(t.mint(k("main", 1, 1)), a, "same node, same ref");
+        // The same walker id in a new document is a new ref.
+        let c = t.mint(k("main", 2, 1));
+        assert!(c != a && c != b);
+        assert_eq!(t.get(a), Some(&k("main", 1, 1)));
+    }
+
+    #[test]
+    fn render_budgets_elements_and_text() {
+        let mut els: Vec<Element> = (1..=10).map(|i| el(i, 0, 0)).collect();
+        els.extend((11..=400).map(|i| el(i, 1, 0)));
+        let p = page(els, 50);
+        let r = p.render();
+        assert!(r.starts_with("Page: A test page — http://a.test/\n"), "{r}");
+        assert!(!r.contains("Tabs:"), "one tab is not listed");
+        assert!(r.contains("e10 link \"Link 10\"\n"));
+        assert!(r.contains("e50 link \"Link 50\" ↓\n"));
+        assert!(!r.contains("e51 "), "over budget");
+        assert!(r.contains("… 350 more elements below"), "{r}");
+        assert!(r.contains("… 42 more characters of text"));
+        assert!(r.contains("3.2 screens below"), "{r}");
+        assert_eq!(p.listed(), 50);
+    }
+
+    #[test]
+    fn render_labels_frames_and_hides_hrefs_of_named_links() {
+        let mut e2 = el(2, 0, 1);
+        e2.role = "button".into();
+        e2.href = None;
+        let mut e3 = el(3, 0, 0);
+        e3.name = String::new();
+        let mut p = page(vec![el(1, 0, 0), e2, e3], 250);
+        p.frames.push(FrameSummary { url: "http://b.test/f".into(), title: String::new(), cross_origin: true });
+        p.tabs.push((1, "B".into(), "http://b.test/".into(), false));
+        let r = p.render();
+        assert!(r.contains("e1 link \"Link 1\"\n"), "{r}");
+        assert!(r.contains("[frame http://b.test/f, cross-origin]\ne2 button \"Link 2\"\n"), "{r}");
+        assert!(r.contains("e3 link (/p3)"), "an unnamed link shows its path: {r}");
+        assert!(r.contains("Tabs: [0]* A — http://a.test/ | [1] B — http://b.test/"), "{r}");
+    }
 }

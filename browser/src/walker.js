@@ -31,8 +31,13 @@
   const cut = (s, n) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
 
   function roleOf(el) {
-    const explicit = el.getAttribute('role');
-    if (explicit) return explicit.split(' ')[0];
+    const explicit = (el.getAttribute('role') || '').split(' ')[0];
+    if (explicit && INTERACTIVE_ROLES.has(explicit)) return explicit;
+    // role="presentation" on a link does not make it unclickable: fall back to the tag.
+    return implicitRole(el) || explicit;
+  }
+
+  function implicitRole(el) {
     const t = el.tagName;
     switch (t) {
       case 'A': case 'AREA': return el.hasAttribute('href') ? 'link' : '';
@@ -174,14 +179,13 @@
         if (SKIP.has(tag)) continue;
         let style = null;
         let rect = null;
-        let visible = !hiddenAncestor;
-        if (visible) {
-          if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: false })) {
-            // display:none hides the whole subtree; visibility:hidden can be overridden below.
-            style = getComputedStyle(el);
-            if (style.display === 'none' || style.contentVisibility === 'hidden') continue;
-            visible = false;
-          }
+        let visible = true;
+        if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: false })) {
+          // display:none hides the whole subtree; visibility:hidden can be overridden by a
+          // descendant, so those are still checked one by one.
+          style = getComputedStyle(el);
+          if (style.display === 'none' || style.contentVisibility === 'hidden') continue;
+          visible = false;
         }
         const role = roleOf(el);
         let candidate = role !== '' || el.hasAttribute('onclick') || el.hasAttribute('tabindex');
