@@ -492,11 +492,7 @@ impl Browser {
         let (mut x, mut y) = (0.0, 0.0);
         let mut cur = frame.to_string();
         loop {
-            let (parent, session) = {
-                let st = self.st();
-                let f = st.frames.get(&cur);
-                (f.and_then(|f| f.parent.clone()), f.map(|f| f.session.clone()).unwrap_or_default())
-            };
+            let parent = self.st().frames.get(&cur).and_then(|f| f.parent.clone());
             let Some(parent) = parent else { break };
             let psession = self.st().frames.get(&parent).map(|f| f.session.clone()).unwrap_or_default();
             let owner = self.cdp.raw(Some(&psession), "DOM.getFrameOwner", json!({"frameId": cur})).await?;
@@ -518,7 +514,6 @@ impl Browser {
                 }
                 root = p;
             }
-            let _ = session;
             cur = root;
         }
         Ok((x, y))

@@ -800,10 +800,3 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
     }
 }
 
-impl Browser {
-    /// Debug view of the frame tree of the active tab: (frame id, parent, url, session).
-    pub fn debug_frames(&self) -> Vec<String> {
-        let st = self.st();
-        st.frames.iter().map(|(k, f)| format!("{k} parent={:?} tab={} url={} session={}", f.parent, f.tab, f.url, f.session)).collect()
-    }
-}
