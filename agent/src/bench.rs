@@ -35,6 +35,9 @@ pub enum Which {
         /// Chromium executable
         #[arg(long)]
         chrome: Option<PathBuf>,
+        /// List the visible interactive elements the page state missed, per page
+        #[arg(long)]
+        audit: bool,
     },
 }
 
@@ -50,16 +53,40 @@ const VISIBLE_INTERACTIVE: &str = r#"(() => {
       if (r.width <= 0 || r.height <= 0) continue;
       if (getComputedStyle(el).pointerEvents === 'none') continue;
       n++;
+      if (r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth) v++;
+    }
+    for (const h of root.querySelectorAll('*')) if (h.shadowRoot) walk(h.shadowRoot);
+  };
+  let v = 0;
+  walk(document);
+  return [n, v];
+})()"#;
+
+/// Run in errand's isolated world after a snapshot: the visible interactive elements of the
+/// independent count that the walker never registered.
+const AUDIT: &str = r#"(() => {
+  const sel = 'a[href],button,input:not([type=hidden]),select,textarea,summary,[contenteditable=""],[contenteditable=true],[role=button],[role=link],[role=checkbox],[role=radio],[role=tab],[role=menuitem],[role=combobox],[role=textbox],[role=switch],[role=option],[role=searchbox],[role=slider]';
+  const out = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll(sel)) {
+      if (!el.checkVisibility({visibilityProperty: true})) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width <= 0 || r.height <= 0) continue;
+      if (getComputedStyle(el).pointerEvents === 'none') continue;
+      if (__errand.known(el)) continue;
+      const path = [];
+      for (let p = el; p && path.length < 4; p = p.parentElement) path.push(p.tagName.toLowerCase() + (p.id ? '#' + p.id : ''));
+      out.push(el.outerHTML.slice(0, 140).replace(/\s+/g, ' ') + '  @' + Math.round(r.left) + ',' + Math.round(r.top) + ' in ' + path.join('<'));
     }
     for (const h of root.querySelectorAll('*')) if (h.shadowRoot) walk(h.shadowRoot);
   };
   walk(document);
-  return n;
+  return out;
 })()"#;
 
 pub async fn run(which: Which) -> Result<()> {
     match which {
-        Which::PageState { pages, limit, reps, per_page, chrome } => page_state(pages, limit, reps, per_page, chrome).await,
+        Which::PageState { pages, limit, reps, per_page, chrome, audit } => page_state(pages, limit, reps, per_page, chrome, audit).await,
     }
 }
 
@@ -67,14 +94,17 @@ struct Row {
     id: String,
     cold_ms: f64,
     warm_ms: f64,
+    inpage_ms: f64,
     chars: usize,
     tokens: usize,
     listed: usize,
     visible: usize,
     exposed: usize,
+    /// In-viewport share (the render always lists every element in the viewport).
+    vp_share: f64,
 }
 
-async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: bool, chrome: Option<PathBuf>) -> Result<()> {
+async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: bool, chrome: Option<PathBuf>, audit: bool) -> Result<()> {
     let pages = Pages::from_dir(&dir).with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
     let mut ids = pages.ids();
     if let Some(n) = limit {
@@ -138,9 +168,43 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
             failed.push(format!("{id}: {e} (now at {})", b.tabs().first().map(|t| t.2.clone()).unwrap_or_default()));
             continue;
         }
+        let inpage = b
+            .eval_main("(() => { const t = performance.now(); __errand.snapshot({maxText: 1200}); return performance.now() - t; })()")
+            .await
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        if std::env::var("ERRAND_BENCH_PROFILE").is_ok() {
+            let v = b.eval_main(r#"(() => {
+  const T = (f) => { f(); const t = performance.now(); for (let i = 0; i < 3; i++) f(); return (performance.now() - t) / 3; };
+  const dfs = (cb) => { const w = (n) => { for (let c = n.firstChild; c; c = c.nextSibling) { if (c.nodeType === 1) { cb(c); w(c); if (c.shadowRoot) w(c.shadowRoot); } } }; w(document.body); };
+  const CT = new Set(['DIV','SPAN','LI','IMG','I','LABEL']);
+  return [
+    T(() => __errand.snapshot({maxText: 1200})),
+    T(() => dfs(() => {})),
+    T(() => dfs((e) => e.checkVisibility({visibilityProperty: true}))),
+    T(() => dfs((e) => { if (CT.has(e.tagName)) getComputedStyle(e).cursor; })),
+    T(() => { let n = 0; dfs(() => n++); return n; }),
+    (() => { let n = 0; dfs(() => n++); return n; })(),
+  ];
+})()"#).await.unwrap_or_default();
+            eprintln!("profile {}: snapshot {:.2} dfs {:.2} +checkVisibility {:.2} +cursor {:.2} elements {}", row_id(id), v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0), v[2].as_f64().unwrap_or(0.0), v[3].as_f64().unwrap_or(0.0), v[5]);
+        }
+        if std::env::var("ERRAND_BENCH_SPLIT").is_ok() {
+            let t = Instant::now();
+            let _ = b.eval_main("__errand.snapshot({maxText: 1200})").await;
+            let rt = ms(t.elapsed());
+            let t = Instant::now();
+            let _ = b.eval_main("0").await;
+            let zero = ms(t.elapsed());
+            let t = Instant::now();
+            let _ = b.eval_main("(__errand.snapshot({maxText: 1200}), 0)").await;
+            let noser = ms(t.elapsed());
+            eprintln!("split {}: main walk round trip {rt:.1} ms, empty round trip {zero:.2} ms, walk without returning {noser:.1} ms, frames {}", row_id(id), b.frame_count());
+        }
         let text = s.render();
         let tokens = bpe.encode_with_special_tokens(&text).len();
-        let visible = b
+        let counted = b
             .cdp()
             .raw(
                 b.active_session().as_deref(),
@@ -149,8 +213,11 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
             )
             .await
             .ok()
-            .and_then(|v| v["result"]["value"].as_u64())
-            .unwrap_or(0) as usize;
+            .map(|v| v["result"]["value"].clone())
+            .unwrap_or_default();
+        let visible = counted[0].as_u64().unwrap_or(0) as usize;
+        let visible_vp = counted[1].as_u64().unwrap_or(0) as usize;
+        let exposed_vp = s.elements.iter().filter(|e| e.frame == 0 && e.where_ == 0 && e.role != "clickable").count();
         let listed = s.listed();
         // Main-frame elements of the standard kinds that the render lists.
         let exposed = s.listed_main_standard();
@@ -158,12 +225,22 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
             id: id.trim_start_matches('/').trim_end_matches(".html").to_string(),
             cold_ms: ms(cold),
             warm_ms: median(&mut warm),
+            inpage_ms: inpage,
             chars: text.chars().count(),
             tokens,
             listed,
             visible,
             exposed: exposed.min(visible),
+            vp_share: if visible_vp == 0 { 1.0 } else { exposed_vp.min(visible_vp) as f64 / visible_vp as f64 },
         };
+        if audit && share(&row) < 1.0 {
+            if let Ok(v) = b.eval_main(AUDIT).await {
+                println!("audit {} ({} listed, {} visible):", row.id, row.exposed, row.visible);
+                for m in v.as_array().into_iter().flatten().take(15) {
+                    println!("    {}", m.as_str().unwrap_or_default());
+                }
+            }
+        }
         if per_page {
             println!(
                 "{:>4} {:<12} cold {:>6.1} ms  warm {:>6.1} ms  {:>6} chars {:>6} tokens  listed {:>4}  visible {:>4}  exposed {:>5.1}%",
@@ -186,15 +263,19 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
 
     let mut cold: Vec<f64> = rows.iter().map(|r| r.cold_ms).collect();
     let mut warm: Vec<f64> = rows.iter().map(|r| r.warm_ms).collect();
+    let mut inpage: Vec<f64> = rows.iter().map(|r| r.inpage_ms).collect();
     let mut toks: Vec<f64> = rows.iter().map(|r| r.tokens as f64).collect();
     let mut chars: Vec<f64> = rows.iter().map(|r| r.chars as f64).collect();
     let mut listed: Vec<f64> = rows.iter().map(|r| r.listed as f64).collect();
     let mut shares: Vec<f64> = rows.iter().map(share).collect();
     let all_exposed = rows.iter().filter(|r| share(r) >= 0.999).count();
+    let all_vp = rows.iter().filter(|r| r.vp_share >= 0.999).count();
+    let budget_cut = rows.iter().filter(|r| share(r) < 0.999 && r.listed >= StateOptions::default().max_elements).count();
     println!("errand page-state benchmark: {} pages ({} failed), Chromium headless 1280x720", rows.len(), failed.len());
     println!("  launch to first page state   {:>8.0} ms", ms(first_state));
     println!("  build time, cold (new doc)   median {:>7.1} ms   p95 {:>7.1} ms", median(&mut cold), p95(&mut cold));
     println!("  build time, warm             median {:>7.1} ms   p95 {:>7.1} ms", median(&mut warm), p95(&mut warm));
+    println!("  of which the in-page walk    median {:>7.1} ms   p95 {:>7.1} ms", median(&mut inpage), p95(&mut inpage));
     println!("  size, o200k tokens           median {:>7.0}      p95 {:>7.0}", median(&mut toks), p95(&mut toks));
     println!("  size, characters             median {:>7.0}      p95 {:>7.0}", median(&mut chars), p95(&mut chars));
     println!("  interactive refs listed      median {:>7.0}", median(&mut listed));
@@ -205,11 +286,17 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
         all_exposed,
         rows.len()
     );
+    println!("  in the viewport: pages with every visible element listed: {all_vp}/{}", rows.len());
+    println!("  pages over the {}-element budget (rest summarised as \"N more below\"): {budget_cut}", StateOptions::default().max_elements);
     println!("  peers (issue 4, same pages): Playwright MCP 44.6/88.1 ms, 8,725/18,369 tokens; browser-use 224.8/619.7 ms, 3,426/8,369 tokens");
     for f in &failed {
         println!("  failed: {f}");
     }
     Ok(())
+}
+
+fn row_id(id: &str) -> &str {
+    id.get(1..9).unwrap_or(id)
 }
 
 fn share(r: &Row) -> f64 {

@@ -240,6 +240,18 @@ impl Browser {
         &self.cdp
     }
 
+    /// Evaluate an expression in errand's isolated world of the active tab's main frame
+    /// (where `__errand` lives). For diagnostics and benchmarks.
+    pub async fn eval_main(&self, expr: &str) -> Result<Value> {
+        let tab = self.active_tab()?;
+        self.eval_in_frame(&tab.target_id, expr).await
+    }
+
+    /// How many frames the active tab has (main frame included).
+    pub fn frame_count(&self) -> usize {
+        self.active_tab().map(|t| self.frames_of(&t.target_id).len()).unwrap_or(0)
+    }
+
     /// The active tab's DevTools session id.
     pub fn active_session(&self) -> Option<String> {
         self.active_tab().ok().and_then(|t| t.session)

@@ -129,7 +129,8 @@ impl Browser {
     pub async fn state(&self, opts: &StateOptions) -> Result<PageState> {
         let tab = self.active_tab()?;
         let frames = self.frames_of(&tab.target_id);
-        let call = format!("__errand.snapshot({})", json!({"maxText": opts.max_text}));
+        // A JSON string crosses the protocol much faster than a structured value.
+        let call = format!("JSON.stringify(__errand.snapshot({}))", json!({"maxText": opts.max_text}));
         // Walk every frame and fetch every child frame's box, all at once.
         let main_id = tab.target_id.as_str();
         let walks = frames.iter().map(|(id, _, url)| {
@@ -138,16 +139,43 @@ impl Browser {
                 if id != main_id && (url.starts_with("chrome-error:") || url.starts_with("about:blank")) {
                     return None;
                 }
-                self.eval_in_frame(id, call).await.ok()
+                let t = std::time::Instant::now();
+                let r = self.eval_in_frame(id, call).await;
+                tracing::trace!(target: "errand::state", "walk {url:?} {:?} ok={}", t.elapsed(), r.is_ok());
+                r.ok().and_then(|v| v.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()))
             }
         });
-        let boxes = frames.iter().map(|(id, parent, _)| async move {
-            match parent {
-                None => Some((0.0, 0.0)),
-                Some(p) => self.frame_box(id, p).await,
+        let t0 = std::time::Instant::now();
+        let datas = join_all(walks).await;
+        let t_walk = t0.elapsed();
+        // Only frames that show elements (and the frames around them) need their position:
+        // ad and error frames usually show none, and each box costs two round trips.
+        let mut needed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let parent_of: HashMap<&str, Option<&str>> = frames.iter().map(|(id, p, _)| (id.as_str(), p.as_deref())).collect();
+        for ((id, _, _), data) in frames.iter().zip(&datas) {
+            let shows = data.as_ref().and_then(|d| d["els"].as_array()).is_some_and(|a| a.iter().any(|e| e[1] != "iframe"));
+            if shows {
+                let mut cur = Some(id.as_str());
+                while let Some(c) = cur {
+                    if !needed.insert(c) {
+                        break;
+                    }
+                    cur = parent_of.get(c).copied().flatten();
+                }
+            }
+        }
+        let boxes = frames.iter().map(|(id, parent, _)| {
+            let wanted = needed.contains(id.as_str());
+            async move {
+                match parent {
+                    None => Some((0.0, 0.0)),
+                    Some(p) if wanted => self.frame_box(id, p).await,
+                    Some(_) => None,
+                }
             }
         });
-        let (datas, boxes) = futures::join!(join_all(walks), join_all(boxes));
+        let boxes = join_all(boxes).await;
+        let t_box = t0.elapsed();
         let mut walked: Vec<FrameWalk> = frames
             .iter()
             .zip(datas)
@@ -261,6 +289,7 @@ impl Browser {
             }
         }
         drop(refs);
+        tracing::debug!(target: "errand::state", "walks {:?}, boxes {:?}, total {:?}, frames {}", t_walk, t_box - t_walk, t0.elapsed(), frames.len());
         {
             let mut st = self.st();
             ps.dialogs = st

@@ -62,7 +62,7 @@
         }
       }
     }
-    if (el.isContentEditable && (!el.parentElement || !el.parentElement.isContentEditable)) return 'textbox';
+    if (el.hasAttribute('contenteditable') && el.isContentEditable && (!el.parentElement || !el.parentElement.isContentEditable)) return 'textbox';
     return '';
   }
 
@@ -91,7 +91,8 @@
       return squash(el.getAttribute('placeholder')) || squash(el.getAttribute('title')) || squash(el.getAttribute('name'));
     }
     if (t === 'IFRAME' || t === 'FRAME') return squash(el.getAttribute('title')) || squash(el.getAttribute('name'));
-    n = squash(el.textContent);
+    const tc = el.textContent;
+    n = squash(tc.length > 400 ? tc.slice(0, 400) : tc);
     if (!n) {
       const img = el.querySelector && el.querySelector('img[alt],[aria-label]');
       if (img) n = squash(img.getAttribute('alt') || img.getAttribute('aria-label'));
@@ -126,16 +127,15 @@
     return s.join(' ');
   }
 
-  function isInteractive(el, role, style) {
+  // byCursor: the element shows a pointer cursor that it does not inherit (a click handler
+  // the isolated world cannot see directly).
+  function isInteractive(el, role, byCursor) {
     if (role && (INTERACTIVE_ROLES.has(role) || role === 'iframe')) return true;
     if (el.hasAttribute('onclick')) return true;
     if (el.tabIndex >= 0 && el.hasAttribute('tabindex') && el.tagName !== 'DIV' && el.tagName !== 'SECTION') return true;
-    if (style && style.cursor === 'pointer') {
-      const p = el.parentElement;
-      if (!p || getComputedStyle(p).cursor !== 'pointer') return true;
-    }
-    return false;
+    return byCursor;
   }
+  const CURSOR_TAGS = new Set(['DIV', 'SPAN', 'LI', 'IMG', 'I', 'LABEL']);
 
   // A suspicious-instruction detector for text shown to the model (flagged, never obeyed).
   const INJECTION = /\b(ignore|disregard|forget)\b[^.]{0,40}\b(previous|prior|above|all|your)\b[^.]{0,40}\b(instructions?|prompts?|rules?)\b|\b(you are now|new instructions|system prompt|as an ai (agent|assistant)|assistant:|developer mode)\b/i;
@@ -148,6 +148,7 @@
     const text = [];
     let textLen = 0, textMore = 0;
     const flags = [];
+    const seen = [];
     let lastBlock = true;
 
     let spaceBefore = false;
@@ -162,15 +163,21 @@
       text.push(piece); textLen += piece.length; lastBlock = false;
     };
 
-    function visit(node, hiddenAncestor) {
+    // noText: the text of this subtree is already in the outline (a heading) or is a
+    // control's label (a button); only look for interactive elements in it.
+    // inInteractive: inside a listed element (its inner spans are not separate targets).
+    // parentPointer: whether the parent shows a pointer cursor, when already known.
+    function visit(node, hiddenAncestor, noText, inInteractive, parentPointer) {
       for (let c = node.firstChild; c; c = c.nextSibling) {
         if (c.nodeType === 3) {
           if (hiddenAncestor) continue;
-          const s = squash(c.data);
-          if (s) {
-            if (INJECTION.test(s) && flags.length < 5) flags.push(cut(s, 160));
-            pushText(s, 0, c.data);
-          }
+          const raw = c.data;
+          const t = raw.trim();
+          if (!t) continue;
+          seen.push(t);
+          if (noText) continue;
+          if (textLen >= maxText) { textMore += t.length; continue; }
+          pushText(squash(t), 0, raw);
           continue;
         }
         if (c.nodeType !== 1) continue;
@@ -188,14 +195,22 @@
           visible = false;
         }
         const role = roleOf(el);
+        let pointer;
+        let byCursor = false;
         let candidate = role !== '' || el.hasAttribute('onclick') || el.hasAttribute('tabindex');
-        if (!candidate && visible && (tag === 'DIV' || tag === 'SPAN' || tag === 'LI' || tag === 'IMG' || tag === 'I' || tag === 'LABEL')) {
+        if (!candidate && visible && !inInteractive && CURSOR_TAGS.has(tag)) {
           style = style || getComputedStyle(el);
-          candidate = style.cursor === 'pointer';
+          pointer = style.cursor === 'pointer';
+          if (pointer) {
+            const p = el.parentElement;
+            const pp = parentPointer !== undefined ? parentPointer : (p ? getComputedStyle(p).cursor === 'pointer' : false);
+            byCursor = candidate = !pp;
+          }
         }
+        let listed = false;
         if (candidate && visible) {
           style = style || getComputedStyle(el);
-          if (isInteractive(el, role, style) && style.visibility !== 'hidden' && style.pointerEvents !== 'none') {
+          if (isInteractive(el, role, byCursor) && style.visibility !== 'hidden' && style.pointerEvents !== 'none') {
             rect = el.getBoundingClientRect();
             if (rect.width > 0 && rect.height > 0) {
               const r = role || 'clickable';
@@ -207,23 +222,38 @@
                 item.push(cut(h, 120));
               }
               out.push(item);
+              listed = r !== 'iframe';
             }
           }
         }
-        if (tag === 'IFRAME' || tag === 'FRAME' || tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || tag === 'BUTTON') continue;
+        if (tag === 'IFRAME' || tag === 'FRAME' || tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') continue;
+        let quiet = noText || tag === 'BUTTON';
         const heading = /^H[1-6]$/.test(tag) ? +tag[1] : 0;
-        if (heading && visible) {
+        if (heading && visible && !noText) {
           const s = squash(el.textContent);
           if (s) pushText(cut(s, 200), heading, '');
-          continue;
+          quiet = true;
         }
         if (BLOCK.has(tag)) lastBlock = true;
-        if (el.shadowRoot) visit(el.shadowRoot, !visible);
-        visit(el, !visible);
+        const inner = inInteractive || listed;
+        if (el.shadowRoot) visit(el.shadowRoot, !visible, quiet, inner, pointer);
+        visit(el, !visible, quiet, inner, pointer);
         if (BLOCK.has(tag)) lastBlock = true;
       }
     }
-    if (document.body || document.documentElement) visit(document.body || document.documentElement, false);
+    if (document.body || document.documentElement) visit(document.body || document.documentElement, false, false, false, undefined);
+    // One pass over all visible text for instruction-like passages (cheaper than a regex
+    // per text node); each hit is reported with the line it sits in.
+    const all = seen.join('\n');
+    const re = new RegExp(INJECTION.source, 'gi');
+    let m;
+    while (flags.length < 5 && (m = re.exec(all))) {
+      const start = all.lastIndexOf('\n', m.index) + 1;
+      let end = all.indexOf('\n', m.index);
+      if (end < 0) end = all.length;
+      flags.push(cut(squash(all.slice(start, end)), 160));
+      re.lastIndex = end;
+    }
     const se = document.scrollingElement || document.documentElement;
     return {
       url: location.href,
@@ -415,5 +445,5 @@
 
   globalThis.__errand = { snapshot, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
     locatorOf: locator, idOf, focusForTyping, valueOf, selectOption, checked, find, findText, hasText, quietFor,
-    scrollBy, scrollTo, describe };
+    scrollBy, scrollTo, describe, known: (el) => ids.has(el) };
 })();
