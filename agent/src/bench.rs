@@ -153,6 +153,12 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
             }
         };
         let cold = t.elapsed();
+        if s.url != url {
+            // A page that navigates itself away (e.g. a script redirect to https, which
+            // fails here) is reported, not measured as if it were the page.
+            failed.push(format!("{id}: the page navigated itself to {}", s.url));
+            continue;
+        }
         let mut warm = vec![];
         let mut broke = None;
         for _ in 0..reps {

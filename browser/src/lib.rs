@@ -361,9 +361,12 @@ impl Browser {
     /// Run `expr` in errand's isolated world of `frame`, creating the world (and installing
     /// the walker) when the frame has a new document. Returns the value by value.
     pub(crate) async fn eval_in_frame(&self, frame: &str, expr: &str) -> Result<Value> {
-        for attempt in 0..2 {
-            let (session, world, fresh) = self.world(frame).await?;
-            let expression = if fresh { format!("{WALKER}\n;{expr}") } else { expr.to_string() };
+        let mut install = false;
+        for attempt in 0..3 {
+            let (session, world) = self.world(frame).await?;
+            // The walker is normally there already (installed at document start); a
+            // document that predates errand gets it on first use.
+            let expression = if install { format!("{WALKER}\n;{expr}") } else { expr.to_string() };
             let r = self
                 .cdp
                 .raw(
@@ -376,16 +379,15 @@ impl Browser {
                 Ok(v) => {
                     if let Some(ex) = v.get("exceptionDetails") {
                         let msg = ex["exception"]["description"].as_str().or(ex["text"].as_str()).unwrap_or("script error");
-                        if msg.contains("__errand") && attempt == 0 {
-                            // The world was recreated under us; install again.
-                            self.forget_world(frame, world);
+                        if msg.contains("__errand is not defined") && !install {
+                            install = true;
                             continue;
                         }
                         return Err(BrowserError::Action(format!("in-page script failed: {}", msg.lines().next().unwrap_or(msg))));
                     }
                     return Ok(v["result"]["value"].clone());
                 }
-                Err(e) if e.is_gone() && attempt == 0 => {
+                Err(e) if e.is_gone() && attempt < 2 => {
                     self.forget_world(frame, world);
                     continue;
                 }
@@ -409,30 +411,18 @@ impl Browser {
         }
     }
 
-    /// errand's isolated world for a frame: (session, context id, newly created).
-    async fn world(&self, frame: &str) -> Result<(String, i64, bool)> {
+    /// errand's isolated world for a frame: (session, context id).
+    async fn world(&self, frame: &str) -> Result<(String, i64)> {
         let (session, world, generation) = {
             let st = self.st();
             let f = st.frames.get(frame).ok_or_else(|| BrowserError::Action(format!("frame {frame} is gone")))?;
             (f.session.clone(), f.world, f.generation)
         };
         if let Some(w) = world {
-            return Ok((session, w, false));
+            return Ok((session, w));
         }
-        let r = self
-            .cdp
-            .raw(Some(&session), "Page.createIsolatedWorld", json!({"frameId": frame, "worldName": "errand", "grantUniveralAccess": false}))
-            .await?;
-        let id = r["executionContextId"]
-            .as_i64()
-            .ok_or_else(|| BrowserError::Action("Chromium gave no isolated world".into()))?;
-        let mut st = self.st();
-        if let Some(f) = st.frames.get_mut(frame) {
-            if f.generation == generation {
-                f.world = Some(id);
-            }
-        }
-        Ok((session, id, true))
+        let id = create_world(&self.cdp, &self.st, frame, &session, generation).await?;
+        Ok((session, id))
     }
 
     /// The frame's generation (changes whenever it commits a new document).
@@ -507,6 +497,23 @@ impl Browser {
     }
 }
 
+/// Create errand's isolated world in a frame's current document and remember it, unless
+/// the frame moved on to another document meanwhile. Chromium keeps one world per name
+/// and frame, so this is the world the walker was installed in at document start.
+async fn create_world(cdp: &Cdp, st: &Mutex<State>, frame: &str, session: &str, generation: u64) -> Result<i64> {
+    let r = cdp
+        .raw(Some(session), "Page.createIsolatedWorld", json!({"frameId": frame, "worldName": "errand", "grantUniveralAccess": false}))
+        .await?;
+    let id = r["executionContextId"].as_i64().ok_or_else(|| BrowserError::Action("Chromium gave no isolated world".into()))?;
+    let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(f) = st.frames.get_mut(frame) {
+        if f.generation == generation {
+            f.world = Some(id);
+        }
+    }
+    Ok(id)
+}
+
 /// Set up a freshly attached target, then let it run. Runs in its own task so the event
 /// task never waits on the browser.
 async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<String>, st: Arc<Mutex<State>>, viewport: Option<(u32, u32)>) {
@@ -521,6 +528,9 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
                     .await;
             }
         }
+        // The walker runs at the start of every document, in errand's own world: it sees
+        // mutations from the beginning and the first page state needs no install.
+        let _ = cdp.raw(s, "Page.addScriptToEvaluateOnNewDocument", json!({"source": WALKER, "worldName": "errand"})).await;
         if let Err(e) = cdp.raw(s, "Network.enable", json!({})).await {
             tracing::warn!("Network.enable failed on a {kind}: {e}");
         }
@@ -706,6 +716,13 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 e.generation = generation;
                 if parent.is_some() && e.parent.is_none() {
                     e.parent = parent;
+                }
+                // Create the world now, off the critical path of the next page state.
+                if !url.starts_with("about:") && !url.starts_with("chrome-error:") {
+                    let (cdp2, st2, id2, sess2) = (cdp.clone(), st.clone(), id.clone(), e.session.clone());
+                    tokio::spawn(async move {
+                        let _ = create_world(&cdp2, &st2, &id2, &sess2, generation).await;
+                    });
                 }
                 // A new document: frames of the old one are gone.
                 let kids: Vec<String> = s.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(&id)).map(|(k, _)| k.clone()).collect();
