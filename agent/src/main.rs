@@ -3,6 +3,7 @@
 //! crates: `browser` drives Chromium, `allowlist` decides where it may go, `recordings`
 //! keeps the session log.
 
+mod allow;
 mod bench;
 mod site;
 
@@ -75,6 +76,14 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// List, edit and check the domain allowlist (default ~/.config/errand/allowlist.toml)
+    Allow {
+        #[command(subcommand)]
+        cmd: allow::AllowCmd,
+        /// The allowlist file to use
+        #[arg(long, global = true, env = "ERRAND_ALLOWLIST")]
+        allowlist: Option<PathBuf>,
+    },
     /// Benchmarks that print numbers
     Bench {
         #[command(subcommand)]
@@ -111,6 +120,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
+        Cmd::Allow { cmd, allowlist } => Ok(allow::run(cmd, allowlist)),
         Cmd::Demo { browser, json } => {
             let origin = site::serve(site::Pages::demo(), "127.0.0.1:0").await?;
             eprintln!("errand demo: serving the bundled demo site at {origin}");

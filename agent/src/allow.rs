@@ -1,0 +1,106 @@
+//! `errand allow`: list, edit and check the domain allowlist file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use allowlist::{file, Decision};
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum AllowCmd {
+    /// Print the patterns in the allowlist file
+    List,
+    /// Add patterns (e.g. docs.rs, *.wikipedia.org, 127.0.0.1:8080, https://example.com)
+    Add {
+        #[arg(required = true)]
+        patterns: Vec<String>,
+    },
+    /// Remove patterns
+    Remove {
+        #[arg(required = true)]
+        patterns: Vec<String>,
+    },
+    /// Say whether each URL is allowed, and why not; exit 0 only if all are
+    Check {
+        #[arg(required = true)]
+        urls: Vec<String>,
+    },
+}
+
+/// Resolve `--allowlist` or the default location.
+pub fn path(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    explicit.or_else(file::default_path).ok_or_else(|| "no home folder to keep the allowlist in; pass --allowlist FILE".to_string())
+}
+
+pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
+    let path = match path(explicit) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Bad input (a malformed file, a bad pattern) exits 2 and changes nothing.
+    let fail = |e: file::FileError| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    };
+    match cmd {
+        AllowCmd::List => match file::load(&path) {
+            Ok(p) => {
+                eprintln!("{} ({} patterns)", path.display(), p.patterns().len());
+                for pat in p.patterns() {
+                    println!("{pat}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        AllowCmd::Add { patterns } => match file::add(&path, &patterns) {
+            Ok(edit) => {
+                for p in &edit.added {
+                    println!("added {p}");
+                }
+                for p in &edit.unchanged {
+                    println!("already allowed: {p}");
+                }
+                eprintln!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        AllowCmd::Remove { patterns } => match file::remove(&path, &patterns) {
+            Ok(edit) => {
+                for p in &edit.removed {
+                    println!("removed {p}");
+                }
+                for p in &edit.unchanged {
+                    println!("not in the allowlist: {p}");
+                }
+                eprintln!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        AllowCmd::Check { urls } => match file::load(&path) {
+            Ok(policy) => {
+                let mut all = true;
+                for u in &urls {
+                    match policy.decide(u) {
+                        Decision::Allow => println!("allow {u}"),
+                        Decision::Block { reason } => {
+                            all = false;
+                            println!("block {u}: {reason}");
+                        }
+                    }
+                }
+                if all {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => fail(e),
+        },
+    }
+}
