@@ -95,6 +95,8 @@ pub struct Outcome {
     pub data: Option<Value>,
     /// The text was typed into a password or secret field (callers must not log it).
     pub secret: bool,
+    /// Requests the allowlist stopped while the action ran.
+    pub blocked: Vec<crate::Blocked>,
 }
 
 /// The longest `wait` a model may ask for.
@@ -306,6 +308,10 @@ impl Browser {
             }
         }
         out.changes = self.take_changes();
+        out.blocked = self.new_blocked();
+        if !out.blocked.is_empty() {
+            out.summary.push_str(&format!("; blocked {}", blocked_summary(&out.blocked)));
+        }
         if out.url != out.url_before && !matches!(action, Action::Navigate { .. }) && !out.url.is_empty() {
             out.summary.push_str(&format!("; now at {}", out.url));
         }
@@ -326,6 +332,16 @@ impl Browser {
     }
 
     async fn navigate(&self, url: &str) -> Result<()> {
+        if let Some(reason) = self.judge(url) {
+            self.blocked.lock().unwrap_or_else(|p| p.into_inner()).push(crate::Blocked {
+                url: url.to_string(),
+                reason: reason.clone(),
+                layer: "cdp".into(),
+                source: "navigate".into(),
+                resource: "Document".into(),
+            });
+            return Err(BrowserError::Blocked { url: url.to_string(), reason });
+        }
         let tab = self.active_tab()?;
         let session = tab.session.clone().unwrap_or_default();
         self.mark_navigating(&tab.target_id);
@@ -679,6 +695,21 @@ impl Browser {
         let tab = self.active_tab()?;
         self.eval_in_frame(&tab.target_id, &format!("({EXTRACT})()")).await
     }
+}
+
+/// "evil.example is not on the allowlist (3 requests), …" — one entry per distinct reason.
+pub fn blocked_summary(b: &[crate::Blocked]) -> String {
+    let mut seen: Vec<(String, usize)> = vec![];
+    for x in b {
+        match seen.iter_mut().find(|(r, _)| *r == x.reason) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((x.reason.clone(), 1)),
+        }
+    }
+    seen.iter()
+        .map(|(r, n)| if *n > 1 { format!("{r} ({n} requests)") } else { r.clone() })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn check_stale(r: &Value, target: &ElementTarget) -> Result<()> {

@@ -14,7 +14,9 @@
 
 pub mod actions;
 pub mod cdp;
+pub mod guard;
 pub mod launch;
+pub mod proxy;
 pub mod state;
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ use tokio::sync::mpsc;
 
 pub use actions::{Action, Direction, ElementTarget, Locator, Outcome};
 pub use cdp::{Cdp, CdpError, Event};
+pub use guard::{Blocked, Guard, SharedGuard};
 pub use launch::{LaunchOptions, Source};
 pub use state::{PageState, StateOptions};
 
@@ -54,6 +57,10 @@ pub enum BrowserError {
     Action(String),
     #[error("could not create a temporary browser profile: {0}")]
     Profile(std::io::Error),
+    #[error("blocked: {reason}")]
+    Blocked { url: String, reason: String },
+    #[error("could not start errand's filtering proxy: {0}")]
+    Proxy(std::io::Error),
 }
 
 impl BrowserError {
@@ -66,7 +73,7 @@ impl BrowserError {
 pub type Result<T, E = BrowserError> = std::result::Result<T, E>;
 
 /// Timeouts and limits; the defaults suit interactive use.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Longest wait for any single protocol call.
     pub call_timeout: Duration,
@@ -82,6 +89,19 @@ pub struct Options {
     pub accept_confirms: bool,
     /// A fixed viewport for every tab (headless runs); `None` keeps the window's.
     pub viewport: Option<(u32, u32)>,
+    /// Judges every request (see [`guard`]); `None` lets everything through.
+    pub guard: Option<SharedGuard>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("call_timeout", &self.call_timeout)
+            .field("settle_timeout", &self.settle_timeout)
+            .field("download_dir", &self.download_dir)
+            .field("guard", &self.guard.is_some())
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -94,6 +114,7 @@ impl Default for Options {
             download_dir: None,
             accept_confirms: false,
             viewport: Some((1280, 720)),
+            guard: None,
         }
     }
 }
@@ -165,6 +186,12 @@ pub struct Browser {
     /// What was launched or attached to, for the session log.
     pub description: String,
     pub launched: bool,
+    /// Every request a layer stopped, in order.
+    pub(crate) blocked: Arc<Mutex<Vec<Blocked>>>,
+    /// How many of `blocked` the page state has already reported.
+    pub(crate) blocked_shown: Mutex<usize>,
+    /// The enforcement layers in force.
+    layers: Vec<String>,
 }
 
 impl std::fmt::Debug for Browser {
@@ -179,7 +206,26 @@ impl Browser {
     /// Launch Chromium or attach to one, and open errand's tab.
     pub async fn start(source: Source, opts: Options) -> Result<Browser> {
         match source {
-            Source::Launch(l) => {
+            Source::Launch(mut l) => {
+                let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
+                let mut layers = vec![];
+                if let Some(g) = &opts.guard {
+                    let p = proxy::start(g.clone(), blocked.clone()).await.map_err(BrowserError::Proxy)?;
+                    l.extra_args.extend([
+                        format!("--proxy-server=http://{}", p.addr),
+                        // Loopback goes through the proxy too.
+                        "--proxy-bypass-list=<-loopback>".to_string(),
+                        // The proxy is the only name Chromium needs, and it is an IP literal.
+                        format!("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {}", p.addr.ip()),
+                        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
+                        "--webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
+                    ]);
+                    layers = vec![
+                        "cdp: every request of every page, frame, popup and worker is intercepted and judged".to_string(),
+                        format!("proxy: all HTTP, HTTPS and WebSocket traffic goes through errand's filtering proxy at {}", p.addr),
+                        "flags: Chromium resolves no host names itself; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
+                    ];
+                }
                 let (profile, dir) = match &l.profile {
                     Some(p) => {
                         std::fs::create_dir_all(p).map_err(BrowserError::Profile)?;
@@ -202,6 +248,9 @@ impl Browser {
                     _profile: profile,
                     description: format!("launched {}", launched.executable.display()),
                     launched: true,
+                    blocked,
+                    blocked_shown: Mutex::new(0),
+                    layers,
                 };
                 b.init(events, false).await?;
                 Ok(b)
@@ -209,6 +258,14 @@ impl Browser {
             Source::Attach(url) => {
                 let ws = launch::resolve_cdp_url(&url, opts.call_timeout).await?;
                 let (cdp, events) = Cdp::connect(&ws, opts.call_timeout).await?;
+                let layers = if opts.guard.is_some() {
+                    vec![
+                        "cdp: every request of every page, frame, popup and worker is intercepted and judged".to_string(),
+                        "not active: the filtering proxy and launch flags (errand did not start this browser); WebSocket handshakes, DNS prefetch and WebRTC are not covered".to_string(),
+                    ]
+                } else {
+                    vec![]
+                };
                 let b = Browser {
                     cdp,
                     st: Arc::default(),
@@ -218,6 +275,9 @@ impl Browser {
                     _profile: None,
                     description: format!("attached to {url}"),
                     launched: false,
+                    blocked: Arc::default(),
+                    blocked_shown: Mutex::new(0),
+                    layers,
                 };
                 b.init(events, true).await?;
                 Ok(b)
@@ -257,8 +317,32 @@ impl Browser {
         self.active_tab().ok().and_then(|t| t.session)
     }
 
+    /// The enforcement layers in force, one line each (empty without a guard).
+    pub fn layers(&self) -> &[String] {
+        &self.layers
+    }
+
+    /// Every request stopped so far.
+    pub fn blocked(&self) -> Vec<Blocked> {
+        self.blocked.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Requests stopped since the last call (for the page state and action outcomes).
+    pub(crate) fn new_blocked(&self) -> Vec<Blocked> {
+        let all = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        let mut shown = self.blocked_shown.lock().unwrap_or_else(|p| p.into_inner());
+        let out = all[(*shown).min(all.len())..].to_vec();
+        *shown = all.len();
+        out
+    }
+
+    /// Judge a URL with the guard, if there is one.
+    pub fn judge(&self, url: &str) -> Option<String> {
+        self.opts.guard.as_ref().and_then(|g| g.judge(url))
+    }
+
     async fn init(&self, events: mpsc::UnboundedReceiver<Event>, attach: bool) -> Result<()> {
-        tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone()));
+        tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone(), self.blocked.clone()));
         let c = &self.cdp;
         c.raw(None, "Target.setDiscoverTargets", json!({"discover": true})).await?;
         if let Some(dir) = &self.opts.download_dir {
@@ -274,10 +358,10 @@ impl Browser {
             let ctx = c.raw(None, "Target.createBrowserContext", json!({"disposeOnDetach": true})).await?;
             let ctx = ctx["browserContextId"].as_str().unwrap_or_default().to_string();
             self.st().context = Some(ctx.clone());
-            c.raw(None, "Target.setAutoAttach", json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true})).await?;
+            c.raw(None, "Target.setAutoAttach", auto_attach()).await?;
             c.raw(None, "Target.createTarget", json!({"url": "about:blank", "browserContextId": ctx})).await?;
         } else {
-            c.raw(None, "Target.setAutoAttach", json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true})).await?;
+            c.raw(None, "Target.setAutoAttach", auto_attach()).await?;
         }
         // Wait (bounded) for the first tab to be attached and set up.
         let deadline = Instant::now() + self.opts.call_timeout;
@@ -497,6 +581,16 @@ impl Browser {
     }
 }
 
+/// Attach to every kind of target (pages, iframes, all workers), paused until set up.
+fn auto_attach() -> Value {
+    json!({
+        "autoAttach": true,
+        "waitForDebuggerOnStart": true,
+        "flatten": true,
+        "filter": [{"type": "browser", "exclude": true}, {"type": "tab", "exclude": true}, {}],
+    })
+}
+
 /// Create errand's isolated world in a frame's current document and remember it, unless
 /// the frame moved on to another document meanwhile. Chromium keeps one world per name
 /// and frame, so this is the world the walker was installed in at document start.
@@ -516,8 +610,14 @@ async fn create_world(cdp: &Cdp, st: &Mutex<State>, frame: &str, session: &str, 
 
 /// Set up a freshly attached target, then let it run. Runs in its own task so the event
 /// task never waits on the browser.
-async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<String>, st: Arc<Mutex<State>>, viewport: Option<(u32, u32)>) {
+async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<String>, st: Arc<Mutex<State>>, viewport: Option<(u32, u32)>, guarded: bool) {
     let s = Some(session.as_str());
+    if guarded {
+        // Before anything else, and before the target runs: its first request is judged.
+        if let Err(e) = cdp.raw(s, "Fetch.enable", json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})).await {
+            tracing::warn!("could not intercept requests of a {kind} target: {e}");
+        }
+    }
     let page_like = kind == "page" || kind == "iframe";
     if page_like {
         let _ = cdp.raw(s, "Page.enable", json!({})).await;
@@ -544,9 +644,7 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
         let _ = cdp.raw(s, "Network.enable", json!({})).await;
     }
     if page_like || kind.contains("worker") {
-        let _ = cdp
-            .raw(s, "Target.setAutoAttach", json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}))
-            .await;
+        let _ = cdp.raw(s, "Target.setAutoAttach", auto_attach()).await;
     }
     let _ = cdp.raw(s, "Runtime.runIfWaitingForDebugger", json!({})).await;
     st.lock().unwrap_or_else(|p| p.into_inner()).ready.insert(session);
@@ -589,7 +687,7 @@ fn remove_frame(st: &mut State, id: &str) {
 
 /// The one task that owns browser state: it reads every event, keeps tabs, frames and
 /// in-flight requests current, answers dialogs and resumes new targets.
-async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mutex<State>>, opts: Options) {
+async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mutex<State>>, opts: Options, blocked: Arc<Mutex<Vec<Blocked>>>) {
     while let Some(ev) = rx.recv().await {
         let p = &ev.params;
         let sess = ev.session.clone().unwrap_or_default();
@@ -649,7 +747,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     tab = Some(f.tab.clone());
                 }
                 drop(guard);
-                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport));
+                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, opts.guard.is_some()));
             }
             "Target.detachedFromTarget" => {
                 if let Some(session) = p["sessionId"].as_str() {
@@ -783,6 +881,21 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 if let Some(id) = p["requestId"].as_str() {
                     if s.inflight.remove(&(sess.clone(), id.to_string())).is_some() {
                         s.last_net = Some(Instant::now());
+                    }
+                }
+            }
+            "Fetch.requestPaused" => {
+                let id = p["requestId"].clone();
+                let url = p["request"]["url"].as_str().unwrap_or_default().to_string();
+                let verdict = opts.guard.as_ref().and_then(|g| g.judge(&url));
+                let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
+                drop(guard);
+                match verdict {
+                    None => cdp.send_nowait(Some(&sess), "Fetch.continueRequest", json!({"requestId": id})),
+                    Some(reason) => {
+                        cdp.send_nowait(Some(&sess), "Fetch.failRequest", json!({"requestId": id, "errorReason": "BlockedByClient"}));
+                        let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
+                        blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url, reason, layer: "cdp".into(), source, resource });
                     }
                 }
             }

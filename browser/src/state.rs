@@ -290,6 +290,10 @@ impl Browser {
         }
         drop(refs);
         tracing::debug!(target: "errand::state", "walks {:?}, boxes {:?}, total {:?}, frames {}", t_walk, t_box - t_walk, t0.elapsed(), frames.len());
+        let newly = self.new_blocked();
+        if !newly.is_empty() {
+            ps.blocked = vec![crate::actions::blocked_summary(&newly)];
+        }
         {
             let mut st = self.st();
             ps.dialogs = st

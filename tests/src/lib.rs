@@ -121,6 +121,27 @@ async fn handle(
             html.push_str("</ul></body></html>");
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
+        "/redirect" => {
+            let to = q.get("to").cloned().unwrap_or_default();
+            (StatusCode::FOUND, [(header::LOCATION, to)], "redirecting").into_response()
+        }
+        "/exfil.html" => {
+            // A page whose own headers ask Chromium to send CSP and Reporting-API reports
+            // to the sink.
+            let sink = q.get("sink").cloned().unwrap_or_default();
+            let html = std::fs::read_to_string(site_dir().join("exfil.html")).unwrap_or_default();
+            let csp = format!("img-src 'none'; report-uri {sink}/v/csp-report; report-to sink");
+            let endpoints = format!("sink=\"{sink}/v/reporting-api\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                    (header::HeaderName::from_static("content-security-policy-report-only"), csp),
+                    (header::HeaderName::from_static("reporting-endpoints"), endpoints),
+                ],
+                html,
+            )
+                .into_response()
+        }
         "/download.txt" => (
             [(header::CONTENT_TYPE, "text/plain"), (header::CONTENT_DISPOSITION, "attachment; filename=\"report.txt\"")],
             "hello download\n",

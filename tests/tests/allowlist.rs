@@ -1,0 +1,134 @@
+//! The allowlist enforced in a real Chromium against a hostile page: an exfiltration test
+//! with a sink on another loopback address that counts every TCP connection and UDP packet.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use allowlist::{Decision, Policy};
+use browser::{Action, Browser, BrowserError, LaunchOptions, Options, SharedGuard, Source, StateOptions};
+use fixtures::Site;
+
+struct Sink {
+    url: String,
+    udp_port: u16,
+    tcp: Arc<AtomicUsize>,
+    udp: Arc<AtomicUsize>,
+}
+
+/// A raw sink on 127.0.0.3: any connection or datagram counts, whatever it carries.
+async fn sink() -> Sink {
+    let l = tokio::net::TcpListener::bind("127.0.0.3:0").await.expect("bind 127.0.0.3");
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let tcp = Arc::new(AtomicUsize::new(0));
+    let t = tcp.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            t.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut b = [0u8; 4096];
+                let _ = s.read(&mut b).await;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+            });
+        }
+    });
+    let u = tokio::net::UdpSocket::bind("127.0.0.3:0").await.unwrap();
+    let udp_port = u.local_addr().unwrap().port();
+    let udp = Arc::new(AtomicUsize::new(0));
+    let c = udp.clone();
+    tokio::spawn(async move {
+        let mut b = [0u8; 2048];
+        while u.recv_from(&mut b).await.is_ok() {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    Sink { url, udp_port, tcp, udp }
+}
+
+fn guard(patterns: &[String]) -> SharedGuard {
+    let policy = Policy::parse(patterns).expect("valid patterns");
+    Arc::new(move |url: &str| match policy.decide(url) {
+        Decision::Allow => None,
+        Decision::Block { reason } => Some(reason),
+    })
+}
+
+async fn run(site: &Site, sink: &Sink, allow_sink: bool) -> Browser {
+    let origin = site.origin.trim_start_matches("http://").to_string();
+    let mut patterns = vec![origin];
+    if allow_sink {
+        patterns.push(sink.url.trim_start_matches("http://").to_string());
+    }
+    let opts = Options { guard: Some(guard(&patterns)), ..Options::default() };
+    let b = Browser::start(Source::Launch(LaunchOptions::default()), opts).await.expect("Chromium starts");
+    let page = format!("{}/exfil.html?sink={}&stun={}", site.origin, urlencode(&sink.url), sink.udp_port);
+    b.act(&Action::Navigate { url: page }).await.expect("the allowed page loads");
+    b.act(&Action::Wait { text: Some("all fired".into()), selector: None, ms: Some(8000) }).await.expect("the page fired everything");
+    let s = b.state(&StateOptions::default()).await.unwrap();
+    let leak = s.find("button", "Leak on click").unwrap().ref_.clone();
+    b.act(&Action::Click { target: browser::ElementTarget::Ref(leak) }).await.unwrap();
+    let s = b.state(&StateOptions::default()).await.unwrap();
+    let ping = s.find("link", "Ping link").unwrap().ref_.clone();
+    b.act(&Action::Click { target: browser::ElementTarget::Ref(ping) }).await.unwrap();
+    b.settle().await.unwrap();
+    b
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace(':', "%3A").replace('/', "%2F")
+}
+
+#[tokio::test]
+async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
+    let site = Site::start().await;
+    let sink = sink().await;
+    let b = run(&site, &sink, false).await;
+    // The model also tries to go there itself.
+    let e = b.act(&Action::Navigate { url: format!("{}/v/model-navigate", sink.url) }).await.unwrap_err();
+    assert!(matches!(e, BrowserError::Blocked { .. }), "{e}");
+    assert!(e.to_string().starts_with("blocked: 127.0.0.3 is not on the allowlist"), "{e}");
+    // Userinfo: the host is what follows the @ (Chromium refuses such URLs for
+    // subresources, so the page's own attempt never becomes a request).
+    let tricky = format!("{}@{}/v/userinfo", site.origin, sink.url.trim_start_matches("http://"));
+    let e = b.act(&Action::Navigate { url: tricky }).await.unwrap_err();
+    assert!(e.to_string().contains("127.0.0.3 is not on the allowlist"), "{e}");
+    let e = b.act(&Action::TabNew { url: Some("http://2130706435/".into()) }).await.unwrap_err();
+    assert!(e.to_string().contains("127.0.0.3 is not on the allowlist"), "{e}");
+    // Give stragglers (workers, reports) a bounded chance to try.
+    let _ = b.act(&Action::Wait { text: Some("never appears".into()), selector: None, ms: Some(1500) }).await;
+    let blocked = b.blocked();
+    let listed: Vec<String> = blocked.iter().map(|x| format!("{} [{} {} {}]", x.url, x.layer, x.source, x.resource)).collect();
+    assert_eq!(sink.tcp.load(Ordering::SeqCst), 0, "the sink received a connection; blocked were:\n{}", listed.join("\n"));
+    assert_eq!(sink.udp.load(Ordering::SeqCst), 0, "the sink received UDP (STUN)");
+    // Every vector that reached the request stage is on record, with its reason.
+    for v in [
+        "img", "base/rel-img", "srcset", "script", "style", "import", "bg", "iframe", "meta-refresh", "redirect", "form", "fetch", "xhr", "beacon",
+        "eventsource", "import-module", "worker", "worker-file", "shared-worker", "decimal", "hex", "short", "mapped", "trailing-dot", "userinfo",
+        "window-open", "click-fetch", "click-beacon", "ping", "favicon", "model-navigate",
+    ] {
+        assert!(
+            blocked.iter().any(|x| x.url.contains(&format!("/v/{v}")) && x.reason.contains("127.0.0.3 is not on the allowlist")),
+            "no record of the {v} attempt; recorded:\n{}",
+            listed.join("\n")
+        );
+    }
+    // The WebSocket handshake never reaches CDP interception; the proxy stops it.
+    assert!(blocked.iter().any(|x| x.layer == "proxy"), "the proxy layer recorded the WebSocket:\n{}", listed.join("\n"));
+    // The page state tells the model which resources were blocked.
+    assert!(b.layers().len() == 3, "{:?}", b.layers());
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_same_page_reaches_the_sink_when_it_is_allowed() {
+    let site = Site::start().await;
+    let sink = sink().await;
+    let b = run(&site, &sink, true).await;
+    let _ = b.act(&Action::Wait { text: Some("never appears".into()), selector: None, ms: Some(500) }).await;
+    assert!(sink.tcp.load(Ordering::SeqCst) > 5, "with the sink allowed, the vectors reach it (so the blocking test can fail)");
+    // WebRTC UDP stays off under errand whatever the allowlist says.
+    assert_eq!(sink.udp.load(Ordering::SeqCst), 0);
+    b.close().await;
+    let _ = Duration::from_secs(0);
+}
