@@ -5,6 +5,7 @@
 
 mod allow;
 mod bench;
+mod policy;
 mod site;
 
 use std::path::PathBuf;
@@ -36,6 +37,12 @@ pub struct BrowserArgs {
     /// Attach to a running browser (ws://… or http://host:port) instead of launching one
     #[arg(long, global = true)]
     cdp_url: Option<String>,
+    /// Also allow this host pattern for this run only (repeatable)
+    #[arg(long = "allow", value_name = "PATTERN", global = true)]
+    allow: Vec<String>,
+    /// The allowlist file (default ~/.config/errand/allowlist.toml)
+    #[arg(long, global = true, env = "ERRAND_ALLOWLIST")]
+    allowlist: Option<PathBuf>,
 }
 
 impl BrowserArgs {
@@ -52,8 +59,8 @@ impl BrowserArgs {
         }
     }
 
-    pub fn options(&self) -> Options {
-        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, ..Options::default() }
+    pub fn options(&self, guard: browser::SharedGuard) -> Options {
+        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, guard: Some(guard), ..Options::default() }
     }
 }
 
@@ -124,24 +131,37 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Demo { browser, json } => {
             let origin = site::serve(site::Pages::demo(), "127.0.0.1:0").await?;
             eprintln!("errand demo: serving the bundled demo site at {origin}");
-            show(&browser, &format!("{origin}/"), json).await
+            // The demo allows its own site and nothing else (plus any --allow).
+            let live = policy::build(allowlist::Policy::default(), &browser.allow, &[policy::pattern_for_url(&origin)?])?;
+            show(&browser, &format!("{origin}/"), json, live).await
         }
-        Cmd::Open { url, browser, json } => show(&browser, &url, json).await,
+        Cmd::Open { url, browser, json } => {
+            let path = allow::path(browser.allowlist.clone()).map_err(|e| anyhow::anyhow!(e))?;
+            let base = allowlist::file::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let live = policy::build(base, &browser.allow, &[policy::pattern_for_url(&url)?])?;
+            show(&browser, &url, json, live).await
+        }
         Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
     }
 }
 
-async fn show(args: &BrowserArgs, url: &str, json: bool) -> Result<ExitCode> {
+async fn show(args: &BrowserArgs, url: &str, json: bool, live: std::sync::Arc<policy::LivePolicy>) -> Result<ExitCode> {
     let t = Instant::now();
-    eprintln!("[1] starting the browser");
-    let b = Browser::start(args.source(vec![]), args.options()).await.context("could not start the browser")?;
+    eprintln!("[1] starting the browser; allowlist: {}", live.patterns().join(", "));
+    let b = Browser::start(args.source(vec![]), args.options(live.guard())).await.context("could not start the browser")?;
     eprintln!("    {} ({} ms)", b.description, t.elapsed().as_millis());
+    for l in b.layers() {
+        eprintln!("    enforcing {l}");
+    }
     eprintln!("[2] navigate {url}");
     let o = b.act(&Action::Navigate { url: url.to_string() }).await.with_context(|| format!("could not open {url}"))?;
     eprintln!("    {} ({} ms)", o.summary, t.elapsed().as_millis());
     eprintln!("[3] page state");
     let s = b.state(&StateOptions::default()).await.context("could not read the page")?;
     eprintln!("    {} elements ({} ms since start)", s.elements.len(), t.elapsed().as_millis());
+    for blocked in b.blocked().into_iter().filter(|x| x.source != "chromium") {
+        eprintln!("    blocked {} ({})", blocked.url, blocked.reason);
+    }
     if json {
         println!("{}", serde_json::to_string(&s)?);
     } else {

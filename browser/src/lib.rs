@@ -331,7 +331,7 @@ impl Browser {
     pub(crate) fn new_blocked(&self) -> Vec<Blocked> {
         let all = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
         let mut shown = self.blocked_shown.lock().unwrap_or_else(|p| p.into_inner());
-        let out = all[(*shown).min(all.len())..].to_vec();
+        let out = all[(*shown).min(all.len())..].iter().filter(|b| b.source != "chromium").cloned().collect();
         *shown = all.len();
         out
     }

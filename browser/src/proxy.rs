@@ -148,7 +148,15 @@ async fn refuse(client: &mut TcpStream, code: u16, msg: &str) -> std::io::Result
     client.shutdown().await
 }
 
+/// Hosts Chromium itself calls in the background (component updates, sign-in, network
+/// time) despite the switches that should silence it. They are blocked like any other
+/// host, but recorded as Chromium's own so they are not reported to the model as the
+/// page's doing.
+const CHROMIUM_SERVICES: &[&str] = &["update.googleapis.com", "accounts.google.com", "clients2.google.com", "clientservices.googleapis.com", "redirector.gvt1.com", "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com"];
+
 fn record(blocked: &Mutex<Vec<Blocked>>, url: &str, reason: &str, source: &str) {
+    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let source = if CHROMIUM_SERVICES.contains(&host.as_str()) { "chromium" } else { source };
     let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
     b.push(Blocked { url: url.to_string(), reason: reason.to_string(), layer: "proxy".into(), source: source.into(), resource: String::new() });
 }

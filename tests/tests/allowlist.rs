@@ -67,7 +67,15 @@ async fn run(site: &Site, sink: &Sink, allow_sink: bool) -> Browser {
     b.act(&Action::Wait { text: Some("all fired".into()), selector: None, ms: Some(8000) }).await.expect("the page fired everything");
     let s = b.state(&StateOptions::default()).await.unwrap();
     let leak = s.find("button", "Leak on click").unwrap().ref_.clone();
-    b.act(&Action::Click { target: browser::ElementTarget::Ref(leak) }).await.unwrap();
+    let o = b.act(&Action::Click { target: browser::ElementTarget::Ref(leak) }).await.unwrap();
+    if !allow_sink {
+        // The model is told plainly what its action ran into.
+        assert!(o.summary.contains("blocked 127.0.0.3 is not on the allowlist"), "{}", o.summary);
+        assert!(!o.blocked.is_empty());
+    }
+    // Last, as it leaves the page: a link with ping= (its href resolves against the
+    // hostile <base href>, so the navigation itself is another attempt).
+    b.act(&Action::TabSwitch { index: 0 }).await.unwrap();
     let s = b.state(&StateOptions::default()).await.unwrap();
     let ping = s.find("link", "Ping link").unwrap().ref_.clone();
     b.act(&Action::Click { target: browser::ElementTarget::Ref(ping) }).await.unwrap();
@@ -95,17 +103,23 @@ async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
     assert!(e.to_string().contains("127.0.0.3 is not on the allowlist"), "{e}");
     let e = b.act(&Action::TabNew { url: Some("http://2130706435/".into()) }).await.unwrap_err();
     assert!(e.to_string().contains("127.0.0.3 is not on the allowlist"), "{e}");
-    // Give stragglers (workers, reports) a bounded chance to try.
-    let _ = b.act(&Action::Wait { text: Some("never appears".into()), selector: None, ms: Some(1500) }).await;
+    // Give stragglers (workers) a bounded chance to try before checking the record.
+    for _ in 0..50 {
+        if b.blocked().iter().any(|x| x.url.contains("/v/service-worker")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let blocked = b.blocked();
     let listed: Vec<String> = blocked.iter().map(|x| format!("{} [{} {} {}]", x.url, x.layer, x.source, x.resource)).collect();
     assert_eq!(sink.tcp.load(Ordering::SeqCst), 0, "the sink received a connection; blocked were:\n{}", listed.join("\n"));
     assert_eq!(sink.udp.load(Ordering::SeqCst), 0, "the sink received UDP (STUN)");
-    // Every vector that reached the request stage is on record, with its reason.
+    // Every vector that reached the request stage is on record, with its reason. (<a ping>
+    // never becomes a request: errand launches Chromium with --no-pings.)
     for v in [
         "img", "base/rel-img", "srcset", "script", "style", "import", "bg", "iframe", "meta-refresh", "redirect", "form", "fetch", "xhr", "beacon",
         "eventsource", "import-module", "worker", "worker-file", "shared-worker", "decimal", "hex", "short", "mapped", "trailing-dot", "userinfo",
-        "window-open", "click-fetch", "click-beacon", "ping", "favicon", "model-navigate",
+        "window-open", "click-fetch", "click-beacon", "favicon", "model-navigate", "base/", "service-worker",
     ] {
         assert!(
             blocked.iter().any(|x| x.url.contains(&format!("/v/{v}")) && x.reason.contains("127.0.0.3 is not on the allowlist")),
@@ -115,8 +129,9 @@ async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
     }
     // The WebSocket handshake never reaches CDP interception; the proxy stops it.
     assert!(blocked.iter().any(|x| x.layer == "proxy"), "the proxy layer recorded the WebSocket:\n{}", listed.join("\n"));
-    // The page state tells the model which resources were blocked.
     assert!(b.layers().len() == 3, "{:?}", b.layers());
+    // Nothing reported to the model is Chromium's own background traffic.
+    assert!(blocked.iter().filter(|x| x.source == "chromium").all(|x| !x.url.contains("127.0.0.3")));
     b.close().await;
 }
 
@@ -130,5 +145,4 @@ async fn the_same_page_reaches_the_sink_when_it_is_allowed() {
     // WebRTC UDP stays off under errand whatever the allowlist says.
     assert_eq!(sink.udp.load(Ordering::SeqCst), 0);
     b.close().await;
-    let _ = Duration::from_secs(0);
 }

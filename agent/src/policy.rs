@@ -1,0 +1,62 @@
+//! The allowlist in force for one session, shared with the browser's enforcement layers.
+//! It can grow during a session (a pattern the user allows for this run), so it sits
+//! behind a lock; every request is judged against the current set.
+
+use std::sync::{Arc, RwLock};
+
+use allowlist::{Decision, Pattern, Policy};
+use anyhow::{Context, Result};
+use browser::{Guard, SharedGuard};
+
+#[derive(Debug, Default)]
+pub struct LivePolicy(RwLock<Policy>);
+
+impl LivePolicy {
+    pub fn new(p: Policy) -> Arc<LivePolicy> {
+        Arc::new(LivePolicy(RwLock::new(p)))
+    }
+
+    pub fn add(&self, p: Pattern) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).add(p);
+    }
+
+    pub fn patterns(&self) -> Vec<String> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).patterns().iter().map(|p| p.to_string()).collect()
+    }
+
+    pub fn guard(self: &Arc<Self>) -> SharedGuard {
+        self.clone()
+    }
+}
+
+impl Guard for LivePolicy {
+    fn judge(&self, url: &str) -> Option<String> {
+        match self.0.read().unwrap_or_else(|e| e.into_inner()).decide(url) {
+            Decision::Allow => None,
+            Decision::Block { reason } => Some(reason),
+        }
+    }
+}
+
+/// The session's policy: the patterns given (file and `--allow`) plus `extra` hosts the
+/// command itself needs (the demo site, the URL of `errand open`).
+pub fn build(base: Policy, allow: &[String], extra: &[String]) -> Result<Arc<LivePolicy>> {
+    let live = LivePolicy::new(base);
+    for a in allow {
+        live.add(Pattern::parse(a).with_context(|| format!("bad --allow {a:?}"))?);
+    }
+    for e in extra {
+        live.add(Pattern::parse(e).with_context(|| format!("cannot allow {e:?}"))?);
+    }
+    Ok(live)
+}
+
+/// The host (and port) of a URL as an allowlist pattern, e.g. `127.0.0.1:8080`.
+pub fn pattern_for_url(url: &str) -> Result<String> {
+    let u = url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
+    let host = u.host_str().with_context(|| format!("{url} has no host"))?;
+    Ok(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
