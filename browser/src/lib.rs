@@ -261,7 +261,7 @@ impl Browser {
                 let layers = if opts.guard.is_some() {
                     vec![
                         "cdp: every request of every page, frame, popup and worker is intercepted and judged".to_string(),
-                        "not active: the filtering proxy and launch flags (errand did not start this browser); WebSocket handshakes, DNS prefetch and WebRTC are not covered".to_string(),
+                        "not active: the filtering proxy and launch flags (errand did not start this browser); WebSocket handshakes, preconnects, DNS prefetch and WebRTC (STUN) are not covered in this mode".to_string(),
                     ]
                 } else {
                     vec![]
@@ -634,6 +634,7 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
         if let Err(e) = cdp.raw(s, "Network.enable", json!({})).await {
             tracing::warn!("Network.enable failed on a {kind}: {e}");
         }
+
         if let Ok(tree) = cdp.raw(s, "Page.getFrameTree", json!({})).await {
             if let Some(tab) = &tab {
                 let mut st = st.lock().unwrap_or_else(|p| p.into_inner());

@@ -12,7 +12,10 @@ use fixtures::Site;
 struct Sink {
     url: String,
     udp_port: u16,
+    /// TCP connections accepted.
     tcp: Arc<AtomicUsize>,
+    /// Bytes received over them.
+    bytes: Arc<AtomicUsize>,
     udp: Arc<AtomicUsize>,
 }
 
@@ -21,14 +24,20 @@ async fn sink() -> Sink {
     let l = tokio::net::TcpListener::bind("127.0.0.3:0").await.expect("bind 127.0.0.3");
     let url = format!("http://{}", l.local_addr().unwrap());
     let tcp = Arc::new(AtomicUsize::new(0));
-    let t = tcp.clone();
+    let bytes = Arc::new(AtomicUsize::new(0));
+    let (t, by) = (tcp.clone(), bytes.clone());
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
             t.fetch_add(1, Ordering::SeqCst);
+            let by = by.clone();
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let mut b = [0u8; 4096];
-                let _ = s.read(&mut b).await;
+                let n = s.read(&mut b).await.unwrap_or(0);
+                by.fetch_add(n, Ordering::SeqCst);
+                if std::env::var("SINK_DEBUG").is_ok() {
+                    eprintln!("SINK got: {:?}", String::from_utf8_lossy(&b[..n]).lines().next());
+                }
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
             });
         }
@@ -43,7 +52,7 @@ async fn sink() -> Sink {
             c.fetch_add(1, Ordering::SeqCst);
         }
     });
-    Sink { url, udp_port, tcp, udp }
+    Sink { url, udp_port, tcp, bytes, udp }
 }
 
 fn guard(patterns: &[String]) -> SharedGuard {
@@ -55,14 +64,18 @@ fn guard(patterns: &[String]) -> SharedGuard {
 }
 
 async fn run(site: &Site, sink: &Sink, allow_sink: bool) -> Browser {
+    run_on(site, sink, allow_sink, Source::Launch(LaunchOptions::default()), "").await
+}
+
+async fn run_on(site: &Site, sink: &Sink, allow_sink: bool, source: Source, skip: &str) -> Browser {
     let origin = site.origin.trim_start_matches("http://").to_string();
     let mut patterns = vec![origin];
     if allow_sink {
         patterns.push(sink.url.trim_start_matches("http://").to_string());
     }
     let opts = Options { guard: Some(guard(&patterns)), ..Options::default() };
-    let b = Browser::start(Source::Launch(LaunchOptions::default()), opts).await.expect("Chromium starts");
-    let page = format!("{}/exfil.html?sink={}&stun={}", site.origin, urlencode(&sink.url), sink.udp_port);
+    let b = Browser::start(source, opts).await.expect("Chromium starts");
+    let page = format!("{}/exfil.html?sink={}&stun={}&skip={skip}", site.origin, urlencode(&sink.url), sink.udp_port);
     b.act(&Action::Navigate { url: page }).await.expect("the allowed page loads");
     b.act(&Action::Wait { text: Some("all fired".into()), selector: None, ms: Some(8000) }).await.expect("the page fired everything");
     let s = b.state(&StateOptions::default()).await.unwrap();
@@ -113,6 +126,7 @@ async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
     let blocked = b.blocked();
     let listed: Vec<String> = blocked.iter().map(|x| format!("{} [{} {} {}]", x.url, x.layer, x.source, x.resource)).collect();
     assert_eq!(sink.tcp.load(Ordering::SeqCst), 0, "the sink received a connection; blocked were:\n{}", listed.join("\n"));
+    assert_eq!(sink.bytes.load(Ordering::SeqCst), 0);
     assert_eq!(sink.udp.load(Ordering::SeqCst), 0, "the sink received UDP (STUN)");
     // Every vector that reached the request stage is on record, with its reason. (<a ping>
     // never becomes a request: errand launches Chromium with --no-pings.)
@@ -145,4 +159,31 @@ async fn the_same_page_reaches_the_sink_when_it_is_allowed() {
     // WebRTC UDP stays off under errand whatever the allowlist says.
     assert_eq!(sink.udp.load(Ordering::SeqCst), 0);
     b.close().await;
+}
+
+#[tokio::test]
+async fn attached_over_cdp_the_cdp_layer_still_holds() {
+    let site = Site::start().await;
+    let sink = sink().await;
+    let profile = tempfile::tempdir().unwrap();
+    let ext = browser::launch::launch(&LaunchOptions::default(), profile.path(), Duration::from_secs(20)).await.unwrap();
+    // Without the proxy and launch flags, errand cannot hold WebSocket handshakes,
+    // preconnects or STUN; it says so at start, and the page skips those vectors here.
+    let b = run_on(&site, &sink, false, Source::Attach(ext.ws_url.clone()), "ws,preconnect,stun").await;
+    let gaps = b.layers().iter().find(|l| l.starts_with("not active")).cloned().unwrap_or_default();
+    for v in ["WebSocket", "preconnect", "WebRTC"] {
+        assert!(gaps.contains(v), "errand names {v} as out of reach: {:?}", b.layers());
+    }
+    let e = b.act(&Action::Navigate { url: format!("{}/v/model-navigate", sink.url) }).await.unwrap_err();
+    assert!(matches!(e, BrowserError::Blocked { .. }), "{e}");
+    let _ = b.act(&Action::Wait { text: Some("never appears".into()), selector: None, ms: Some(1500) }).await;
+    let listed: Vec<String> = b.blocked().iter().map(|x| format!("{} [{} {} {}]", x.url, x.layer, x.source, x.resource)).collect();
+    // Chromium's predictor may still open empty speculative connections (preconnects,
+    // named as out of reach above), but not one byte of any request reaches the sink.
+    assert_eq!(sink.bytes.load(Ordering::SeqCst), 0, "request data reached the sink; blocked were:\n{}", listed.join("\n"));
+    assert_eq!(sink.udp.load(Ordering::SeqCst), 0, "the sink received UDP (STUN)");
+    assert!(listed.len() > 25, "the CDP layer recorded the attempts:\n{}", listed.join("\n"));
+    b.close().await;
+    let mut child = ext.child;
+    let _ = child.start_kill();
 }
