@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_tungstenite::tungstenite::Message;
 use browser::{Cdp, CdpError};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 async fn fake_browser() -> String {
