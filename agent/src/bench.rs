@@ -18,6 +18,19 @@ use crate::site::{self, Pages};
 
 #[derive(Subcommand)]
 pub enum Which {
+    /// Added latency per request of the allowlist enforcement layers (CDP interception,
+    /// filtering proxy): the same pages loaded without and with them, request by request
+    Guard {
+        /// Folder of pages (`*.html` or `*.html.gz`)
+        #[arg(long, default_value = "../shared/bench/article-extraction/html")]
+        pages: PathBuf,
+        /// Only the first N pages
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Chromium executable
+        #[arg(long)]
+        chrome: Option<PathBuf>,
+    },
     /// Page-state build time, size and coverage on real pages
     PageState {
         /// Folder of pages (`*.html` or `*.html.gz`)
@@ -86,6 +99,7 @@ const AUDIT: &str = r#"(() => {
 
 pub async fn run(which: Which) -> Result<()> {
     match which {
+        Which::Guard { pages, limit, chrome } => guard(pages, limit, chrome).await,
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => page_state(pages, limit, reps, per_page, chrome, audit).await,
     }
 }
@@ -332,4 +346,72 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let i = ((v.len() - 1) as f64 * q).round() as usize;
     v[i]
+}
+
+/// Timings of the page's same-origin requests (the document and its relative
+/// subresources; the pages' other hosts do not exist here and fail at once either way).
+const TIMINGS: &str = r#"(() => {
+  const out = [];
+  const nav = performance.getEntriesByType('navigation')[0];
+  if (nav) out.push([location.href, nav.responseEnd - nav.fetchStart]);
+  for (const e of performance.getEntriesByType('resource')) {
+    if (e.name.startsWith(location.origin) && e.responseEnd > 0) out.push([e.name, e.responseEnd - e.fetchStart]);
+  }
+  return out;
+})()"#;
+
+async fn load_all(ids: &[String], origin: &str, guarded: bool, chrome: Option<PathBuf>) -> Result<std::collections::HashMap<String, f64>> {
+    let extra = if guarded { vec![] } else { vec!["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string()] };
+    let launch = LaunchOptions { chrome, extra_args: extra, ..LaunchOptions::default() };
+    let mut opts = Options { settle_timeout: Duration::from_secs(3), ..Options::default() };
+    if guarded {
+        let policy = allowlist::Policy::parse(&[origin.trim_start_matches("http://")])?;
+        opts.guard = Some(std::sync::Arc::new(move |u: &str| match policy.decide(u) {
+            allowlist::Decision::Allow => None,
+            allowlist::Decision::Block { reason } => Some(reason),
+        }));
+    }
+    let b = Browser::start(Source::Launch(launch), opts).await?;
+    let mut out = std::collections::HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        if b.act(&Action::Navigate { url: format!("{origin}{id}") }).await.is_err() {
+            continue;
+        }
+        let v = b
+            .cdp()
+            .raw(b.active_session().as_deref(), "Runtime.evaluate", json!({"expression": TIMINGS, "returnByValue": true}))
+            .await
+            .ok()
+            .map(|v| v["result"]["value"].clone())
+            .unwrap_or_default();
+        for pair in v.as_array().into_iter().flatten() {
+            if let (Some(u), Some(d)) = (pair[0].as_str(), pair[1].as_f64()) {
+                out.entry(u.to_string()).or_insert(d);
+            }
+        }
+        if i % 40 == 0 {
+            eprintln!("  {} {}/{} pages", if guarded { "with enforcement" } else { "without" }, i + 1, ids.len());
+        }
+    }
+    b.close().await;
+    Ok(out)
+}
+
+async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>) -> Result<()> {
+    let pages = Pages::from_dir(&dir).with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
+    let mut ids = pages.ids();
+    if let Some(n) = limit {
+        ids.truncate(n);
+    }
+    let origin = site::serve(pages, "127.0.0.1:0").await?;
+    let plain = load_all(&ids, &origin, false, chrome.clone()).await?;
+    let guarded = load_all(&ids, &origin, true, chrome).await?;
+    let mut deltas: Vec<f64> = plain.iter().filter_map(|(u, a)| guarded.get(u).map(|b| b - a)).collect();
+    let mut base: Vec<f64> = plain.values().cloned().collect();
+    let mut with: Vec<f64> = guarded.values().cloned().collect();
+    println!("errand enforcement-latency benchmark: {} pages, {} same-origin requests paired", ids.len(), deltas.len());
+    println!("  request time without enforcement   median {:>6.2} ms   p95 {:>6.2} ms", median(&mut base), p95(&mut base));
+    println!("  request time with CDP + proxy      median {:>6.2} ms   p95 {:>6.2} ms", median(&mut with), p95(&mut with));
+    println!("  added per request (paired)         median {:>6.2} ms   p95 {:>6.2} ms", median(&mut deltas), p95(&mut deltas));
+    Ok(())
 }

@@ -182,7 +182,7 @@ pub struct Browser {
     pub(crate) opts: Options,
     pub(crate) refs: Mutex<state::RefTable>,
     child: tokio::sync::Mutex<Option<tokio::process::Child>>,
-    _profile: Option<tempfile::TempDir>,
+    profile: Mutex<Option<tempfile::TempDir>>,
     /// What was launched or attached to, for the session log.
     pub description: String,
     pub launched: bool,
@@ -245,7 +245,7 @@ impl Browser {
                     opts,
                     refs: Mutex::default(),
                     child: tokio::sync::Mutex::new(Some(launched.child)),
-                    _profile: profile,
+                    profile: Mutex::new(profile),
                     description: format!("launched {}", launched.executable.display()),
                     launched: true,
                     blocked,
@@ -272,7 +272,7 @@ impl Browser {
                     opts,
                     refs: Mutex::default(),
                     child: tokio::sync::Mutex::new(None),
-                    _profile: None,
+                    profile: Mutex::new(None),
                     description: format!("attached to {url}"),
                     launched: false,
                     blocked: Arc::default(),
@@ -423,6 +423,14 @@ impl Browser {
             }
         }
         *child = None;
+        // Chromium is gone now, so its temporary profile can be removed whole.
+        let profile = self.profile.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(p) = profile {
+            let path = p.path().to_path_buf();
+            if p.close().is_err() {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
     }
 
     /// The active tab's target and session.
