@@ -57,29 +57,11 @@ pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
             Err(e) => fail(e),
         },
         AllowCmd::Add { patterns } => match file::add(&path, &patterns) {
-            Ok(edit) => {
-                for p in &edit.added {
-                    println!("added {p}");
-                }
-                for p in &edit.unchanged {
-                    println!("already allowed: {p}");
-                }
-                eprintln!("{}", path.display());
-                ExitCode::SUCCESS
-            }
+            Ok(edit) => report(&path, &[("added", &edit.added), ("already allowed:", &edit.unchanged)]),
             Err(e) => fail(e),
         },
         AllowCmd::Remove { patterns } => match file::remove(&path, &patterns) {
-            Ok(edit) => {
-                for p in &edit.removed {
-                    println!("removed {p}");
-                }
-                for p in &edit.unchanged {
-                    println!("not in the allowlist: {p}");
-                }
-                eprintln!("{}", path.display());
-                ExitCode::SUCCESS
-            }
+            Ok(edit) => report(&path, &[("removed", &edit.removed), ("not in the allowlist:", &edit.unchanged)]),
             Err(e) => fail(e),
         },
         AllowCmd::Check { urls } => match file::load(&path) {
@@ -103,4 +85,15 @@ pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
             Err(e) => fail(e),
         },
     }
+}
+
+/// Print what an edit did, one pattern a line, and where the file is.
+fn report(path: &std::path::Path, groups: &[(&str, &Vec<String>)]) -> ExitCode {
+    for (label, patterns) in groups {
+        for p in patterns.iter() {
+            println!("{label} {p}");
+        }
+    }
+    eprintln!("{}", path.display());
+    ExitCode::SUCCESS
 }

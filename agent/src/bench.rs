@@ -54,48 +54,43 @@ pub enum Which {
     },
 }
 
-/// Counted in the page's main world, independently of errand's walker: what a person
-/// could click or type into, visible on the page (any scroll position).
-const VISIBLE_INTERACTIVE: &str = r#"(() => {
+/// The independent reference for "visible interactive elements": a plain DOM query, not
+/// errand's walker. `eachVisibleInteractive(cb)` calls `cb(el, rect)` for every element a
+/// person could click or type into that is rendered with a size (any scroll position).
+const VISIBLE_JS: &str = r#"const eachVisibleInteractive = (cb) => {
   const sel = 'a[href],button,input:not([type=hidden]),select,textarea,summary,[contenteditable=""],[contenteditable=true],[role=button],[role=link],[role=checkbox],[role=radio],[role=tab],[role=menuitem],[role=combobox],[role=textbox],[role=switch],[role=option],[role=searchbox],[role=slider]';
-  let n = 0;
   const walk = (root) => {
     for (const el of root.querySelectorAll(sel)) {
       if (!el.checkVisibility({visibilityProperty: true})) continue;
       const r = el.getBoundingClientRect();
       if (r.width <= 0 || r.height <= 0) continue;
       if (getComputedStyle(el).pointerEvents === 'none') continue;
-      n++;
-      if (r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth) v++;
+      cb(el, r);
     }
     for (const h of root.querySelectorAll('*')) if (h.shadowRoot) walk(h.shadowRoot);
   };
-  let v = 0;
   walk(document);
-  return [n, v];
-})()"#;
+};"#;
 
-/// Run in errand's isolated world after a snapshot: the visible interactive elements of the
-/// independent count that the walker never registered.
-const AUDIT: &str = r#"(() => {
-  const sel = 'a[href],button,input:not([type=hidden]),select,textarea,summary,[contenteditable=""],[contenteditable=true],[role=button],[role=link],[role=checkbox],[role=radio],[role=tab],[role=menuitem],[role=combobox],[role=textbox],[role=switch],[role=option],[role=searchbox],[role=slider]';
-  const out = [];
-  const walk = (root) => {
-    for (const el of root.querySelectorAll(sel)) {
-      if (!el.checkVisibility({visibilityProperty: true})) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width <= 0 || r.height <= 0) continue;
-      if (getComputedStyle(el).pointerEvents === 'none') continue;
-      if (__errand.known(el)) continue;
-      const path = [];
-      for (let p = el; p && path.length < 4; p = p.parentElement) path.push(p.tagName.toLowerCase() + (p.id ? '#' + p.id : ''));
-      out.push(el.outerHTML.slice(0, 140).replace(/\s+/g, ' ') + '  @' + Math.round(r.left) + ',' + Math.round(r.top) + ' in ' + path.join('<'));
-    }
-    for (const h of root.querySelectorAll('*')) if (h.shadowRoot) walk(h.shadowRoot);
-  };
-  walk(document);
-  return out;
-})()"#;
+/// [all, in the viewport], counted in the page's main world.
+fn visible_interactive() -> String {
+    format!(
+        "(() => {{ {VISIBLE_JS} let n = 0, v = 0; eachVisibleInteractive((el, r) => {{ n++; if (r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth) v++; }}); return [n, v]; }})()"
+    )
+}
+
+/// Run in errand's isolated world after a snapshot: the visible interactive elements of
+/// the independent count that the walker never registered.
+fn audit_js() -> String {
+    format!(
+        r#"(() => {{ {VISIBLE_JS} const out = []; eachVisibleInteractive((el, r) => {{
+  if (__errand.known(el)) return;
+  const path = [];
+  for (let p = el; p && path.length < 4; p = p.parentElement) path.push(p.tagName.toLowerCase() + (p.id ? '#' + p.id : ''));
+  out.push(el.outerHTML.slice(0, 140).replace(/\s+/g, ' ') + '  @' + Math.round(r.left) + ',' + Math.round(r.top) + ' in ' + path.join('<'));
+}}); return out; }})()"#
+    )
+}
 
 pub async fn run(which: Which) -> Result<()> {
     match which {
@@ -229,7 +224,7 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
             .raw(
                 b.active_session().as_deref(),
                 "Runtime.evaluate",
-                json!({"expression": VISIBLE_INTERACTIVE, "returnByValue": true}),
+                json!({"expression": visible_interactive(), "returnByValue": true}),
             )
             .await
             .ok()
@@ -254,7 +249,7 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
             vp_share: if visible_vp == 0 { 1.0 } else { exposed_vp.min(visible_vp) as f64 / visible_vp as f64 },
         };
         if audit && share(&row) < 1.0 {
-            if let Ok(v) = b.eval_main(AUDIT).await {
+            if let Ok(v) = b.eval_main(&audit_js()).await {
                 println!("audit {} ({} listed, {} visible):", row.id, row.exposed, row.visible);
                 for m in v.as_array().into_iter().flatten().take(15) {
                     println!("    {}", m.as_str().unwrap_or_default());
