@@ -30,6 +30,9 @@ pub enum Which {
         /// Chromium executable
         #[arg(long)]
         chrome: Option<PathBuf>,
+        /// Measure the CDP layer alone (no proxy, no launch flags)
+        #[arg(long)]
+        cdp_only: bool,
     },
     /// Page-state build time, size and coverage on real pages
     PageState {
@@ -94,7 +97,7 @@ fn audit_js() -> String {
 
 pub async fn run(which: Which) -> Result<()> {
     match which {
-        Which::Guard { pages, limit, chrome } => guard(pages, limit, chrome).await,
+        Which::Guard { pages, limit, chrome, cdp_only } => guard(pages, limit, chrome, cdp_only).await,
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => page_state(pages, limit, reps, per_page, chrome, audit).await,
     }
 }
@@ -355,10 +358,10 @@ const TIMINGS: &str = r#"(() => {
   return out;
 })()"#;
 
-async fn load_all(ids: &[String], origin: &str, guarded: bool, chrome: Option<PathBuf>) -> Result<std::collections::HashMap<String, f64>> {
-    let extra = if guarded { vec![] } else { vec!["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string()] };
+async fn load_all(ids: &[String], origin: &str, guarded: bool, cdp_only: bool, chrome: Option<PathBuf>) -> Result<std::collections::HashMap<String, f64>> {
+    let extra = if guarded && !cdp_only { vec![] } else { vec!["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string()] };
     let launch = LaunchOptions { chrome, extra_args: extra, ..LaunchOptions::default() };
-    let mut opts = Options { settle_timeout: Duration::from_secs(3), ..Options::default() };
+    let mut opts = Options { settle_timeout: Duration::from_secs(3), proxy_layer: !cdp_only, ..Options::default() };
     if guarded {
         let policy = allowlist::Policy::parse(&[origin.trim_start_matches("http://")])?;
         opts.guard = Some(std::sync::Arc::new(move |u: &str| match policy.decide(u) {
@@ -392,21 +395,21 @@ async fn load_all(ids: &[String], origin: &str, guarded: bool, chrome: Option<Pa
     Ok(out)
 }
 
-async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>) -> Result<()> {
+async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_only: bool) -> Result<()> {
     let pages = Pages::from_dir(&dir).with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
     let mut ids = pages.ids();
     if let Some(n) = limit {
         ids.truncate(n);
     }
     let origin = site::serve(pages, "127.0.0.1:0").await?;
-    let plain = load_all(&ids, &origin, false, chrome.clone()).await?;
-    let guarded = load_all(&ids, &origin, true, chrome).await?;
+    let plain = load_all(&ids, &origin, false, false, chrome.clone()).await?;
+    let guarded = load_all(&ids, &origin, true, cdp_only, chrome).await?;
     let mut deltas: Vec<f64> = plain.iter().filter_map(|(u, a)| guarded.get(u).map(|b| b - a)).collect();
     let mut base: Vec<f64> = plain.values().cloned().collect();
     let mut with: Vec<f64> = guarded.values().cloned().collect();
     println!("errand enforcement-latency benchmark: {} pages, {} same-origin requests paired", ids.len(), deltas.len());
     println!("  request time without enforcement   median {:>6.2} ms   p95 {:>6.2} ms", median(&mut base), p95(&mut base));
-    println!("  request time with CDP + proxy      median {:>6.2} ms   p95 {:>6.2} ms", median(&mut with), p95(&mut with));
+    println!("  request time with {}    median {:>6.2} ms   p95 {:>6.2} ms", if cdp_only { "CDP layer only " } else { "CDP + proxy    " }, median(&mut with), p95(&mut with));
     println!("  added per request (paired)         median {:>6.2} ms   p95 {:>6.2} ms", median(&mut deltas), p95(&mut deltas));
     Ok(())
 }

@@ -91,6 +91,9 @@ pub struct Options {
     pub viewport: Option<(u32, u32)>,
     /// Judges every request (see [`guard`]); `None` lets everything through.
     pub guard: Option<SharedGuard>,
+    /// With a guard on a launched browser: also route traffic through the filtering proxy
+    /// and set the network launch flags (layers 2 and 3). Only benchmarks turn this off.
+    pub proxy_layer: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -115,6 +118,7 @@ impl Default for Options {
             accept_confirms: false,
             viewport: Some((1280, 720)),
             guard: None,
+            proxy_layer: true,
         }
     }
 }
@@ -209,7 +213,7 @@ impl Browser {
             Source::Launch(mut l) => {
                 let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
                 let mut layers = vec![];
-                if let Some(g) = &opts.guard {
+                if let Some(g) = opts.guard.as_ref().filter(|_| opts.proxy_layer) {
                     let p = proxy::start(g.clone(), blocked.clone()).await.map_err(BrowserError::Proxy)?;
                     l.extra_args.extend([
                         format!("--proxy-server=http://{}", p.addr),
