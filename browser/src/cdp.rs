@@ -31,6 +31,8 @@ pub struct Event {
     pub method: String,
     pub session: Option<String>,
     pub params: Value,
+    /// When errand read it off the socket.
+    pub received: std::time::Instant,
 }
 
 /// Why a protocol call failed.
@@ -235,6 +237,7 @@ async fn io_task(
                             method: ev.method.to_string(),
                             session: ev.session_id,
                             params: ev.params,
+                            received: std::time::Instant::now(),
                         });
                     }
                     Some(Err(chromiumoxide::error::CdpError::InvalidMessage(text, err))) => {
@@ -259,5 +262,5 @@ async fn io_task(
     while let Ok(req) = rx.try_recv() {
         let _ = req.reply.send(Err(CdpError::Closed));
     }
-    let _ = events.send(Event { method: "errand.closed".into(), session: None, params: Value::Null });
+    let _ = events.send(Event { method: "errand.closed".into(), session: None, params: Value::Null, received: std::time::Instant::now() });
 }

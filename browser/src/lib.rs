@@ -903,6 +903,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let verdict = opts.guard.as_ref().and_then(|g| g.judge(&url));
                 let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
                 drop(guard);
+                tracing::trace!(target: "errand::guard", "decided in {:?} after receipt", ev.received.elapsed());
                 match verdict {
                     None => cdp.send_nowait(Some(&sess), "Fetch.continueRequest", json!({"requestId": id})),
                     Some(reason) => {
