@@ -1,26 +1,27 @@
 //! The filtering proxy: errand's second enforcement layer (see [`crate::guard`]).
 //!
-//! A minimal HTTP/1.1 forward proxy on 127.0.0.1 that Chromium is told to use for every
-//! request, loopback included. It judges each CONNECT tunnel (https, wss) by its host and
-//! port and each plain request (http, ws) by its absolute URL, before any byte reaches the
-//! upstream; refused ones get `403` and are recorded. Written by hand: the proxy crates
-//! on crates.io are man-in-the-middle frameworks (TLS interception, certificates) far
-//! beyond this job, which needs only to read one request head and splice two sockets.
-//!
-//! Plain requests are forwarded with `Connection: close`, so every request arrives on a
-//! fresh proxy connection and is judged on its own (no second request can ride on a
-//! tunnel opened for an allowed host).
+//! An HTTP/1.1 forward proxy on 127.0.0.1 that Chromium is told to use for every request,
+//! loopback included, built on hyper. It judges each CONNECT tunnel (https, wss) by its
+//! host and port and each plain request (http) by its absolute URL, before any byte
+//! reaches the upstream; refused ones get `403` and are recorded. Every request on a
+//! kept-alive connection is judged on its own, and upstream connections are pooled, so
+//! the layer costs little per request.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::guard::{Blocked, SharedGuard};
 
-const MAX_HEAD: usize = 64 * 1024;
+type Body = BoxBody<Bytes, hyper::Error>;
 
 /// A running proxy.
 #[derive(Debug, Clone)]
@@ -28,16 +29,31 @@ pub struct Proxy {
     pub addr: SocketAddr,
 }
 
+struct Ctx {
+    guard: SharedGuard,
+    blocked: Arc<Mutex<Vec<Blocked>>>,
+    client: Client<HttpConnector, Incoming>,
+}
+
 /// Start the proxy on an ephemeral loopback port.
 pub async fn start(guard: SharedGuard, blocked: Arc<Mutex<Vec<Blocked>>>) -> std::io::Result<Proxy> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let ctx = Arc::new(Ctx { guard, blocked, client });
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
-            let (guard, blocked) = (guard.clone(), blocked.clone());
+            let ctx = ctx.clone();
             tokio::spawn(async move {
-                if let Err(e) = handle(sock, guard, blocked).await {
+                let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .preserve_header_case(true)
+                    .serve_connection(TokioIo::new(sock), service)
+                    .with_upgrades();
+                if let Err(e) = conn.await {
                     tracing::debug!(target: "errand::proxy", "connection ended: {e}");
                 }
             });
@@ -46,106 +62,59 @@ pub async fn start(guard: SharedGuard, blocked: Arc<Mutex<Vec<Blocked>>>) -> std
     Ok(Proxy { addr })
 }
 
-async fn handle(mut client: TcpStream, guard: SharedGuard, blocked: Arc<Mutex<Vec<Blocked>>>) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(4096);
-    let head_end = loop {
-        let mut chunk = [0u8; 4096];
-        let n = client.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > MAX_HEAD {
-            return refuse(&mut client, 431, "request head too large").await;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let first = lines.next().unwrap_or_default();
-    let mut parts = first.split_whitespace();
-    let (method, target, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or("HTTP/1.1"));
-    if method.eq_ignore_ascii_case("CONNECT") {
-        let url = format!("https://{target}/");
-        if let Some(reason) = guard.judge(&url) {
-            record(&blocked, &url, &reason, "connect");
-            return refuse(&mut client, 403, &format!("blocked by errand: {reason}")).await;
-        }
-        let mut upstream = match connect(target).await {
-            Ok(s) => s,
-            Err(e) => return refuse(&mut client, 502, &format!("cannot reach {target}: {e}")).await,
+async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if req.method() == Method::CONNECT {
+        let Some(authority) = req.uri().authority().map(|a| a.to_string()) else {
+            return Ok(text(StatusCode::BAD_REQUEST, "CONNECT needs host:port".into()));
         };
-        client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
-        let rest = &buf[head_end..];
-        if !rest.is_empty() {
-            upstream.write_all(rest).await?;
+        let url = format!("https://{authority}/");
+        if let Some(reason) = ctx.guard.judge(&url) {
+            record(&ctx.blocked, &url, &reason, "connect");
+            return Ok(text(StatusCode::FORBIDDEN, format!("blocked by errand: {reason}")));
         }
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-        return Ok(());
+        let upstream = match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&authority)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Ok(text(StatusCode::BAD_GATEWAY, format!("cannot reach {authority}: {e}"))),
+            Err(_) => return Ok(text(StatusCode::GATEWAY_TIMEOUT, format!("cannot reach {authority}: timed out"))),
+        };
+        tokio::spawn(async move {
+            match hyper::upgrade::on(req).await {
+                Ok(upgraded) => {
+                    let mut client = TokioIo::new(upgraded);
+                    let mut upstream = upstream;
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+                Err(e) => tracing::debug!(target: "errand::proxy", "tunnel to {authority} failed: {e}"),
+            }
+        });
+        return Ok(Response::new(empty()));
     }
-    let Ok(url) = url::Url::parse(target) else {
-        return refuse(&mut client, 400, "errand's proxy takes absolute URLs only").await;
-    };
-    if let Some(reason) = guard.judge(url.as_str()) {
-        record(&blocked, url.as_str(), &reason, "request");
-        return refuse(&mut client, 403, &format!("blocked by errand: {reason}")).await;
+    let url = req.uri().to_string();
+    if req.uri().scheme().is_none() {
+        return Ok(text(StatusCode::BAD_REQUEST, "errand's proxy takes absolute URLs only".into()));
     }
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return refuse(&mut client, 400, "no host").await;
-    };
-    let authority = format!("{host}:{port}");
-    let mut upstream = match connect(&authority).await {
-        Ok(s) => s,
-        Err(e) => return refuse(&mut client, 502, &format!("cannot reach {authority}: {e}")).await,
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    };
-    let mut out = format!("{method} {path} {version}\r\n");
-    let mut upgrade = false;
-    for l in lines {
-        if l.is_empty() {
-            continue;
-        }
-        let name = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
-        if name == "upgrade" {
-            upgrade = true;
-        }
-        if name == "proxy-connection" || name == "proxy-authorization" || name == "connection" || name == "keep-alive" {
-            continue;
-        }
-        out.push_str(l);
-        out.push_str("\r\n");
+    if let Some(reason) = ctx.guard.judge(&url) {
+        record(&ctx.blocked, &url, &reason, "request");
+        return Ok(text(StatusCode::FORBIDDEN, format!("blocked by errand: {reason}")));
     }
-    out.push_str(if upgrade { "Connection: Upgrade\r\n\r\n" } else { "Connection: close\r\n\r\n" });
-    upstream.write_all(out.as_bytes()).await?;
-    let rest = &buf[head_end..];
-    if !rest.is_empty() {
-        upstream.write_all(rest).await?;
+    for h in ["proxy-connection", "proxy-authorization"] {
+        req.headers_mut().remove(h);
     }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-    Ok(())
+    match ctx.client.request(req).await {
+        Ok(resp) => Ok(resp.map(|b| b.boxed())),
+        Err(e) => Ok(text(StatusCode::BAD_GATEWAY, format!("upstream error: {e}"))),
+    }
 }
 
-async fn connect(authority: &str) -> std::io::Result<TcpStream> {
-    tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(authority))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+fn empty() -> Body {
+    Full::new(Bytes::new()).map_err(|never| match never {}).boxed()
 }
 
-async fn refuse(client: &mut TcpStream, code: u16, msg: &str) -> std::io::Result<()> {
-    let reason = match code {
-        403 => "Forbidden",
-        400 => "Bad Request",
-        431 => "Request Header Fields Too Large",
-        _ => "Bad Gateway",
-    };
-    let resp = format!("HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{msg}", msg.len());
-    client.write_all(resp.as_bytes()).await?;
-    client.shutdown().await
+fn text(code: StatusCode, msg: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(msg)).map_err(|never| match never {}).boxed());
+    *r.status_mut() = code;
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    r
 }
 
 /// Hosts Chromium itself calls in the background (component updates, sign-in, network
@@ -159,8 +128,4 @@ fn record(blocked: &Mutex<Vec<Blocked>>, url: &str, reason: &str, source: &str) 
     let source = if CHROMIUM_SERVICES.contains(&host.as_str()) { "chromium" } else { source };
     let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
     b.push(Blocked { url: url.to_string(), reason: reason.to_string(), layer: "proxy".into(), source: source.into(), resource: String::new() });
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
