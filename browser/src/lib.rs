@@ -705,8 +705,8 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
         let p = &ev.params;
         let sess = ev.session.clone().unwrap_or_default();
         tracing::trace!(target: "errand::cdp", "{} {:?}", ev.method, ev.session);
-        let mut guard = st.lock().unwrap_or_else(|p| p.into_inner());
-        let s = &mut *guard;
+        let mut locked = st.lock().unwrap_or_else(|p| p.into_inner());
+        let s = &mut *locked;
         match ev.method.as_str() {
             "Target.attachedToTarget" => {
                 let session = p["sessionId"].as_str().unwrap_or_default().to_string();
@@ -723,7 +723,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 if kind == "page" {
                     if !ours {
                         // Someone else's tab in a browser we attached to: leave it alone.
-                        drop(guard);
+                        drop(locked);
                         cdp.send_nowait(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
                         cdp.send_nowait(None, "Target.detachFromTarget", json!({"sessionId": session}));
                         continue;
@@ -759,7 +759,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     f.generation = generation;
                     tab = Some(f.tab.clone());
                 }
-                drop(guard);
+                drop(locked);
                 tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, opts.guard.is_some()));
             }
             "Target.detachedFromTarget" => {
@@ -902,7 +902,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let url = p["request"]["url"].as_str().unwrap_or_default().to_string();
                 let verdict = opts.guard.as_ref().and_then(|g| g.judge(&url));
                 let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
-                drop(guard);
+                drop(locked);
                 tracing::trace!(target: "errand::guard", "decided in {:?} after receipt", ev.received.elapsed());
                 match verdict {
                     None => cdp.send_nowait(Some(&sess), "Fetch.continueRequest", json!({"requestId": id})),
@@ -926,7 +926,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let change = Change::Dialog { dialog: kind, message, answer };
                 s.changes.push(change.clone());
                 s.recent_dialogs.push(change);
-                drop(guard);
+                drop(locked);
                 cdp.send_nowait(Some(&sess), "Page.handleJavaScriptDialog", json!({"accept": accept}));
             }
             "Browser.downloadWillBegin" | "Page.downloadWillBegin" => {
