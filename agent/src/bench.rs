@@ -192,34 +192,6 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
             .ok()
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0);
-        if std::env::var("ERRAND_BENCH_PROFILE").is_ok() {
-            let v = b.eval_main(r#"(() => {
-  const T = (f) => { f(); const t = performance.now(); for (let i = 0; i < 3; i++) f(); return (performance.now() - t) / 3; };
-  const dfs = (cb) => { const w = (n) => { for (let c = n.firstChild; c; c = c.nextSibling) { if (c.nodeType === 1) { cb(c); w(c); if (c.shadowRoot) w(c.shadowRoot); } } }; w(document.body); };
-  const CT = new Set(['DIV','SPAN','LI','IMG','I','LABEL']);
-  return [
-    T(() => __errand.snapshot({maxText: 1200})),
-    T(() => dfs(() => {})),
-    T(() => dfs((e) => e.checkVisibility({visibilityProperty: true}))),
-    T(() => dfs((e) => { if (CT.has(e.tagName)) getComputedStyle(e).cursor; })),
-    T(() => { let n = 0; dfs(() => n++); return n; }),
-    (() => { let n = 0; dfs(() => n++); return n; })(),
-  ];
-})()"#).await.unwrap_or_default();
-            eprintln!("profile {}: snapshot {:.2} dfs {:.2} +checkVisibility {:.2} +cursor {:.2} elements {}", row_id(id), v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0), v[2].as_f64().unwrap_or(0.0), v[3].as_f64().unwrap_or(0.0), v[5]);
-        }
-        if std::env::var("ERRAND_BENCH_SPLIT").is_ok() {
-            let t = Instant::now();
-            let _ = b.eval_main("__errand.snapshot({maxText: 1200})").await;
-            let rt = ms(t.elapsed());
-            let t = Instant::now();
-            let _ = b.eval_main("0").await;
-            let zero = ms(t.elapsed());
-            let t = Instant::now();
-            let _ = b.eval_main("(__errand.snapshot({maxText: 1200}), 0)").await;
-            let noser = ms(t.elapsed());
-            eprintln!("split {}: main walk round trip {rt:.1} ms, empty round trip {zero:.2} ms, walk without returning {noser:.1} ms, frames {}", row_id(id), b.frame_count());
-        }
         let text = s.render();
         let tokens = bpe.encode_with_special_tokens(&text).len();
         let counted = b
@@ -311,10 +283,6 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
         println!("  failed: {f}");
     }
     Ok(())
-}
-
-fn row_id(id: &str) -> &str {
-    id.get(1..9).unwrap_or(id)
 }
 
 fn share(r: &Row) -> f64 {

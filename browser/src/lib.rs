@@ -206,6 +206,9 @@ impl std::fmt::Debug for Browser {
 
 pub(crate) const WALKER: &str = include_str!("walker.js");
 
+/// How [`Browser::layers`] names the interception layer, in both modes.
+const CDP_LAYER: &str = "cdp: every request of every page, frame, popup and worker is intercepted and judged";
+
 impl Browser {
     /// Launch Chromium or attach to one, and open errand's tab.
     pub async fn start(source: Source, opts: Options) -> Result<Browser> {
@@ -225,7 +228,7 @@ impl Browser {
                         "--webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                     ]);
                     layers = vec![
-                        "cdp: every request of every page, frame, popup and worker is intercepted and judged".to_string(),
+                        CDP_LAYER.to_string(),
                         format!("proxy: all HTTP, HTTPS and WebSocket traffic goes through errand's filtering proxy at {}", p.addr),
                         "flags: Chromium resolves no host names itself; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
                     ];
@@ -264,7 +267,7 @@ impl Browser {
                 let (cdp, events) = Cdp::connect(&ws, opts.call_timeout).await?;
                 let layers = if opts.guard.is_some() {
                     vec![
-                        "cdp: every request of every page, frame, popup and worker is intercepted and judged".to_string(),
+                        CDP_LAYER.to_string(),
                         "not active: the filtering proxy and launch flags (errand did not start this browser); WebSocket handshakes, preconnects, DNS prefetch and WebRTC (STUN) are not covered in this mode".to_string(),
                     ]
                 } else {
@@ -309,11 +312,6 @@ impl Browser {
     pub async fn eval_main(&self, expr: &str) -> Result<Value> {
         let tab = self.active_tab()?;
         self.eval_in_frame(&tab.target_id, expr).await
-    }
-
-    /// How many frames the active tab has (main frame included).
-    pub fn frame_count(&self) -> usize {
-        self.active_tab().map(|t| self.frames_of(&t.target_id).len()).unwrap_or(0)
     }
 
     /// The active tab's DevTools session id.
