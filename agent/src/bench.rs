@@ -6,13 +6,14 @@
 //! errand's isolated world; warm: the median of the next calls), its size in characters
 //! and o200k tokens, and the share of the page's visible interactive elements it lists.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use browser::{Action, Browser, LaunchOptions, Options, Source, StateOptions};
 use clap::Subcommand;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::site::{self, Pages};
 
@@ -326,19 +327,19 @@ const TIMINGS: &str = r#"(() => {
   return out;
 })()"#;
 
-/// 300 sequential same-origin fetches from an idle page: per-request time with nothing
+/// 150 sequential same-origin fetches from an idle page: per-request time with nothing
 /// else competing.
 const SEQUENTIAL: &str = r#"(async () => {
   const out = [];
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 150; i++) {
     const t = performance.now();
     await fetch('/seq-' + i + '?' + Math.random(), { cache: 'no-store' }).then((r) => r.text()).catch(() => {});
     out.push(performance.now() - t);
   }
-  return out.slice(20);
+  return out.slice(10);
 })()"#;
 
-async fn load_all(ids: &[String], origin: &str, guarded: bool, cdp_only: bool, chrome: Option<PathBuf>) -> Result<(std::collections::HashMap<String, f64>, Vec<f64>)> {
+async fn bench_browser(origin: &str, guarded: bool, cdp_only: bool, chrome: Option<PathBuf>) -> Result<Browser> {
     let extra = if guarded && !cdp_only { vec![] } else { vec!["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string()] };
     let launch = LaunchOptions { chrome, extra_args: extra, ..LaunchOptions::default() };
     let mut opts = Options { settle_timeout: Duration::from_secs(3), proxy_layer: !cdp_only, ..Options::default() };
@@ -349,39 +350,34 @@ async fn load_all(ids: &[String], origin: &str, guarded: bool, cdp_only: bool, c
             allowlist::Decision::Block { reason } => Some(reason),
         }));
     }
-    let b = Browser::start(Source::Launch(launch), opts).await?;
-    // An idle same-origin page (a plain 404): nothing else competes with the fetches.
-    b.act(&Action::Navigate { url: format!("{origin}/errand-idle") }).await?;
-    let seq: Vec<f64> = b
-        .cdp()
-        .raw(b.active_session().as_deref(), "Runtime.evaluate", json!({"expression": SEQUENTIAL, "returnByValue": true, "awaitPromise": true}))
+    Ok(Browser::start(Source::Launch(launch), opts).await?)
+}
+
+async fn eval_value(b: &Browser, expression: &str) -> Value {
+    b.cdp()
+        .raw(b.active_session().as_deref(), "Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}))
         .await
         .ok()
-        .and_then(|v| v["result"]["value"].as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()))
-        .unwrap_or_default();
-    let mut out = std::collections::HashMap::new();
-    for (i, id) in ids.iter().enumerate() {
-        if b.act(&Action::Navigate { url: format!("{origin}{id}") }).await.is_err() {
-            continue;
-        }
-        let v = b
-            .cdp()
-            .raw(b.active_session().as_deref(), "Runtime.evaluate", json!({"expression": TIMINGS, "returnByValue": true}))
-            .await
-            .ok()
-            .map(|v| v["result"]["value"].clone())
-            .unwrap_or_default();
-        for pair in v.as_array().into_iter().flatten() {
-            if let (Some(u), Some(d)) = (pair[0].as_str(), pair[1].as_f64()) {
-                out.entry(u.to_string()).or_insert(d);
-            }
-        }
-        if i % 40 == 0 {
-            eprintln!("  {} {}/{} pages", if guarded { "with enforcement" } else { "without" }, i + 1, ids.len());
+        .map(|v| v["result"]["value"].clone())
+        .unwrap_or_default()
+}
+
+async fn sequential(b: &Browser, origin: &str) -> Result<Vec<f64>> {
+    // An idle same-origin page (a plain 404): nothing else competes with the fetches.
+    b.act(&Action::Navigate { url: format!("{origin}/errand-idle") }).await?;
+    Ok(eval_value(b, SEQUENTIAL).await.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default())
+}
+
+async fn page_timings(b: &Browser, url: &str) -> Option<HashMap<String, f64>> {
+    b.act(&Action::Navigate { url: url.to_string() }).await.ok()?;
+    let v = eval_value(b, TIMINGS).await;
+    let mut out = HashMap::new();
+    for pair in v.as_array().into_iter().flatten() {
+        if let (Some(u), Some(d)) = (pair[0].as_str(), pair[1].as_f64()) {
+            out.entry(u.to_string()).or_insert(d);
         }
     }
-    b.close().await;
-    Ok((out, seq))
+    Some(out)
 }
 
 async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_only: bool) -> Result<()> {
@@ -391,11 +387,46 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
         ids.truncate(n);
     }
     let origin = site::serve(pages, "127.0.0.1:0").await?;
-    let (plain, mut seq_plain) = load_all(&ids, &origin, false, false, chrome.clone()).await?;
-    let (guarded, mut seq_guarded) = load_all(&ids, &origin, true, cdp_only, chrome).await?;
-    let mut deltas: Vec<f64> = plain.iter().filter_map(|(u, a)| guarded.get(u).map(|b| b - a)).collect();
-    let mut base: Vec<f64> = plain.values().cloned().collect();
-    let mut with: Vec<f64> = guarded.values().cloned().collect();
+    // Two browsers side by side, used in alternation (which goes first alternates too), so
+    // drift in the machine's load affects both alike.
+    let plain = bench_browser(&origin, false, false, chrome.clone()).await?;
+    let guarded = bench_browser(&origin, true, cdp_only, chrome).await?;
+    let (mut seq_plain, mut seq_guarded) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        if round % 2 == 0 {
+            seq_plain.extend(sequential(&plain, &origin).await?);
+            seq_guarded.extend(sequential(&guarded, &origin).await?);
+        } else {
+            seq_guarded.extend(sequential(&guarded, &origin).await?);
+            seq_plain.extend(sequential(&plain, &origin).await?);
+        }
+    }
+    let (mut base, mut with, mut deltas) = (Vec::new(), Vec::new(), Vec::new());
+    let mut loaded = 0;
+    for (i, id) in ids.iter().enumerate() {
+        let url = format!("{origin}{id}");
+        let (a, b) = if i % 2 == 0 {
+            let a = page_timings(&plain, &url).await;
+            (a, page_timings(&guarded, &url).await)
+        } else {
+            let b = page_timings(&guarded, &url).await;
+            (page_timings(&plain, &url).await, b)
+        };
+        let (Some(a), Some(b)) = (a, b) else { continue };
+        loaded += 1;
+        for (u, x) in &a {
+            if let Some(y) = b.get(u) {
+                base.push(*x);
+                with.push(*y);
+                deltas.push(y - x);
+            }
+        }
+        if i % 40 == 0 {
+            eprintln!("  {}/{} pages", i + 1, ids.len());
+        }
+    }
+    plain.close().await;
+    guarded.close().await;
     println!("errand enforcement-latency benchmark ({})", if cdp_only { "CDP layer only" } else { "CDP interception + filtering proxy" });
     let (mp, mg) = (median(&mut seq_plain), median(&mut seq_guarded));
     let (pp, pg) = (p95(&mut seq_plain), p95(&mut seq_guarded));
@@ -403,7 +434,7 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
     println!("    without enforcement   median {mp:>6.2} ms   p95 {pp:>6.2} ms");
     println!("    with enforcement      median {mg:>6.2} ms   p95 {pg:>6.2} ms");
     println!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", mg - mp, pg - pp);
-    println!("  during page loads: {} pages, {} same-origin requests paired by URL", ids.len(), deltas.len());
+    println!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", deltas.len());
     println!("    without enforcement   median {:>6.2} ms   p95 {:>6.2} ms", median(&mut base), p95(&mut base));
     println!("    with {}    median {:>6.2} ms   p95 {:>6.2} ms", if cdp_only { "CDP layer only " } else { "CDP + proxy    " }, median(&mut with), p95(&mut with));
     println!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", median(&mut deltas), p95(&mut deltas));

@@ -5,8 +5,13 @@
 
 mod allow;
 mod bench;
+mod model;
+mod narrate;
+mod output;
 mod policy;
+mod run;
 mod site;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,13 +71,19 @@ impl BrowserArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Serve the bundled demo site on loopback, open it, and print what errand sees
+    /// Run a demo research task on the bundled heat-pump site (offline, no API key)
     Demo {
         #[command(flatten)]
         browser: BrowserArgs,
-        /// Print the page state as JSON
+        /// Print events as JSON Lines on stdout
         #[arg(long)]
         json: bool,
+        /// The output folder (default ./errand-out/<session-id>)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Where recordings go (default ~/.local/share/errand/recordings)
+        #[arg(long, env = "ERRAND_RECORD_DIR")]
+        record_dir: Option<PathBuf>,
     },
     /// Open a URL and print its page state (the compact view a model reads)
     Open {
@@ -83,6 +94,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Do a research task in the browser and write the results as files
+    Run(run::RunArgs),
     /// List, edit and check the domain allowlist (default ~/.config/errand/allowlist.toml)
     Allow {
         #[command(subcommand)]
@@ -97,6 +110,10 @@ enum Cmd {
         which: bench::Which,
     },
 }
+
+/// The demo's task: answered from the bundled site, which also carries a prompt
+/// injection (the forum page) and a link off the allowlist.
+const DEMO_TASK: &str = "How much does an air-source heat pump cost to buy, install and run, and how do heat pumps cope with cold climates?";
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ERRAND_LOG").unwrap_or_else(|_| "warn".into());
@@ -128,12 +145,28 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Allow { cmd, allowlist } => Ok(allow::run(cmd, allowlist)),
-        Cmd::Demo { browser, json } => {
+        Cmd::Demo { browser, json, out, record_dir } => {
             let origin = site::serve(site::Pages::demo(), "127.0.0.1:0").await?;
             eprintln!("errand demo: serving the bundled demo site at {origin}");
-            // The demo allows its own site and nothing else (plus any --allow).
-            let live = policy::build(allowlist::Policy::default(), &browser.allow, &[policy::pattern_for_url(&origin)?])?;
-            show(&browser, &format!("{origin}/"), json, live).await
+            // The demo allows its own site and nothing else (plus any --allow), and uses
+            // an empty allowlist file of its own so the user's file is not needed.
+            let mut browser = browser;
+            if browser.allowlist.is_none() {
+                browser.allowlist = Some(std::env::temp_dir().join(format!("errand-demo-allowlist-{}.toml", std::process::id())));
+            }
+            let args = run::RunArgs {
+                task: DEMO_TASK.into(),
+                start: vec![format!("{origin}/")],
+                out,
+                model: Some("builtin".into()),
+                max_steps: 40,
+                max_tokens: 2_000_000,
+                record_dir,
+                json,
+                max_pages: 12,
+                browser,
+            };
+            run::run(args).await
         }
         Cmd::Open { url, browser, json } => {
             let path = allow::path(browser.allowlist.clone()).map_err(|e| anyhow::anyhow!(e))?;
@@ -142,6 +175,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             show(&browser, &url, json, live).await
         }
         Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Run(args) => run::run(args).await,
     }
 }
 

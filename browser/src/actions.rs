@@ -103,6 +103,7 @@ pub struct Outcome {
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 const EXTRACT: &str = include_str!("extract.js");
+const TABLE: &str = include_str!("table.js");
 
 impl Browser {
     /// Execute one action on the active tab and wait for the page to settle.
@@ -694,6 +695,25 @@ impl Browser {
     pub async fn extract(&self) -> Result<Value> {
         let tab = self.active_tab()?;
         self.eval_in_frame(&tab.target_id, &format!("({EXTRACT})()")).await
+    }
+}
+
+impl Browser {
+    /// Read a table as rows of cell texts: the one a target names (or contains, or sits
+    /// in), or the page's largest. Returns `{caption, header, rows, columns}`.
+    pub async fn extract_table(&self, target: Option<&ElementTarget>) -> Result<Value> {
+        let (frame, arg) = match target {
+            Some(t) => {
+                let (frame, local) = self.resolve(t).await?;
+                (frame, format!("__errand.get({local})"))
+            }
+            None => (self.active_tab()?.target_id, "null".to_string()),
+        };
+        let r = self.eval_in_frame(&frame, &format!("({TABLE})({arg})")).await?;
+        match r["error"].as_str() {
+            Some(e) => Err(BrowserError::Action(e.to_string())),
+            None => Ok(r),
+        }
     }
 }
 

@@ -94,6 +94,11 @@ pub struct Options {
     /// With a guard on a launched browser: also route traffic through the filtering proxy
     /// and set the network launch flags (layers 2 and 3). Only benchmarks turn this off.
     pub proxy_layer: bool,
+    /// CDP request interception (layer 1). `None` (the default) decides: on when a guard
+    /// is set and no proxy judges every request (attached browsers), off under the proxy,
+    /// because in Chromium interception costs every request about 20 ms while pages
+    /// load (measured by `errand bench guard`), the proxy under 1 ms.
+    pub intercept: Option<bool>,
 }
 
 impl std::fmt::Debug for Options {
@@ -119,6 +124,7 @@ impl Default for Options {
             viewport: Some((1280, 720)),
             guard: None,
             proxy_layer: true,
+            intercept: None,
         }
     }
 }
@@ -166,6 +172,9 @@ pub(crate) struct State {
     pub frames: HashMap<String, Frame>,
     /// (session, requestId) -> when it started
     pub inflight: HashMap<(String, String), Instant>,
+    /// (session, requestId) -> (URL, resource type) of requests under way, to name the
+    /// page and resource behind a request the proxy refused.
+    pub requests: HashMap<(String, String), (String, String)>,
     pub last_net: Option<Instant>,
     pub changes: Vec<Change>,
     pub recent_dialogs: Vec<Change>,
@@ -214,9 +223,13 @@ impl Browser {
     pub async fn start(source: Source, opts: Options) -> Result<Browser> {
         match source {
             Source::Launch(mut l) => {
+                let mut opts = opts;
                 let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
                 let mut layers = vec![];
-                if let Some(g) = opts.guard.as_ref().filter(|_| opts.proxy_layer) {
+                if opts.guard.is_some() && opts.intercept != Some(false) && !opts.proxy_layer {
+                    layers.push(CDP_LAYER.to_string());
+                }
+                if let Some(g) = opts.guard.clone().filter(|_| opts.proxy_layer) {
                     let p = proxy::start(g.clone(), blocked.clone()).await.map_err(BrowserError::Proxy)?;
                     l.extra_args.extend([
                         format!("--proxy-server=http://{}", p.addr),
@@ -227,11 +240,12 @@ impl Browser {
                         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                         "--webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                     ]);
-                    layers = vec![
-                        CDP_LAYER.to_string(),
-                        format!("proxy: all HTTP, HTTPS and WebSocket traffic goes through errand's filtering proxy at {}", p.addr),
+                    let intercept = *opts.intercept.get_or_insert(false);
+                    layers = intercept.then(|| CDP_LAYER.to_string()).into_iter().collect();
+                    layers.extend([
+                        format!("proxy: every HTTP, HTTPS and WebSocket request of every page, frame, popup and worker goes through errand's filtering proxy at {} and is judged", p.addr),
                         "flags: Chromium resolves no host names itself; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
-                    ];
+                    ]);
                 }
                 let (profile, dir) = match &l.profile {
                     Some(p) => {
@@ -758,13 +772,14 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     tab = Some(f.tab.clone());
                 }
                 drop(locked);
-                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, opts.guard.is_some()));
+                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, opts.guard.is_some() && opts.intercept != Some(false)));
             }
             "Target.detachedFromTarget" => {
                 if let Some(session) = p["sessionId"].as_str() {
                     s.sessions.remove(session);
                     s.ready.remove(session);
                     s.inflight.retain(|(k, _), _| k != session);
+                    s.requests.retain(|(k, _), _| k != session);
                     for t in s.tabs.iter_mut() {
                         if t.session.as_deref() == Some(session) {
                             t.session = None;
@@ -887,11 +902,35 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                         s.last_net = Some(Instant::now());
                     }
                 }
+                if let (Some(id), Some(url)) = (p["requestId"].as_str(), p["request"]["url"].as_str()) {
+                    s.requests.insert((sess.clone(), id.to_string()), (url.to_string(), ty.to_string()));
+                }
+            }
+            "Network.responseReceived" => {
+                // The proxy marks its refusals; name the resource and target behind it.
+                let r = &p["response"];
+                if r["status"] == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null() {
+                    let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
+                    let url = r["url"].as_str().unwrap_or_default();
+                    let ty = p["type"].as_str().unwrap_or_default();
+                    drop(locked);
+                    proxy::attribute(&blocked, |b| b.url == url, ty, &source);
+                }
             }
             "Network.loadingFinished" | "Network.loadingFailed" => {
                 if let Some(id) = p["requestId"].as_str() {
-                    if s.inflight.remove(&(sess.clone(), id.to_string())).is_some() {
+                    let key = (sess.clone(), id.to_string());
+                    if s.inflight.remove(&key).is_some() {
                         s.last_net = Some(Instant::now());
+                    }
+                    let req = s.requests.remove(&key);
+                    // A request the proxy refused may fail here rather than show its 403
+                    // (CORS, or an https/wss one refused at CONNECT, a tunnel error).
+                    if let Some((url, ty)) = req.filter(|_| ev.method == "Network.loadingFailed") {
+                        let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
+                        drop(locked);
+                        let tunnel = proxy::tunnel_url(&url).unwrap_or_default();
+                        proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &ty, &source);
                     }
                 }
             }

@@ -23,6 +23,10 @@ use crate::guard::{Blocked, SharedGuard};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
+/// The header on the proxy's refusals, so the browser's event task can tell them from a
+/// site's own 403s and name the page and resource behind them.
+pub const BLOCKED_HEADER: &str = "x-errand-blocked";
+
 /// A running proxy.
 #[derive(Debug, Clone)]
 pub struct Proxy {
@@ -41,11 +45,15 @@ pub async fn start(guard: SharedGuard, blocked: Arc<Mutex<Vec<Blocked>>>) -> std
     let addr = listener.local_addr()?;
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    // Small requests on loopback: Nagle's algorithm with delayed ACKs would add up to
+    // 40 ms to a request written in two parts.
+    connector.set_nodelay(true);
     let client = Client::builder(TokioExecutor::new()).build(connector);
     let ctx = Arc::new(Ctx { guard, blocked, client });
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
+            let _ = sock.set_nodelay(true);
             let ctx = ctx.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
@@ -70,10 +78,13 @@ async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Bo
         let url = format!("https://{authority}/");
         if let Some(reason) = ctx.guard.judge(&url) {
             record(&ctx.blocked, &url, &reason, "connect");
-            return Ok(text(StatusCode::FORBIDDEN, format!("blocked by errand: {reason}")));
+            return Ok(refusal(&reason));
         }
         let upstream = match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&authority)).await {
-            Ok(Ok(s)) => s,
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                s
+            }
             Ok(Err(e)) => return Ok(text(StatusCode::BAD_GATEWAY, format!("cannot reach {authority}: {e}"))),
             Err(_) => return Ok(text(StatusCode::GATEWAY_TIMEOUT, format!("cannot reach {authority}: timed out"))),
         };
@@ -95,7 +106,7 @@ async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Bo
     }
     if let Some(reason) = ctx.guard.judge(&url) {
         record(&ctx.blocked, &url, &reason, "request");
-        return Ok(text(StatusCode::FORBIDDEN, format!("blocked by errand: {reason}")));
+        return Ok(refusal(&reason));
     }
     for h in ["proxy-connection", "proxy-authorization"] {
         req.headers_mut().remove(h);
@@ -108,6 +119,30 @@ async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Bo
 
 fn empty() -> Body {
     Full::new(Bytes::new()).map_err(|never| match never {}).boxed()
+}
+
+fn refusal(reason: &str) -> Response<Body> {
+    let mut r = text(StatusCode::FORBIDDEN, format!("blocked by errand: {reason}"));
+    r.headers_mut().insert(BLOCKED_HEADER, hyper::header::HeaderValue::from_static("1"));
+    r
+}
+
+/// The URL under which a refused CONNECT for this request's URL was recorded.
+pub fn tunnel_url(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(format!("https://{}:{}/", u.host_str()?, u.port_or_known_default()?))
+}
+
+/// Fill in the resource type and the target kind of the newest matching proxy record
+/// that has none yet (the proxy itself only sees the request line).
+pub fn attribute(blocked: &Mutex<Vec<Blocked>>, matches: impl Fn(&Blocked) -> bool, resource: &str, source: &str) {
+    let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(rec) = b.iter_mut().rev().find(|x| x.layer == "proxy" && x.resource.is_empty() && matches(x)) {
+        rec.resource = resource.to_string();
+        if !source.is_empty() {
+            rec.source = source.to_string();
+        }
+    }
 }
 
 fn text(code: StatusCode, msg: String) -> Response<Body> {

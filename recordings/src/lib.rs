@@ -1,4 +1,232 @@
-//! errand's session log, review report and replay formats.
+//! errand's session log: what the agent did, kept so a person can review and replay it.
 //!
-//! Being built under issue 9: an append-only, hash-chained JSON Lines log written by one
-//! task that owns the file; until then the crate is empty.
+//! A recording is a folder holding `session.jsonl`, an append-only JSON Lines log. Each
+//! line is one [`Record`] in an envelope with the schema version, a sequence number, the
+//! time, and the SHA-256 of the line before it (a hash chain, so an edited, truncated or
+//! reordered log can be told from a complete one). One task owns the file and writes
+//! each record as it comes, flushed at once: killing errand at any moment leaves every
+//! record so far readable, with at most a torn last line, which [`read`] skips and
+//! reports. Callers redact secrets before logging; this crate never sees them.
+//!
+//! The review report and replay (issue 9) build on this format.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+/// The version of the log's schema, in every line.
+pub const SCHEMA: u32 = 1;
+
+/// The file name of the log inside a recording folder.
+pub const LOG: &str = "session.jsonl";
+
+/// One event of a session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    SessionStart {
+        session: String,
+        task: String,
+        model: String,
+        allowlist: Vec<String>,
+        layers: Vec<String>,
+        out_dir: String,
+        errand_version: String,
+        #[serde(default)]
+        browser: String,
+    },
+    /// What the model answered (the calls are logged again, executed, as steps).
+    ModelTurn {
+        turn: u32,
+        #[serde(default)]
+        text: String,
+        calls: Vec<Value>,
+        tokens_in: u64,
+        tokens_out: u64,
+        ms: u64,
+    },
+    /// One tool call and what came of it.
+    Step {
+        step: u32,
+        tool: String,
+        args: Value,
+        #[serde(default)]
+        intent: String,
+        ok: bool,
+        summary: String,
+        url_before: String,
+        url: String,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locator: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        screenshot: Option<String>,
+        ms: u64,
+    },
+    Blocked { url: String, reason: String, layer: String, source: String, resource: String },
+    Extract { n: u32, url: String, title: String, sha256: String, file: String },
+    FileWritten { path: String, sha256: String, bytes: u64 },
+    Flag { url: String, text: String },
+    Error { message: String },
+    SessionEnd { outcome: String, steps: u32, tokens_in: u64, tokens_out: u64, summary: String },
+}
+
+/// A record as it sits in the log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Line {
+    pub v: u32,
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch.
+    pub t: u64,
+    /// SHA-256 (hex) of the previous line's bytes; empty on the first line.
+    pub prev: String,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("cannot write the recording in {dir}: {source}; pass --record-dir to record elsewhere")]
+    Create { dir: PathBuf, source: std::io::Error },
+    #[error("cannot read the recording {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+enum Msg {
+    Record(Record),
+    Finish(oneshot::Sender<()>),
+}
+
+/// A handle to the task that owns a recording's log.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Msg>,
+    pub dir: PathBuf,
+}
+
+impl Recorder {
+    /// Create the folder (which must not hold a log yet) and start the writer task.
+    pub fn create(dir: &Path) -> Result<Recorder, RecordingError> {
+        let err = |source| RecordingError::Create { dir: dir.to_path_buf(), source };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let file = std::fs::OpenOptions::new().create_new(true).append(true).open(dir.join(LOG)).map_err(err)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer(file, rx));
+        Ok(Recorder { tx, dir: dir.to_path_buf() })
+    }
+
+    /// Append a record (written and flushed by the writer task, in order).
+    pub fn log(&self, record: Record) {
+        let _ = self.tx.send(Msg::Record(record));
+    }
+
+    /// Wait until everything logged so far is on disk.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Finish(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn writer(mut file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut seq = 0u64;
+    let mut prev = String::new();
+    while let Some(m) = rx.recv().await {
+        match m {
+            Msg::Record(record) => {
+                let line = Line { v: SCHEMA, seq, t: now_ms(), prev: prev.clone(), record };
+                let Ok(mut text) = serde_json::to_string(&line) else { continue };
+                prev = hex(&Sha256::digest(text.as_bytes()));
+                text.push('\n');
+                // One write per record: a crash tears at most the last line.
+                if let Err(e) = file.write_all(text.as_bytes()).and_then(|_| file.flush()) {
+                    eprintln!("errand: could not write to the recording: {e}");
+                }
+                seq += 1;
+            }
+            Msg::Finish(done) => {
+                let _ = file.sync_data();
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of some bytes, in hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// A recording as read back.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub lines: Vec<Line>,
+    /// Lines that could not be parsed (1-based line numbers), e.g. a torn last line.
+    pub skipped: Vec<usize>,
+    /// Where the hash chain breaks (1-based line number), if it does.
+    pub broken_at: Option<usize>,
+}
+
+/// Read a recording folder's log, skipping (and reporting) unreadable lines.
+pub fn read(dir: &Path) -> Result<Read, RecordingError> {
+    let path = dir.join(LOG);
+    let text = std::fs::read_to_string(&path).map_err(|source| RecordingError::Read { path: path.clone(), source })?;
+    let mut out = Read::default();
+    let mut prev = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        match serde_json::from_str::<Line>(raw) {
+            Ok(line) => {
+                if line.prev != prev && out.broken_at.is_none() {
+                    out.broken_at = Some(i + 1);
+                }
+                prev = sha256(raw.as_bytes());
+                out.lines.push(line);
+            }
+            Err(_) => out.skipped.push(i + 1),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_chain_and_a_torn_line_is_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Recorder::create(d.path()).unwrap();
+        r.log(Record::Error { message: "one".into() });
+        r.log(Record::Error { message: "two".into() });
+        r.flush().await;
+        let back = read(d.path()).unwrap();
+        assert_eq!(back.lines.len(), 2);
+        assert_eq!(back.broken_at, None);
+        assert_eq!(back.lines[1].seq, 1);
+        // A torn last line (as after kill -9) is skipped and reported.
+        let mut f = std::fs::OpenOptions::new().append(true).open(d.path().join(LOG)).unwrap();
+        f.write_all(b"{\"v\":1,\"seq\":2,\"t\":").unwrap();
+        let back = read(d.path()).unwrap();
+        assert_eq!((back.lines.len(), back.skipped.clone()), (2, vec![3]));
+        // An edited line breaks the chain at the line after it.
+        let text = std::fs::read_to_string(d.path().join(LOG)).unwrap().replace("one", "uno");
+        std::fs::write(d.path().join(LOG), text).unwrap();
+        assert_eq!(read(d.path()).unwrap().broken_at, Some(2));
+        // A second recorder never reuses a folder's log.
+        assert!(Recorder::create(d.path()).is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! `--model script:FILE`: a JSON array of tool calls issued in order, as if a model chose
+//! them. For scripted jobs and tests; the calls meet the same allowlist, consent and
+//! output rules as a model's.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{ProviderError, Reply, Request, ToolCall};
+
+pub struct Script {
+    pub path: PathBuf,
+    calls: Vec<(String, Value)>,
+    next: usize,
+}
+
+impl Script {
+    pub fn load(path: &Path) -> Result<Script, ProviderError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProviderError::Config(format!("cannot read the script {}: {e}", path.display())))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            ProviderError::Config(format!("the script {} is not valid JSON (line {}, column {}): {e}", path.display(), e.line(), e.column()))
+        })?;
+        let arr = v.as_array().ok_or_else(|| {
+            ProviderError::Config(format!("the script {} must be a JSON array of {{\"tool\": …, \"args\": {{…}}}} objects", path.display()))
+        })?;
+        let mut calls = vec![];
+        for (i, c) in arr.iter().enumerate() {
+            let tool = c["tool"].as_str().ok_or_else(|| {
+                ProviderError::Config(format!("the script {}: entry {} has no \"tool\" name", path.display(), i + 1))
+            })?;
+            calls.push((tool.to_string(), if c["args"].is_null() { Value::Object(Default::default()) } else { c["args"].clone() }));
+        }
+        Ok(Script { path: path.to_path_buf(), calls, next: 0 })
+    }
+
+    pub fn next(&mut self, _req: &Request<'_>) -> Result<Reply, ProviderError> {
+        let Some((tool, args)) = self.calls.get(self.next).cloned() else {
+            return Ok(Reply { text: "the script has no more steps".into(), ..Reply::default() });
+        };
+        self.next += 1;
+        let args = if args.is_object() { Ok(args) } else { Err(args.to_string()) };
+        Ok(Reply { text: String::new(), calls: vec![ToolCall { id: format!("script-{}", self.next), name: tool, args }], ..Reply::default() })
+    }
+}

@@ -1,0 +1,226 @@
+//! The output folder: the only place errand writes a run's results.
+//!
+//! Files are opened through a capability handle on the folder (`cap-std`), so no path the
+//! model gives (`..`, absolute, through a symlink) can reach outside it. Writes are atomic
+//! (a temporary file renamed into place). errand never deletes, and never overwrites a
+//! file it did not write in this session: a clash gets a new name (`report (2).md`) and
+//! the model is told. CSV and JSON are validated before anything is written.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use cap_std::fs::Dir;
+
+/// Largest file a run may write.
+pub const MAX_FILE_BYTES: usize = 5 * 1024 * 1024;
+/// Most files a run may write.
+pub const MAX_FILES: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutError {
+    #[error("{path:?} is not a relative path inside the output folder ({why}); use a name like \"report.md\" or \"data/table.csv\"")]
+    BadPath { path: String, why: &'static str },
+    #[error("{path} is {bytes} bytes; the limit is {MAX_FILE_BYTES} bytes per file")]
+    TooBig { path: String, bytes: usize },
+    #[error("this run already wrote {MAX_FILES} files, the limit")]
+    TooMany,
+    #[error("{path} is not valid {kind}: {why}; nothing was written")]
+    Invalid { path: String, kind: &'static str, why: String },
+    #[error("cannot write {path} in the output folder: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("cannot open the output folder {dir}: {source}; pass --out DIR to write elsewhere")]
+    Open { dir: PathBuf, source: std::io::Error },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The path written, relative to the folder (differs from the asked one after a clash).
+    pub path: String,
+    pub asked: String,
+    pub sha256: String,
+    pub bytes: usize,
+}
+
+pub struct OutDir {
+    dir: Dir,
+    pub root: PathBuf,
+    written: HashSet<String>,
+    tmp: u64,
+}
+
+impl OutDir {
+    /// Create (if needed) and open the folder.
+    pub fn open(root: &Path) -> Result<OutDir, OutError> {
+        let err = |source| OutError::Open { dir: root.to_path_buf(), source };
+        std::fs::create_dir_all(root).map_err(err)?;
+        let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(err)?;
+        Ok(OutDir { dir, root: root.to_path_buf(), written: HashSet::new(), tmp: 0 })
+    }
+
+    /// Files written in this session, relative paths.
+    pub fn written(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.written.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Write a file (see the module doc for the rules).
+    pub fn write(&mut self, path: &str, content: &[u8]) -> Result<Written, OutError> {
+        let rel = check_path(path)?;
+        if content.len() > MAX_FILE_BYTES {
+            return Err(OutError::TooBig { path: path.into(), bytes: content.len() });
+        }
+        validate(path, content)?;
+        let io = |source| OutError::Io { path: path.into(), source };
+        let parent = rel.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(p) = parent {
+            self.dir.create_dir_all(p).map_err(io)?;
+        }
+        let target = self.free_name(&rel).map_err(io)?;
+        let key = target.to_string_lossy().to_string();
+        if !self.written.contains(&key) && self.written.len() >= MAX_FILES {
+            return Err(OutError::TooMany);
+        }
+        self.tmp += 1;
+        let tmp_name = format!(".errand-tmp-{}-{}", std::process::id(), self.tmp);
+        let tmp = parent.map(|p| p.join(&tmp_name)).unwrap_or_else(|| PathBuf::from(&tmp_name));
+        let mut f = self.dir.create(&tmp).map_err(io)?;
+        f.write_all(content).and_then(|_| f.sync_all()).map_err(io)?;
+        drop(f);
+        self.dir.rename(&tmp, &self.dir, &target).map_err(io)?;
+        self.written.insert(key.clone());
+        Ok(Written { path: key, asked: path.to_string(), sha256: recordings::sha256(content), bytes: content.len() })
+    }
+
+    /// The asked name if it is free or ours, else `name (2).ext`, `name (3).ext`, …
+    fn free_name(&self, rel: &Path) -> std::io::Result<PathBuf> {
+        let ours = |p: &Path| self.written.contains(&p.to_string_lossy().to_string());
+        let taken = |p: &Path| -> std::io::Result<bool> {
+            match self.dir.symlink_metadata(p) {
+                Ok(_) => Ok(!ours(p)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
+        };
+        if !taken(rel)? {
+            return Ok(rel.to_path_buf());
+        }
+        let stem = rel.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let ext = rel.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        for n in 2..10_000 {
+            let cand = rel.with_file_name(format!("{stem} ({n}){ext}"));
+            if !taken(&cand)? {
+                return Ok(cand);
+            }
+        }
+        Err(std::io::Error::other("no free name"))
+    }
+}
+
+/// Only plain relative names: no root, no `..`, no `.` tricks, no NUL, nothing hidden
+/// that errand itself uses.
+pub fn check_path(path: &str) -> Result<PathBuf, OutError> {
+    let bad = |why| Err(OutError::BadPath { path: path.into(), why });
+    if path.trim().is_empty() {
+        return bad("it is empty");
+    }
+    if path.contains('\0') {
+        return bad("it contains a NUL byte");
+    }
+    if path.contains('\\') {
+        return bad("use / to separate folders");
+    }
+    let p = Path::new(path);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => {
+                if n.to_string_lossy().starts_with(".errand-tmp-") {
+                    return bad("that name is reserved");
+                }
+                out.push(n)
+            }
+            Component::CurDir => {}
+            Component::ParentDir => return bad("it goes up with .."),
+            Component::RootDir | Component::Prefix(_) => return bad("it is absolute"),
+        }
+    }
+    if out.as_os_str().is_empty() || path.ends_with('/') {
+        return bad("it names a folder, not a file");
+    }
+    Ok(out)
+}
+
+fn validate(path: &str, content: &[u8]) -> Result<(), OutError> {
+    let ext = Path::new(path).extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let invalid = |kind, why: String| Err(OutError::Invalid { path: path.into(), kind, why });
+    match ext.as_str() {
+        "json" => {
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(content) {
+                return invalid("JSON", format!("{e}"));
+            }
+        }
+        "csv" => {
+            let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(content);
+            for rec in r.records() {
+                if let Err(e) = rec {
+                    let why = match e.kind() {
+                        csv::ErrorKind::UnequalLengths { expected_len, len, pos } => format!(
+                            "line {} has {len} columns where the first row has {expected_len}",
+                            pos.as_ref().map(|p| p.line()).unwrap_or(0)
+                        ),
+                        _ => e.to_string(),
+                    };
+                    return invalid("CSV", why);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_outside_the_folder_are_refused() {
+        for bad in ["", "/etc/passwd", "../x.md", "a/../../x", "a\\b.md", "dir/", ".errand-tmp-1"] {
+            assert!(check_path(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(check_path("./data/p.csv").unwrap(), PathBuf::from("data/p.csv"));
+    }
+
+    #[test]
+    fn clashes_get_new_names_and_own_files_may_be_rewritten() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("report.md"), "theirs").unwrap();
+        let mut o = OutDir::open(d.path()).unwrap();
+        let w = o.write("report.md", b"ours").unwrap();
+        assert_eq!(w.path, "report (2).md");
+        assert_eq!(std::fs::read_to_string(d.path().join("report.md")).unwrap(), "theirs");
+        // Our own file may be revised in place.
+        let w = o.write("report (2).md", b"ours v2").unwrap();
+        assert_eq!(w.path, "report (2).md");
+        assert_eq!(std::fs::read_to_string(d.path().join("report (2).md")).unwrap(), "ours v2");
+        // Through a symlink out of the folder: refused by the capability handle.
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("link")).unwrap();
+        assert!(o.write("link/x.md", b"x").is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn csv_and_json_are_validated_before_writing() {
+        let d = tempfile::tempdir().unwrap();
+        let mut o = OutDir::open(d.path()).unwrap();
+        let e = o.write("t.csv", b"a,b\n1,2,3\n").unwrap_err();
+        assert!(e.to_string().contains("line 2 has 3 columns where the first row has 2"), "{e}");
+        assert!(o.write("t.json", b"{nope").is_err());
+        assert!(!d.path().join("t.csv").exists() && !d.path().join("t.json").exists());
+        o.write("t.csv", b"a,b\n\"1,5\",2\n").unwrap();
+    }
+}
