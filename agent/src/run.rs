@@ -213,6 +213,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     for l in browser.layers() {
         narr.info(&format!("enforcing {l}"));
     }
+    narr.event(json!({"event": "browser", "description": browser.description, "pid": browser.pid().await, "layers": browser.layers()}));
     rec.log(Record::SessionStart {
         session: id.clone(),
         task: args.task.clone(),

@@ -113,6 +113,22 @@ async fn handle(
             futures_pending().await;
             StatusCode::NO_CONTENT.into_response()
         }
+        "/search" => {
+            // The library's search: articles whose title holds the query.
+            let q = q.get("q").cloned().unwrap_or_default().to_lowercase();
+            let mut html = format!(
+                "<!doctype html><html><head><meta charset=utf-8><title>Search: {}</title></head><body><h1>Results for {}</h1><ul>",
+                html_escape(&q),
+                html_escape(&q)
+            );
+            for (path, title) in [("/articles/otters.html", "Eurasian otters"), ("/articles/beavers.html", "Beavers")] {
+                if !q.is_empty() && title.to_lowercase().contains(q.trim_end_matches('s')) {
+                    html.push_str(&format!("<li><a href=\"{path}\">{title}</a></li>"));
+                }
+            }
+            html.push_str("</ul></body></html>");
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
         "/links5000" => {
             let mut html = String::from("<!doctype html><html><head><meta charset=utf-8><title>5000 links</title></head><body><h1>Many links</h1><ul>");
             for i in 0..5000 {

