@@ -35,6 +35,16 @@ pub enum Which {
         #[arg(long)]
         cdp_only: bool,
     },
+    /// errand's own time per agent step (everything but the model's reply): a scripted
+    /// run of the real agent loop over the demo site, timed from its recording
+    Step {
+        /// Rounds of the 8-step cycle (navigate, click, extract, table, scroll, back, …)
+        #[arg(long, default_value_t = 6)]
+        rounds: usize,
+        /// Chromium executable
+        #[arg(long)]
+        chrome: Option<PathBuf>,
+    },
     /// Page-state build time, size and coverage on real pages
     PageState {
         /// Folder of pages (`*.html` or `*.html.gz`)
@@ -99,6 +109,7 @@ fn audit_js() -> String {
 pub async fn run(which: Which) -> Result<()> {
     match which {
         Which::Guard { pages, limit, chrome, cdp_only } => guard(pages, limit, chrome, cdp_only).await,
+        Which::Step { rounds, chrome } => step(rounds, chrome).await,
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => page_state(pages, limit, reps, per_page, chrome, audit).await,
     }
 }
@@ -427,7 +438,7 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
     }
     plain.close().await;
     guarded.close().await;
-    println!("errand enforcement-latency benchmark ({})", if cdp_only { "CDP layer only" } else { "CDP interception + filtering proxy" });
+    println!("errand enforcement-latency benchmark ({})", if cdp_only { "CDP interception alone, as when attached" } else { "filtering proxy and launch flags, as launched by errand" });
     let (mp, mg) = (median(&mut seq_plain), median(&mut seq_guarded));
     let (pp, pg) = (p95(&mut seq_plain), p95(&mut seq_guarded));
     println!("  sequential requests from an idle page ({} each):", seq_plain.len());
@@ -436,7 +447,72 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
     println!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", mg - mp, pg - pp);
     println!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", deltas.len());
     println!("    without enforcement   median {:>6.2} ms   p95 {:>6.2} ms", median(&mut base), p95(&mut base));
-    println!("    with {}    median {:>6.2} ms   p95 {:>6.2} ms", if cdp_only { "CDP layer only " } else { "CDP + proxy    " }, median(&mut with), p95(&mut with));
+    println!("    with {}    median {:>6.2} ms   p95 {:>6.2} ms", if cdp_only { "CDP interception" } else { "proxy + flags   " }, median(&mut with), p95(&mut with));
     println!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", median(&mut deltas), p95(&mut deltas));
+    Ok(())
+}
+
+/// Per-step overhead of the real agent loop: a `script:` run (the "model" answers at once)
+/// over the demo site. The recording times each model turn; the gap between one reply
+/// and the next request is errand's: executing the call, settling, the new page state,
+/// narration and recording.
+async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
+    let origin = site::serve(Pages::demo(), "127.0.0.1:0").await?;
+    let tmp = tempfile::tempdir()?;
+    let cycle = |_: usize| {
+        vec![
+            json!({"tool": "navigate", "args": {"url": format!("{origin}/")}}),
+            json!({"tool": "click", "args": {"text": "What a heat pump costs"}}),
+            json!({"tool": "extract"}),
+            json!({"tool": "extract_table"}),
+            json!({"tool": "scroll", "args": {"direction": "down"}}),
+            json!({"tool": "back"}),
+            json!({"tool": "click", "args": {"text": "Heat pumps in cold climates"}}),
+            json!({"tool": "extract"}),
+        ]
+    };
+    let mut script: Vec<Value> = (0..rounds).flat_map(cycle).collect();
+    script.push(json!({"tool": "done", "args": {"summary": "benchmark"}}));
+    let file = tmp.path().join("script.json");
+    std::fs::write(&file, serde_json::to_string(&script)?)?;
+    let mut browser = crate::BrowserArgs::default();
+    browser.chrome = chrome;
+    browser.allowlist = Some(tmp.path().join("allowlist.toml"));
+    let args = crate::run::RunArgs {
+        task: "benchmark".into(),
+        start: vec![format!("{origin}/")],
+        out: Some(tmp.path().join("out")),
+        model: Some(format!("script:{}", file.display())),
+        max_steps: 1000,
+        max_tokens: u64::MAX,
+        record_dir: Some(tmp.path().join("rec")),
+        json: false,
+        max_pages: 0,
+        browser,
+    };
+    crate::run::run(args).await?;
+    let rec = std::fs::read_dir(tmp.path().join("rec"))?.next().context("no recording")??.path();
+    let log = recordings::read(&rec)?;
+    // (time the reply was logged, model time) per turn, and the tool of each turn.
+    let turns: Vec<(u64, u64, String)> = log
+        .lines
+        .iter()
+        .filter_map(|l| match &l.record {
+            recordings::Record::ModelTurn { ms, calls, .. } => Some((l.t, *ms, calls.first().and_then(|c| c["tool"].as_str()).unwrap_or("").to_string())),
+            _ => None,
+        })
+        .collect();
+    let mut all = vec![];
+    let mut by_tool: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for w in turns.windows(2) {
+        let gap = w[1].0.saturating_sub(w[1].1).saturating_sub(w[0].0) as f64;
+        all.push(gap);
+        by_tool.entry(w[0].2.clone()).or_default().push(gap);
+    }
+    println!("errand per-step overhead: {} steps of a scripted run over the demo site (model time excluded)", all.len());
+    println!("  all steps        median {:>6.1} ms   p95 {:>6.1} ms", median(&mut all), p95(&mut all));
+    for (tool, mut v) in by_tool {
+        println!("  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps)", median(&mut v), p95(&mut v), v.len());
+    }
     Ok(())
 }

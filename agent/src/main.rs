@@ -28,7 +28,7 @@ struct Cli {
     cmd: Cmd,
 }
 
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone, Debug, Default)]
 pub struct BrowserArgs {
     /// Chromium executable (default: $CHROME, then chromium, chromium-browser, google-chrome on PATH)
     #[arg(long, global = true)]

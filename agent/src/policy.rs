@@ -20,6 +20,10 @@ impl LivePolicy {
         self.0.write().unwrap_or_else(|e| e.into_inner()).add(p);
     }
 
+    pub fn remove(&self, raw: &str) -> bool {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).remove(raw)
+    }
+
     pub fn patterns(&self) -> Vec<String> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).patterns().iter().map(|p| p.to_string()).collect()
     }

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::io::IsTerminal;
+
 use anyhow::Result;
 use browser::state::PageState;
 use browser::{Action, Browser, StateOptions};
@@ -141,6 +143,10 @@ enum End {
 
 struct Session {
     args: RunArgs,
+    live: std::sync::Arc<crate::policy::LivePolicy>,
+    allowlist_file: PathBuf,
+    /// stdin and stderr are a terminal: a person can answer prompts.
+    interactive: bool,
     browser: Browser,
     rec: Recorder,
     out: OutDir,
@@ -224,8 +230,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         errand_version: env!("CARGO_PKG_VERSION").into(),
         browser: browser.description.clone(),
     });
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut s = Session {
         args,
+        live: live.clone(),
+        allowlist_file: path.clone(),
+        interactive,
         browser,
         rec,
         out,
@@ -424,8 +434,13 @@ impl Session {
                 Err(e) => self.browser_error(&mut result, e),
             },
             Tool::Web(action) => {
+                let once = self.ask_to_allow(&action).await;
                 // A stale ref fails with an error, and the fresh page state follows it.
-                match self.browser.act(&action).await {
+                let acted = self.browser.act(&action).await;
+                if let Some(p) = once {
+                    self.live.remove(&p);
+                }
+                match acted {
                     Ok(o) => {
                         secret = o.secret;
                         locator = o.locator.as_ref().and_then(|l| serde_json::to_value(l).ok());
@@ -448,6 +463,68 @@ impl Session {
         self.narrate_step(call, intent, &outcome_line, t);
         self.record_step(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, t);
         (result, done)
+    }
+
+    /// When the model heads for a host off the allowlist and a person is at the terminal,
+    /// ask: allow once (for this action), for the session, always (added to the file), or
+    /// deny (the default, and the only answer without a terminal). Returns the pattern to
+    /// withdraw after the action for "once".
+    async fn ask_to_allow(&mut self, action: &Action) -> Option<String> {
+        let url = match action {
+            Action::Navigate { url } => url.clone(),
+            Action::TabNew { url: Some(url) } => url.clone(),
+            _ => return None,
+        };
+        let reason = self.browser.judge(&url)?;
+        if !self.interactive {
+            return None;
+        }
+        let pattern = match url::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https" | "ws" | "wss") => crate::policy::pattern_for_url(&url).ok()?,
+            _ => return None,
+        };
+        self.narr.stop_spin();
+        let question = format!(
+            "errand: the model wants to open {url}\n  {reason}.\n  Allow {pattern} [o]nce, for this [s]ession, [a]lways (adds it to {}), or [d]eny? [d] ",
+            self.allowlist_file.display()
+        );
+        eprint!("{question}");
+        let answer = tokio::time::timeout(
+            Duration::from_secs(300),
+            tokio::task::spawn_blocking(|| {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map(|_| line)
+            }),
+        )
+        .await;
+        let line = match answer {
+            Ok(Ok(Ok(l))) => l.trim().to_ascii_lowercase(),
+            _ => String::new(),
+        };
+        let choice = match line.as_str() {
+            "o" | "once" => "once",
+            "s" | "session" => "session",
+            "a" | "always" => "always",
+            _ => "deny",
+        };
+        let mut once = None;
+        match choice {
+            "deny" => {}
+            "always" => match allowlist::file::add(&self.allowlist_file, std::slice::from_ref(&pattern)) {
+                Ok(_) => self.narr.line(&format!("    added {pattern} to {}", self.allowlist_file.display())),
+                Err(e) => self.narr.line(&format!("    could not add {pattern} to the allowlist file ({e}); allowed for this session only")),
+            },
+            "once" => once = Some(pattern.clone()),
+            _ => {}
+        }
+        if choice != "deny" {
+            if let Ok(p) = allowlist::Pattern::parse(&pattern) {
+                self.live.add(p);
+            }
+        }
+        self.narr.line(&format!("    {}", match choice { "deny" => "denied", "once" => "allowed once", "session" => "allowed for this session", _ => "allowed always" }));
+        self.rec.log(Record::AllowPrompt { url, pattern, answer: choice.into() });
+        once
     }
 
     fn browser_error(&mut self, result: &mut ToolResult, e: browser::BrowserError) -> String {

@@ -394,3 +394,67 @@ async fn the_demo_researches_the_bundled_site_into_cited_files() {
     let (_, lines) = recording(&d.rec);
     assert_eq!(lines.last().unwrap()["outcome"], "done");
 }
+
+/// Run errand at a real pseudo-terminal (util-linux `script`), typing `answers` into it.
+async fn run_at_terminal(d: &Dirs, args: &[String], answers: &str) -> Ran {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut cmd = vec![quote(env!("CARGO_BIN_EXE_errand")), "run".into()];
+    cmd.extend(args.iter().map(|a| quote(a)));
+    cmd.extend(["--out".into(), quote(&d.out.display().to_string()), "--record-dir".into(), quote(&d.rec.display().to_string())]);
+    let mut c = tokio::process::Command::new("script");
+    c.args(["-qec", &cmd.join(" "), "/dev/null"]);
+    c.env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml"));
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    let mut child = c.spawn().expect("script(1) from util-linux runs");
+    let mut stdin = child.stdin.take().unwrap();
+    use tokio::io::AsyncWriteExt;
+    stdin.write_all(answers.as_bytes()).await.unwrap();
+    // Keep the terminal's input open until errand is done.
+    let o = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("errand finishes").unwrap();
+    drop(stdin);
+    let all = String::from_utf8_lossy(&o.stdout).to_string();
+    Ran { code: o.status.code().unwrap_or(-1), stdout: all.clone(), stderr: all }
+}
+
+#[tokio::test]
+async fn at_a_terminal_a_person_decides_about_a_blocked_host() {
+    let site = Site::start().await;
+    let foreign_pattern = site.foreign.trim_start_matches("http://").to_string();
+    for (answer, reached) in [("d\nd\n", false), ("a\n", true)] {
+        let d = dirs();
+        std::fs::create_dir_all(&d.root).unwrap();
+        let script = d.root.join("script.json");
+        std::fs::write(
+            &script,
+            json!([
+                {"tool": "navigate", "args": {"url": format!("{}/one", site.foreign)}},
+                {"tool": "navigate", "args": {"url": format!("{}/two", site.foreign)}},
+                {"tool": "done", "args": {"summary": "ok"}}
+            ])
+            .to_string(),
+        )
+        .unwrap();
+        site.foreign_log.lock().unwrap().clear();
+        let args: Vec<String> = vec!["Visit the partner".into(), "--start".into(), site.url("/library.html"), "--model".into(), format!("script:{}", script.display())];
+        let r = run_at_terminal(&d, &args, answer).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("the model wants to open") && r.stderr.contains("[o]nce, for this [s]ession, [a]lways"), "{}", r.stderr);
+        let paths: Vec<String> = site.foreign_log.lock().unwrap().iter().map(|l| l.path.clone()).collect();
+        let (_, lines) = recording(&d.rec);
+        let prompts: Vec<&Value> = lines.iter().filter(|l| l["type"] == "allow_prompt").collect();
+        if reached {
+            // "always": both pages load after one question, and the file now allows the host.
+            assert!(paths.contains(&"/one".to_string()) && paths.contains(&"/two".to_string()), "{paths:?}");
+            assert_eq!(prompts.len(), 1);
+            assert_eq!(prompts[0]["answer"], "always");
+            let file = std::fs::read_to_string(d.root.join("allowlist.toml")).unwrap();
+            assert!(file.contains(&foreign_pattern), "{file}");
+        } else {
+            // Deny: asked for each attempt, nothing sent.
+            assert!(paths.is_empty(), "{paths:?}");
+            assert_eq!(prompts.len(), 2);
+            assert!(prompts.iter().all(|p| p["answer"] == "deny"));
+            assert!(!d.root.join("allowlist.toml").exists());
+        }
+    }
+}

@@ -234,6 +234,13 @@ impl Policy {
         }
     }
 
+    /// Remove a pattern (compared as written, ignoring case); true if it was there.
+    pub fn remove(&mut self, raw: &str) -> bool {
+        let before = self.patterns.len();
+        self.patterns.retain(|q| !q.raw.eq_ignore_ascii_case(raw));
+        self.patterns.len() != before
+    }
+
     /// Judge a URL string.
     pub fn decide(&self, url: &str) -> Decision {
         match Url::parse(url.trim()) {

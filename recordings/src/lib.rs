@@ -72,6 +72,8 @@ pub enum Record {
     Extract { n: u32, url: String, title: String, sha256: String, file: String },
     FileWritten { path: String, sha256: String, bytes: u64 },
     Flag { url: String, text: String },
+    /// The person's answer when the model tried to open a host off the allowlist.
+    AllowPrompt { url: String, pattern: String, answer: String },
     Error { message: String },
     SessionEnd { outcome: String, steps: u32, tokens_in: u64, tokens_out: u64, summary: String },
 }
