@@ -458,3 +458,37 @@ async fn at_a_terminal_a_person_decides_about_a_blocked_host() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_recording_lists_every_blocked_attempt_of_a_hostile_page() {
+    let site = Site::start().await;
+    let d = dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let sink = site.foreign.clone();
+    let port = sink.rsplit(':').next().unwrap().to_string();
+    let page = format!("{}/exfil.html?sink={}&stun={port}", site.origin, sink.replace(':', "%3A").replace('/', "%2F"));
+    let script = d.root.join("script.json");
+    std::fs::write(
+        &script,
+        json!([
+            {"tool": "navigate", "args": {"url": page}},
+            {"tool": "wait", "args": {"text": "all fired", "ms": 8000}},
+            {"tool": "click", "args": {"text": "Leak on click"}},
+            {"tool": "done", "args": {"summary": "ok"}}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let r = run(errand(&d, &["Read the page", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display())], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(site.foreign_log.lock().unwrap().is_empty(), "the sink was reached");
+    let (_, lines) = recording(&d.rec);
+    let blocked: Vec<String> = lines.iter().filter(|l| l["type"] == "blocked").map(|l| format!("{} [{} {}]", l["url"], l["reason"], l["resource"])).collect();
+    for v in ["img", "script", "style", "iframe", "form", "fetch", "xhr", "beacon", "eventsource", "worker", "decimal", "trailing-dot", "window-open", "click-fetch", "favicon"] {
+        assert!(
+            blocked.iter().any(|b| b.contains(&format!("/v/{v}\"")) && b.contains("is not on the allowlist")),
+            "the recording has no {v} attempt:\n{}",
+            blocked.join("\n")
+        );
+    }
+}
