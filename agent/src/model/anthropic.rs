@@ -8,7 +8,7 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{http_client, http_error, ProviderError, Reply, Request, ToolCall, Turn, Usage};
+use super::{http_client, send, ProviderError, Reply, Request, ToolCall, Turn, Usage};
 
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
 const VERSION: &str = "2023-06-01";
@@ -31,23 +31,8 @@ impl Anthropic {
 
     pub async fn next(&self, req: &Request<'_>) -> Result<Reply, ProviderError> {
         let url = format!("{}/v1/messages", self.base);
-        let body = body(&self.model, req);
-        let net = |e: reqwest::Error| ProviderError::Network { provider: "Anthropic".into(), url: url.clone(), message: e.to_string() };
-        let resp = self
-            .client
-            .post(&url)
-            .header("x-api-key", &self.key)
-            .header("anthropic-version", VERSION)
-            .json(&body)
-            .send()
-            .await
-            .map_err(net)?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(net)?;
-        if !(200..300).contains(&status) {
-            return Err(http_error("Anthropic", KEY_VAR, status, &headers, &text));
-        }
+        let r = self.client.post(&url).header("x-api-key", &self.key).header("anthropic-version", VERSION).json(&body(&self.model, req));
+        let text = send("Anthropic", KEY_VAR, &url, r).await?;
         parse(&text)
     }
 }

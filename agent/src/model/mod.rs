@@ -207,6 +207,20 @@ pub(crate) fn http_client() -> Result<reqwest::Client, ProviderError> {
         .map_err(|e| ProviderError::Config(format!("cannot set up the HTTP client: {e}")))
 }
 
+/// Send a request to a vendor and return the body of a successful answer, or the failure
+/// classified.
+pub(crate) async fn send(provider: &str, key_var: &str, url: &str, r: reqwest::RequestBuilder) -> Result<String, ProviderError> {
+    let net = |e: reqwest::Error| ProviderError::Network { provider: provider.into(), url: url.into(), message: e.to_string() };
+    let resp = r.send().await.map_err(net)?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.map_err(net)?;
+    if !(200..300).contains(&status) {
+        return Err(http_error(provider, key_var, status, &headers, &text));
+    }
+    Ok(text)
+}
+
 /// Classify a non-success HTTP answer from a vendor.
 pub(crate) fn http_error(provider: &str, key_var: &str, status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> ProviderError {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);

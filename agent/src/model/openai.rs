@@ -8,7 +8,7 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{http_client, http_error, ProviderError, Reply, Request, ToolCall, Turn, Usage};
+use super::{http_client, send, ProviderError, Reply, Request, ToolCall, Turn, Usage};
 
 pub const DEFAULT_MODEL: &str = "gpt-4.1";
 const KEY_VAR: &str = "OPENAI_API_KEY";
@@ -35,18 +35,11 @@ impl OpenAi {
 
     pub async fn next(&self, req: &Request<'_>) -> Result<Reply, ProviderError> {
         let url = format!("{}/chat/completions", self.base);
-        let net = |e: reqwest::Error| ProviderError::Network { provider: "OpenAI".into(), url: url.clone(), message: e.to_string() };
         let mut r = self.client.post(&url).json(&body(&self.model, req));
         if let Some(k) = &self.key {
             r = r.bearer_auth(k);
         }
-        let resp = r.send().await.map_err(net)?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(net)?;
-        if !(200..300).contains(&status) {
-            return Err(http_error("OpenAI", KEY_VAR, status, &headers, &text));
-        }
+        let text = send("OpenAI", KEY_VAR, &url, r).await?;
         parse(&text)
     }
 }
