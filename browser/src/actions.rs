@@ -310,8 +310,12 @@ impl Browser {
         }
         out.changes = self.take_changes();
         out.blocked = self.new_blocked();
-        if !out.blocked.is_empty() {
-            out.summary.push_str(&format!("; blocked {}", blocked_summary(&out.blocked)));
+        let (declined, stopped): (Vec<_>, Vec<_>) = out.blocked.iter().cloned().partition(|b| b.layer == "consent");
+        if !stopped.is_empty() {
+            out.summary.push_str(&format!("; blocked {}", blocked_summary(&stopped)));
+        }
+        if !declined.is_empty() {
+            out.summary.push_str(&format!("; {}", blocked_summary(&declined)));
         }
         if out.url != out.url_before && !matches!(action, Action::Navigate { .. }) && !out.url.is_empty() {
             out.summary.push_str(&format!("; now at {}", out.url));
@@ -403,10 +407,15 @@ impl Browser {
     /// Wait for the page to settle: no navigation pending, the network and the DOM quiet
     /// for [`crate::Options::quiet`]. Returns false if still busy at the settle timeout.
     pub async fn settle(&self) -> Result<bool> {
-        let deadline = Instant::now() + self.opts.settle_timeout;
+        let mut deadline = Instant::now() + self.opts.settle_timeout;
         let start = Instant::now();
         loop {
             self.check_alive()?;
+            // A request waiting for a person's decision is not a slow page: wait for the
+            // answer (the consent policy bounds it), then settle as usual.
+            if self.st().consent_pending > 0 {
+                deadline = Instant::now() + self.opts.settle_timeout;
+            }
             let tab = self.active_tab()?;
             let nav = self.pending_navigation(&tab.target_id);
             let (inflight, quiet) = self.net_quiet_for();

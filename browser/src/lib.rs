@@ -14,6 +14,7 @@
 
 pub mod actions;
 pub mod cdp;
+pub mod consent;
 pub mod guard;
 pub mod launch;
 pub mod proxy;
@@ -30,6 +31,7 @@ use tokio::sync::mpsc;
 
 pub use actions::{Action, Direction, ElementTarget, Locator, Outcome};
 pub use cdp::{Cdp, CdpError, Event};
+pub use consent::{Consent, SharedConsent, Submission, Verdict};
 pub use guard::{Blocked, Guard, SharedGuard};
 pub use launch::{LaunchOptions, Source};
 pub use state::{PageState, StateOptions};
@@ -99,6 +101,8 @@ pub struct Options {
     /// because in Chromium interception costs every request about 20 ms while pages
     /// load (measured by `errand bench guard`), the proxy under 1 ms.
     pub intercept: Option<bool>,
+    /// Decides about every state-changing request (see [`consent`]); `None` lets them through.
+    pub consent: Option<SharedConsent>,
 }
 
 impl std::fmt::Debug for Options {
@@ -125,6 +129,7 @@ impl Default for Options {
             guard: None,
             proxy_layer: true,
             intercept: None,
+            consent: None,
         }
     }
 }
@@ -184,6 +189,10 @@ pub(crate) struct State {
     /// Our browser context when attached to someone else's browser.
     pub context: Option<String>,
     pub navigating: HashMap<String, Instant>,
+    /// State-changing requests waiting for a consent decision.
+    pub consent_pending: usize,
+    /// session -> the last form submitted there, as the walker described it, and when.
+    pub submitted: HashMap<String, (Instant, Value)>,
     /// Sessions whose set-up (domains enabled, children auto-attached) is complete.
     pub ready: std::collections::HashSet<String>,
 }
@@ -240,7 +249,9 @@ impl Browser {
                         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                         "--webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                     ]);
-                    let intercept = *opts.intercept.get_or_insert(false);
+                    // Consent needs interception: the proxy cannot see the method of an
+                    // https request inside its CONNECT tunnel.
+                    let intercept = *opts.intercept.get_or_insert(opts.consent.is_some());
                     layers = intercept.then(|| CDP_LAYER.to_string()).into_iter().collect();
                     layers.extend([
                         format!("proxy: every HTTP, HTTPS and WebSocket request of every page, frame, popup and worker goes through errand's filtering proxy at {} and is judged", p.addr),
@@ -594,7 +605,7 @@ impl Browser {
         let st = self.st();
         let now = Instant::now();
         // Requests running for over 2 s (long polls, streams) do not hold up settling.
-        let n = st.inflight.values().filter(|t| now.duration_since(**t) < Duration::from_secs(2)).count();
+        let n = st.inflight.values().filter(|t| now.duration_since(**t) < Duration::from_secs(2)).count() + st.consent_pending;
         let quiet = st.last_net.map(|t| now.duration_since(t)).unwrap_or(Duration::from_secs(3600));
         (n, quiet)
     }
@@ -634,7 +645,7 @@ async fn create_world(cdp: &Cdp, st: &Mutex<State>, frame: &str, session: &str, 
 
 /// Set up a freshly attached target, then let it run. Runs in its own task so the event
 /// task never waits on the browser.
-async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<String>, st: Arc<Mutex<State>>, viewport: Option<(u32, u32)>, guarded: bool) {
+async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<String>, st: Arc<Mutex<State>>, viewport: Option<(u32, u32)>, guarded: bool, consent: bool) {
     let s = Some(session.as_str());
     if guarded {
         // Before anything else, and before the target runs: its first request is judged.
@@ -654,6 +665,12 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
         }
         // The walker runs at the start of every document, in errand's own world: it sees
         // mutations from the beginning and the first page state needs no install.
+        if consent {
+            // The walker reports each form as it is submitted through this binding
+            // (bindings report only with the Runtime domain on).
+            let _ = cdp.raw(s, "Runtime.enable", json!({})).await;
+            let _ = cdp.raw(s, "Runtime.addBinding", json!({"name": "__errandSubmitted", "executionContextName": "errand"})).await;
+        }
         let _ = cdp.raw(s, "Page.addScriptToEvaluateOnNewDocument", json!({"source": WALKER, "worldName": "errand"})).await;
         if let Err(e) = cdp.raw(s, "Network.enable", json!({})).await {
             tracing::warn!("Network.enable failed on a {kind}: {e}");
@@ -673,6 +690,124 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
     }
     let _ = cdp.raw(s, "Runtime.runIfWaitingForDebugger", json!({})).await;
     st.lock().unwrap_or_else(|p| p.into_inner()).ready.insert(session);
+}
+
+/// A paused state-changing request and where it came from.
+struct Held {
+    id: Value,
+    session: Option<String>,
+    url: String,
+    method: String,
+    params: Value,
+    source: String,
+    world: Option<i64>,
+    frame: String,
+    frame_url: String,
+    frame_session: String,
+    tab_url: String,
+}
+
+/// Describe a held request, ask the consent policy, and let it go or fail it.
+async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, blocked: Arc<Mutex<Vec<Blocked>>>, h: Held) {
+    let req = &h.params["request"];
+    let resource = h.params["resourceType"].as_str().unwrap_or_default().to_string();
+    let content_type = req["headers"].as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type"))).and_then(|(_, v)| v.as_str()).unwrap_or_default().to_string();
+    let body = post_body(req);
+    // The form's purpose and the page's secret fields, asked of errand's world in the frame.
+    let mut purpose = String::new();
+    let mut secret: Vec<String> = vec![];
+    // A form's own description, sent by the walker as it was submitted.
+    let strip = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_string();
+    let mut described = None;
+    for _ in 0..10 {
+        {
+            let s = st.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((t, v)) = s.submitted.get(&h.frame_session) {
+                if t.elapsed() < Duration::from_secs(3) && v["action"].as_str().map(strip) == Some(strip(&h.url)) {
+                    described = Some(v.clone());
+                }
+            }
+        }
+        if described.is_some() || resource != "Document" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Otherwise ask errand's world in the frame's current document (the remembered one
+    // may belong to the document before; Chromium keeps one world per name and frame).
+    let world = if described.is_some() || resource == "Document" { None } else { cdp
+        .raw_with_timeout(Some(&h.frame_session), "Page.createIsolatedWorld", json!({"frameId": h.frame, "worldName": "errand"}), Duration::from_secs(2))
+        .await
+        .ok()
+        .and_then(|r| r["executionContextId"].as_i64())
+        .or(h.world) };
+    if let Some(v) = &described {
+        purpose = v["purpose"].as_str().unwrap_or_default().to_string();
+        secret = v["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    }
+    if let Some(ctx) = world {
+        let expr = format!("__errand.describeSubmit({})", json!(h.url));
+        let r = cdp
+            .raw_with_timeout(Some(&h.frame_session), "Runtime.evaluate", json!({"expression": expr, "contextId": ctx, "returnByValue": true}), Duration::from_millis(500))
+            .await;
+        if let Ok(r) = r {
+            let v = &r["result"]["value"];
+            purpose = v["purpose"].as_str().unwrap_or_default().to_string();
+            secret = v["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        }
+    }
+    let (fields, text) = consent::describe_body(&content_type, &body, &secret);
+    let sub = Submission {
+        method: h.method.clone(),
+        url: h.url.clone(),
+        page: if h.tab_url.is_empty() { h.frame_url.clone() } else { h.tab_url.clone() },
+        frame: if h.frame_url != h.tab_url { h.frame_url.clone() } else { String::new() },
+        resource: resource.clone(),
+        purpose,
+        fields,
+        body: text,
+    };
+    let verdict = consent.decide(sub).await;
+    match verdict {
+        Verdict::Allow => cdp.send_nowait(h.session.as_deref(), "Fetch.continueRequest", json!({"requestId": h.id})),
+        Verdict::Deny(reason) => {
+            if resource == "Document" {
+                // A declined form submission leaves the page as it was: a 204 answer to a
+                // navigation means "stay", where a failure would show an error page.
+                cdp.send_nowait(h.session.as_deref(), "Fetch.fulfillRequest", json!({"requestId": h.id, "responseCode": 204, "responseHeaders": [], "body": ""}));
+            } else {
+                cdp.send_nowait(h.session.as_deref(), "Fetch.failRequest", json!({"requestId": h.id, "errorReason": "BlockedByClient"}));
+            }
+            blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
+                url: h.url.clone(),
+                reason: format!("{reason} ({} {})", h.method, h.url),
+                layer: "consent".into(),
+                source: h.source.clone(),
+                resource,
+            });
+        }
+    }
+    let mut s = st.lock().unwrap_or_else(|p| p.into_inner());
+    s.consent_pending = s.consent_pending.saturating_sub(1);
+    s.last_net = Some(Instant::now());
+}
+
+/// The request body as text (from `postData`, or the base64 `postDataEntries`).
+fn post_body(req: &Value) -> String {
+    if let Some(s) = req["postData"].as_str() {
+        return s.to_string();
+    }
+    use base64::Engine;
+    req["postDataEntries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["bytes"].as_str())
+                .filter_map(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .map(|b| String::from_utf8_lossy(&b).to_string())
+                .collect::<String>()
+        })
+        .unwrap_or_default()
 }
 
 fn add_tree(st: &mut State, node: &Value, parent: Option<&str>, session: &str, tab: &str) {
@@ -772,7 +907,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     tab = Some(f.tab.clone());
                 }
                 drop(locked);
-                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, opts.guard.is_some() && opts.intercept != Some(false)));
+                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, (opts.guard.is_some() || opts.consent.is_some()) && opts.intercept != Some(false), opts.consent.is_some()));
             }
             "Target.detachedFromTarget" => {
                 if let Some(session) = p["sessionId"].as_str() {
@@ -939,6 +1074,20 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let url = p["request"]["url"].as_str().unwrap_or_default().to_string();
                 let verdict = opts.guard.as_ref().and_then(|g| g.judge(&url));
                 let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
+                let method = p["request"]["method"].as_str().unwrap_or("GET").to_string();
+                if let (None, Some(c)) = (&verdict, opts.consent.as_ref().filter(|_| consent::is_state_changing(&method))) {
+                    // Held until decided; the decision runs in its own task so the event
+                    // task never waits on a person.
+                    s.consent_pending += 1;
+                    let frame = p["frameId"].as_str().unwrap_or_default().to_string();
+                    let (world, frame_url, frame_session) =
+                        s.frames.get(&frame).map(|f| (f.world, f.url.clone(), f.session.clone())).unwrap_or((None, String::new(), String::new()));
+                    let tab_url = s.frames.get(&frame).and_then(|f| s.tabs.iter().find(|t| t.target_id == f.tab)).map(|t| t.url.clone()).unwrap_or_default();
+                    drop(locked);
+                    let held = Held { id, session: ev.session.clone(), url, method, params: p.clone(), source, world, frame, frame_url, frame_session, tab_url };
+                    tokio::spawn(decide_held(cdp.clone(), st.clone(), c.clone(), blocked.clone(), held));
+                    continue;
+                }
                 drop(locked);
                 tracing::trace!(target: "errand::guard", "decided in {:?} after receipt", ev.received.elapsed());
                 match verdict {
@@ -948,6 +1097,11 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                         let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
                         blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url, reason, layer: "cdp".into(), source, resource });
                     }
+                }
+            }
+            "Runtime.bindingCalled" if p["name"] == "__errandSubmitted" => {
+                if let Ok(v) = serde_json::from_str::<Value>(p["payload"].as_str().unwrap_or_default()) {
+                    s.submitted.insert(sess.clone(), (Instant::now(), v));
                 }
             }
             "Page.javascriptDialogOpening" => {

@@ -443,7 +443,51 @@
     return { ok: true, loc: locator(el) };
   }
 
-  globalThis.__errand = { snapshot, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
+  // What a held state-changing request is for: the form it comes from (by action, or
+  // the focused field's form), described by its label, legend, nearest heading and submit
+  // button; and the names of the secret fields (password, card, data-secret) to mask.
+  function describeSubmit(url, given) {
+    const strip = (u) => { try { const x = new URL(u, location.href); return x.origin + x.pathname; } catch (e) { return String(u); } };
+    const target = strip(url);
+    let form = given || null;
+    if (!form) for (const f of document.forms) { if (strip(f.action) === target) { form = f; break; } }
+    const ae = document.activeElement;
+    if (!form && ae && ae.form) form = ae.form;
+    const secretIn = (root) => [...root.querySelectorAll('input')]
+      .filter((i) => i.type === 'password' || /^cc-/.test(i.autocomplete || '') || i.hasAttribute('data-secret'))
+      .map((i) => i.name).filter(Boolean);
+    const clean = (t) => (t || '').replace(/\s+/g, ' ').trim();
+    let purpose = '';
+    if (form) {
+      const parts = [];
+      const lb = form.getAttribute('aria-labelledby');
+      parts.push(form.getAttribute('aria-label') || (lb && document.getElementById(lb) ? document.getElementById(lb).innerText : ''));
+      const legend = form.querySelector('legend');
+      if (legend) parts.push(legend.innerText);
+      const heads = [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')]
+        .filter((h) => form.contains(h) || (h.compareDocumentPosition(form) & Node.DOCUMENT_POSITION_FOLLOWING));
+      if (heads.length) parts.push(heads[heads.length - 1].innerText);
+      const btn = form.querySelector('button[type=submit],button:not([type]),input[type=submit]');
+      const bt = btn ? clean(btn.innerText || btn.value) : '';
+      if (bt) parts.push('button "' + bt + '"');
+      purpose = parts.map(clean).filter(Boolean).join(' — ');
+    }
+    return { purpose: purpose.slice(0, 200), secret: secretIn(form || document) };
+  }
+
+  // A form being submitted is described at once, through a binding errand installed in
+  // this world: while its navigation is held, the page may not answer an evaluation.
+  document.addEventListener('submit', (e) => {
+    try {
+      if (typeof globalThis.__errandSubmitted !== 'function') return;
+      const f = e.target;
+      const d = describeSubmit(f.action, f);
+      d.action = new URL(f.action, location.href).href;
+      globalThis.__errandSubmitted(JSON.stringify(d));
+    } catch (err) { /* describing is best effort */ }
+  }, true);
+
+  globalThis.__errand = { snapshot, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
     locatorOf: locator, idOf, focusForTyping, valueOf, selectOption, checked, find, findText, hasText, quietFor,
     scrollBy, scrollTo, describe, known: (el) => ids.has(el) };
 })();
