@@ -488,6 +488,9 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
         record_dir: Some(tmp.path().join("rec")),
         json: false,
         max_pages: 0,
+        confirm: crate::consent::Confirm::Deny,
+        confirm_timeout: 1,
+        dry_run: false,
         browser,
     };
     crate::run::run(args).await?;

@@ -5,6 +5,7 @@
 
 mod allow;
 mod bench;
+mod consent;
 mod model;
 mod narrate;
 mod output;
@@ -133,13 +134,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(run(cli)) {
+    let code = match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
-    }
+    };
+    // A prompt still reading the terminal (after its timeout) must not hold up the exit.
+    rt.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -164,6 +168,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 record_dir,
                 json,
                 max_pages: 12,
+                confirm: consent::Confirm::Ask,
+                confirm_timeout: 300,
+                dry_run: false,
                 browser,
             };
             run::run(args).await

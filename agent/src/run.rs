@@ -22,6 +22,7 @@ use clap::Args;
 use recordings::{Record, Recorder};
 use serde_json::{json, Value};
 
+use crate::consent::{Confirm, SessionConsent};
 use crate::model::{Provider, Reply, Request, ToolCall, ToolResult, Turn};
 use crate::narrate::Narrator;
 use crate::output::OutDir;
@@ -54,6 +55,16 @@ pub struct RunArgs {
     /// Print events as JSON Lines on stdout
     #[arg(long)]
     pub json: bool,
+    /// Who approves form submissions and other state-changing requests: ask (on a
+    /// terminal; otherwise deny), deny, or approve
+    #[arg(long, value_enum, default_value_t = Confirm::Ask)]
+    pub confirm: Confirm,
+    /// Seconds to wait for an answer before a submission counts as declined
+    #[arg(long, default_value_t = 300)]
+    pub confirm_timeout: u64,
+    /// Plan without sending anything: every state-changing request is denied and listed
+    #[arg(long)]
+    pub dry_run: bool,
     /// Pages the built-in policy reads at most
     #[arg(long, default_value_t = 12)]
     pub max_pages: usize,
@@ -147,6 +158,7 @@ struct Session {
     allowlist_file: PathBuf,
     /// stdin and stderr are a terminal: a person can answer prompts.
     interactive: bool,
+    consent: SessionConsent,
     browser: Browser,
     rec: Recorder,
     out: OutDir,
@@ -200,11 +212,22 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
+    let rules = match allowlist::file::load_submit_rules(&path) {
+        Ok(r) => r,
+        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let consent = SessionConsent::new(args.confirm, args.dry_run, interactive, rules, Duration::from_secs(args.confirm_timeout), rec.clone());
     narr.info(&format!("errand run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
     narr.event(json!({"event": "start", "session": id, "task": args.task, "model": provider.describe(), "allowlist": live.patterns(), "out": out_root, "recording": rec_dir}));
+    if let Some(n) = consent.notice() {
+        narr.info(&n);
+    }
     narr.spin("starting the browser");
-    let browser = match Browser::start(args.browser.source(vec![]), args.browser.options(live.guard())).await {
+    let mut opts = args.browser.options(live.guard());
+    opts.consent = Some(std::sync::Arc::new(consent.clone()));
+    let browser = match Browser::start(args.browser.source(vec![]), opts).await {
         Ok(b) => b,
         Err(e) => {
             narr.stop_spin();
@@ -230,12 +253,13 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         errand_version: env!("CARGO_PKG_VERSION").into(),
         browser: browser.description.clone(),
     });
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let abort = consent.0.abort.clone();
     let mut s = Session {
         args,
         live: live.clone(),
         allowlist_file: path.clone(),
         interactive,
+        consent,
         browser,
         rec,
         out,
@@ -256,6 +280,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let end = tokio::select! {
         e = s.drive() => e,
         _ = tokio::signal::ctrl_c() => End::Aborted,
+        _ = abort.notified() => End::Aborted,
     };
     s.narr.stop_spin();
     s.finish(end, &rec_dir).await
@@ -669,6 +694,7 @@ impl Session {
             End::Done(s) => ("done", s.clone(), 0),
             End::Budget(s) => ("budget", s.clone(), 1),
             End::Failed(s) => ("failed", s.clone(), 1),
+            End::Aborted if self.consent.0.aborted.load(std::sync::atomic::Ordering::SeqCst) => ("aborted", "stopped at the consent prompt".to_string(), 1),
             End::Aborted => ("aborted", "stopped by Ctrl-C".to_string(), 1),
         };
         self.rec.log(Record::SessionEnd { outcome: outcome.into(), steps: self.steps, tokens_in: self.tokens_in, tokens_out: self.tokens_out, summary: summary.clone() });
@@ -691,6 +717,13 @@ impl Session {
             self.narr.line("  no files written");
         } else {
             self.narr.line(&format!("  wrote {} in {}", written.join(", "), self.out.root.display()));
+        }
+        let would = self.consent.0.would.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for w in &would {
+            let purpose = if w.purpose.is_empty() { String::new() } else { format!(" ({})", w.purpose) };
+            let fields: Vec<String> = w.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            self.narr.line(&format!("  would have submitted: {} {}{purpose} {}", w.method, w.url, fields.join(" ")));
+            self.narr.event(json!({"event": "would_submit", "method": w.method, "url": w.url, "purpose": w.purpose, "fields": w.fields}));
         }
         self.narr.line(&format!("  recording: {}", rec_dir.display()));
         self.narr.event(json!({

@@ -103,6 +103,45 @@ pub fn load(path: &Path) -> Result<Policy, FileError> {
     }
 }
 
+/// The `[[submit]]` rules: URLs (scheme, host, port and path; any query) to which
+/// state-changing requests may go without asking.
+///
+/// ```toml
+/// [[submit]]
+/// url = "https://intranet.example/search"
+/// ```
+pub fn submit_rules(path: &Path, text: &str) -> Result<Vec<String>, FileError> {
+    let doc = toml_edit::Document::parse(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        FileError::Syntax { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
+    })?;
+    let Some(item) = doc.get("submit") else { return Ok(vec![]) };
+    let shape = || FileError::Shape { path: path.to_path_buf(), message: "`[[submit]]` rules each need url = \"https://…\"".into() };
+    let tables = item.as_array_of_tables().ok_or_else(shape)?;
+    let mut out = vec![];
+    for t in tables.iter() {
+        let v = t.get("url").ok_or_else(shape)?;
+        let (line, column) = v.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        let url = v.as_str().ok_or_else(shape)?;
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => out.push(u.to_string()),
+            _ => {
+                return Err(FileError::Syntax { path: path.to_path_buf(), line, column, message: format!("{url:?} is not an http(s) URL") });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `[[submit]]` rules of a file; a missing file has none.
+pub fn load_submit_rules(path: &Path) -> Result<Vec<String>, FileError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => submit_rules(path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        Err(source) => Err(FileError::Io { action: "read", path: path.to_path_buf(), source }),
+    }
+}
+
 /// What an edit changed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Edit {

@@ -72,6 +72,9 @@ pub enum Record {
     Extract { n: u32, url: String, title: String, sha256: String, file: String },
     FileWritten { path: String, sha256: String, bytes: u64 },
     Flag { url: String, text: String },
+    /// A state-changing request, what was decided and who decided (person, rule, session
+    /// approval, policy, dry run, timeout). Secret field values arrive masked.
+    Consent { method: String, url: String, page: String, purpose: String, fields: Vec<(String, String)>, decision: String, by: String },
     /// The person's answer when the model tried to open a host off the allowlist.
     AllowPrompt { url: String, pattern: String, answer: String },
     Error { message: String },

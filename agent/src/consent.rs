@@ -1,0 +1,280 @@
+//! The session's consent policy: who says yes to a state-changing request.
+//!
+//! The browser holds every such request (see `browser::consent`) and asks here. The
+//! decision is a pure function of the mode (`--confirm`), `--dry-run`, whether a person is
+//! at a terminal, the allowlist file's `[[submit]]` rules and the sites approved for this
+//! session, tested from a table. When it says "ask", one prompt at a time shows the
+//! request on the terminal and waits at most `--confirm-timeout`; no answer is a no.
+//! Every request, decision and who decided is recorded.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use browser::{Submission, Verdict};
+use futures::future::BoxFuture;
+use recordings::{Record, Recorder};
+
+/// `--confirm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Confirm {
+    /// Ask a person (without a terminal: deny)
+    Ask,
+    /// Deny every state-changing request
+    Deny,
+    /// Send every state-changing request without asking
+    Approve,
+}
+
+/// Who decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Person,
+    Rule,
+    Session,
+    Policy,
+    DryRun,
+    Timeout,
+}
+
+impl By {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            By::Person => "person",
+            By::Rule => "rule",
+            By::Session => "session approval",
+            By::Policy => "policy",
+            By::DryRun => "dry run",
+            By::Timeout => "timeout",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow(By),
+    Deny(By),
+    Ask,
+}
+
+/// scheme://host:port/path of a URL (query and fragment dropped), for rule matching.
+fn endpoint(url: &str) -> Option<String> {
+    let mut u = url::Url::parse(url).ok()?;
+    u.set_query(None);
+    u.set_fragment(None);
+    Some(u.to_string())
+}
+
+/// The origin of a URL, the unit of "approve this site's submissions".
+pub fn site(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+}
+
+/// The pure decision.
+pub fn decide(mode: Confirm, dry_run: bool, interactive: bool, rules: &[String], approved: &[String], url: &str) -> Decision {
+    if dry_run {
+        return Decision::Deny(By::DryRun);
+    }
+    if let Some(e) = endpoint(url) {
+        if rules.iter().any(|r| endpoint(r).as_deref() == Some(e.as_str())) {
+            return Decision::Allow(By::Rule);
+        }
+    }
+    if approved.contains(&site(url)) {
+        return Decision::Allow(By::Session);
+    }
+    match mode {
+        Confirm::Approve => Decision::Allow(By::Policy),
+        Confirm::Deny => Decision::Deny(By::Policy),
+        Confirm::Ask if interactive => Decision::Ask,
+        Confirm::Ask => Decision::Deny(By::Policy),
+    }
+}
+
+pub struct Inner {
+    pub mode: Confirm,
+    pub dry_run: bool,
+    pub interactive: bool,
+    pub rules: Vec<String>,
+    pub timeout: Duration,
+    approved: Mutex<Vec<String>>,
+    prompt: tokio::sync::Mutex<()>,
+    rec: Recorder,
+    /// Requests a dry run denied, for the end of the run.
+    pub would: Mutex<Vec<Submission>>,
+    /// Set when the person answers "abort".
+    pub abort: Arc<tokio::sync::Notify>,
+    pub aborted: AtomicBool,
+}
+
+/// The session's consent policy, shared with the browser.
+#[derive(Clone)]
+pub struct SessionConsent(pub Arc<Inner>);
+
+impl SessionConsent {
+    pub fn new(mode: Confirm, dry_run: bool, interactive: bool, rules: Vec<String>, timeout: Duration, rec: Recorder) -> SessionConsent {
+        SessionConsent(Arc::new(Inner {
+            mode,
+            dry_run,
+            interactive,
+            rules,
+            timeout,
+            approved: Mutex::default(),
+            prompt: tokio::sync::Mutex::new(()),
+            rec,
+            would: Mutex::default(),
+            abort: Arc::new(tokio::sync::Notify::new()),
+            aborted: AtomicBool::new(false),
+        }))
+    }
+
+    /// What errand says at start about this policy, if anything.
+    pub fn notice(&self) -> Option<String> {
+        let i = &self.0;
+        if i.dry_run {
+            return Some("dry run: every form submission and state-changing request will be denied and listed at the end".into());
+        }
+        match i.mode {
+            Confirm::Approve => Some("warning: --confirm approve: every form submission and state-changing request will be sent without asking".into()),
+            Confirm::Deny => Some("--confirm deny: form submissions and state-changing requests will be denied".into()),
+            Confirm::Ask if !i.interactive => Some(
+                "no terminal to ask at: form submissions and state-changing requests will be denied (pass --confirm approve to send them)".into(),
+            ),
+            Confirm::Ask => None,
+        }
+    }
+}
+
+/// The prompt's text for a request.
+pub fn describe(s: &Submission) -> String {
+    let mut t = format!("errand: the page wants to send {} {}\n", s.method, s.url);
+    t.push_str(&format!("  page:    {}\n", s.page));
+    if !s.frame.is_empty() {
+        t.push_str(&format!("  frame:   {}\n", s.frame));
+    }
+    if !s.purpose.is_empty() {
+        t.push_str(&format!("  purpose: {}\n", s.purpose));
+    }
+    for (i, (k, v)) in s.fields.iter().enumerate() {
+        t.push_str(&format!("  {} {k} = {v}\n", if i == 0 { "fields: " } else { "        " }));
+    }
+    if !s.body.is_empty() {
+        t.push_str(&format!("  body:    {}\n", s.body));
+    }
+    t
+}
+
+impl browser::Consent for SessionConsent {
+    fn decide(&self, s: Submission) -> BoxFuture<'static, Verdict> {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let approved = inner.approved.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let mut d = decide(inner.mode, inner.dry_run, inner.interactive, &inner.rules, &approved, &s.url);
+            if d == Decision::Ask {
+                // One prompt at a time; a second request waits its turn.
+                let _turn = inner.prompt.lock().await;
+                let approved = inner.approved.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                d = decide(inner.mode, inner.dry_run, inner.interactive, &inner.rules, &approved, &s.url);
+                if d == Decision::Ask {
+                    d = ask(&inner, &s).await;
+                }
+            }
+            let (verdict, by) = match d {
+                Decision::Allow(by) => (Verdict::Allow, by),
+                Decision::Deny(by) => {
+                    let why = match by {
+                        By::Person => "the user declined this submission",
+                        By::DryRun => "dry run: errand sends no submissions in a dry run",
+                        By::Timeout => "the user did not answer in time, so this submission was declined",
+                        _ => "submissions are denied in this run",
+                    };
+                    (Verdict::Deny(why.into()), by)
+                }
+                Decision::Ask => (Verdict::Deny("the user declined this submission".into()), By::Person),
+            };
+            if by == By::DryRun {
+                inner.would.lock().unwrap_or_else(|p| p.into_inner()).push(s.clone());
+            }
+            inner.rec.log(Record::Consent {
+                method: s.method.clone(),
+                url: s.url.clone(),
+                page: s.page.clone(),
+                purpose: s.purpose.clone(),
+                fields: s.fields.clone(),
+                decision: if verdict == Verdict::Allow { "allow" } else { "deny" }.into(),
+                by: by.as_str().into(),
+            });
+            verdict
+        })
+    }
+}
+
+async fn ask(inner: &Arc<Inner>, s: &Submission) -> Decision {
+    eprint!(
+        "{}  Send it? [y]es once, yes for this [s]ite this session, [n]o, [a]bort the run [n] ",
+        describe(s)
+    );
+    let read = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    });
+    let line = match tokio::time::timeout(inner.timeout, read).await {
+        Ok(Ok(Ok(l))) => l.trim().to_ascii_lowercase(),
+        Err(_) => {
+            eprintln!("\n    no answer within {} s: declined", inner.timeout.as_secs());
+            return Decision::Deny(By::Timeout);
+        }
+        _ => String::new(),
+    };
+    match line.as_str() {
+        "y" | "yes" => {
+            eprintln!("    sending it");
+            Decision::Allow(By::Person)
+        }
+        "s" | "site" => {
+            inner.approved.lock().unwrap_or_else(|p| p.into_inner()).push(site(&s.url));
+            eprintln!("    sending it, and {}'s further submissions this session", site(&s.url));
+            Decision::Allow(By::Person)
+        }
+        "a" | "abort" => {
+            eprintln!("    declined; stopping the run");
+            inner.aborted.store(true, Ordering::SeqCst);
+            inner.abort.notify_one();
+            Decision::Deny(By::Person)
+        }
+        _ => {
+            eprintln!("    declined");
+            Decision::Deny(By::Person)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_from_a_table() {
+        let rules = vec!["https://intranet.example/search".to_string()];
+        let approved = vec!["http://shop.example".to_string()];
+        let post = "https://intranet.example/search?q=1";
+        let other = "https://intranet.example/delete";
+        let shop = "http://shop.example/cart/add";
+        use Confirm::*;
+        use Decision::*;
+        let table: &[(Confirm, bool, bool, &str, Decision)] = &[
+            (Ask, false, true, other, Ask),
+            (Ask, false, false, other, Deny(By::Policy)),
+            (Deny, false, true, other, Deny(By::Policy)),
+            (Approve, false, false, other, Allow(By::Policy)),
+            (Ask, false, false, post, Allow(By::Rule)),
+            (Deny, false, true, post, Allow(By::Rule)),
+            (Ask, false, true, shop, Allow(By::Session)),
+            (Approve, true, true, post, Deny(By::DryRun)),
+            (Ask, true, true, shop, Deny(By::DryRun)),
+        ];
+        for (mode, dry, tty, url, want) in table {
+            assert_eq!(decide(*mode, *dry, *tty, &rules, &approved, url), *want, "{mode:?} dry={dry} tty={tty} {url}");
+        }
+    }
+}
