@@ -210,21 +210,14 @@ impl browser::Consent for SessionConsent {
 }
 
 async fn ask(inner: &Arc<Inner>, s: &Submission) -> Decision {
-    eprint!(
-        "{}  Send it? [y]es once, yes for this [s]ite this session, [n]o, [a]bort the run [n] ",
-        describe(s)
-    );
-    let read = tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map(|_| line)
-    });
-    let line = match tokio::time::timeout(inner.timeout, read).await {
-        Ok(Ok(Ok(l))) => l.trim().to_ascii_lowercase(),
-        Err(_) => {
+    let question = format!("{}  Send it? [y]es once, yes for this [s]ite this session, [n]o, [a]bort the run [n] ", describe(s));
+    let timeout = inner.timeout;
+    let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {
+        Ok(Some(l)) => l.trim().to_ascii_lowercase(),
+        _ => {
             eprintln!("\n    no answer within {} s: declined", inner.timeout.as_secs());
             return Decision::Deny(By::Timeout);
         }
-        _ => String::new(),
     };
     match line.as_str() {
         "y" | "yes" => {

@@ -5,10 +5,67 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
+
+/// stderr is one terminal for the whole process: narration lines and prompts take this
+/// lock, so a prompt (which may come from a request the page sends at any moment) never
+/// interleaves with narration, and narration waits while a prompt is open.
+static TERM: Mutex<()> = Mutex::new(());
+/// The spinner on screen, if any, hidden while a prompt is open.
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Lines typed at the terminal, read by one thread for the whole process (a read cannot
+/// be abandoned, so a prompt that times out leaves the reader, not a stray thread).
+static LINES: std::sync::OnceLock<Mutex<std::sync::mpsc::Receiver<String>>> = std::sync::OnceLock::new();
+
+fn lines() -> &'static Mutex<std::sync::mpsc::Receiver<String>> {
+    LINES.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || loop {
+            let mut line = String::new();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Mutex::new(rx)
+    })
+}
+
+static TIMED_OUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Show a question on stderr and wait at most `timeout` for one line of answer, with the
+/// spinner hidden and narration held back meanwhile. `None`: no answer in time (or no
+/// input at all). Blocking: call from `spawn_blocking`.
+pub fn prompt(question: &str, timeout: Duration) -> Option<String> {
+    let _term = TERM.lock().unwrap_or_else(|p| p.into_inner());
+    let bar = BAR.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let ask = || {
+        let rx = lines().lock().unwrap_or_else(|p| p.into_inner());
+        // After a prompt went unanswered, a late answer must not answer the next one.
+        if TIMED_OUT.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            while rx.try_recv().is_ok() {}
+        }
+        eprint!("{question}");
+        let answer = rx.recv_timeout(timeout).ok();
+        if answer.is_none() {
+            TIMED_OUT.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        answer
+    };
+    match bar {
+        Some(b) => b.suspend(ask),
+        None => ask(),
+    }
+}
 
 pub struct Narrator {
     json: bool,
@@ -28,6 +85,7 @@ impl Narrator {
 
     /// A line on stderr.
     pub fn line(&self, text: &str) {
+        let _term = TERM.lock().unwrap_or_else(|p| p.into_inner());
         match &self.bar {
             Some(b) => b.suspend(|| eprintln!("{text}")),
             None => eprintln!("{text}"),
@@ -58,11 +116,13 @@ impl Narrator {
         }
         b.set_message(msg.to_string());
         b.enable_steady_tick(Duration::from_millis(120));
+        *BAR.lock().unwrap_or_else(|p| p.into_inner()) = Some(b.clone());
         self.bar = Some(b);
     }
 
     pub fn stop_spin(&mut self) {
         if let Some(b) = self.bar.take() {
+            BAR.lock().unwrap_or_else(|p| p.into_inner()).take();
             b.finish_and_clear();
         }
     }

@@ -513,17 +513,9 @@ impl Session {
             "errand: the model wants to open {url}\n  {reason}.\n  Allow {pattern} [o]nce, for this [s]ession, [a]lways (adds it to {}), or [d]eny? [d] ",
             self.allowlist_file.display()
         );
-        eprint!("{question}");
-        let answer = tokio::time::timeout(
-            Duration::from_secs(300),
-            tokio::task::spawn_blocking(|| {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map(|_| line)
-            }),
-        )
-        .await;
-        let line = match answer {
-            Ok(Ok(Ok(l))) => l.trim().to_ascii_lowercase(),
+        let timeout = Duration::from_secs(self.args.confirm_timeout);
+        let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {
+            Ok(Some(l)) => l.trim().to_ascii_lowercase(),
             _ => String::new(),
         };
         let choice = match line.as_str() {
