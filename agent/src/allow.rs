@@ -20,6 +20,16 @@ pub enum AllowCmd {
         #[arg(required = true)]
         patterns: Vec<String>,
     },
+    /// Let state-changing requests (form submissions, POST…) to these endpoints go without asking
+    SubmitAdd {
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+    },
+    /// Remove submit rules
+    SubmitRemove {
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+    },
     /// Say whether each URL is allowed, and why not; exit 0 only if all are
     Check {
         #[arg(required = true)]
@@ -46,14 +56,25 @@ pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
         ExitCode::from(2)
     };
     match cmd {
-        AllowCmd::List => match file::load(&path) {
-            Ok(p) => {
-                eprintln!("{} ({} patterns)", path.display(), p.patterns().len());
+        AllowCmd::List => match file::load(&path).and_then(|p| file::load_submit_rules(&path).map(|r| (p, r))) {
+            Ok((p, rules)) => {
+                eprintln!("{} ({} patterns, {} submit rules)", path.display(), p.patterns().len(), rules.len());
                 for pat in p.patterns() {
                     println!("{pat}");
                 }
+                for r in rules {
+                    println!("submit: {r}");
+                }
                 ExitCode::SUCCESS
             }
+            Err(e) => fail(e),
+        },
+        AllowCmd::SubmitAdd { urls } => match file::add_submit(&path, &urls) {
+            Ok(edit) => report(&path, &[("submissions allowed to", &edit.added), ("already a rule:", &edit.unchanged)]),
+            Err(e) => fail(e),
+        },
+        AllowCmd::SubmitRemove { urls } => match file::remove_submit(&path, &urls) {
+            Ok(edit) => report(&path, &[("no longer allowed without asking:", &edit.removed), ("not a rule:", &edit.unchanged)]),
             Err(e) => fail(e),
         },
         AllowCmd::Add { patterns } => match file::add(&path, &patterns) {

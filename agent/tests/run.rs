@@ -600,3 +600,30 @@ async fn at_a_terminal_a_person_approves_or_declines_a_submission() {
         assert_eq!((c[0]["decision"].as_str(), c[0]["by"].as_str()), (Some(if sent { "allow" } else { "deny" }), Some("person")));
     }
 }
+
+#[tokio::test]
+async fn a_submit_rule_lets_one_endpoint_through_without_asking() {
+    let site = Site::start().await;
+    let page = site.url("/consent.html");
+    let d = dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["allow", "submit-add", &site.url("/echo")])
+        .env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = consent_script(&d, &site, json!([
+        {"tool": "click", "args": {"text": "Sign in"}},
+        {"tool": "navigate", "args": {"url": page}},
+        {"tool": "click", "args": {"text": "Delete item"}},
+        {"tool": "done", "args": {"summary": "ok"}}
+    ]));
+    let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display())], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Both go to /echo (any query), so the rule lets both through; nothing else would.
+    let w = writes(&site);
+    assert_eq!(w.len(), 2, "{w:?}");
+    let (_, lines) = recording(&d.rec);
+    assert!(lines.iter().filter(|l| l["type"] == "consent").all(|l| l["by"] == "rule" && l["decision"] == "allow"));
+}

@@ -49,6 +49,11 @@ pub const TEMPLATE: &str = r#"# errand allowlist: the hosts errand's browser may
 # Edit this file by hand, or with `errand allow add|remove PATTERN`.
 allow = [
 ]
+
+# Form submissions and other state-changing requests ask for your yes, except to
+# endpoints named in a rule like this (`errand allow submit-add|submit-remove URL`):
+# [[submit]]
+# url = "https://intranet.example/search"
 "#;
 
 /// The default location: `$XDG_CONFIG_HOME/errand/allowlist.toml` (or `~/.config/…`).
@@ -155,7 +160,7 @@ pub fn add(path: &Path, patterns: &[String]) -> Result<Edit, FileError> {
     for p in patterns {
         Pattern::parse(p)?;
     }
-    edit(path, |arr, edit| {
+    edit_allow(path, |arr, edit| {
         for p in patterns {
             let exists = arr.iter().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(p.trim())));
             if exists {
@@ -178,7 +183,7 @@ pub fn add(path: &Path, patterns: &[String]) -> Result<Edit, FileError> {
 
 /// Remove patterns (exact text, case-insensitive).
 pub fn remove(path: &Path, patterns: &[String]) -> Result<Edit, FileError> {
-    edit(path, |arr, edit| {
+    edit_allow(path, |arr, edit| {
         for p in patterns {
             let Some(i) = arr.iter().position(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(p.trim()))) else {
                 edit.unchanged.push(p.clone());
@@ -201,7 +206,74 @@ pub fn remove(path: &Path, patterns: &[String]) -> Result<Edit, FileError> {
     })
 }
 
-fn edit(path: &Path, change: impl FnOnce(&mut Array, &mut Edit)) -> Result<Edit, FileError> {
+/// Normalise a submit rule's URL, refusing anything but http(s).
+fn submit_url(u: &str) -> Result<String, FileError> {
+    match url::Url::parse(u.trim()) {
+        Ok(x) if matches!(x.scheme(), "http" | "https") && x.host_str().is_some() => Ok(x.to_string()),
+        _ => Err(FileError::Shape { path: PathBuf::new(), message: format!("{u:?} is not an http(s) URL; a submit rule names an endpoint like https://intranet.example/search") }),
+    }
+}
+
+/// Add `[[submit]]` rules: state-changing requests to these endpoints go without asking.
+pub fn add_submit(path: &Path, urls: &[String]) -> Result<Edit, FileError> {
+    let urls: Vec<String> = urls.iter().map(|u| submit_url(u)).collect::<Result<_, _>>()?;
+    edit(path, |doc, edit| {
+        if doc.get("submit").is_none() {
+            doc["submit"] = Item::ArrayOfTables(toml_edit::ArrayOfTables::new());
+        }
+        let Some(aot) = doc["submit"].as_array_of_tables_mut() else { return };
+        for u in urls {
+            if aot.iter().any(|t| t.get("url").and_then(|v| v.as_str()) == Some(u.as_str())) {
+                edit.unchanged.push(u);
+            } else {
+                let mut t = toml_edit::Table::new();
+                t["url"] = toml_edit::value(u.clone());
+                aot.push(t);
+                edit.added.push(u);
+            }
+        }
+    })
+}
+
+/// Remove `[[submit]]` rules.
+pub fn remove_submit(path: &Path, urls: &[String]) -> Result<Edit, FileError> {
+    let urls: Vec<String> = urls.iter().map(|u| submit_url(u)).collect::<Result<_, _>>()?;
+    edit(path, |doc, edit| {
+        let Some(aot) = doc.get_mut("submit").and_then(|i| i.as_array_of_tables_mut()) else {
+            edit.unchanged.extend(urls);
+            return;
+        };
+        for u in urls {
+            let found = aot.iter().position(|t| t.get("url").and_then(|v| v.as_str()) == Some(u.as_str()));
+            match found {
+                Some(i) => {
+                    aot.remove(i);
+                    edit.removed.push(u);
+                }
+                None => edit.unchanged.push(u),
+            }
+        }
+    })
+}
+
+fn edit_allow(path: &Path, change: impl FnOnce(&mut Array, &mut Edit)) -> Result<Edit, FileError> {
+    let mut bad = false;
+    let r = edit(path, |doc, e| {
+        if doc.get("allow").is_none() {
+            doc["allow"] = Item::Value(Value::Array(Array::new()));
+        }
+        match doc["allow"].as_array_mut() {
+            Some(arr) => change(arr, e),
+            None => bad = true,
+        }
+    })?;
+    if bad {
+        return Err(FileError::Shape { path: path.to_path_buf(), message: "`allow` must be a list".into() });
+    }
+    Ok(r)
+}
+
+fn edit(path: &Path, change: impl FnOnce(&mut DocumentMut, &mut Edit)) -> Result<Edit, FileError> {
     let io = |action: &'static str| move |source| FileError::Io { action, path: path.to_path_buf(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
@@ -215,15 +287,10 @@ fn edit(path: &Path, change: impl FnOnce(&mut Array, &mut Edit)) -> Result<Edit,
     };
     // Validate the whole file first: a malformed file is reported and left alone.
     parse(path, &text)?;
+    submit_rules(path, &text)?;
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FileError::Shape { path: path.to_path_buf(), message: e.to_string() })?;
-    if doc.get("allow").is_none() {
-        doc["allow"] = Item::Value(Value::Array(Array::new()));
-    }
-    let Some(arr) = doc["allow"].as_array_mut() else {
-        return Err(FileError::Shape { path: path.to_path_buf(), message: "`allow` must be a list".into() });
-    };
     let mut result = Edit::default();
-    change(arr, &mut result);
+    change(&mut doc, &mut result);
     if result.added.is_empty() && result.removed.is_empty() && path.exists() {
         return Ok(result);
     }
@@ -241,13 +308,29 @@ pub fn ensure(path: &Path) -> Result<(), FileError> {
     if path.exists() {
         return Ok(());
     }
-    edit(path, |_, _| {}).map(|_| ())
+    edit_allow(path, |_, _| {}).map(|_| ())
 }
 
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn submit_rules_are_added_and_removed_keeping_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("allowlist.toml");
+        std::fs::write(&p, "# mine\nallow = [\"docs.rs\"] # docs\n").unwrap();
+        let e = add_submit(&p, &["https://intranet.example/search".into()]).unwrap();
+        assert_eq!(e.added, vec!["https://intranet.example/search".to_string()]);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with("# mine\nallow = [\"docs.rs\"] # docs\n"), "{text}");
+        assert_eq!(load_submit_rules(&p).unwrap(), vec!["https://intranet.example/search".to_string()]);
+        assert!(add_submit(&p, &["ftp://x/".into()]).is_err());
+        remove_submit(&p, &["https://intranet.example/search".into()]).unwrap();
+        assert_eq!(load_submit_rules(&p).unwrap(), Vec::<String>::new());
+        assert_eq!(load(&p).unwrap().patterns().len(), 1);
+    }
 
     #[test]
     fn errors_carry_line_and_column() {
