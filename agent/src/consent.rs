@@ -253,18 +253,18 @@ mod tests {
         let post = "https://intranet.example/search?q=1";
         let other = "https://intranet.example/delete";
         let shop = "http://shop.example/cart/add";
-        use Confirm::*;
-        use Decision::*;
+        use Confirm::{Approve, Ask as A, Deny as D};
+        use Decision::{Allow, Ask, Deny};
         let table: &[(Confirm, bool, bool, &str, Decision)] = &[
-            (Ask, false, true, other, Ask),
-            (Ask, false, false, other, Deny(By::Policy)),
-            (Deny, false, true, other, Deny(By::Policy)),
+            (A, false, true, other, Ask),
+            (A, false, false, other, Deny(By::Policy)),
+            (D, false, true, other, Deny(By::Policy)),
             (Approve, false, false, other, Allow(By::Policy)),
-            (Ask, false, false, post, Allow(By::Rule)),
-            (Deny, false, true, post, Allow(By::Rule)),
-            (Ask, false, true, shop, Allow(By::Session)),
+            (A, false, false, post, Allow(By::Rule)),
+            (D, false, true, post, Allow(By::Rule)),
+            (A, false, true, shop, Allow(By::Session)),
             (Approve, true, true, post, Deny(By::DryRun)),
-            (Ask, true, true, shop, Deny(By::DryRun)),
+            (A, true, true, shop, Deny(By::DryRun)),
         ];
         for (mode, dry, tty, url, want) in table {
             assert_eq!(decide(*mode, *dry, *tty, &rules, &approved, url), *want, "{mode:?} dry={dry} tty={tty} {url}");
