@@ -204,6 +204,9 @@ impl browser::Consent for SessionConsent {
                 decision: if verdict == Verdict::Allow { "allow" } else { "deny" }.into(),
                 by: by.as_str().into(),
             });
+            if inner.aborted.load(Ordering::SeqCst) {
+                inner.abort.notify_one();
+            }
             verdict
         })
     }
@@ -231,8 +234,8 @@ async fn ask(inner: &Arc<Inner>, s: &Submission) -> Decision {
         }
         "a" | "abort" => {
             eprintln!("    declined; stopping the run");
+            // The run stops once this decision is recorded (see `decide`).
             inner.aborted.store(true, Ordering::SeqCst);
-            inner.abort.notify_one();
             Decision::Deny(By::Person)
         }
         _ => {

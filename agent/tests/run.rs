@@ -627,3 +627,36 @@ async fn a_submit_rule_lets_one_endpoint_through_without_asking() {
     let (_, lines) = recording(&d.rec);
     assert!(lines.iter().filter(|l| l["type"] == "consent").all(|l| l["by"] == "rule" && l["decision"] == "allow"));
 }
+
+#[tokio::test]
+async fn at_a_terminal_site_approves_the_rest_of_a_site_and_abort_stops_the_run() {
+    let site = Site::start().await;
+    let page = site.url("/consent.html");
+    let steps = json!([
+        {"tool": "click", "args": {"text": "Delete item"}},
+        {"tool": "click", "args": {"text": "Send beacon"}},
+        {"tool": "done", "args": {"summary": "ok"}}
+    ]);
+    // "s": the first request goes, and so does the site's next one, without a question.
+    let d = dirs();
+    let script = consent_script(&d, &site, steps.clone());
+    let args: Vec<String> = vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+    let r = run_at_terminal(&d, &args, "s\n").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(writes(&site).len(), 2, "{:?}", writes(&site));
+    assert_eq!(r.stderr.matches("Send it?").count(), 1, "{}", r.stderr);
+    let (_, lines) = recording(&d.rec);
+    let by: Vec<&str> = lines.iter().filter(|l| l["type"] == "consent").filter_map(|l| l["by"].as_str()).collect();
+    assert_eq!(by, vec!["person", "session approval"]);
+    // "a": declined, and the run stops there (exit 1), its recording finalised.
+    site.log.lock().unwrap().clear();
+    let d = dirs();
+    let script = consent_script(&d, &site, steps);
+    let args: Vec<String> = vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+    let r = run_at_terminal(&d, &args, "a\n").await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(writes(&site), vec![]);
+    let (_, lines) = recording(&d.rec);
+    let end = lines.last().unwrap();
+    assert_eq!((end["outcome"].as_str(), end["summary"].as_str()), (Some("aborted"), Some("stopped at the consent prompt")));
+}
