@@ -660,3 +660,22 @@ async fn at_a_terminal_site_approves_the_rest_of_a_site_and_abort_stops_the_run(
     let end = lines.last().unwrap();
     assert_eq!((end["outcome"].as_str(), end["summary"].as_str()), (Some("aborted"), Some("stopped at the consent prompt")));
 }
+
+#[tokio::test]
+async fn an_unanswered_prompt_is_a_no_after_the_timeout() {
+    let site = Site::start().await;
+    let page = site.url("/consent.html");
+    let d = dirs();
+    let script = consent_script(&d, &site, json!([
+        {"tool": "click", "args": {"text": "Sign in"}},
+        {"tool": "done", "args": {"summary": "ok"}}
+    ]));
+    let args: Vec<String> =
+        vec!["Sign in".into(), "--start".into(), page, "--model".into(), format!("script:{}", script.display()), "--confirm-timeout".into(), "1".into()];
+    let r = run_at_terminal(&d, &args, "").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("no answer within 1 s: declined"), "{}", r.stderr);
+    assert_eq!(writes(&site), vec![]);
+    let (_, lines) = recording(&d.rec);
+    assert!(lines.iter().any(|l| l["type"] == "consent" && l["by"] == "timeout" && l["decision"] == "deny"));
+}
