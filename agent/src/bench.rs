@@ -45,6 +45,22 @@ pub enum Which {
         #[arg(long)]
         chrome: Option<PathBuf>,
     },
+    /// Extraction quality (F1, precision, recall with the benchmark's score.py) and speed
+    /// on the article-extraction pages, page load included
+    Extract {
+        /// The benchmark folder (html/, ground-truth.json, score.py)
+        #[arg(long, default_value = "../shared/bench/article-extraction")]
+        dir: PathBuf,
+        /// Only the first N pages
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Keep the predictions here (default: a temporary file)
+        #[arg(long)]
+        predictions: Option<PathBuf>,
+        /// Chromium executable
+        #[arg(long)]
+        chrome: Option<PathBuf>,
+    },
     /// Page-state build time, size and coverage on real pages
     PageState {
         /// Folder of pages (`*.html` or `*.html.gz`)
@@ -110,6 +126,7 @@ pub async fn run(which: Which) -> Result<()> {
     match which {
         Which::Guard { pages, limit, chrome, cdp_only } => guard(pages, limit, chrome, cdp_only).await,
         Which::Step { rounds, chrome } => step(rounds, chrome).await,
+        Which::Extract { dir, limit, predictions, chrome } => extract(dir, limit, predictions, chrome).await,
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => page_state(pages, limit, reps, per_page, chrome, audit).await,
     }
 }
@@ -517,5 +534,60 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     for (tool, mut v) in by_tool {
         println!("  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps)", median(&mut v), p95(&mut v), v.len());
     }
+    Ok(())
+}
+
+/// Extract every benchmark page through a real Chromium (pages served from loopback, their
+/// other hosts failing fast) and score the text with the benchmark's own `score.py`.
+async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf>, chrome: Option<PathBuf>) -> Result<()> {
+    let pages = Pages::from_dir(&dir.join("html")).with_context(|| format!("no benchmark at {} (run from the repository root, or pass --dir)", dir.display()))?;
+    let mut ids = pages.ids();
+    if let Some(n) = limit {
+        ids.truncate(n);
+    }
+    let origin = site::serve(pages, "127.0.0.1:0").await?;
+    let policy = allowlist::Policy::parse(&[origin.trim_start_matches("http://")])?;
+    let opts = Options {
+        settle_timeout: Duration::from_secs(3),
+        guard: Some(std::sync::Arc::new(move |u: &str| match policy.decide(u) {
+            allowlist::Decision::Allow => None,
+            allowlist::Decision::Block { reason } => Some(reason),
+        })),
+        ..Options::default()
+    };
+    let b = Browser::start(Source::Launch(LaunchOptions { chrome, ..LaunchOptions::default() }), opts).await?;
+    let t = Instant::now();
+    let mut out = serde_json::Map::new();
+    let mut failed = 0;
+    for (i, id) in ids.iter().enumerate() {
+        let key = id.trim_start_matches('/').trim_end_matches(".html").to_string();
+        let body = match b.act(&Action::Navigate { url: format!("{origin}{id}") }).await {
+            Ok(_) => b.extract().await.ok().and_then(|v| v["text"].as_str().map(str::to_string)).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if body.is_empty() {
+            failed += 1;
+        }
+        out.insert(key, json!({"articleBody": body}));
+        if i % 40 == 0 {
+            eprintln!("  {}/{} pages", i + 1, ids.len());
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    b.close().await;
+    let tmp = tempfile::NamedTempFile::new()?;
+    let path = predictions.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::write(&path, serde_json::to_string(&Value::Object(out))?)?;
+    let score = std::process::Command::new("python3")
+        .arg(dir.join("score.py"))
+        .arg(&path)
+        .output()
+        .context("cannot run python3 to score (install python3)")?;
+    println!("errand extraction benchmark: {} pages ({failed} with no text)", ids.len());
+    println!("  score.py (F1 precision recall pages): {}", String::from_utf8_lossy(&score.stdout).trim());
+    if !score.status.success() {
+        println!("  score.py failed: {}", String::from_utf8_lossy(&score.stderr).trim());
+    }
+    println!("  {:.1} pages per second, page load included ({:.1} s)", ids.len() as f64 / secs, secs);
     Ok(())
 }
