@@ -86,6 +86,16 @@ enum Cmd {
         #[arg(long, env = "ERRAND_RECORD_DIR")]
         record_dir: Option<PathBuf>,
     },
+    /// Extract the main content of pages as Markdown (their hosts are allowed, nothing else)
+    Extract {
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+        #[command(flatten)]
+        browser: BrowserArgs,
+        /// One JSON object per URL per line: url, title, byline, date, lang, markdown, text, error
+        #[arg(long)]
+        json: bool,
+    },
     /// Open a URL and print its page state (the compact view a model reads)
     Open {
         url: String,
@@ -183,7 +193,66 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
         Cmd::Run(args) => run::run(args).await,
+        Cmd::Extract { urls, browser, json } => extract(urls, browser, json).await,
     }
+}
+
+/// `errand extract`: one browser for all the URLs; one failing URL gets its error and the
+/// rest go on (exit 1 if any failed). Only the named URLs' hosts are allowed.
+async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool) -> Result<ExitCode> {
+    let mut hosts = vec![];
+    for u in &urls {
+        match policy::pattern_for_url(u) {
+            Ok(p) => hosts.push(p),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let live = match policy::build(allowlist::Policy::default(), &args.allow, &hosts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let b = Browser::start(args.source(vec![]), args.options(live.guard())).await.context("could not start the browser")?;
+    let mut failures = 0;
+    for (i, url) in urls.iter().enumerate() {
+        let t = Instant::now();
+        let r = match b.act(&Action::Navigate { url: url.clone() }).await {
+            Ok(_) => b.extract().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let line = match r {
+            Ok(v) => {
+                eprintln!("[{}/{}] {url}: {} chars of text ({} ms)", i + 1, urls.len(), v["text"].as_str().map(|t| t.len()).unwrap_or(0), t.elapsed().as_millis());
+                if json {
+                    let mut o = serde_json::json!({"url": url, "error": null});
+                    for k in ["title", "byline", "date", "lang", "markdown", "text"] {
+                        o[k] = v.get(k).cloned().unwrap_or(serde_json::Value::Null);
+                    }
+                    o.to_string()
+                } else {
+                    let title = v["title"].as_str().unwrap_or_default();
+                    format!("# {title}\n\nSource: <{url}>\n\n{}\n", v["markdown"].as_str().unwrap_or_default().trim())
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("[{}/{}] {url}: {e}", i + 1, urls.len());
+                if json {
+                    serde_json::json!({"url": url, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "error": e}).to_string()
+                } else {
+                    continue;
+                }
+            }
+        };
+        println!("{line}");
+    }
+    tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
+    Ok(ExitCode::from(if failures > 0 { 1 } else { 0 }))
 }
 
 async fn show(args: &BrowserArgs, url: &str, json: bool, live: std::sync::Arc<policy::LivePolicy>) -> Result<ExitCode> {

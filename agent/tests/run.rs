@@ -679,3 +679,24 @@ async fn an_unanswered_prompt_is_a_no_after_the_timeout() {
     let (_, lines) = recording(&d.rec);
     assert!(lines.iter().any(|l| l["type"] == "consent" && l["by"] == "timeout" && l["decision"] == "deny"));
 }
+
+#[tokio::test]
+async fn errand_extract_prints_markdown_or_json_and_goes_on_past_a_failure() {
+    let site = Site::start().await;
+    let otters = site.url("/articles/otters.html");
+    let missing = "http://127.0.0.1:1/nothing-listens-here".to_string();
+    let beavers = site.url("/articles/beavers.html");
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["extract", &otters, &missing, &beavers, "--json"]).output().await.unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["title"], "Eurasian otters");
+    assert!(lines[0]["markdown"].as_str().unwrap().contains("7 and 12 kilograms"));
+    assert!(lines[0]["error"].is_null());
+    assert!(lines[1]["error"].as_str().is_some_and(|e| !e.is_empty()), "{:?}", lines[1]);
+    assert!(lines[2]["text"].as_str().unwrap().contains("Beavers build dams"));
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["extract", &otters]).output().await.unwrap();
+    assert!(o.status.success());
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.starts_with("# Eurasian otters\n\nSource: <") && md.contains("| Weight |"), "{md}");
+}
