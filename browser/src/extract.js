@@ -43,6 +43,9 @@ function () {
   }
   const article = document.querySelector('article, [itemprop="articleBody"], main, [role="main"]');
   if (!best && article) best = article;
+  // Pages that mark their body up (schema.org articleBody) say where it is.
+  const marked = [...document.querySelectorAll('[itemprop="articleBody"]')].filter(visible);
+  if (marked.length === 1 && squash(marked[0].textContent).length >= 400) { best = marked[0]; bestScore = scores.get(best) || bestScore; }
   if (!best) best = document.body;
   // Climb when the parent holds much more of the same kind of text (split articles).
   while (best.parentElement && best.parentElement !== document.body) {
