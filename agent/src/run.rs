@@ -82,12 +82,12 @@ pub struct Extract {
 }
 
 /// The structured view of where the run stands (for the built-in policy; models get
-/// the rendered text).
-pub struct Observation {
-    pub task: String,
-    pub start: Vec<String>,
-    pub state: Option<PageState>,
-    pub extracts: Vec<Extract>,
+/// the rendered text). Borrowed from the session: nothing is copied per step.
+pub struct Observation<'a> {
+    pub task: &'a str,
+    pub start: &'a [String],
+    pub state: Option<&'a PageState>,
+    pub extracts: &'a [Extract],
     pub written: Vec<String>,
     pub max_pages: usize,
 }
@@ -156,8 +156,6 @@ struct Session {
     args: RunArgs,
     live: std::sync::Arc<crate::policy::LivePolicy>,
     allowlist_file: PathBuf,
-    /// stdin and stderr are a terminal: a person can answer prompts.
-    interactive: bool,
     consent: SessionConsent,
     browser: Browser,
     rec: Recorder,
@@ -258,7 +256,6 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         args,
         live: live.clone(),
         allowlist_file: path.clone(),
-        interactive,
         consent,
         browser,
         rec,
@@ -319,10 +316,10 @@ impl Session {
                 return End::Budget(format!("the token budget ({} tokens) ran out; raise --max-tokens", self.args.max_tokens));
             }
             let obs = Observation {
-                task: self.args.task.clone(),
-                start: self.args.start.clone(),
-                state: self.last_state.clone(),
-                extracts: self.extracts.clone(),
+                task: &self.args.task,
+                start: &self.args.start,
+                state: self.last_state.as_ref(),
+                extracts: &self.extracts,
                 written: self.out.written(),
                 max_pages: self.args.max_pages,
             };
@@ -501,7 +498,7 @@ impl Session {
             _ => return None,
         };
         let reason = self.browser.judge(&url)?;
-        if !self.interactive {
+        if !self.consent.0.interactive {
             return None;
         }
         let pattern = match url::Url::parse(&url) {

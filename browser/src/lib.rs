@@ -234,11 +234,13 @@ impl Browser {
             Source::Launch(mut l) => {
                 let mut opts = opts;
                 let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
+                let proxied = opts.guard.is_some() && opts.proxy_layer;
+                let intercept = resolve_intercept(&mut opts, proxied);
                 let mut layers = vec![];
-                if opts.guard.is_some() && opts.intercept != Some(false) && !opts.proxy_layer {
+                if opts.guard.is_some() && intercept {
                     layers.push(CDP_LAYER.to_string());
                 }
-                if let Some(g) = opts.guard.clone().filter(|_| opts.proxy_layer) {
+                if let Some(g) = opts.guard.clone().filter(|_| proxied) {
                     let p = proxy::start(g.clone(), blocked.clone()).await.map_err(BrowserError::Proxy)?;
                     l.extra_args.extend([
                         format!("--proxy-server=http://{}", p.addr),
@@ -249,10 +251,6 @@ impl Browser {
                         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                         "--webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                     ]);
-                    // Consent needs interception: the proxy cannot see the method of an
-                    // https request inside its CONNECT tunnel.
-                    let intercept = *opts.intercept.get_or_insert(opts.consent.is_some());
-                    layers = intercept.then(|| CDP_LAYER.to_string()).into_iter().collect();
                     layers.extend([
                         format!("proxy: every HTTP, HTTPS and WebSocket request of every page, frame, popup and worker goes through errand's filtering proxy at {} and is judged", p.addr),
                         "flags: Chromium resolves no host names itself; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
@@ -288,6 +286,8 @@ impl Browser {
                 Ok(b)
             }
             Source::Attach(url) => {
+                let mut opts = opts;
+                resolve_intercept(&mut opts, false);
                 let ws = launch::resolve_cdp_url(&url, opts.call_timeout).await?;
                 let (cdp, events) = Cdp::connect(&ws, opts.call_timeout).await?;
                 let layers = if opts.guard.is_some() {
@@ -616,6 +616,21 @@ impl Browser {
     }
 }
 
+/// Settle [`Options::intercept`] once, before any target attaches: on when consent needs it
+/// (the proxy cannot see the method of an https request inside its CONNECT tunnel) or
+/// when a guard has no proxy to judge its requests; an explicit `Some(true)` keeps it on
+/// whenever there is anything to judge, `Some(false)` keeps it off.
+fn resolve_intercept(opts: &mut Options, proxied: bool) -> bool {
+    let anything = opts.guard.is_some() || opts.consent.is_some();
+    let on = match opts.intercept {
+        Some(false) => false,
+        Some(true) => anything,
+        None => opts.consent.is_some() || (opts.guard.is_some() && !proxied),
+    };
+    opts.intercept = Some(on);
+    on
+}
+
 /// Attach to every kind of target (pages, iframes, all workers), paused until set up.
 fn auto_attach() -> Value {
     json!({
@@ -713,9 +728,6 @@ async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, bl
     let resource = h.params["resourceType"].as_str().unwrap_or_default().to_string();
     let content_type = req["headers"].as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type"))).and_then(|(_, v)| v.as_str()).unwrap_or_default().to_string();
     let body = post_body(req);
-    // The form's purpose and the page's secret fields, asked of errand's world in the frame.
-    let mut purpose = String::new();
-    let mut secret: Vec<String> = vec![];
     // A form's own description, sent by the walker as it was submitted.
     let strip = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_string();
     let mut described = None;
@@ -733,29 +745,28 @@ async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, bl
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // Otherwise ask errand's world in the frame's current document (the remembered one
-    // may belong to the document before; Chromium keeps one world per name and frame).
-    let world = if described.is_some() || resource == "Document" { None } else { cdp
-        .raw_with_timeout(Some(&h.frame_session), "Page.createIsolatedWorld", json!({"frameId": h.frame, "worldName": "errand"}), Duration::from_secs(2))
-        .await
-        .ok()
-        .and_then(|r| r["executionContextId"].as_i64())
-        .or(h.world) };
-    if let Some(v) = &described {
-        purpose = v["purpose"].as_str().unwrap_or_default().to_string();
-        secret = v["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
-    }
-    if let Some(ctx) = world {
-        let expr = format!("__errand.describeSubmit({})", json!(h.url));
-        let r = cdp
-            .raw_with_timeout(Some(&h.frame_session), "Runtime.evaluate", json!({"expression": expr, "contextId": ctx, "returnByValue": true}), Duration::from_millis(500))
-            .await;
-        if let Ok(r) = r {
-            let v = &r["result"]["value"];
-            purpose = v["purpose"].as_str().unwrap_or_default().to_string();
-            secret = v["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    // Otherwise (fetch, XHR, beacons: no navigation holds the page) ask errand's world in
+    // the frame's current document (the remembered one may belong to the document before;
+    // Chromium keeps one world per name and frame, so creating it finds it).
+    if described.is_none() && resource != "Document" {
+        let world = cdp
+            .raw_with_timeout(Some(&h.frame_session), "Page.createIsolatedWorld", json!({"frameId": h.frame, "worldName": "errand"}), Duration::from_secs(2))
+            .await
+            .ok()
+            .and_then(|r| r["executionContextId"].as_i64())
+            .or(h.world);
+        if let Some(ctx) = world {
+            let expr = format!("__errand.describeSubmit({})", json!(h.url));
+            let params = json!({"expression": expr, "contextId": ctx, "returnByValue": true});
+            if let Ok(r) = cdp.raw_with_timeout(Some(&h.frame_session), "Runtime.evaluate", params, Duration::from_millis(500)).await {
+                described = Some(r["result"]["value"].clone());
+            }
         }
     }
+    // The form's purpose and the page's secret fields (to mask).
+    let d = described.unwrap_or(Value::Null);
+    let purpose = d["purpose"].as_str().unwrap_or_default().to_string();
+    let secret: Vec<String> = d["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
     let (fields, text) = consent::describe_body(&content_type, &body, &secret);
     let sub = Submission {
         method: h.method.clone(),
@@ -907,7 +918,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     tab = Some(f.tab.clone());
                 }
                 drop(locked);
-                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, (opts.guard.is_some() || opts.consent.is_some()) && opts.intercept != Some(false), opts.consent.is_some()));
+                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, opts.intercept == Some(true), opts.consent.is_some()));
             }
             "Target.detachedFromTarget" => {
                 if let Some(session) = p["sessionId"].as_str() {

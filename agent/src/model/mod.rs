@@ -58,7 +58,7 @@ pub struct Request<'a> {
     pub tools: &'a [ToolSpec],
     pub turns: &'a [Turn],
     /// Structured view of the latest observation, for the built-in policy.
-    pub observation: Option<&'a crate::run::Observation>,
+    pub observation: Option<&'a crate::run::Observation<'a>>,
     pub max_tokens: u32,
 }
 
