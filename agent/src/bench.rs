@@ -367,16 +367,17 @@ const SEQUENTIAL: &str = r#"(async () => {
   return out.slice(10);
 })()"#;
 
+/// A guard allowing the benchmark's own local site and nothing else.
+fn origin_only(origin: &str) -> Result<browser::SharedGuard> {
+    Ok(crate::policy::build(allowlist::Policy::default(), &[], &[crate::policy::pattern_for_url(origin)?])?.guard())
+}
+
 async fn bench_browser(origin: &str, guarded: bool, cdp_only: bool, chrome: Option<PathBuf>) -> Result<Browser> {
     let extra = if guarded && !cdp_only { vec![] } else { vec!["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string()] };
     let launch = LaunchOptions { chrome, extra_args: extra, ..LaunchOptions::default() };
     let mut opts = Options { settle_timeout: Duration::from_secs(3), proxy_layer: !cdp_only, ..Options::default() };
     if guarded {
-        let policy = allowlist::Policy::parse(&[origin.trim_start_matches("http://")])?;
-        opts.guard = Some(std::sync::Arc::new(move |u: &str| match policy.decide(u) {
-            allowlist::Decision::Allow => None,
-            allowlist::Decision::Block { reason } => Some(reason),
-        }));
+        opts.guard = Some(origin_only(origin)?);
     }
     Ok(Browser::start(Source::Launch(launch), opts).await?)
 }
@@ -546,15 +547,7 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
         ids.truncate(n);
     }
     let origin = site::serve(pages, "127.0.0.1:0").await?;
-    let policy = allowlist::Policy::parse(&[origin.trim_start_matches("http://")])?;
-    let opts = Options {
-        settle_timeout: Duration::from_secs(3),
-        guard: Some(std::sync::Arc::new(move |u: &str| match policy.decide(u) {
-            allowlist::Decision::Allow => None,
-            allowlist::Decision::Block { reason } => Some(reason),
-        })),
-        ..Options::default()
-    };
+    let opts = Options { settle_timeout: Duration::from_secs(3), guard: Some(origin_only(&origin)?), ..Options::default() };
     let b = Browser::start(Source::Launch(LaunchOptions { chrome, ..LaunchOptions::default() }), opts).await?;
     let t = Instant::now();
     let mut out = serde_json::Map::new();
@@ -578,9 +571,23 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
     let tmp = tempfile::NamedTempFile::new()?;
     let path = predictions.unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::write(&path, serde_json::to_string(&Value::Object(out))?)?;
+    // With --limit, score against the same pages' ground truth only.
+    let truth_tmp = tempfile::NamedTempFile::new()?;
+    let mut truth = dir.join("ground-truth.json");
+    if limit.is_some() {
+        let all: Value = serde_json::from_str(&std::fs::read_to_string(&truth).with_context(|| format!("cannot read {}", truth.display()))?)?;
+        let subset: serde_json::Map<String, Value> = ids
+            .iter()
+            .map(|id| id.trim_start_matches('/').trim_end_matches(".html").to_string())
+            .filter_map(|k| all.get(&k).map(|v| (k, v.clone())))
+            .collect();
+        std::fs::write(truth_tmp.path(), serde_json::to_string(&subset)?)?;
+        truth = truth_tmp.path().to_path_buf();
+    }
     let score = std::process::Command::new("python3")
         .arg(dir.join("score.py"))
         .arg(&path)
+        .arg(&truth)
         .output()
         .context("cannot run python3 to score (install python3)")?;
     println!("errand extraction benchmark: {} pages ({failed} with no text)", ids.len());
