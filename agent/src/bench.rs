@@ -506,6 +506,7 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
         record_dir: Some(tmp.path().join("rec")),
         json: false,
         max_pages: 0,
+        search: None,
         confirm: crate::consent::Confirm::Deny,
         confirm_timeout: 1,
         dry_run: false,
@@ -552,10 +553,16 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
     let t = Instant::now();
     let mut out = serde_json::Map::new();
     let mut failed = 0;
+    let mut without_scripts = 0;
     for (i, id) in ids.iter().enumerate() {
         let key = id.trim_start_matches('/').trim_end_matches(".html").to_string();
-        let body = match b.act(&Action::Navigate { url: format!("{origin}{id}") }).await {
-            Ok(_) => b.extract().await.ok().and_then(|v| v["text"].as_str().map(str::to_string)).unwrap_or_default(),
+        let body = match b.extract_url(&format!("{origin}{id}")).await {
+            Ok(v) => {
+                if v["view"] != "rendered" {
+                    without_scripts += 1;
+                }
+                v["text"].as_str().unwrap_or_default().to_string()
+            }
             Err(_) => String::new(),
         };
         if body.is_empty() {
@@ -590,7 +597,7 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
         .arg(&truth)
         .output()
         .context("cannot run python3 to score (install python3)")?;
-    println!("errand extraction benchmark: {} pages ({failed} with no text)", ids.len());
+    println!("errand extraction benchmark: {} pages ({failed} with no text; {without_scripts} read again without scripts)", ids.len());
     println!("  score.py (F1 precision recall pages): {}", String::from_utf8_lossy(&score.stdout).trim());
     if !score.status.success() {
         println!("  score.py failed: {}", String::from_utf8_lossy(&score.stderr).trim());

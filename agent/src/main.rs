@@ -177,7 +177,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 max_tokens: 2_000_000,
                 record_dir,
                 json,
-                max_pages: 12,
+                max_pages: 20,
+                search: None,
                 confirm: consent::Confirm::Ask,
                 confirm_timeout: 300,
                 dry_run: false,
@@ -221,16 +222,14 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool) -> Result<Exi
     let mut failures = 0;
     for (i, url) in urls.iter().enumerate() {
         let t = Instant::now();
-        let r = match b.act(&Action::Navigate { url: url.clone() }).await {
-            Ok(_) => b.extract().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let r = b.extract_url(url).await.map_err(|e| e.to_string());
         let line = match r {
             Ok(v) => {
-                eprintln!("[{}/{}] {url}: {} chars of text ({} ms)", i + 1, urls.len(), v["text"].as_str().map(|t| t.len()).unwrap_or(0), t.elapsed().as_millis());
+                let again = if v["view"] == "without scripts" { "; its scripts lost the article, so it was read again without scripts" } else { "" };
+                eprintln!("[{}/{}] {url}: {} chars of text ({} ms{again})", i + 1, urls.len(), v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0), t.elapsed().as_millis());
                 if json {
                     let mut o = serde_json::json!({"url": url, "error": null});
-                    for k in ["title", "byline", "date", "lang", "markdown", "text"] {
+                    for k in ["title", "byline", "date", "lang", "markdown", "text", "view"] {
                         o[k] = v.get(k).cloned().unwrap_or(serde_json::Value::Null);
                     }
                     o.to_string()

@@ -66,8 +66,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Pages the built-in policy reads at most
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 20)]
     pub max_pages: usize,
+    /// A site search to begin with: an address with {query} where the task's keywords go,
+    /// e.g. 'https://site/search?q={query}' (its host is allowed for this run)
+    #[arg(long, value_name = "TEMPLATE")]
+    pub search: Option<String>,
     #[command(flatten)]
     pub browser: BrowserArgs,
 }
@@ -79,6 +83,8 @@ pub struct Extract {
     pub url: String,
     pub title: String,
     pub markdown: String,
+    /// When it was taken (RFC 3339, UTC).
+    pub fetched_at: String,
 }
 
 /// The structured view of where the run stands (for the built-in policy; models get
@@ -177,8 +183,14 @@ struct Session {
 }
 
 /// Run a task. Returns the process exit code.
-pub async fn run(args: RunArgs) -> Result<ExitCode> {
+pub async fn run(mut args: RunArgs) -> Result<ExitCode> {
     let mut narr = Narrator::new(args.json);
+    if let Some(t) = &args.search {
+        match crate::model::builtin::search_url(t, &args.task) {
+            Ok(u) => args.start.insert(0, u),
+            Err(e) => return Ok(narr.bad_input(&e)),
+        }
+    }
     let provider = match Provider::from_spec(args.model.as_deref(), &args.task) {
         Ok(p) => p,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
@@ -562,7 +574,8 @@ impl Session {
             self.narr.line(&format!("    could not save extract {n} in the recording: {e}"));
         }
         self.rec.log(Record::Extract { n, url: o.url.clone(), title: title.clone(), sha256: recordings::sha256(md.as_bytes()), file });
-        self.extracts.push(Extract { n, url: o.url.clone(), title: title.clone(), markdown: md.clone() });
+        let fetched_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.extracts.push(Extract { n, url: o.url.clone(), title: title.clone(), markdown: md.clone(), fetched_at });
         let mut shown = md.clone();
         truncate(&mut shown, 16_000);
         let mut meta = String::new();

@@ -384,15 +384,65 @@ async fn the_demo_researches_the_bundled_site_into_cited_files() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     let report = std::fs::read_to_string(d.out.join("report.md")).unwrap();
-    // The costs page's figures, cited, and a source list that resolves the citations.
-    assert!(report.contains("8,000 to 14,000 euros") && report.contains("## Sources"), "{report}");
+    // The costs page's figures, an overview, and a source list that resolves the citations.
+    assert!(report.contains("8,000 to 14,000 euros") && report.contains("## Overview") && report.contains("## Sources"), "{report}");
     let n = report.lines().find(|l| l.contains("What a heat pump costs") && l.starts_with('[')).expect("the costs page is a source");
     assert!(n.contains("/articles/costs.html"));
-    // The forum's injection is not followed, and the foreign partner link never opened.
-    assert!(!report.to_lowercase().contains("ignore"));
-    assert_eq!(std::fs::read_to_string(d.out.join("table.csv")).unwrap().lines().next(), Some("System,Installed price (EUR),Annual running cost (EUR)"));
+    // Every page the run extracted is cited in the report, and every citation resolves
+    // to one of them.
     let (_, lines) = recording(&d.rec);
+    let extracts: Vec<(u64, String)> = lines.iter().filter(|l| l["type"] == "extract").map(|l| (l["n"].as_u64().unwrap(), l["url"].as_str().unwrap().to_string())).collect();
+    assert!(extracts.len() >= 3, "{extracts:?}");
+    for (n, url) in &extracts {
+        assert!(report.contains(&format!("[{n}] ")) && report.contains(&format!("<{url}>")), "extract {n} ({url}) not cited:\n{report}");
+    }
+    for cite in report.match_indices('[').filter_map(|(i, _)| report[i + 1..].split(']').next()).filter_map(|c| c.parse::<u64>().ok()) {
+        assert!(extracts.iter().any(|(n, _)| *n == cite), "[{cite}] cites no extract");
+    }
+    // The forum's injection is not followed, and the foreign partner site never visited.
+    assert!(!report.to_lowercase().contains("ignore"));
+    assert!(extracts.iter().all(|(_, u)| u.starts_with("http://127.0.0.1:")), "{extracts:?}");
+    for l in lines.iter().filter(|l| l["type"] == "step") {
+        for k in ["url", "url_before"] {
+            assert!(!l[k].as_str().unwrap_or_default().contains("127.0.0.2"), "visited the foreign host: {l}");
+        }
+    }
+    // sources.csv lists each page read; the relevant table is saved as CSV, as shown.
+    let sources = std::fs::read_to_string(d.out.join("sources.csv")).unwrap();
+    assert!(sources.starts_with("n,title,url,fetched_at,words,relevance\n"), "{sources}");
+    assert_eq!(sources.lines().count(), extracts.len() + 1);
+    let table = std::fs::read_to_string(d.out.join("tables/what-a-heat-pump-costs-1.csv")).unwrap();
+    assert!(table.starts_with("System,Installed price (EUR),Annual running cost (EUR)\nAir-source heat pump,\"8,000–14,000\",900\n"), "{table}");
+    // sources.json maps each file to the extracts it used.
+    let map: Value = serde_json::from_str(&std::fs::read_to_string(d.out.join("sources.json")).unwrap()).unwrap();
+    let files = map["files"].as_array().unwrap();
+    let table_entry = files.iter().find(|f| f["file"] == "tables/what-a-heat-pump-costs-1.csv").expect("the table has its sources");
+    assert!(table_entry["sources"][0]["url"].as_str().unwrap().ends_with("/articles/costs.html"));
     assert_eq!(lines.last().unwrap()["outcome"], "done");
+}
+
+#[tokio::test]
+async fn the_builtin_policy_starts_from_a_site_search() {
+    let site = Site::start().await;
+    let d = dirs();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["run", "How heavy is an adult otter?", "--model", "builtin", "--search", &format!("{}/search?q={{query}}", site.origin)])
+        .arg("--out")
+        .arg(&d.out)
+        .arg("--record-dir")
+        .arg(&d.rec)
+        .env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // The search got the task's keywords, and the result it listed was read and cited.
+    let searched = site.requests().into_iter().find(|r| r.path == "/search").expect("the search page was opened");
+    assert_eq!(searched.query, "q=heavy+adult+otter");
+    let report = std::fs::read_to_string(d.out.join("report.md")).unwrap();
+    assert!(report.contains("7 and 12 kilograms") && report.contains("/articles/otters.html>"), "{report}");
+    let (_, lines) = recording(&d.rec);
+    assert!(lines.iter().any(|l| l["type"] == "extract" && l["url"].as_str().unwrap().ends_with("/articles/otters.html")));
 }
 
 /// Run errand at a real pseudo-terminal (util-linux `script`), typing `answers` into it.
@@ -698,5 +748,29 @@ async fn errand_extract_prints_markdown_or_json_and_goes_on_past_a_failure() {
     let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["extract", &otters]).output().await.unwrap();
     assert!(o.status.success());
     let md = String::from_utf8_lossy(&o.stdout);
-    assert!(md.starts_with("# Eurasian otters\n\nSource: <") && md.contains("| Weight |"), "{md}");
+    assert!(md.starts_with("# Eurasian otters\n\nSource: <") && md.contains("| Weight"), "{md}");
+}
+
+#[tokio::test]
+async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_article() {
+    let site = Site::start().await;
+    // One page's script swaps the article for an apology; the other's sends the browser to
+    // a host off the allowlist (blocked). Both articles are in what the server sent.
+    let broken = site.url("/articles/script-broken.html");
+    let away = site.url("/articles/redirects-away.html");
+    let otters = site.url("/articles/otters.html");
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["extract", &broken, &away, &otters, "--json"]).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines[0]["text"].as_str().unwrap().contains("heronries") && !lines[0]["text"].as_str().unwrap().contains("not available"), "{:?}", lines[0]);
+    assert_eq!(lines[0]["view"], "without scripts");
+    assert!(lines[1]["text"].as_str().unwrap().contains("blunt noses"), "{:?}", lines[1]);
+    assert_eq!(lines[1]["view"], "without scripts");
+    assert_eq!(lines[1]["url"], away.as_str());
+    // A page that renders fine is read once, as rendered.
+    assert_eq!(lines[2]["view"], "rendered");
+    assert!(stderr.contains("read again without scripts"), "{stderr}");
+    // Nothing reached the foreign host.
+    assert!(site.foreign_log.lock().unwrap().is_empty(), "the foreign host was reached");
 }

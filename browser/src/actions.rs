@@ -103,6 +103,9 @@ pub struct Outcome {
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 const EXTRACT: &str = include_str!("extract.js");
+const RENDERED: &str = include_str!("rendered.js");
+/// Below this many characters of text, `extract_url` also reads the page without scripts.
+const SHORT_ARTICLE: usize = 500;
 const TABLE: &str = include_str!("table.js");
 
 impl Browser {
@@ -700,10 +703,72 @@ impl Browser {
             .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
     }
 
-    /// The main content of the active tab's page: title, byline, date, lang, markdown, text.
+    /// The main content of the active tab's page: `{url, title, byline, date, lang,
+    /// markdown, text, extractor}`. The rendered page (after scripts, without what a
+    /// reader cannot see) goes through [`crate::extract::article`]; a page it finds no
+    /// article in gets errand's own in-page extractor.
     pub async fn extract(&self) -> Result<Value> {
         let tab = self.active_tab()?;
-        self.eval_in_frame(&tab.target_id, &format!("({EXTRACT})()")).await
+        let page = self.eval_in_frame(&tab.target_id, &format!("({RENDERED})()")).await?;
+        let url = page["url"].as_str().unwrap_or_default().to_string();
+        let html = page["html"].as_str().unwrap_or_default().to_string();
+        let base = url.clone();
+        // Parsing a big page takes tens of milliseconds: off the async threads.
+        let art = tokio::task::spawn_blocking(move || crate::extract::article(&html, &base)).await.ok().flatten();
+        let pick = |k: &str, alt: &str| -> Value {
+            let v = page[k].as_str().unwrap_or_default();
+            Value::String(if v.is_empty() { alt.to_string() } else { v.to_string() })
+        };
+        match art.filter(|a| !a.text.trim().is_empty()) {
+            Some(a) => Ok(json!({
+                "url": url,
+                "title": pick("title", &a.title),
+                "byline": pick("byline", &a.byline),
+                "date": pick("date", &a.date),
+                "lang": pick("lang", &a.lang),
+                "markdown": a.markdown.trim(),
+                "text": a.text.trim(),
+                "extractor": "rs-trafilatura",
+            })),
+            None => {
+                let mut v = self.eval_in_frame(&tab.target_id, &format!("({EXTRACT})()")).await?;
+                v["extractor"] = json!("errand");
+                Ok(v)
+            }
+        }
+    }
+
+    /// Open `url` in the active tab and extract it. When the rendered page holds little
+    /// or nothing (an error page after a client-side redirect that failed, a script that
+    /// replaced the article, errand's own "blocked" page), the page is read once more with
+    /// its scripts off, the way the server sent it, and the fuller of the two is kept
+    /// (`"view": "rendered"` or `"without scripts"`).
+    pub async fn extract_url(&self, url: &str) -> Result<Value> {
+        self.act(&Action::Navigate { url: url.to_string() }).await?;
+        let mut v = self.extract().await?;
+        v["view"] = json!("rendered");
+        let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
+        let landed = v["url"].as_str().unwrap_or_default().to_string();
+        let failed_page = landed.starts_with("chrome-error:") || landed.starts_with("data:") || self.blocked().iter().any(|b| b.url == landed);
+        if len(&v) >= SHORT_ARTICLE && !failed_page {
+            return Ok(v);
+        }
+        let session = self.active_tab()?.session.unwrap_or_default();
+        let off = |on: bool| json!({ "value": on });
+        self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", off(true)).await?;
+        let again = async {
+            self.act(&Action::Navigate { url: url.to_string() }).await?;
+            self.extract().await
+        }
+        .await;
+        self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", off(false)).await?;
+        match again {
+            Ok(mut w) if len(&w) > 2 * len(&v) || (failed_page && len(&w) > 0) => {
+                w["view"] = json!("without scripts");
+                Ok(w)
+            }
+            _ => Ok(v),
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod actions;
 pub mod cdp;
 pub mod consent;
+pub mod extract;
 pub mod guard;
 pub mod launch;
 pub mod proxy;

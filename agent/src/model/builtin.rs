@@ -1,14 +1,16 @@
 //! `--model builtin`: errand's offline research policy. No API key, deterministic.
 //!
-//! From the start pages it reads allowed pages breadth-first by relevance: links are
-//! ranked by how many of the task's terms their text and address carry, the best unread
-//! one is opened and extracted, and it stops after `--max-pages` pages or once three
-//! pages in a row add nothing relevant. It then writes `report.md` (the most relevant
-//! passages of each page, each cited `[n]` to its extract, and the sources) and, when a
-//! relevant page holds a table, `table.csv`, and calls `done`. It acts only through the
-//! same tools a model uses, under the same rules, and never follows what pages say.
+//! From the start pages (or a site search, `--search`) it reads allowed pages
+//! breadth-first by relevance: every link seen on a page read is a candidate, ranked by
+//! BM25 of the task's terms against the link's text and address, and the best unread one
+//! is opened and extracted. It stops after `--max-pages` pages or once three pages in a
+//! row add no new relevant sentence. It then writes `report.md` (an overview made of the
+//! most relevant sentences, then a section per source quoting its key passages, every
+//! quote cited `[n]` to its extract), `sources.csv`, and `tables/*.csv` for relevant
+//! tables, and calls `done`. It acts only through the same tools a model uses, under the
+//! same rules, and never follows what pages say.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
@@ -20,26 +22,39 @@ const STOP: &[&str] = &[
     "their", "its", "his", "her", "can", "does", "did", "has", "have", "had", "not", "but", "all", "any", "each", "more", "most", "some",
     "such", "than", "then", "them", "they", "there", "these", "those", "will", "would", "should", "could", "a", "an", "of", "to", "in", "on",
     "at", "by", "or", "is", "it", "be", "as", "do", "if", "so", "we", "i", "me", "my", "collect", "find", "write", "summary", "summarise",
-    "summarize", "report", "page", "pages", "site", "one", "csv", "markdown", "file", "files", "list", "make", "give", "get", "out",
+    "summarize", "report", "page", "pages", "site", "one", "csv", "markdown", "file", "files", "list", "make", "give", "get", "out", "much",
+    "many", "when", "where", "who", "why", "also", "into", "over", "under",
 ];
 
 fn stem(w: &str) -> String {
     let w = w.trim_end_matches("'s");
     let mut s: String = w.chars().take(6).collect();
-    if s.len() > 4 && s.ends_with('s') {
+    if s.chars().count() > 4 && s.ends_with('s') {
         s.pop();
     }
     s
 }
 
-/// The task's search terms (stemmed, stop words dropped).
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 3).map(|w| w.to_lowercase())
+}
+
+/// The task's key words, in order, without stop words (what a search box gets).
+pub fn keywords(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for w in words(text) {
+        if !STOP.contains(&w.as_str()) && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// The task's search terms (stemmed keywords).
 pub fn terms(text: &str) -> Vec<String> {
     let mut out: Vec<String> = vec![];
-    for w in text.to_lowercase().split(|c: char| !c.is_alphanumeric()) {
-        if w.len() < 3 || STOP.contains(&w) {
-            continue;
-        }
-        let s = stem(w);
+    for w in keywords(text) {
+        let s = stem(&w);
         if !out.contains(&s) {
             out.push(s);
         }
@@ -49,29 +64,75 @@ pub fn terms(text: &str) -> Vec<String> {
 
 /// How many of the terms a text carries (each counted once).
 pub fn score(terms: &[String], text: &str) -> usize {
-    let words: HashSet<String> = text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3).map(stem).collect();
-    terms.iter().filter(|t| words.contains(*t)).count()
+    let have: HashSet<String> = words(text).map(|w| stem(&w)).collect();
+    terms.iter().filter(|t| have.contains(*t)).count()
+}
+
+/// Okapi BM25 (k1 = 1.2, b = 0.75) of the query terms against each document of a small
+/// collection; idf is the non-negative variant, so a term found everywhere adds little.
+/// Written here because the collections are a few hundred short link texts: an index
+/// crate (tantivy) would be heavier than the ranking itself.
+pub fn bm25(terms: &[String], docs: &[String]) -> Vec<f64> {
+    let (k1, b) = (1.2, 0.75);
+    let toks: Vec<Vec<String>> = docs.iter().map(|d| words(d).map(|w| stem(&w)).collect()).collect();
+    let n = docs.len() as f64;
+    let avg = (toks.iter().map(Vec::len).sum::<usize>() as f64 / n.max(1.0)).max(1.0);
+    let df: HashMap<&String, f64> = terms.iter().map(|t| (t, toks.iter().filter(|d| d.contains(t)).count() as f64)).collect();
+    toks.iter()
+        .map(|d| {
+            let len = d.len() as f64;
+            terms
+                .iter()
+                .map(|t| {
+                    let tf = d.iter().filter(|w| *w == t).count() as f64;
+                    if tf == 0.0 {
+                        return 0.0;
+                    }
+                    let idf = ((n - df[t] + 0.5) / (df[t] + 0.5) + 1.0).ln();
+                    idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * len / avg))
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// The search page for a task: `{query}` in the template replaced by the task's keywords.
+pub fn search_url(template: &str, task: &str) -> Result<String, String> {
+    if !template.contains("{query}") {
+        return Err(format!("--search {template}: the template needs {{query}} where the search words go, e.g. https://site/search?q={{query}}"));
+    }
+    let q: String = url::form_urlencoded::byte_serialize(keywords(task).into_iter().take(8).collect::<Vec<_>>().join(" ").as_bytes()).collect();
+    let u = template.replace("{query}", &q);
+    match url::Url::parse(&u) {
+        Ok(p) if matches!(p.scheme(), "http" | "https") => Ok(u),
+        _ => Err(format!("--search {template}: not an http(s) address")),
+    }
 }
 
 enum Phase {
     Browse,
-    WroteReport,
-    WroteTable,
+    Writing,
     Finished,
+}
+
+/// A link seen on a page read: where it goes and the words that describe it.
+struct Link {
+    url: String,
+    words: String,
 }
 
 pub struct Builtin {
     terms: Vec<String>,
     opened: HashSet<String>,
     extracted: HashSet<String>,
-    /// Relevance of each extract, in order.
+    /// New relevant sentences each extract added, in order.
     gains: Vec<usize>,
+    seen: HashSet<String>,
     phase: Phase,
     calls: u32,
-    /// The first relevant table, as CSV, and the extract it came from.
-    table: Option<(String, u32)>,
-    /// Links seen on the pages read so far, with their relevance, in the order seen.
-    frontier: Vec<(String, usize)>,
+    /// Files still to write, in order: (path, content, extracts cited).
+    queue: Vec<(String, String, Vec<u32>)>,
+    frontier: Vec<Link>,
 }
 
 fn norm(url: &str) -> String {
@@ -84,9 +145,98 @@ fn norm(url: &str) -> String {
     }
 }
 
+/// Sentences of a Markdown text (headings, tables, code and mostly-link blocks left out;
+/// list items count as sentences of their own).
+fn sentences(md: &str) -> Vec<String> {
+    let mut out = vec![];
+    for block in md.split("\n\n").map(str::trim) {
+        if block.is_empty() || block.starts_with('#') || block.starts_with('|') || block.starts_with("```") {
+            continue;
+        }
+        let text = unlink(block);
+        // Navigation prose ("Read on: [a] and [b]") is mostly link text.
+        if text.chars().count() > 0 && (block.chars().count() - text.chars().count()) * 10 > text.chars().count() * 4 {
+            continue;
+        }
+        for line in text.lines() {
+            let line = line.trim().trim_start_matches(['-', '*', '>', '+']).trim_start();
+            let line = line.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches(['.', ')']).trim_start();
+            let mut cur = String::new();
+            let chars: Vec<char> = line.chars().collect();
+            for (i, c) in chars.iter().enumerate() {
+                cur.push(*c);
+                let end = matches!(c, '.' | '!' | '?') && chars.get(i + 1).is_none_or(|n| n.is_whitespace());
+                if end && cur.trim().chars().count() > 30 {
+                    out.push(cur.split_whitespace().collect::<Vec<_>>().join(" "));
+                    cur.clear();
+                }
+            }
+            let rest = cur.split_whitespace().collect::<Vec<_>>().join(" ");
+            if rest.chars().count() > 30 {
+                out.push(rest);
+            }
+        }
+    }
+    out
+}
+
+/// `[text](url)` → `text`, so quotes read as prose.
+fn unlink(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match (after.find("]("), after.find(']')) {
+            (Some(j), Some(k)) if j == k => match after[j + 2..].find(')') {
+                Some(e) => {
+                    out.push_str(&after[..j]);
+                    rest = &after[j + 2 + e + 1..];
+                }
+                None => {
+                    out.push('[');
+                    rest = after;
+                }
+            },
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A file-name-safe slug of a title.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for w in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(6) {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.push_str(&w.to_lowercase());
+    }
+    if out.is_empty() {
+        "table".into()
+    } else {
+        out
+    }
+}
+
 impl Builtin {
     pub fn new(task: &str) -> Builtin {
-        Builtin { terms: terms(task), opened: HashSet::new(), extracted: HashSet::new(), gains: vec![], phase: Phase::Browse, calls: 0, table: None, frontier: vec![] }
+        Builtin {
+            terms: terms(task),
+            opened: HashSet::new(),
+            extracted: HashSet::new(),
+            gains: vec![],
+            seen: HashSet::new(),
+            phase: Phase::Browse,
+            calls: 0,
+            queue: vec![],
+            frontier: vec![],
+        }
     }
 
     fn call(&mut self, text: String, tool: &str, args: serde_json::Value) -> Result<Reply, ProviderError> {
@@ -100,25 +250,25 @@ impl Builtin {
         };
         match self.phase {
             Phase::Browse => {}
-            Phase::WroteReport => {
-                if let Some((csv, n)) = self.table.take() {
-                    self.phase = Phase::WroteTable;
-                    return self.call(format!("Saving the table from [{n}] as CSV."), "write_file", json!({"path": "table.csv", "content": csv, "sources": [n]}));
+            Phase::Writing => {
+                if self.queue.is_empty() {
+                    self.phase = Phase::Finished;
+                    return self.finish(obs);
                 }
-                self.phase = Phase::Finished;
-                return self.finish(obs);
-            }
-            Phase::WroteTable => {
-                self.phase = Phase::Finished;
-                return self.finish(obs);
+                let (path, content, cites) = self.queue.remove(0);
+                return self.call(format!("Writing {path}."), "write_file", json!({"path": path, "content": content, "sources": cites}));
             }
             Phase::Finished => return self.finish(obs),
         }
-        // Record what the last extract added.
-        if self.gains.len() < obs.extracts.len() {
-            for x in &obs.extracts[self.gains.len()..] {
-                self.gains.push(score(&self.terms, &format!("{} {}", x.title, x.markdown)));
+        // Record what the newest extracts added.
+        for x in obs.extracts.iter().skip(self.gains.len()) {
+            let mut gain = 0;
+            for s in sentences(&x.markdown) {
+                if score(&self.terms, &s) > 0 && self.seen.insert(s.to_lowercase()) {
+                    gain += 1;
+                }
             }
+            self.gains.push(gain);
         }
         let here = obs.state.as_ref().map(|s| norm(&s.url)).unwrap_or_default();
         if obs.state.is_none() || here.starts_with("about:") {
@@ -135,16 +285,20 @@ impl Builtin {
         }
         self.learn_links(obs);
         if obs.extracts.len() < obs.max_pages && !stale {
-            if let Some(url) = self.best_link() {
-                self.opened.insert(norm(&url));
+            // Start pages not yet read come first, then the best-ranked link.
+            let next = obs.start.iter().map(|s| norm(s)).find(|s| !self.opened.contains(s)).or_else(|| self.best_link());
+            if let Some(url) = next {
+                self.opened.insert(url.clone());
                 return self.call(format!("Following the most relevant unread link: {url}."), "navigate", json!({"url": url}));
             }
         }
-        self.report(obs)
+        self.write_all(obs);
+        self.phase = Phase::Writing;
+        self.next(req)
     }
 
-    /// Add the current page's links on the start pages' hosts to the frontier, each
-    /// scored by the task terms in its text and address.
+    /// Add the current page's links on the start pages' hosts to the frontier, described
+    /// by their text and the words of their address.
     fn learn_links(&mut self, obs: &Observation) {
         let hosts: Vec<String> = obs.start.iter().filter_map(|s| url::Url::parse(s).ok()).filter_map(|u| u.host_str().map(|h| format!("{h}:{:?}", u.port()))).collect();
         let Some(st) = obs.state.as_ref() else { return };
@@ -157,44 +311,94 @@ impl Builtin {
                 continue;
             }
             let n = norm(u.as_str());
-            let s = score(&self.terms, &format!("{} {}", e.name, u.path().replace(['-', '_', '/', '.'], " ")));
-            match self.frontier.iter_mut().find(|(x, _)| *x == n) {
-                Some((_, old)) => *old = (*old).max(s),
-                None => self.frontier.push((n, s)),
+            let desc = format!("{} {}", e.name, u.path().replace(['-', '_', '/', '.'], " "));
+            match self.frontier.iter_mut().find(|l| l.url == n) {
+                Some(l) => {
+                    l.words.push(' ');
+                    l.words.push_str(&e.name);
+                }
+                None => self.frontier.push(Link { url: n, words: desc }),
             }
         }
     }
 
-    /// The most relevant unread link (first seen wins a tie), if any carries a task term.
+    /// The unread link with the best BM25 score (first seen wins a tie), if any scores.
     fn best_link(&self) -> Option<String> {
-        let mut best: Option<&(String, usize)> = None;
-        for f in self.frontier.iter().filter(|(u, s)| *s > 0 && !self.opened.contains(u) && !self.extracted.contains(u)) {
-            if best.is_none_or(|b| f.1 > b.1) {
-                best = Some(f);
+        let docs: Vec<String> = self.frontier.iter().map(|l| l.words.clone()).collect();
+        let scores = bm25(&self.terms, &docs);
+        let mut best: Option<(usize, f64)> = None;
+        for (i, l) in self.frontier.iter().enumerate() {
+            if scores[i] <= 0.0 || self.opened.contains(&l.url) || self.extracted.contains(&l.url) {
+                continue;
+            }
+            if best.is_none_or(|(_, s)| scores[i] > s) {
+                best = Some((i, scores[i]));
             }
         }
-        best.map(|(u, _)| u.clone())
+        best.map(|(i, _)| self.frontier[i].url.clone())
     }
 
-    fn report(&mut self, obs: &Observation) -> Result<Reply, ProviderError> {
+    /// Queue report.md, sources.csv and the relevant tables.
+    fn write_all(&mut self, obs: &Observation) {
+        let docs: Vec<String> = obs.extracts.iter().map(|x| format!("{} {}", x.title, x.markdown)).collect();
+        let rel = bm25(&self.terms, &docs);
+        let relevant: Vec<(&Extract, f64)> = obs.extracts.iter().zip(rel.iter().copied()).filter(|(_, r)| *r > 0.0).collect();
+
         let mut md = format!("# {}\n\n", obs.task.trim());
-        let relevant: Vec<&Extract> = obs.extracts.iter().filter(|x| score(&self.terms, &format!("{} {}", x.title, x.markdown)) > 0).collect();
         md.push_str(&format!(
             "_Compiled offline by errand's built-in research policy from {} page{} read ({} relevant). Passages are quoted from the pages, each cited to its source._\n\n",
             obs.extracts.len(),
             if obs.extracts.len() == 1 { "" } else { "s" },
             relevant.len()
         ));
-        for x in &relevant {
+        // Overview: the most relevant sentences of all pages, best first, one per source
+        // before any source gets a second.
+        let mut pool: Vec<(usize, usize, u32, String)> = vec![];
+        for (x, _) in &relevant {
+            for (i, s) in sentences(&x.markdown).into_iter().enumerate() {
+                let sc = score(&self.terms, &s);
+                if sc > 0 {
+                    pool.push((sc, i, x.n, s));
+                }
+            }
+        }
+        pool.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut overview: Vec<(u32, String)> = vec![];
+        for round in 0..3 {
+            for (_, _, n, s) in &pool {
+                if overview.len() >= 5 {
+                    break;
+                }
+                let from_n = overview.iter().filter(|(m, _)| m == n).count();
+                if from_n == round && !overview.iter().any(|(_, t)| t == s) {
+                    overview.push((*n, s.clone()));
+                }
+            }
+        }
+        if !overview.is_empty() {
+            md.push_str("## Overview\n\n");
+            for (n, s) in &overview {
+                md.push_str(&format!("- {s} [{n}]\n"));
+            }
+            md.push('\n');
+        }
+        let mut tables = vec![];
+        for (x, _) in &relevant {
             md.push_str(&format!("## {} [{}]\n\n", x.title.trim(), x.n));
             for p in self.passages(&x.markdown, 3) {
                 if p.starts_with('|') {
                     md.push_str(&format!("{p}\n\n(table from [{}])\n\n", x.n));
-                    if self.table.is_none() {
-                        self.table = table_csv(&p).map(|csv| (csv, x.n));
-                    }
                 } else {
-                    md.push_str(&format!("{p} [{}]\n\n", x.n));
+                    let quoted: Vec<String> = unlink(&p).lines().map(|l| format!("> {}", l.trim())).collect();
+                    md.push_str(&format!("{} [{}]\n\n", quoted.join("\n"), x.n));
+                }
+            }
+            for (k, t) in x.markdown.split("\n\n").map(str::trim).filter(|b| b.starts_with('|')).enumerate() {
+                if score(&self.terms, t) > 0 {
+                    if let Some(csv) = table_csv(t) {
+                        let name = format!("tables/{}-{}.csv", slug(&x.title), k + 1);
+                        tables.push((name, csv, vec![x.n]));
+                    }
                 }
             }
         }
@@ -202,11 +406,22 @@ impl Builtin {
             md.push_str("Nothing on the pages read matched the task's terms.\n\n");
         }
         md.push_str("## Sources\n\n");
-        for x in &relevant {
+        for (x, _) in &relevant {
             md.push_str(&format!("[{}] {} — <{}>\n\n", x.n, x.title.trim(), x.url));
         }
-        self.phase = Phase::WroteReport;
-        self.call(format!("Writing the report from {} relevant pages.", relevant.len()), "write_file", json!({"path": "report.md", "content": md}))
+        let cites: Vec<u32> = relevant.iter().map(|(x, _)| x.n).collect();
+        self.queue.push(("report.md".into(), md, cites));
+
+        let mut w = csv::Writer::from_writer(vec![]);
+        let _ = w.write_record(["n", "title", "url", "fetched_at", "words", "relevance"]);
+        for (x, r) in obs.extracts.iter().zip(rel.iter()) {
+            let words = x.markdown.split_whitespace().count().to_string();
+            let _ = w.write_record([x.n.to_string(), x.title.trim().to_string(), x.url.clone(), x.fetched_at.clone(), words, format!("{r:.2}")]);
+        }
+        if let Ok(csv) = w.into_inner().map_err(|e| e.to_string()).and_then(|b| String::from_utf8(b).map_err(|e| e.to_string())) {
+            self.queue.push(("sources.csv".into(), csv, obs.extracts.iter().map(|x| x.n).collect()));
+        }
+        self.queue.extend(tables);
     }
 
     /// The `k` most relevant paragraphs (or tables) of a Markdown text, in page order.
@@ -230,7 +445,8 @@ impl Builtin {
     }
 }
 
-/// A Markdown pipe table as CSV (header row, then body rows; the separator row dropped).
+/// A Markdown pipe table as CSV (header row, then body rows; the separator row dropped;
+/// cells exactly as shown, numbers left as text).
 fn table_csv(md: &str) -> Option<String> {
     let mut w = csv::Writer::from_writer(vec![]);
     let mut width = None;
@@ -260,6 +476,44 @@ mod tests {
         assert!(t.contains(&"heat".to_string()) && t.contains(&"pump".to_string()) && t.contains(&"cost".to_string()));
         assert_eq!(score(&t, "What a heat pump costs"), 3);
         assert_eq!(score(&t, "Reader forum"), 0);
+    }
+
+    #[test]
+    fn bm25_ranks_links_by_the_task_terms() {
+        let t = terms("heat pump running costs");
+        let docs: Vec<String> = [
+            "Reader forum articles forum html",                           // no term
+            "What a heat pump costs articles costs html",                 // three terms
+            "Heat pumps in cold climates articles cold climates html",    // two terms
+            "Home",                                                       // none
+            "heat heat heat heat heat heat heat heat heat heat heat heat", // one term, repeated: saturates
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let s = bm25(&t, &docs);
+        assert_eq!(s[0], 0.0);
+        assert_eq!(s[3], 0.0);
+        assert!(s[1] > s[2] && s[2] > 0.0, "{s:?}");
+        assert!(s[1] > s[4], "term repetition saturates: {s:?}");
+        assert!(bm25(&t, &[]).is_empty());
+    }
+
+    #[test]
+    fn search_urls_carry_the_task_keywords() {
+        assert_eq!(search_url("http://127.0.0.1:8/search?q={query}", "Find the weight of otters").unwrap(), "http://127.0.0.1:8/search?q=weight+otters");
+        assert!(search_url("http://x/search", "otters").unwrap_err().contains("{query}"));
+        assert!(search_url("file:///etc/{query}", "otters").is_err());
+    }
+
+    #[test]
+    fn sentences_skip_headings_tables_and_links() {
+        let s = sentences("# Title\n\nOtters eat fish and frogs in rivers. They weigh 7 to 12 kg as adults, see [the table](http://x/t).\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n- A list item that is long enough to count here\n- [Another](http://x/a) item that is long enough to count\n\nRead on: [what otters eat](http://x/e) and [where they live](http://x/l).");
+        assert_eq!(
+            s,
+            vec!["Otters eat fish and frogs in rivers.", "They weigh 7 to 12 kg as adults, see the table.", "A list item that is long enough to count here", "Another item that is long enough to count"]
+        );
+        assert_eq!(slug("What a heat pump costs!"), "what-a-heat-pump-costs");
     }
 
     #[test]

@@ -1,0 +1,268 @@
+//! Main-content extraction from a page's HTML: pure, no I/O, so it can be tested from a
+//! table of pages.
+//!
+//! The heavy lifting is rs-trafilatura (a port of trafilatura, the best-scoring published
+//! extractor on the article-extraction benchmark); errand feeds it the *rendered* page
+//! (after scripts, with what a reader cannot see removed, see `rendered.js`), which is
+//! where a browser beats a static extractor.
+
+/// What `extract` returns for a page.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Article {
+    pub title: String,
+    pub byline: String,
+    pub date: String,
+    pub lang: String,
+    pub markdown: String,
+    pub text: String,
+    /// rs-trafilatura's own estimate of the extraction's quality, 0..1.
+    pub quality: f64,
+}
+
+/// Extract the main content of `html` (served from `url`).
+pub fn article(html: &str, url: &str) -> Option<Article> {
+    let opts = rs_trafilatura::Options { output_markdown: true, include_tables: true, include_links: true, url: Some(url.to_string()), ..Default::default() };
+    let html = clean(html);
+    let r = rs_trafilatura::extract_with_options(&html, &opts).ok()?;
+    let m = &r.metadata;
+    Some(Article {
+        title: m.title.clone().unwrap_or_default(),
+        byline: m.author.clone().unwrap_or_default(),
+        date: m.date.map(|d| d.to_rfc3339()).unwrap_or_default(),
+        lang: m.language.clone().unwrap_or_default(),
+        markdown: absolute_links(r.content_markdown.as_deref().unwrap_or_default(), url),
+        text: r.content_text.clone(),
+        quality: r.extraction_quality,
+    })
+}
+
+/// Markdown links and images made absolute against the page's address, so an extract
+/// still points at the right pages once it is out of the browser.
+fn absolute_links(md: &str, page: &str) -> String {
+    let Ok(base) = url::Url::parse(page) else { return md.to_string() };
+    let mut out = String::with_capacity(md.len());
+    let mut rest = md;
+    while let Some(i) = rest.find("](") {
+        out.push_str(&rest[..i + 2]);
+        rest = &rest[i + 2..];
+        let end = rest.find(')').unwrap_or(rest.len());
+        let target = &rest[..end];
+        match base.join(target.trim()) {
+            Ok(u) if !target.contains(char::is_whitespace) => out.push_str(u.as_str()),
+            _ => out.push_str(target),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Boilerplate rules applied before rs-trafilatura, for what it keeps too often on news
+/// pages: ad labels, captions, bylines and dates, "related"/"don't miss" link blocks, tag
+/// lists, teaser lists. Each rule removes only short or link-heavy elements, so an
+/// article that happens to carry such a class name survives.
+pub fn clean(html: &str) -> String {
+    let doc = dom_query::Document::from(html);
+    {
+        // A page that marks its body up (schema.org `articleBody`) on one element of
+        // some length says where the article is: extract from that element alone.
+        let marked = doc.select("body [itemprop=articleBody]");
+        if marked.length() == 1 && squash_len(&marked.text()) >= 250 {
+            let head = doc.select("head").html();
+            let inner = marked.inner_html();
+            return clean(&format!("<!DOCTYPE html><html>{head}<body><article>{inner}</article></body></html>"));
+        }
+    }
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let link_text = |n: &dom_query::NodeRef| -> usize { n.descendants_it().filter(|d| d.is_element() && d.node_name().as_deref() == Some("a")).map(|a| squash(&a.text()).chars().count()).sum() };
+    let mut doomed: Vec<dom_query::NodeId> = vec![];
+    let body = doc.select("body");
+    for n in body.select("*").nodes() {
+        let name = n.node_name().map(|s| s.to_string()).unwrap_or_default();
+        if matches!(name.as_str(), "html" | "body" | "main" | "article") {
+            continue;
+        }
+        let text = squash(&n.text());
+        let len = text.chars().count();
+        let lower = text.to_lowercase();
+        // Ad labels.
+        if len <= 25 && AD_LABELS.contains(&lower.trim_matches(|c: char| !c.is_alphanumeric() && c != ' ')) {
+            doomed.push(n.id);
+            continue;
+        }
+        // Captions and photo credits.
+        if (name == "figcaption" || has_token(n, &["caption", "credit", "photo-credit", "image-credit", "wp-caption-text"])) && len < 400 {
+            doomed.push(n.id);
+            continue;
+        }
+        // Headed "related" blocks: the heading and the link list after it.
+        if len > 0 && len <= 40 && matches!(name.as_str(), "h2" | "h3" | "h4" | "h5" | "h6" | "strong" | "b" | "p" | "span" | "div" | "header") && n.element_children().len() <= 1 && RELATED.iter().any(|r| lower.starts_with(r)) {
+            // Climb while the wrapper holds nothing but this heading.
+            let mut h = *n;
+            while let Some(p) = h.parent() {
+                if p.element_children().len() == 1 && squash(&p.text()).chars().count() == len && !matches!(p.node_name().as_deref(), Some("body" | "article" | "main")) {
+                    h = p;
+                } else {
+                    break;
+                }
+            }
+            if let Some(next) = h.next_element_sibling() {
+                let nt = squash(&next.text()).chars().count().max(1);
+                if link_text(&next) * 10 >= nt * 6 {
+                    doomed.push(next.id);
+                }
+            }
+            doomed.push(h.id);
+            continue;
+        }
+        // Short elements named as boilerplate by their class or id.
+        if len < 300 && has_token(n, NOISE) {
+            doomed.push(n.id);
+            continue;
+        }
+        // Teaser lists: three or more items that are each essentially one link.
+        if matches!(name.as_str(), "ul" | "ol") {
+            let items = n.element_children();
+            if items.len() >= 3 {
+                let linky = items.iter().filter(|li| {
+                    let t = squash(&li.text()).chars().count().max(1);
+                    link_text(li) * 10 >= t * 8
+                });
+                if linky.count() * 10 >= items.len() * 8 && !n.ancestors_it(None).any(|a| a.node_name().as_deref() == Some("p")) {
+                    doomed.push(n.id);
+                    continue;
+                }
+            }
+        }
+        // A paragraph that is nothing but a link (an in-article teaser for another
+        // story), or a "Read more:" / "See also:" line leading to one.
+        if name == "p" && len > 0 {
+            let lt = link_text(n);
+            if lt * 10 >= len * 9 || (lt * 2 >= len && RELATED.iter().chain(LEADS).any(|r| lower.starts_with(r))) {
+                doomed.push(n.id);
+                continue;
+            }
+        }
+        // Dates.
+        if name == "time" && len < 60 {
+            doomed.push(n.id);
+            continue;
+        }
+    }
+    for id in doomed {
+        let n = dom_query::NodeRef::new(id, &doc.tree);
+        n.remove_from_parent();
+    }
+    {
+        // The headline repeated as the first heading.
+        let title = squash(&doc.select("title").text()).to_lowercase();
+        if let Some(h1) = doc.select("body h1").nodes().first() {
+            let h = squash(&h1.text()).to_lowercase();
+            if !h.is_empty() && title.contains(&h) {
+                h1.remove_from_parent();
+            }
+        }
+    }
+    doc.html().to_string()
+}
+
+fn squash_len(s: &str) -> usize {
+    s.split_whitespace().map(|w| w.chars().count() + 1).sum()
+}
+
+const AD_LABELS: &[&str] = &["advertisement", "advert", "ad", "ads", "sponsored", "sponsored links", "sponsored content", "publicidade", "publicidad", "anzeige", "werbung", "publicité", "pubblicità", "реклама", "광고", "広告", "iklan", "advertisement scroll to continue with content"];
+
+const RELATED: &[&str] = &[
+    "related", "explore further", "you may also", "you might also", "also on", "also read", "also see", "see also", "read more", "read also", "more from", "more in", "more on", "more stories", "more news", "more:", "don't miss", "don’t miss", "recommended", "most read", "most popular", "popular", "trending", "latest news", "top stories", "tags", "related tags", "leia também", "leia mais", "veja também", "lee también", "lesen sie auch", "mehr zum thema", "à lire aussi", "leggi anche", "关联", "相关", "関連", "관련", "читайте также", "похожие",
+];
+
+/// How teaser lines inside an article start ("READ MORE: …").
+const LEADS: &[&str] = &["see more", "watch:", "watch more", "listen:", "click here", "also:", "more:", "read:", "( leggi", "(leggi", "leia:", "mais:"];
+
+const NOISE: &[&str] = &[
+    "related", "related-posts", "related-articles", "recommended", "recommendations", "more-stories", "tags", "tag-list", "post-tags", "article-tags", "byline", "author", "author-info", "dateline", "date", "timestamp", "published", "updated", "share", "sharing", "social", "share-buttons", "newsletter", "subscribe", "comments", "comment-respond", "respond", "breadcrumb", "breadcrumbs", "promo", "advert", "advertisement", "ad", "ads", "sponsored",
+];
+
+/// Whether the element's class or id, split into words (at spaces, `-`, `_`), names one
+/// of `tokens` whole (`post-tags` matches `tags`; `tagline` does not).
+fn has_token(n: &dom_query::NodeRef, tokens: &[&str]) -> bool {
+    let mut s = n.class().map(|c| c.to_string()).unwrap_or_default();
+    s.push(' ');
+    s.push_str(&n.id_attr().map(|c| c.to_string()).unwrap_or_default());
+    let s = s.to_lowercase();
+    s.split_whitespace().any(|cls| tokens.contains(&cls) || cls.split(['-', '_']).any(|w| tokens.contains(&w)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NEWS: &str = r#"<!DOCTYPE html><html lang="en"><head><title>Otters return to the river - Daily River</title>
+<meta name="author" content="Ada Writer"></head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></nav>
+<div class="cookie-banner">We use cookies. <button>Accept</button></div>
+<main><article>
+<h1>Otters return to the river</h1>
+<div class="byline">By Ada Writer, 3 March 2025</div>
+<p>Otters have returned to the river after an absence of forty years, volunteers counting along the banks said this week, and the survey found at least twelve animals.</p>
+<figure><img src="otter.jpg"><figcaption>An otter on the bank. Photo: River Trust</figcaption></figure>
+<h2>What changed</h2>
+<p>Cleaner water and more fish brought them back, according to the <a href="/reports/2024.html">river trust's annual report</a>, which credits a decade of work on the sewage outfalls upstream.</p>
+<ul><li>Twelve otters counted in the spring survey</li><li>Four holts found along the north bank</li><li>Fish stocks up by a third since 2015</li></ul>
+<div>Advertisement</div>
+<table><tr><th>Year</th><th>Otters</th></tr><tr><td>2015</td><td>0</td></tr><tr><td>2024</td><td>12</td></tr></table>
+<p><a href="/news/beavers.html"><strong>BEAVERS ARE BACK TOO: READ THE STORY</strong></a></p>
+<p>Volunteers will count again in the autumn, when the young leave the holts and the numbers are easier to judge from the tracks on the mud banks.</p>
+<h3>You may also like</h3>
+<ul><li><a href="/a">Ten rivers to walk this spring</a></li><li><a href="/b">Kingfishers in the city</a></li><li><a href="/c">How to spot a water vole</a></li></ul>
+</article></main>
+<footer><p>© Daily River 2025. All rights reserved.</p></footer>
+</body></html>"#;
+
+    #[test]
+    fn keeps_the_article_and_drops_the_boilerplate() {
+        let a = article(NEWS, "http://news.example/2025/otters.html").expect("an article");
+        for kept in ["absence of forty years", "annual report", "Four holts found", "Volunteers will count again"] {
+            assert!(a.text.contains(kept), "lost {kept:?}: {}", a.text);
+        }
+        for dropped in ["We use cookies", "Advertisement", "Photo: River Trust", "BEAVERS ARE BACK", "Kingfishers in the city", "All rights reserved", "Sport"] {
+            assert!(!a.text.contains(dropped), "kept {dropped:?}: {}", a.text);
+        }
+        // Markdown keeps the structure: a heading, the list, the table, absolute links.
+        let md = &a.markdown;
+        assert!(md.contains("## What changed"), "{md}");
+        assert!(md.contains("- Twelve otters counted"), "{md}");
+        assert!(md.contains("| Year") && md.contains("| 2024"), "{md}");
+        assert!(md.contains("(http://news.example/reports/2024.html)"), "{md}");
+        assert_eq!(a.title, "Otters return to the river");
+        assert_eq!(a.byline, "Ada Writer");
+    }
+
+    #[test]
+    fn a_marked_up_article_body_is_trusted() {
+        let body = "The council approved the new bridge on Tuesday after a long debate about its cost. ".repeat(5);
+        let html = format!(
+            r#"<html><head><title>Bridge</title></head><body><div class="wrap"><p>{}</p>
+            <div itemprop="articleBody"><p>{body}</p></div>
+            <div class="more"><p>Other news: the library opens late on Thursdays this winter, and the pool is closed for repairs until spring.</p></div></div></body></html>"#,
+            "Breaking: a long unrelated teaser paragraph about the weather that runs on and on for a while. ".repeat(3)
+        );
+        let a = article(&html, "http://x.example/bridge").unwrap();
+        assert!(a.text.contains("approved the new bridge"), "{}", a.text);
+        assert!(!a.text.contains("library opens late") && !a.text.contains("teaser"), "{}", a.text);
+    }
+
+    #[test]
+    fn class_words_match_whole() {
+        let doc = dom_query::Document::from(r#"<div id="a" class="post-tags"></div><div id="b" class="tagline"></div><div id="c" class="x" id2="share_bar"></div>"#);
+        let one = |sel: &str| doc.select(sel).nodes().first().cloned().unwrap();
+        assert!(has_token(&one("#a"), NOISE));
+        assert!(!has_token(&one("#b"), NOISE));
+        assert!(!has_token(&one("#c"), NOISE));
+    }
+
+    #[test]
+    fn relative_links_become_absolute() {
+        assert_eq!(absolute_links("see [a](/x.html) and [b](https://o.example/y) ![i](p.png)", "http://h.example/d/page"), "see [a](http://h.example/x.html) and [b](https://o.example/y) ![i](http://h.example/d/p.png)");
+    }
+}
