@@ -57,6 +57,9 @@ pub enum Which {
         /// Keep the predictions here (default: a temporary file)
         #[arg(long)]
         predictions: Option<PathBuf>,
+        /// Pages loaded at once, as `errand extract --parallel`
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
         /// Chromium executable
         #[arg(long)]
         chrome: Option<PathBuf>,
@@ -126,7 +129,7 @@ pub async fn run(which: Which) -> Result<()> {
     match which {
         Which::Guard { pages, limit, chrome, cdp_only } => guard(pages, limit, chrome, cdp_only).await,
         Which::Step { rounds, chrome } => step(rounds, chrome).await,
-        Which::Extract { dir, limit, predictions, chrome } => extract(dir, limit, predictions, chrome).await,
+        Which::Extract { dir, limit, predictions, parallel, chrome } => extract(dir, limit, predictions, parallel, chrome).await,
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => page_state(pages, limit, reps, per_page, chrome, audit).await,
     }
 }
@@ -541,7 +544,7 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
 
 /// Extract every benchmark page through a real Chromium (pages served from loopback, their
 /// other hosts failing fast) and score the text with the benchmark's own `score.py`.
-async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf>, chrome: Option<PathBuf>) -> Result<()> {
+async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf>, parallel: usize, chrome: Option<PathBuf>) -> Result<()> {
     let pages = Pages::from_dir(&dir.join("html")).with_context(|| format!("no benchmark at {} (run from the repository root, or pass --dir)", dir.display()))?;
     let mut ids = pages.ids();
     if let Some(n) = limit {
@@ -554,9 +557,13 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
     let mut out = serde_json::Map::new();
     let mut failed = 0;
     let mut without_scripts = 0;
-    for (i, id) in ids.iter().enumerate() {
-        let key = id.trim_start_matches('/').trim_end_matches(".html").to_string();
-        let body = match b.extract_url(&format!("{origin}{id}")).await {
+    // The same call `errand extract` makes, `parallel` pages at a time.
+    let urls: Vec<String> = ids.iter().map(|id| format!("{origin}{id}")).collect();
+    let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
+    let mut n = 0;
+    while let Some((i, r)) = futures::StreamExt::next(&mut results).await {
+        let key = ids[i].trim_start_matches('/').trim_end_matches(".html").to_string();
+        let body = match r {
             Ok(v) => {
                 if v["view"] != "rendered" {
                     without_scripts += 1;
@@ -569,8 +576,9 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
             failed += 1;
         }
         out.insert(key, json!({"articleBody": body}));
-        if i % 40 == 0 {
-            eprintln!("  {}/{} pages", i + 1, ids.len());
+        n += 1;
+        if n % 40 == 0 {
+            eprintln!("  {n}/{} pages", ids.len());
         }
     }
     let secs = t.elapsed().as_secs_f64();
@@ -602,6 +610,6 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
     if !score.status.success() {
         println!("  score.py failed: {}", String::from_utf8_lossy(&score.stderr).trim());
     }
-    println!("  {:.1} pages per second, page load included ({:.1} s)", ids.len() as f64 / secs, secs);
+    println!("  {:.1} pages per second, page load included, {parallel} at a time ({:.1} s)", ids.len() as f64 / secs, secs);
     Ok(())
 }

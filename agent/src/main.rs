@@ -92,9 +92,13 @@ enum Cmd {
         urls: Vec<String>,
         #[command(flatten)]
         browser: BrowserArgs,
-        /// One JSON object per URL per line: url, title, byline, date, lang, markdown, text, error
+        /// One JSON object per URL per line: url, title, byline, date, lang, markdown, text,
+        /// view, error
         #[arg(long)]
         json: bool,
+        /// Pages loaded at once (each in a tab of its own)
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
     },
     /// Open a URL and print its page state (the compact view a model reads)
     Open {
@@ -194,13 +198,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
         Cmd::Run(args) => run::run(args).await,
-        Cmd::Extract { urls, browser, json } => extract(urls, browser, json).await,
+        Cmd::Extract { urls, browser, json, parallel } => extract(urls, browser, json, parallel).await,
     }
 }
 
 /// `errand extract`: one browser for all the URLs; one failing URL gets its error and the
 /// rest go on (exit 1 if any failed). Only the named URLs' hosts are allowed.
-async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool) -> Result<ExitCode> {
+async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usize) -> Result<ExitCode> {
     let mut hosts = vec![];
     for u in &urls {
         match policy::pattern_for_url(u) {
@@ -220,13 +224,15 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool) -> Result<Exi
     };
     let b = Browser::start(args.source(vec![]), args.options(live.guard())).await.context("could not start the browser")?;
     let mut failures = 0;
-    for (i, url) in urls.iter().enumerate() {
-        let t = Instant::now();
-        let r = b.extract_url(url).await.map_err(|e| e.to_string());
+    let t = Instant::now();
+    let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
+    while let Some((i, r)) = futures::StreamExt::next(&mut results).await {
+        let url = &urls[i];
+        let r = r.map_err(|e| e.to_string());
         let line = match r {
             Ok(v) => {
                 let again = if v["view"] == "without scripts" { "; its scripts lost the article, so it was read again without scripts" } else { "" };
-                eprintln!("[{}/{}] {url}: {} chars of text ({} ms{again})", i + 1, urls.len(), v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0), t.elapsed().as_millis());
+                eprintln!("[{}/{}] {url}: {} chars of text ({} ms since start{again})", i + 1, urls.len(), v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0), t.elapsed().as_millis());
                 if json {
                     let mut o = serde_json::json!({"url": url, "error": null});
                     for k in ["title", "byline", "date", "lang", "markdown", "text", "view"] {
@@ -242,7 +248,7 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool) -> Result<Exi
                 failures += 1;
                 eprintln!("[{}/{}] {url}: {e}", i + 1, urls.len());
                 if json {
-                    serde_json::json!({"url": url, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "error": e}).to_string()
+                    serde_json::json!({"url": url, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "view": null, "error": e}).to_string()
                 } else {
                     continue;
                 }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::{Browser, BrowserError, Change, Result};
+use crate::{Browser, BrowserError, Change, Result, Tab};
 
 /// How an action names its element: a snapshot ref, a CSS selector, or visible text.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,7 +104,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 const EXTRACT: &str = include_str!("extract.js");
 const RENDERED: &str = include_str!("rendered.js");
-/// Below this many characters of text, `extract_url` also reads the page without scripts.
+/// Below this many characters of text, `extract_urls` also reads the page without scripts.
 const SHORT_ARTICLE: usize = 500;
 const TABLE: &str = include_str!("table.js");
 
@@ -370,6 +370,16 @@ impl Browser {
     }
 
     async fn new_tab(&self) -> Result<usize> {
+        let tab = self.open_tab().await?;
+        let mut st = self.st();
+        let idx = st.tabs.iter().position(|t| t.target_id == tab.target_id).unwrap_or(0);
+        st.active = idx;
+        st.changes.retain(|c| !matches!(c, Change::NewTab { .. }));
+        Ok(idx)
+    }
+
+    /// Open a blank tab in errand's browser context without switching to it.
+    async fn open_tab(&self) -> Result<Tab> {
         let ctx = self.st().context.clone();
         let mut p = json!({"url": "about:blank"});
         if let Some(c) = ctx {
@@ -386,11 +396,8 @@ impl Browser {
         if !ok {
             return Err(BrowserError::Action("the new tab did not open in time".into()));
         }
-        let mut st = self.st();
-        let idx = st.tabs.iter().position(|t| t.target_id == id).unwrap_or(0);
-        st.active = idx;
-        st.changes.retain(|c| !matches!(c, Change::NewTab { .. }));
-        Ok(idx)
+        let st = self.st();
+        st.tabs.iter().find(|t| t.target_id == id).cloned().ok_or_else(|| BrowserError::Action("the new tab closed at once".into()))
     }
 
     /// Poll a condition (every 10 ms) until it holds or the time is up.
@@ -709,7 +716,11 @@ impl Browser {
     /// article in gets errand's own in-page extractor.
     pub async fn extract(&self) -> Result<Value> {
         let tab = self.active_tab()?;
-        let page = self.eval_in_frame(&tab.target_id, &format!("({RENDERED})()")).await?;
+        self.extract_in(&tab.target_id).await
+    }
+
+    async fn extract_in(&self, target: &str) -> Result<Value> {
+        let page = self.eval_in_frame(target, &format!("({RENDERED})()")).await?;
         let url = page["url"].as_str().unwrap_or_default().to_string();
         let html = page["html"].as_str().unwrap_or_default().to_string();
         let base = url.clone();
@@ -731,43 +742,93 @@ impl Browser {
                 "extractor": "rs-trafilatura",
             })),
             None => {
-                let mut v = self.eval_in_frame(&tab.target_id, &format!("({EXTRACT})()")).await?;
+                let mut v = self.eval_in_frame(target, &format!("({EXTRACT})()")).await?;
                 v["extractor"] = json!("errand");
                 Ok(v)
             }
         }
     }
 
-    /// Open `url` in the active tab and extract it. When the rendered page holds little
-    /// or nothing (an error page after a client-side redirect that failed, a script that
-    /// replaced the article, errand's own "blocked" page), the page is read once more with
-    /// its scripts off, the way the server sent it, and the fuller of the two is kept
-    /// (`"view": "rendered"` or `"without scripts"`).
-    pub async fn extract_url(&self, url: &str) -> Result<Value> {
-        self.act(&Action::Navigate { url: url.to_string() }).await?;
-        let mut v = self.extract().await?;
-        v["view"] = json!("rendered");
-        let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
-        let landed = v["url"].as_str().unwrap_or_default().to_string();
-        let failed_page = landed.starts_with("chrome-error:") || landed.starts_with("data:") || self.blocked().iter().any(|b| b.url == landed);
-        if len(&v) >= SHORT_ARTICLE && !failed_page {
-            return Ok(v);
-        }
-        let session = self.active_tab()?.session.unwrap_or_default();
-        let off = |on: bool| json!({ "value": on });
-        self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", off(true)).await?;
-        let again = async {
-            self.act(&Action::Navigate { url: url.to_string() }).await?;
-            self.extract().await
+    /// Extract several pages, `parallel` at a time, each in a background tab of its own
+    /// (the same browser, the same allowlist and consent), yielding results in the order
+    /// of `urls` as they become ready. When the rendered page holds little or nothing (an
+    /// error page after a client-side redirect that failed, a script that replaced the
+    /// article, errand's own "blocked" page), the page is read once more with its scripts
+    /// off, the way the server sent it, and the fuller of the two is kept (`"view":
+    /// "rendered"` or `"without scripts"`).
+    pub fn extract_urls<'a>(&'a self, urls: &'a [String], parallel: usize) -> impl futures::Stream<Item = (usize, Result<Value>)> + 'a {
+        use futures::StreamExt;
+        futures::stream::iter(urls.iter().enumerate()).map(move |(i, u)| async move { (i, self.extract_in_new_tab(u).await) }).buffered(parallel.max(1))
+    }
+
+    async fn extract_in_new_tab(&self, url: &str) -> Result<Value> {
+        let tab = self.open_tab().await?;
+        let r = async {
+            let mut v = self.load_and_extract(&tab, url, false).await?;
+            v["view"] = json!("rendered");
+            let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
+            let landed = v["url"].as_str().unwrap_or_default().to_string();
+            let failed_page = landed.starts_with("chrome-error:") || landed.starts_with("data:") || self.blocked().iter().any(|b| b.url == landed);
+            if len(&v) >= SHORT_ARTICLE && !failed_page {
+                return Ok(v);
+            }
+            match self.load_and_extract(&tab, url, true).await {
+                Ok(mut w) if len(&w) > 2 * len(&v) || (failed_page && len(&w) > 0) => {
+                    w["view"] = json!("without scripts");
+                    Ok(w)
+                }
+                _ => Ok(v),
+            }
         }
         .await;
-        self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", off(false)).await?;
-        match again {
-            Ok(mut w) if len(&w) > 2 * len(&v) || (failed_page && len(&w) > 0) => {
-                w["view"] = json!("without scripts");
-                Ok(w)
+        let _ = self.cdp.raw(None, "Target.closeTarget", json!({"targetId": tab.target_id})).await;
+        self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == tab.target_id)).await;
+        self.st().changes.retain(|c| !matches!(c, Change::NewTab { .. } | Change::TabClosed { .. }));
+        r
+    }
+
+    /// Load `url` in `tab` (scripts on or off) and extract it once the page settles.
+    async fn load_and_extract(&self, tab: &Tab, url: &str, scripts_off: bool) -> Result<Value> {
+        if let Some(reason) = self.judge(url) {
+            return Err(BrowserError::Blocked { url: url.to_string(), reason });
+        }
+        let session = tab.session.clone().unwrap_or_default();
+        self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", json!({ "value": scripts_off })).await?;
+        self.mark_navigating(&tab.target_id);
+        let r = self.cdp.raw(Some(&session), "Page.navigate", json!({"url": url})).await?;
+        if let Some(e) = r["errorText"].as_str().filter(|e| !e.is_empty()) {
+            self.st().navigating.remove(&tab.target_id);
+            return Err(BrowserError::Action(format!("could not load {url}: {e}")));
+        }
+        self.settle_tab(tab).await?;
+        self.extract_in(&tab.target_id).await
+    }
+
+    /// [`Browser::settle`] for one tab of several loading at once: its navigation done, its
+    /// own requests finished, its DOM quiet.
+    async fn settle_tab(&self, tab: &Tab) -> Result<bool> {
+        let deadline = Instant::now() + self.opts.settle_timeout;
+        let start = Instant::now();
+        let session = tab.session.clone().unwrap_or_default();
+        loop {
+            self.check_alive()?;
+            let busy = {
+                let st = self.st();
+                let now = Instant::now();
+                let inflight = st.inflight.iter().filter(|((s, _), t)| *s == session && now.duration_since(**t) < Duration::from_secs(2)).count();
+                st.navigating.get(&tab.target_id).is_some_and(|t| t.elapsed() < Duration::from_secs(30)) || inflight > 0 || st.consent_pending > 0
+            };
+            if !busy && start.elapsed() >= self.opts.quiet / 2 {
+                if let Ok(v) = self.eval_in_frame(&tab.target_id, "[__errand.quietFor(), document.readyState]").await {
+                    if v[0].as_f64().unwrap_or(0.0) >= self.opts.quiet.as_millis() as f64 && v[1] != "loading" {
+                        return Ok(true);
+                    }
+                }
             }
-            _ => Ok(v),
+            if Instant::now() > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
         }
     }
 }
