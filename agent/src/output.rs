@@ -194,6 +194,47 @@ mod tests {
         assert_eq!(check_path("./data/p.csv").unwrap(), PathBuf::from("data/p.csv"));
     }
 
+    /// Every file and folder under `root`, relative, sorted.
+    fn listing(root: &Path) -> Vec<String> {
+        let mut out = vec![];
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn escapes_are_refused_and_leave_both_sides_unchanged() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("data")).unwrap();
+        std::fs::write(d.path().join("data/keep.csv"), "a\n1\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("x.md"), d.path().join("dangling.md")).unwrap();
+        let before = listing(d.path());
+        let mut o = OutDir::open(d.path()).unwrap();
+        let escape = format!("{}/x.md", outside.path().display());
+        for bad in ["../x.md", "data/../../x.md", escape.as_str(), "link/x.md", "link/../x.md", "data/keep.csv/x", "/dev/null"] {
+            assert!(o.write(bad, b"escape").is_err(), "{bad} was written");
+        }
+        // A symlink inside the folder is someone else's file: it is not written through.
+        let w = o.write("dangling.md", b"mine").unwrap();
+        assert_eq!(w.path, "dangling (2).md");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing reached the outside folder");
+        let mut after = listing(d.path());
+        after.retain(|p| p != "dangling (2).md");
+        assert_eq!(before, after, "the folder is unchanged");
+        assert_eq!(std::fs::read_to_string(d.path().join("data/keep.csv")).unwrap(), "a\n1\n");
+    }
+
     #[test]
     fn clashes_get_new_names_and_own_files_may_be_rewritten() {
         let d = tempfile::tempdir().unwrap();

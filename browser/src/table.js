@@ -48,8 +48,16 @@
   for (const r of grid) while (r.length < width) r.push('');
   let h = 0;
   while (h < grid.length && isHead[h]) h++;
+  // A table without header cells has no header (h = 0); one made only of header cells
+  // keeps its first row as the header.
   if (h === grid.length) h = Math.min(1, grid.length);
-  const header = h > 0 ? grid[h - 1] : [];
+  // Stacked header rows (a group spanning its sub-columns) read as one: "Price (EUR) from".
+  const header = [];
+  for (let c = 0; c < width && h > 0; c++) {
+    const parts = [];
+    for (let r = 0; r < h; r++) if (grid[r][c] && parts[parts.length - 1] !== grid[r][c]) parts.push(grid[r][c]);
+    header.push(parts.join(' '));
+  }
   const cap = t.caption ? text(t.caption) : '';
   return { caption: cap, header, rows: grid.slice(h), columns: width };
 }

@@ -422,3 +422,34 @@ async fn missing_chromium_names_the_package_to_install() {
     let e = Browser::start(Source::Launch(opts), Options::default()).await.unwrap_err();
     assert!(matches!(e, BrowserError::NoChrome { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn extract_table_reads_headers_spans_and_numbers_as_shown() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/tables.html")).await;
+    // Stacked headers merge; spans repeat their text in every slot; numbers stay text.
+    let t = b.extract_table(Some(&ElementTarget::Selector("#prices".into()))).await.unwrap();
+    assert_eq!(t["caption"], "Installed prices");
+    assert_eq!(t["header"], serde_json::json!(["Region", "Price (EUR) from", "Price (EUR) to", "Share"]));
+    assert_eq!(
+        t["rows"],
+        serde_json::json!([["North", "8,000", "12,500", "12 %"], ["North", "9,100", "14,000", "−4.5 %"], ["South", "about 7,000", "about 7,000", "0.30"]])
+    );
+    assert_eq!(t["columns"], 4);
+    // A header row of <th> cells outside <thead>; trailing zeros kept.
+    let t = b.extract_table(Some(&ElementTarget::Selector("#plain".into()))).await.unwrap();
+    assert_eq!(t["header"], serde_json::json!(["Model", "COP at 7 °C"]));
+    assert_eq!(t["rows"][1], serde_json::json!(["B-200", "4.10"]));
+    // No header cells: no header, every row is data.
+    let t = b.extract_table(Some(&ElementTarget::Selector("#bare".into()))).await.unwrap();
+    assert_eq!(t["header"], serde_json::json!([]));
+    assert_eq!(t["rows"].as_array().unwrap().len(), 2);
+    // Without a target: the page's largest table.
+    let t = b.extract_table(None).await.unwrap();
+    assert_eq!(t["caption"], "Installed prices");
+    // A page without tables says so.
+    goto(&b, site.url("/articles/script-broken.html")).await;
+    let e = b.extract_table(None).await.unwrap_err();
+    assert!(e.to_string().contains("no table"), "{e}");
+    b.close().await;
+}
