@@ -752,6 +752,26 @@ async fn errand_extract_prints_markdown_or_json_and_goes_on_past_a_failure() {
 }
 
 #[tokio::test]
+async fn errand_extract_loads_a_few_pages_at_a_time_and_prints_them_in_order() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let site = Site::start().await;
+    let urls: Vec<String> = (1..=6).map(|n| site.url(&format!("/held?ms=400&n={n}"))).collect();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("extract").args(&urls).args(["--json", "--parallel", "3"]).output().await.unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let titles: Vec<&str> = lines.iter().map(|l| l["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, (1..=6).map(|n| format!("Held page {n}")).collect::<Vec<_>>());
+    let peak = site.held.peak.load(SeqCst);
+    assert!((2..=3).contains(&peak), "the server saw {peak} pages requested at once");
+    // One at a time when asked.
+    let site = Site::start().await;
+    let urls: Vec<String> = (1..=3).map(|n| site.url(&format!("/held?ms=200&n={n}"))).collect();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("extract").args(&urls).args(["--parallel", "1"]).output().await.unwrap();
+    assert!(o.status.success());
+    assert_eq!(site.held.peak.load(SeqCst), 1);
+}
+
+#[tokio::test]
 async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_article() {
     let site = Site::start().await;
     // One page's script swaps the article for an apology; the other's sends the browser to

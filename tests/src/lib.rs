@@ -5,7 +5,8 @@
 //!
 //! Pages live in `fixtures/site/`; `{{ORIGIN}}` and `{{FOREIGN}}` in them are replaced by
 //! the two servers' origins. A few routes are generated: `/echo` (shows and logs the
-//! request), `/slow?ms=N`, `/never` (never answers), `/links5000`, `/spa/*`.
+//! request), `/slow?ms=N`, `/held?ms=N&n=K` (a slow article page; `Site::held` counts how many
+//! are served at once), `/never` (never answers), `/links5000`, `/spa/*`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +34,14 @@ struct Ctx {
     origin: String,
     foreign: String,
     log: Arc<Mutex<Vec<Logged>>>,
+    held: Arc<Held>,
+}
+
+/// How many `/held` pages are being served right now, and the most at once.
+#[derive(Default)]
+pub struct Held {
+    now: std::sync::atomic::AtomicUsize,
+    pub peak: std::sync::atomic::AtomicUsize,
 }
 
 /// The two running fixture servers.
@@ -41,6 +50,8 @@ pub struct Site {
     pub foreign: String,
     pub log: Arc<Mutex<Vec<Logged>>>,
     pub foreign_log: Arc<Mutex<Vec<Logged>>>,
+    /// Concurrency of `/held` on the main site.
+    pub held: Arc<Held>,
 }
 
 impl Site {
@@ -52,9 +63,10 @@ impl Site {
         let foreign = format!("http://{}", b.local_addr().expect("addr"));
         let log = Arc::new(Mutex::new(vec![]));
         let foreign_log = Arc::new(Mutex::new(vec![]));
-        serve(a, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone() });
-        serve(b, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone() });
-        Site { origin, foreign, log, foreign_log }
+        let held = Arc::new(Held::default());
+        serve(a, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone(), held: held.clone() });
+        serve(b, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone(), held: Arc::new(Held::default()) });
+        Site { origin, foreign, log, foreign_log, held }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -108,6 +120,21 @@ async fn handle(
             let ms = q.get("ms").and_then(|m| m.parse().ok()).unwrap_or(1000u64).min(10_000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             ([(header::CONTENT_TYPE, "text/plain")], format!("slept {ms} ms")).into_response()
+        }
+        "/held" => {
+            // An article page that takes `ms` to serve, counting how many are served at once.
+            use std::sync::atomic::Ordering::SeqCst;
+            let ms = q.get("ms").and_then(|m| m.parse().ok()).unwrap_or(300u64).min(5_000);
+            let now = ctx.held.now.fetch_add(1, SeqCst) + 1;
+            ctx.held.peak.fetch_max(now, SeqCst);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ctx.held.now.fetch_sub(1, SeqCst);
+            let n = q.get("n").cloned().unwrap_or_default();
+            let html = format!(
+                "<!doctype html><html><head><meta charset=utf-8><title>Held page {n}</title></head><body><article><h1>Held page {n}</h1><p>This page number {n} took a while to arrive, as pages on slow servers do, and carries a paragraph long enough to count as an article.</p></article></body></html>",
+                n = html_escape(&n)
+            );
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
         "/never" => {
             futures_pending().await;
