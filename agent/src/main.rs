@@ -10,6 +10,7 @@ mod model;
 mod narrate;
 mod output;
 mod policy;
+mod review;
 mod run;
 mod site;
 mod tools;
@@ -119,6 +120,14 @@ enum Cmd {
         #[arg(long, global = true, env = "ERRAND_ALLOWLIST")]
         allowlist: Option<PathBuf>,
     },
+    /// List, show and verify session recordings (default ~/.local/share/errand/recordings)
+    Recordings {
+        #[command(subcommand)]
+        cmd: review::RecordingsCmd,
+        /// Where recordings are
+        #[arg(long, env = "ERRAND_RECORD_DIR", global = true)]
+        record_dir: Option<PathBuf>,
+    },
     /// Benchmarks that print numbers
     Bench {
         #[command(subcommand)]
@@ -196,6 +205,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let live = policy::build(base, &browser.allow, &[policy::pattern_for_url(&url)?])?;
             show(&browser, &url, json, live).await
         }
+        Cmd::Recordings { cmd, record_dir } => review::run(cmd, record_dir),
         Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
         Cmd::Run(args) => run::run(args).await,
         Cmd::Extract { urls, browser, json, parallel } => extract(urls, browser, json, parallel).await,

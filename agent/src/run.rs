@@ -227,6 +227,13 @@ pub async fn run(mut args: RunArgs) -> Result<ExitCode> {
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let consent_policy = format!(
+        "{}{}{}; submit rules: {}",
+        format!("{:?}", args.confirm).to_lowercase(),
+        if args.confirm == Confirm::Ask && !interactive { " (no terminal: deny)" } else { "" },
+        if args.dry_run { "; dry run" } else { "" },
+        if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
+    );
     let consent = SessionConsent::new(args.confirm, args.dry_run, interactive, rules, Duration::from_secs(args.confirm_timeout), rec.clone());
     narr.info(&format!("errand run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
@@ -262,6 +269,7 @@ pub async fn run(mut args: RunArgs) -> Result<ExitCode> {
         out_dir: out_root.display().to_string(),
         errand_version: env!("CARGO_PKG_VERSION").into(),
         browser: browser.description.clone(),
+        consent: consent_policy,
     });
     let abort = consent.0.abort.clone();
     let mut s = Session {

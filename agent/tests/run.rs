@@ -794,3 +794,121 @@ async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_a
     // Nothing reached the foreign host.
     assert!(site.foreign_log.lock().unwrap().is_empty(), "the foreign host was reached");
 }
+
+fn recordings_cmd(rec: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("recordings").arg("--record-dir").arg(rec).args(args).output().unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
+    let d = dirs();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("demo").arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec).output().await.unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (dir, lines) = recording(&d.rec);
+    let id = dir.file_name().unwrap().to_string_lossy().to_string();
+    assert!(lines[0]["consent"].as_str().unwrap().starts_with("ask (no terminal: deny)"), "{}", lines[0]);
+    let out = |o: std::process::Output| (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string());
+    let (code, list) = out(recordings_cmd(&d.rec, &["list"]));
+    assert_eq!(code, Some(0));
+    let row = list.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{list}"));
+    assert!(row.contains(" done ") && row.contains("heat pump"), "{row}");
+    let (code, shown) = out(recordings_cmd(&d.rec, &["show", &id[..15]]));
+    assert_eq!(code, Some(0));
+    assert!(shown.contains("[1] extract") && shown.contains("wrote report.md") && shown.contains("session end: done"), "{shown}");
+    let (code, v) = out(recordings_cmd(&d.rec, &["verify", &id]));
+    assert_eq!((code, v.contains("complete and unaltered")), (Some(0), true), "{v}");
+
+    // Edited: one summary changed on line 5 breaks the chain at line 6.
+    let edited = d.root.join("edited");
+    copy_dir(&dir, &edited);
+    let log = std::fs::read_to_string(edited.join("session.jsonl")).unwrap();
+    let mut ls: Vec<String> = log.lines().map(str::to_string).collect();
+    ls[4] = ls[4].replacen("\"t\":", "\"t\":1", 1);
+    std::fs::write(edited.join("session.jsonl"), ls.join("\n") + "\n").unwrap();
+    let (code, v) = out(recordings_cmd(&d.rec, &["verify", edited.to_str().unwrap()]));
+    assert_eq!(code, Some(1));
+    assert!(v.contains("line 6: the hash of the line before does not match"), "{v}");
+    // Truncated: the last record gone.
+    let cut = d.root.join("cut");
+    copy_dir(&dir, &cut);
+    std::fs::write(cut.join("session.jsonl"), log.lines().take(ls.len() - 1).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let (code, v) = out(recordings_cmd(&d.rec, &["verify", cut.to_str().unwrap()]));
+    assert_eq!((code, v.contains("incomplete")), (Some(1), true), "{v}");
+    // An extract saved beside the log, changed afterwards.
+    let changed = d.root.join("changed");
+    copy_dir(&dir, &changed);
+    std::fs::write(changed.join("extracts/001.md"), "something else").unwrap();
+    let (code, v) = out(recordings_cmd(&d.rec, &["verify", changed.to_str().unwrap()]));
+    assert_eq!(code, Some(1));
+    assert!(v.contains("extract 1: extracts/001.md was changed"), "{v}");
+    // A recording that is not there.
+    let o = recordings_cmd(&d.rec, &["show", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("errand recordings list"));
+}
+
+#[tokio::test]
+async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
+    use tokio::io::AsyncBufReadExt;
+    let site = Site::start().await;
+    let d = dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let script = d.root.join("script.json");
+    std::fs::write(&script, json!([{"tool": "extract"}, {"tool": "wait", "args": {"ms": 10000}}, {"tool": "done", "args": {"summary": "x"}}]).to_string()).unwrap();
+    let mut c = errand(&d, &["Read the otters page", "--start", &site.url("/articles/otters.html"), "--model", &format!("script:{}", script.display()), "--json"], &[]);
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).kill_on_drop(true);
+    let mut child = c.spawn().unwrap();
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Read events until the first step is done (the extract), noting Chromium's pid.
+    let mut pid = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while let Ok(Ok(Some(l))) = tokio::time::timeout_at(deadline, out.next_line()).await {
+        let v: Value = serde_json::from_str(&l).unwrap();
+        if v["event"] == "browser" {
+            pid = v["pid"].as_u64();
+        }
+        if v["event"] == "step" {
+            break;
+        }
+    }
+    let pid = pid.expect("the browser event names Chromium's pid");
+    // The step's record is flushed by the writer task right after; wait for it on disk.
+    let (dir, _) = recording(&d.rec);
+    for _ in 0..200 {
+        if std::fs::read_to_string(dir.join("session.jsonl")).unwrap().contains("\"type\":\"step\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let o = recordings_cmd(&d.rec, &["show", dir.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(shown.contains("[1] extract") && shown.contains("no session end"), "{shown}");
+    let o = recordings_cmd(&d.rec, &["verify", dir.to_str().unwrap()]);
+    let v = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(v.contains("incomplete") && !v.contains("altered"), "{v}");
+    // Chromium went down with errand.
+    let mut gone = false;
+    for _ in 0..500 {
+        if !Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z ")) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "Chromium {pid} outlived errand");
+}

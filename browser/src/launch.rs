@@ -138,12 +138,20 @@ pub struct Launched {
 /// Start Chromium and wait (bounded) for its DevTools URL.
 pub async fn launch(opts: &LaunchOptions, profile: &Path, timeout: Duration) -> Result<Launched, BrowserError> {
     let exe = find_chrome(opts.chrome.as_deref())?;
-    let mut child = Command::new(&exe)
-        .args(base_args(opts, profile))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+    let mut cmd = Command::new(&exe);
+    cmd.args(base_args(opts, profile)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    // If errand itself is killed (kill -9, a crash), Chromium goes with it instead of
+    // living on headless and unseen. The signal fires when the spawning thread exits:
+    // a tokio worker, which lives as long as errand's runtime.
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| BrowserError::Launch { exe: exe.clone(), message: e.to_string(), log: String::new() })?;
     let Some(stderr) = child.stderr.take() else {

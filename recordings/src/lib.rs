@@ -39,6 +39,10 @@ pub enum Record {
         errand_version: String,
         #[serde(default)]
         browser: String,
+        /// Who approves state-changing requests in this session (ask, deny, approve, dry
+        /// run) and the submit rules in force.
+        #[serde(default)]
+        consent: String,
     },
     /// What the model answered (the calls are logged again, executed, as steps).
     ModelTurn {
@@ -207,6 +211,88 @@ pub fn read(dir: &Path) -> Result<Read, RecordingError> {
     Ok(out)
 }
 
+/// What `verify` found wrong with a recording, each with the line (1-based) it concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub line: usize,
+    pub what: String,
+}
+
+/// The result of checking a recording: complete and unaltered when `problems` is empty
+/// and `complete` is true.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    pub records: usize,
+    /// The log ends with a `session_end` record.
+    pub complete: bool,
+    pub problems: Vec<Problem>,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        self.complete && self.problems.is_empty()
+    }
+}
+
+/// Check a log's text: every line parses, the schema is known, sequence numbers run
+/// 0, 1, 2… without gaps (a line removed or moved shows here), each line carries the hash
+/// of the one before (an edited line breaks the chain at the next), the log opens with
+/// `session_start` and ends with `session_end` (a truncated log does not). Pure: `files`
+/// answers the SHA-256 of a file of the recording folder (extracts), or None if missing.
+pub fn verify(text: &str, files: impl Fn(&str) -> Option<String>) -> Verdict {
+    let mut v = Verdict::default();
+    let mut prev = String::new();
+    let mut last: Option<&Record> = None;
+    let mut lines: Vec<Line> = vec![];
+    let raw: Vec<&str> = text.split_inclusive('\n').collect();
+    for (i, r) in raw.iter().enumerate() {
+        let n = i + 1;
+        let body = r.strip_suffix('\n');
+        let Some(body) = body else {
+            v.problems.push(Problem { line: n, what: "the last line is cut short (the log was truncated mid-write)".into() });
+            break;
+        };
+        let line: Line = match serde_json::from_str(body) {
+            Ok(l) => l,
+            Err(e) => {
+                v.problems.push(Problem { line: n, what: format!("not a record: {e}") });
+                prev = sha256(body.as_bytes());
+                continue;
+            }
+        };
+        if line.v != SCHEMA {
+            v.problems.push(Problem { line: n, what: format!("schema version {} (this errand reads {SCHEMA})", line.v) });
+        }
+        if line.seq != i as u64 {
+            v.problems.push(Problem { line: n, what: format!("sequence number {} where {i} was expected (a record was removed, added or moved)", line.seq) });
+        }
+        if line.prev != prev {
+            v.problems.push(Problem { line: n, what: "the hash of the line before does not match (that line was edited, or lines were removed or reordered)".into() });
+        }
+        if i == 0 && !matches!(line.record, Record::SessionStart { .. }) {
+            v.problems.push(Problem { line: n, what: "the log does not start with session_start".into() });
+        }
+        if let Record::Extract { n: k, sha256: want, file, .. } = &line.record {
+            match files(file) {
+                None => v.problems.push(Problem { line: n, what: format!("extract {k}: {file} is missing") }),
+                Some(got) if &got != want => v.problems.push(Problem { line: n, what: format!("extract {k}: {file} was changed (its SHA-256 differs from the one recorded)") }),
+                _ => {}
+            }
+        }
+        prev = sha256(body.as_bytes());
+        lines.push(line);
+    }
+    v.records = lines.len();
+    for l in &lines {
+        last = Some(&l.record);
+    }
+    v.complete = matches!(last, Some(Record::SessionEnd { .. }));
+    if raw.is_empty() {
+        v.problems.push(Problem { line: 0, what: "the log is empty".into() });
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +319,77 @@ mod tests {
         assert_eq!(read(d.path()).unwrap().broken_at, Some(2));
         // A second recorder never reuses a folder's log.
         assert!(Recorder::create(d.path()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod verify_tests {
+    use super::*;
+
+    fn log(records: Vec<Record>) -> String {
+        let mut out = String::new();
+        let mut prev = String::new();
+        for (i, r) in records.into_iter().enumerate() {
+            let l = serde_json::to_string(&Line { v: SCHEMA, seq: i as u64, t: 1, prev: prev.clone(), record: r }).unwrap();
+            prev = sha256(l.as_bytes());
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn start() -> Record {
+        Record::SessionStart {
+            session: "s".into(),
+            task: "t".into(),
+            model: "builtin".into(),
+            allowlist: vec!["127.0.0.1".into()],
+            layers: vec![],
+            out_dir: "o".into(),
+            errand_version: "0".into(),
+            browser: String::new(),
+            consent: "deny".into(),
+        }
+    }
+
+    fn end() -> Record {
+        Record::SessionEnd { outcome: "done".into(), steps: 1, tokens_in: 0, tokens_out: 0, summary: "ok".into() }
+    }
+
+    fn err(m: &str) -> Record {
+        Record::Error { message: m.into() }
+    }
+
+    #[test]
+    fn tells_intact_edited_truncated_and_reordered_logs_apart() {
+        let good = log(vec![start(), err("a"), err("b"), end()]);
+        let lines: Vec<&str> = good.lines().collect();
+        let join = |ls: &[&str]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let none = |_: &str| None;
+        let cases: Vec<(&str, String, bool, Vec<usize>)> = vec![
+            ("intact", good.clone(), true, vec![]),
+            ("edited", good.replace("\"a\"", "\"A\""), true, vec![3]),
+            ("truncated at a record boundary", join(&lines[..3]), false, vec![]),
+            ("torn last line", format!("{}{}", join(&lines[..3]), &lines[3][..20]), false, vec![4]),
+            ("reordered", join(&[lines[0], lines[2], lines[1], lines[3]]), true, vec![2, 3, 4]),
+            ("a line removed", join(&[lines[0], lines[2], lines[3]]), true, vec![2, 3]),
+        ];
+        for (name, text, complete, at) in cases {
+            let v = verify(&text, none);
+            assert_eq!(v.complete, complete, "{name}: {v:?}");
+            let mut got: Vec<usize> = v.problems.iter().map(|p| p.line).collect();
+            got.dedup();
+            assert_eq!(got, at, "{name}: {v:?}");
+            assert_eq!(v.ok(), complete && at.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn extract_files_are_checked_against_their_hashes() {
+        let text = log(vec![start(), Record::Extract { n: 1, url: "u".into(), title: "t".into(), sha256: sha256(b"md"), file: "extracts/001.md".into() }, end()]);
+        assert!(verify(&text, |_| Some(sha256(b"md"))).ok());
+        let v = verify(&text, |_| Some(sha256(b"changed")));
+        assert!(v.problems[0].what.contains("was changed") && v.problems[0].line == 2, "{v:?}");
+        assert!(verify(&text, |_| None).problems[0].what.contains("missing"));
     }
 }
