@@ -539,6 +539,14 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     for (tool, mut v) in by_tool {
         println!("  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps)", median(&mut v), p95(&mut v), v.len());
     }
+    // The recording's size per step: log, extracts and one screenshot a step.
+    fn size(p: &std::path::Path) -> u64 {
+        std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| if e.path().is_dir() { size(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }).sum()
+    }
+    let steps = log.lines.iter().filter(|l| matches!(l.record, recordings::Record::Step { .. })).count().max(1);
+    let shots = std::fs::read_dir(rec.join("screenshots")).map(|d| d.count()).unwrap_or(0);
+    let bytes = size(&rec);
+    println!("  recording        {:.1} KB per step ({} KB for {steps} steps, {shots} screenshots)", bytes as f64 / 1024.0 / steps as f64, bytes / 1024);
     Ok(())
 }
 

@@ -503,7 +503,10 @@ impl Session {
         };
         let shown = if secret { json!({"ref": args_shown.get("ref"), "text": "[secret]"}) } else { args_shown };
         self.narrate_step(call, intent, &outcome_line, t);
-        self.record_step(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, t);
+        // The step's time is errand's and the page's, not the recording's picture.
+        let ms = t.elapsed().as_millis() as u64;
+        let picture = if matches!(call.name.as_str(), "write_file" | "done") { None } else { self.picture().await };
+        self.record_step_with(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, picture, ms);
         (result, done)
     }
 
@@ -660,8 +663,28 @@ impl Session {
         self.narr.event(json!({"event": "step", "step": self.steps, "intent": intent, "tool": call.name, "target": target, "outcome": outcome, "ms": t.elapsed().as_millis() as u64}));
     }
 
+    /// A thumbnail of the page after a step, saved in the recording as
+    /// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one.
+    async fn picture(&self) -> Option<String> {
+        let img = tokio::time::timeout(Duration::from_secs(5), self.browser.thumbnail()).await.ok()?.ok()?;
+        let file = format!("screenshots/{:03}.jpg", self.steps);
+        let saved = std::fs::create_dir_all(self.rec.dir.join("screenshots")).and_then(|_| std::fs::write(self.rec.dir.join(&file), &img));
+        match saved {
+            Ok(()) => Some(file),
+            Err(e) => {
+                self.narr.line(&format!("    could not save a screenshot in the recording: {e}"));
+                None
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, t: Instant) {
+        self.record_step_with(call, args, intent, ok, summary, url_before, locator, None, t.elapsed().as_millis() as u64)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_step_with(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, screenshot: Option<String>, ms: u64) {
         let (url, title) = self.browser.tabs().into_iter().find(|x| x.3).map(|x| (x.2, x.1)).unwrap_or_default();
         self.rec.log(Record::Step {
             step: self.steps,
@@ -674,8 +697,8 @@ impl Session {
             url,
             title,
             locator,
-            screenshot: None,
-            ms: t.elapsed().as_millis() as u64,
+            screenshot,
+            ms,
         });
     }
 

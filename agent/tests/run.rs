@@ -818,6 +818,13 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     let (dir, lines) = recording(&d.rec);
     let id = dir.file_name().unwrap().to_string_lossy().to_string();
     assert!(lines[0]["consent"].as_str().unwrap().starts_with("ask (no terminal: deny)"), "{}", lines[0]);
+    // Every browser step has a small picture beside the log.
+    let steps: Vec<&Value> = lines.iter().filter(|l| l["type"] == "step" && l["tool"] != "write_file" && l["tool"] != "done").collect();
+    assert!(!steps.is_empty());
+    for s in steps {
+        let shot = std::fs::read(dir.join(s["screenshot"].as_str().unwrap_or_else(|| panic!("no screenshot: {s}")))).unwrap();
+        assert!(shot.starts_with(&[0xFF, 0xD8]) && shot.len() < 150_000);
+    }
     let out = |o: std::process::Output| (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string());
     let (code, list) = out(recordings_cmd(&d.rec, &["list"]));
     assert_eq!(code, Some(0));

@@ -710,6 +710,22 @@ impl Browser {
             .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
     }
 
+    /// A small picture of the active tab for the recording: the viewport at half scale as
+    /// JPEG, with secret fields drawn as dots first.
+    pub async fn thumbnail(&self) -> Result<Vec<u8>> {
+        let tab = self.active_tab()?;
+        let _ = self.eval_in_frame(&tab.target_id, "__errand.maskSecrets()").await;
+        let session = tab.session.clone().unwrap_or_default();
+        let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
+        let w = m["cssVisualViewport"]["clientWidth"].as_f64().unwrap_or(1280.0);
+        let h = m["cssVisualViewport"]["clientHeight"].as_f64().unwrap_or(720.0);
+        let p = json!({"format": "jpeg", "quality": 55, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 0.5}});
+        let r = self.cdp.raw_with_timeout(Some(&session), "Page.captureScreenshot", p, Duration::from_secs(10)).await?;
+        base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap_or_default())
+            .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
+    }
+
     /// The main content of the active tab's page: `{url, title, byline, date, lang,
     /// markdown, text, extractor}`. The rendered page (after scripts, without what a
     /// reader cannot see) goes through [`crate::extract::article`]; a page it finds no

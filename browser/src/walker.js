@@ -487,7 +487,18 @@
     } catch (err) { /* describing is best effort */ }
   }, true);
 
-  globalThis.__errand = { snapshot, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
+  // Before a screenshot: draw every secret field's text as dots (passwords already are),
+  // so a recording's pictures never show what was typed there.
+  function maskSecrets() {
+    let n = 0;
+    for (const el of document.querySelectorAll('input, textarea')) {
+      const secret = /pass|secret|token|card|cvv|cvc/i.test((el.name || '') + ' ' + (el.id || '') + ' ' + (el.autocomplete || '')) || el.hasAttribute('data-secret');
+      if (secret && el.type !== 'password') { el.style.setProperty('-webkit-text-security', 'disc', 'important'); n++; }
+    }
+    return n;
+  }
+
+  globalThis.__errand = { snapshot, maskSecrets, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
     locatorOf: locator, idOf, focusForTyping, valueOf, selectOption, checked, find, findText, hasText, quietFor,
     scrollBy, scrollTo, describe, known: (el) => ids.has(el) };
 })();

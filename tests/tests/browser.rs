@@ -453,3 +453,19 @@ async fn extract_table_reads_headers_spans_and_numbers_as_shown() {
     assert!(e.to_string().contains("no table"), "{e}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn thumbnails_are_small_jpegs_with_secret_fields_drawn_as_dots() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/secret.html")).await;
+    for (sel, text) in [("#api", "tok-123456"), ("#key", "k-987"), ("#plain", "Ada")] {
+        b.act(&Action::Type { target: ElementTarget::Selector(sel.into()), text: text.into(), append: false, submit: false }).await.unwrap();
+    }
+    let img = b.thumbnail().await.unwrap();
+    assert_eq!(&img[..3], &[0xFF, 0xD8, 0xFF], "a JPEG");
+    assert!(img.len() < 150_000, "{} bytes", img.len());
+    // What the picture shows: the secret fields' text as dots, the others as typed.
+    let drawn = b.eval_main("[...document.querySelectorAll('#api, #key, #plain')].map((e) => getComputedStyle(e).webkitTextSecurity)").await.unwrap();
+    assert_eq!(drawn, serde_json::json!(["disc", "disc", "none"]));
+    b.close().await;
+}
