@@ -1,8 +1,9 @@
 //! `errand recordings`: find, read and check session recordings.
 //!
-//! A recording is a folder (see the `recordings` crate); these commands never change one.
-//! `list` shows the newest first, `show` prints a readable timeline, `verify` tells a
-//! complete, unaltered recording from an edited, truncated or reordered one and says where.
+//! A recording is a folder (see the `recordings` crate); these commands never change its
+//! log. `list` shows the newest first, `show` prints a readable timeline, `verify` tells a
+//! complete, unaltered recording from an edited, truncated or reordered one and says where,
+//! `report` writes one self-contained HTML page (pictures inlined, no network needed).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,6 +24,13 @@ pub enum RecordingsCmd {
     Show { id: String },
     /// Check that a recording is complete and unaltered (exit 1 if not, saying where)
     Verify { id: String },
+    /// Write a self-contained HTML review of a recording (report.html in its folder)
+    Report {
+        id: String,
+        /// Open it in the desktop's browser
+        #[arg(long)]
+        open: bool,
+    },
 }
 
 pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
@@ -31,6 +39,20 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
         RecordingsCmd::List { json } => list(&root, json),
         RecordingsCmd::Show { id } => show(&find(&root, &id)?),
         RecordingsCmd::Verify { id } => verify(&find(&root, &id)?),
+        RecordingsCmd::Report { id, open } => {
+            let dir = find(&root, &id)?;
+            let html = report(&dir)?;
+            let path = dir.join("report.html");
+            std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{}", path.display());
+            if open {
+                let opened = std::process::Command::new("xdg-open").arg(&path).status();
+                if !opened.is_ok_and(|s| s.success()) {
+                    eprintln!("could not open it (no xdg-open); open {} in a browser", path.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -180,4 +202,162 @@ fn verify(dir: &Path) -> Result<ExitCode> {
         println!("{}: altered or damaged: {} problem(s) above", dir.display(), v.problems.len());
     }
     Ok(ExitCode::from(1))
+}
+
+/// Text for HTML (element content and quoted attribute values).
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}code{font-size:.85em;word-break:break-all}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:.35rem;text-align:left;vertical-align:top}
+.err{color:#a00}.ok{color:#070}img.thumb{width:160px;cursor:zoom-in;border:1px solid #ccc}
+img.thumb.big{width:100%;max-width:64rem;cursor:zoom-out}pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem;max-height:20rem;overflow:auto}
+.meta{color:#555}.file{display:grid;grid-template-columns:1fr 1fr;gap:1rem}";
+
+/// The review page of a recording: one HTML file with everything inlined (pictures as
+/// data URIs, no scripts or styles from elsewhere, page addresses as text), so it opens
+/// offline and sends nothing anywhere.
+pub fn report(dir: &Path) -> Result<String> {
+    let r = recordings::read(dir).with_context(|| format!("cannot read the recording in {}", dir.display()))?;
+    let mut h = String::from("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
+    h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">");
+    let task = r.lines.iter().find_map(|l| match &l.record {
+        Record::SessionStart { task, .. } => Some(task.clone()),
+        _ => None,
+    });
+    h.push_str(&format!("<title>errand recording: {}</title><style>{STYLE}</style></head><body>", esc(&crate::run::one_line(task.as_deref().unwrap_or("?"), 80))));
+    h.push_str(&format!("<h1>{}</h1>", esc(task.as_deref().unwrap_or("(no session start)"))));
+    let mut out_dir = None;
+    for l in &r.lines {
+        if let Record::SessionStart { session, model, allowlist, consent, errand_version, out_dir: o, browser, .. } = &l.record {
+            out_dir = Some(PathBuf::from(o));
+            h.push_str(&format!(
+                "<p class=\"meta\" id=\"session\">Session <code>{}</code>, started {}; errand {}; model {}; browser {}<br>Allowlist: <code>{}</code><br>Consent: {}<br>Output folder: <code>{}</code></p>",
+                esc(session),
+                esc(&when(l.t)),
+                esc(errand_version),
+                esc(model),
+                esc(browser),
+                esc(&allowlist.join(", ")),
+                esc(consent),
+                esc(o)
+            ));
+        }
+    }
+    let end = r.lines.iter().rev().find_map(|l| match &l.record {
+        Record::SessionEnd { outcome, steps, summary, .. } => Some(format!("<p id=\"outcome\"><b>{}</b> after {steps} steps: {}</p>", esc(outcome), esc(summary))),
+        _ => None,
+    });
+    h.push_str(&end.unwrap_or_else(|| "<p id=\"outcome\" class=\"err\"><b>incomplete</b>: the session was stopped before it finished</p>".into()));
+    if !r.skipped.is_empty() || r.broken_at.is_some() {
+        h.push_str(&format!("<p class=\"err\">This log has unreadable lines {:?} or a broken hash chain (at line {:?}); check it with <code>errand recordings verify</code>.</p>", r.skipped, r.broken_at));
+    }
+
+    h.push_str("<h2>Steps</h2><table id=\"steps\"><tr><th>#</th><th>intent and action</th><th>outcome</th><th>page after</th></tr>");
+    let mut intent = String::new();
+    for l in &r.lines {
+        match &l.record {
+            Record::ModelTurn { text, .. } => intent = text.clone(),
+            Record::Step { step, tool, args, intent: i, ok, summary, url, title, screenshot, ms, .. } => {
+                let said = if i.is_empty() { &intent } else { i };
+                let mut args = args.clone();
+                if let Some(c) = args.get_mut("content").and_then(|c| c.as_str().map(|s| s.len())) {
+                    args["content"] = serde_json::json!(format!("({c} bytes)"));
+                }
+                let shot = screenshot.as_ref().and_then(|f| crate::output::check_path(f).ok()).and_then(|f| std::fs::read(dir.join(f)).ok());
+                let img = match shot {
+                    Some(b) => format!("<br><img class=\"thumb\" alt=\"page after step {step}\" src=\"data:image/jpeg;base64,{}\">", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)),
+                    None => String::new(),
+                };
+                h.push_str(&format!(
+                    "<tr class=\"step\"><td>{step}</td><td>{}<br><code>{} {}</code></td><td class=\"{}\">{} <span class=\"meta\">({ms} ms)</span></td><td>{}<br><code>{}</code>{img}</td></tr>",
+                    esc(&crate::run::one_line(said, 200)),
+                    esc(tool),
+                    esc(&crate::run::one_line(&args.to_string(), 200)),
+                    if *ok { "ok" } else { "err" },
+                    esc(summary),
+                    esc(title),
+                    esc(url)
+                ));
+            }
+            _ => {}
+        }
+    }
+    h.push_str("</table>");
+
+    let blocked: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::Blocked { .. })).collect();
+    h.push_str(&format!("<h2>Blocked requests ({})</h2><table id=\"blocked\"><tr><th>address</th><th>why</th><th>layer</th></tr>", blocked.len()));
+    for l in blocked {
+        if let Record::Blocked { url, reason, layer, source, .. } = &l.record {
+            h.push_str(&format!("<tr><td><code>{}</code></td><td>{}</td><td>{} ({})</td></tr>", esc(url), esc(reason), esc(layer), esc(source)));
+        }
+    }
+    h.push_str("</table>");
+
+    let consents: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::Consent { .. })).collect();
+    h.push_str(&format!("<h2>Consent decisions ({})</h2><table id=\"consent\"><tr><th>request</th><th>purpose and fields</th><th>decision</th></tr>", consents.len()));
+    for l in consents {
+        if let Record::Consent { method, url, purpose, fields, decision, by, .. } = &l.record {
+            let f: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            h.push_str(&format!("<tr><td><code>{} {}</code></td><td>{}<br><code>{}</code></td><td>{} (by {})</td></tr>", esc(method), esc(url), esc(purpose), esc(&f.join(" ")), esc(decision), esc(by)));
+        }
+    }
+    h.push_str("</table>");
+
+    // Extracts, then each output file beside the extracts it cites.
+    let mut extracts: Vec<(u32, String, String, String)> = vec![];
+    for l in &r.lines {
+        if let Record::Extract { n, url, title, file, .. } = &l.record {
+            let md = crate::output::check_path(file).ok().and_then(|f| std::fs::read_to_string(dir.join(f)).ok()).unwrap_or_default();
+            extracts.push((*n, url.clone(), title.clone(), md));
+        }
+    }
+    h.push_str(&format!("<h2>Extracts ({})</h2>", extracts.len()));
+    for (n, url, title, md) in &extracts {
+        h.push_str(&format!("<details class=\"extract\" id=\"extract-{n}\"><summary>[{n}] {} — <code>{}</code></summary><pre>{}</pre></details>", esc(title), esc(url), esc(md)));
+    }
+    let cites: serde_json::Value = out_dir.as_ref().and_then(|o| std::fs::read_to_string(o.join("sources.json")).ok()).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let files: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::FileWritten { .. })).collect();
+    h.push_str(&format!("<h2>Files written ({})</h2>", files.len()));
+    for l in files {
+        if let Record::FileWritten { path, sha256, bytes } = &l.record {
+            let content = out_dir.as_ref().and_then(|o| crate::output::check_path(path).ok().map(|p| o.join(p))).and_then(|p| std::fs::read(p).ok());
+            let note = match &content {
+                Some(c) if recordings::sha256(c) == *sha256 => String::new(),
+                Some(_) => " <span class=\"err\">(changed since the run)</span>".into(),
+                None => " <span class=\"meta\">(not found in the output folder)</span>".into(),
+            };
+            let used: Vec<String> = cites["files"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["file"] == path.as_str())
+                .flat_map(|f| f["sources"].as_array().cloned().unwrap_or_default())
+                .map(|s| format!("<li><a href=\"#extract-{}\">[{}]</a> {} — <code>{}</code></li>", s["n"], s["n"], esc(s["title"].as_str().unwrap_or_default()), esc(s["url"].as_str().unwrap_or_default())))
+                .collect();
+            let text = content.map(|c| String::from_utf8_lossy(&c).to_string()).unwrap_or_default();
+            h.push_str(&format!(
+                "<div class=\"file\" data-path=\"{}\"><div><h3><code>{}</code> ({bytes} bytes){note}</h3><pre>{}</pre></div><div><h3>Cites</h3><ul>{}</ul></div></div>",
+                esc(path),
+                esc(path),
+                esc(&text),
+                if used.is_empty() { "<li>no extracts</li>".to_string() } else { used.join("") }
+            ));
+        }
+    }
+    h.push_str("<script>for (const i of document.querySelectorAll('img.thumb')) i.addEventListener('click', () => i.classList.toggle('big'));</script></body></html>");
+    Ok(h)
 }

@@ -919,3 +919,64 @@ async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
     }
     assert!(gone, "Chromium {pid} outlived errand");
 }
+
+#[tokio::test]
+async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks() {
+    use browser::{Action, Browser, ElementTarget, LaunchOptions, Options, Source};
+    let d = dirs();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("demo").arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec).output().await.unwrap();
+    assert!(o.status.success());
+    let (dir, lines) = recording(&d.rec);
+    let o = recordings_cmd(&d.rec, &["report", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let path = dir.join("report.html");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), path.display().to_string());
+    let html = std::fs::read_to_string(&path).unwrap();
+    // Offline: nothing in the file points a browser at the network.
+    for bad in ["src=\"http", "href=\"http", "url(", "@import", "<link", "<iframe"] {
+        assert!(!html.contains(bad), "the report contains {bad:?}");
+    }
+    // Serve it from loopback to a real Chromium that may reach nothing else.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let page = html.clone();
+    let app = axum::Router::new().route("/report.html", axum::routing::get(move || async move { axum::response::Html(page) }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let policy = allowlist::Policy::parse(std::slice::from_ref(&origin)).unwrap();
+    let guard: browser::SharedGuard = std::sync::Arc::new(move |u: &str| match policy.decide(u) {
+        allowlist::Decision::Allow => None,
+        allowlist::Decision::Block { reason } => Some(reason),
+    });
+    let b = Browser::start(Source::Launch(LaunchOptions::default()), Options { guard: Some(guard), ..Options::default() }).await.unwrap();
+    b.act(&Action::Navigate { url: format!("http://{origin}/report.html") }).await.unwrap();
+    let shown = b
+        .eval_main(
+            "({title: document.title, steps: document.querySelectorAll('tr.step').length,
+              shots: [...document.querySelectorAll('img.thumb')].map((i) => i.complete && i.naturalWidth > 0),
+              outcome: document.querySelector('#outcome').textContent,
+              blocked: document.querySelectorAll('#blocked tr').length - 1,
+              extracts: document.querySelectorAll('details.extract').length,
+              reportCites: [...document.querySelectorAll('.file[data-path=\"report.md\"] li')].map((li) => li.textContent)})",
+        )
+        .await
+        .unwrap();
+    let count = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
+    assert!(shown["title"].as_str().unwrap().contains("heat pump"), "{shown}");
+    assert_eq!(shown["steps"], count("step"));
+    let shots = shown["shots"].as_array().unwrap();
+    assert_eq!(shots.len(), lines.iter().filter(|l| l["type"] == "step" && l["screenshot"].is_string()).count());
+    assert!(!shots.is_empty() && shots.iter().all(|s| s == true), "every thumbnail renders: {shown}");
+    assert!(shown["outcome"].as_str().unwrap().starts_with("done"));
+    assert_eq!(shown["blocked"], count("blocked"));
+    assert_eq!(shown["extracts"], count("extract"));
+    let cites = shown["reportCites"].as_array().unwrap();
+    assert_eq!(cites.len(), count("extract"));
+    assert!(cites.iter().any(|c| c.as_str().unwrap().contains("/articles/costs.html")), "{shown}");
+    // A thumbnail enlarges when clicked.
+    b.act(&Action::Click { target: ElementTarget::Selector("img.thumb".into()) }).await.unwrap();
+    assert_eq!(b.eval_main("document.querySelector('img.thumb').classList.contains('big')").await.unwrap(), true);
+    // And the page asked for nothing beyond itself.
+    let tried: Vec<_> = b.blocked().into_iter().filter(|x| x.source != "chromium").collect();
+    assert!(tried.is_empty(), "{tried:?}");
+    b.close().await;
+}
