@@ -120,6 +120,8 @@ enum Cmd {
         #[arg(long, global = true, env = "ERRAND_ALLOWLIST")]
         allowlist: Option<PathBuf>,
     },
+    /// Replay a recorded session without a model, under today's allowlist and consent
+    Replay(ReplayArgs),
     /// List, show and verify session recordings (default ~/.local/share/errand/recordings)
     Recordings {
         #[command(subcommand)]
@@ -206,9 +208,116 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             show(&browser, &url, json, live).await
         }
         Cmd::Recordings { cmd, record_dir } => review::run(cmd, record_dir),
+        Cmd::Replay(a) => replay(a).await,
         Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
         Cmd::Run(args) => run::run(args).await,
         Cmd::Extract { urls, browser, json, parallel } => extract(urls, browser, json, parallel).await,
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    /// The recording: its id (or a unique prefix) under --record-dir, or its folder
+    recording: String,
+    /// The output folder for the replay's files (default ./errand-out/<new session id>)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Who approves state-changing requests again: ask (on a terminal; otherwise deny),
+    /// deny, or approve
+    #[arg(long, value_enum, default_value_t = consent::Confirm::Ask)]
+    confirm: consent::Confirm,
+    /// Seconds to wait for an answer before a submission counts as declined
+    #[arg(long, default_value_t = 300)]
+    confirm_timeout: u64,
+    /// Keep the recorded pace, N times faster (default: as fast as the pages allow)
+    #[arg(long)]
+    speed: Option<f64>,
+    /// Stop after this step
+    #[arg(long)]
+    until: Option<u32>,
+    /// Note divergences and go on instead of stopping at the first
+    #[arg(long)]
+    keep_going: bool,
+    /// Print events as JSON Lines on stdout
+    #[arg(long)]
+    json: bool,
+    /// Where recordings are found, and where the replay's own recording goes
+    #[arg(long, env = "ERRAND_RECORD_DIR")]
+    record_dir: Option<PathBuf>,
+    #[command(flatten)]
+    browser: BrowserArgs,
+}
+
+/// `errand replay`: the recorded steps through the agent loop again (see model::replay),
+/// then the new files compared with the recorded ones.
+async fn replay(a: ReplayArgs) -> Result<ExitCode> {
+    let root = a.record_dir.clone().unwrap_or_else(run::default_record_root);
+    let dir = match review::find(&root, &a.recording) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let rec = match model::replay::load(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let id = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(run::session_id()));
+    let files = rec.files.clone();
+    let steps = rec.steps.len() as u32;
+    eprintln!("errand replay {id}: {} steps, from {}", steps, rec.start.as_deref().unwrap_or("the first step"));
+    let args = run::RunArgs {
+        task: rec.task.clone(),
+        start: rec.start.clone().into_iter().collect(),
+        out: Some(out.clone()),
+        model: None,
+        max_steps: steps + 2,
+        max_tokens: u64::MAX,
+        record_dir: a.record_dir.clone(),
+        json: a.json,
+        confirm: a.confirm,
+        confirm_timeout: a.confirm_timeout,
+        dry_run: false,
+        max_pages: 20,
+        search: None,
+        browser: a.browser,
+    };
+    let r = model::replay::Replay::new(&id, rec, a.until, a.keep_going, a.speed);
+    let diverged = r.diverged.clone();
+    let code = run::run_with(args, Some(model::Provider::Replay(r))).await?;
+    // The new files against the recorded ones.
+    let mut differ = 0;
+    if a.until.is_none() {
+        for (path, sha) in &files {
+            let now = output::check_path(path).ok().and_then(|p| std::fs::read(out.join(p)).ok()).map(|b| recordings::sha256(&b));
+            let verdict = match now {
+                Some(h) if &h == sha => "same as recorded",
+                Some(_) => {
+                    differ += 1;
+                    "differs from the recorded file"
+                }
+                None => {
+                    differ += 1;
+                    "not written this time"
+                }
+            };
+            eprintln!("  {path}: {verdict}");
+        }
+    }
+    let d = diverged.lock().map(|d| d.clone()).unwrap_or_default();
+    for x in &d {
+        eprintln!("  diverged: {x}");
+    }
+    if d.is_empty() && differ == 0 && code == ExitCode::SUCCESS {
+        eprintln!("replay matched the recording");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
     }
 }
 

@@ -183,7 +183,12 @@ struct Session {
 }
 
 /// Run a task. Returns the process exit code.
-pub async fn run(mut args: RunArgs) -> Result<ExitCode> {
+pub async fn run(args: RunArgs) -> Result<ExitCode> {
+    run_with(args, None).await
+}
+
+/// [`run`] with a provider made by the caller (a replay) instead of one from `--model`.
+pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<ExitCode> {
     let mut narr = Narrator::new(args.json);
     if let Some(t) = &args.search {
         match crate::model::builtin::search_url(t, &args.task) {
@@ -191,7 +196,7 @@ pub async fn run(mut args: RunArgs) -> Result<ExitCode> {
             Err(e) => return Ok(narr.bad_input(&e)),
         }
     }
-    let provider = match Provider::from_spec(args.model.as_deref(), &args.task) {
+    let provider = match given.map(Ok).unwrap_or_else(|| Provider::from_spec(args.model.as_deref(), &args.task)) {
         Ok(p) => p,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
@@ -356,6 +361,9 @@ impl Session {
                 Ok(r) => r,
                 Err(e) => {
                     self.rec.log(Record::Error { message: e.to_string() });
+                    if matches!(e, crate::model::ProviderError::Diverged(_)) {
+                        return End::Failed(e.to_string());
+                    }
                     return End::Failed(format!("the model failed: {e}"));
                 }
             };

@@ -980,3 +980,73 @@ async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks
     assert!(tried.is_empty(), "{tried:?}");
     b.close().await;
 }
+
+/// `errand replay` (async: the fixture site is served by this test's runtime).
+async fn replay_cmd(d: &Dirs, id: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["replay", id, "--record-dir"])
+        .arg(&d.rec)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml"))
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_changed() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let site = Site::start().await;
+    let d = dirs();
+    // The original session: a model (mocked at the HTTP level) buys the kettle by its ref,
+    // reads the confirmation and writes a note citing it.
+    let server = vendor(
+        "/v1/messages",
+        vec![
+            claude("Buying the kettle.", &[("t1", "click", json!({"ref": "e1"}))]),
+            claude("Reading the confirmation.", &[("t2", "extract", json!({}))]),
+            claude("Noting it.", &[("t3", "write_file", json!({"path": "order.md", "content": "Ordered one kettle [1].\n"}))]),
+            claude("Done.", &[("t4", "done", json!({"summary": "ordered"}))]),
+        ],
+    )
+    .await;
+    let r = run(errand(&d, &["Buy the kettle", "--start", &site.url("/shop"), "--model", "anthropic:claude-test"], &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &server.uri())])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    drop(server); // the model server is gone for the replays
+    let (dir, original) = recording(&d.rec);
+    let id = dir.file_name().unwrap().to_string_lossy().to_string();
+    let last_url = |lines: &[Value]| lines.iter().rev().find(|l| l["type"] == "step" && l["tool"] != "done").map(|l| l["url"].as_str().unwrap().to_string()).unwrap();
+    let order = std::fs::read(d.out.join("order.md")).unwrap();
+
+    // Same page: same files (same hashes), same final page, and the replay is recorded.
+    let out1 = d.root.join("replay1");
+    let o = replay_cmd(&d, &id, &out1, &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("order.md: same as recorded") && err.contains("replay matched the recording"), "{err}");
+    assert_eq!(std::fs::read(out1.join("order.md")).unwrap(), order);
+    let replays: Vec<PathBuf> = std::fs::read_dir(&d.rec).unwrap().flatten().map(|e| e.path()).filter(|p| *p != dir).collect();
+    assert_eq!(replays.len(), 1);
+    let text = std::fs::read_to_string(replays[0].join("session.jsonl")).unwrap();
+    let replayed: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(replayed[0]["model"], format!("replay:{id}"));
+    assert_eq!(last_url(&replayed), last_url(&original));
+    assert!(last_url(&original).ends_with("/shop-done?item=kettle"));
+
+    // The button moved (other buttons before it, another ref): found by its role and name.
+    site.shop.store(1, SeqCst);
+    let o = replay_cmd(&d, &id, &d.root.join("replay2"), &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // The button is gone: the replay stops at step 1 and says what it looked for.
+    site.shop.store(2, SeqCst);
+    let out3 = d.root.join("replay3");
+    let o = replay_cmd(&d, &id, &out3, &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("diverged: step 1") && err.contains("Buy the kettle"), "{err}");
+    assert!(err.contains("order.md: not written this time"), "{err}");
+}

@@ -35,6 +35,7 @@ struct Ctx {
     foreign: String,
     log: Arc<Mutex<Vec<Logged>>>,
     held: Arc<Held>,
+    shop: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How many `/held` pages are being served right now, and the most at once.
@@ -52,6 +53,9 @@ pub struct Site {
     pub foreign_log: Arc<Mutex<Vec<Logged>>>,
     /// Concurrency of `/held` on the main site.
     pub held: Arc<Held>,
+    /// Which `/shop` page the main site serves: 0 as first built, 1 with the buy button
+    /// moved (other buttons before it), 2 with it gone.
+    pub shop: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Site {
@@ -64,9 +68,10 @@ impl Site {
         let log = Arc::new(Mutex::new(vec![]));
         let foreign_log = Arc::new(Mutex::new(vec![]));
         let held = Arc::new(Held::default());
-        serve(a, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone(), held: held.clone() });
-        serve(b, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone(), held: Arc::new(Held::default()) });
-        Site { origin, foreign, log, foreign_log, held }
+        let shop = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        serve(a, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone(), held: held.clone(), shop: shop.clone() });
+        serve(b, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone(), held: Arc::new(Held::default()), shop: Arc::default() });
+        Site { origin, foreign, log, foreign_log, held, shop }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -134,6 +139,21 @@ async fn handle(
                 "<!doctype html><html><head><meta charset=utf-8><title>Held page {n}</title></head><body><article><h1>Held page {n}</h1><p>This page number {n} took a while to arrive, as pages on slow servers do, and carries a paragraph long enough to count as an article.</p></article></body></html>",
                 n = html_escape(&n)
             );
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
+        "/shop" => {
+            let buy = "<button id=\"buy\" onclick=\"location.href='/shop-done?item=kettle'\">Buy the kettle</button>";
+            let body = match ctx.shop.load(std::sync::atomic::Ordering::SeqCst) {
+                0 => format!("<p>Our best seller: a kettle.</p>{buy} <a href=\"/library.html\">Library</a>"),
+                1 => format!("<nav><button>Compare</button> <button>Wishlist</button> <a href=\"/index.html\">Home</a></nav><p>Our best seller: a kettle, now in red.</p><div class=\"actions\">{buy}</div> <a href=\"/library.html\">Library</a>"),
+                _ => "<p>The kettle is sold out.</p><a href=\"/library.html\">Library</a>".to_string(),
+            };
+            let html = format!("<!doctype html><html><head><meta charset=utf-8><title>Shop</title></head><body><h1>Shop</h1>{body}</body></html>");
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
+        "/shop-done" => {
+            let item = html_escape(q.get("item").map(String::as_str).unwrap_or("nothing"));
+            let html = format!("<!doctype html><html><head><meta charset=utf-8><title>Order placed</title></head><body><article><h1>Order placed</h1><p>Thank you: one {item} is on its way to you and should arrive within three working days of today.</p></article></body></html>");
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
         "/never" => {

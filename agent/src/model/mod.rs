@@ -9,6 +9,7 @@
 
 pub mod anthropic;
 pub mod builtin;
+pub mod replay;
 pub mod openai;
 pub mod script;
 
@@ -96,6 +97,9 @@ pub enum ProviderError {
     BadResponse { provider: String, message: String },
     #[error("{0}")]
     Config(String),
+    /// A replay found the page elsewhere than the recording did.
+    #[error("{0}")]
+    Diverged(String),
 }
 
 impl ProviderError {
@@ -116,6 +120,7 @@ pub enum Provider {
     OpenAi(openai::OpenAi),
     Script(script::Script),
     Builtin(builtin::Builtin),
+    Replay(replay::Replay),
 }
 
 /// How many times a failed request is retried.
@@ -150,6 +155,7 @@ impl Provider {
             Provider::OpenAi(o) => format!("openai:{}", o.model),
             Provider::Script(s) => format!("script:{}", s.path.display()),
             Provider::Builtin(_) => "builtin".into(),
+            Provider::Replay(r) => format!("replay:{}", r.source),
         }
     }
 
@@ -164,6 +170,7 @@ impl Provider {
                 Provider::OpenAi(o) => o.next(req).await,
                 Provider::Script(s) => s.next(req),
                 Provider::Builtin(b) => b.next(req),
+                Provider::Replay(r) => r.next(req).await,
             };
             match r {
                 Err(e) if attempt < RETRIES => match e.retry_delay(attempt, base) {

@@ -1,0 +1,207 @@
+//! `errand replay`: a recorded session's steps issued again, in order, without a model.
+//!
+//! Each step goes through the same agent loop as a model's call, so the allowlist, consent
+//! and output-folder rules apply again. Elements are found by their durable locators (role
+//! and accessible name, then the CSS path), never by the recorded ref, which is stale.
+//! After each step the page must be where the recording's was (same URL, and the step
+//! must succeed where it did); a divergence stops the replay with the step, what was
+//! expected and what was found, or is noted and passed over with `--keep-going`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use recordings::Record;
+use serde_json::{json, Value};
+
+use super::{ProviderError, Reply, Request, ToolCall, Turn};
+
+/// One recorded step to issue again.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub n: u32,
+    pub tool: String,
+    pub args: Value,
+    pub intent: String,
+    pub ok: bool,
+    pub url: String,
+    pub locator: Option<Value>,
+    /// Milliseconds from the previous step's record to this one's (for `--speed`).
+    pub gap_ms: u64,
+}
+
+/// What a replay needs from a recording.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub task: String,
+    /// The page the session started on (before its first step).
+    pub start: Option<String>,
+    pub steps: Vec<Step>,
+    /// Files the session wrote: (path, SHA-256).
+    pub files: Vec<(String, String)>,
+}
+
+/// Read a recording's steps. Steps that failed in the recording are kept (they are
+/// expected to fail again); a step whose typed text was a secret cannot be replayed.
+pub fn load(dir: &Path) -> Result<Recorded, String> {
+    let r = recordings::read(dir).map_err(|e| e.to_string())?;
+    let mut out = Recorded { task: String::new(), start: None, steps: vec![], files: vec![] };
+    let mut last_t = None;
+    for l in &r.lines {
+        match &l.record {
+            Record::SessionStart { task, .. } => out.task = task.clone(),
+            Record::Step { step, tool, args, intent, ok, url_before, url, locator, .. } => {
+                if out.start.is_none() && !url_before.is_empty() && !url_before.starts_with("about:") {
+                    out.start = Some(url_before.clone());
+                }
+                let gap_ms = last_t.map(|t: u64| l.t.saturating_sub(t)).unwrap_or(0);
+                last_t = Some(l.t);
+                out.steps.push(Step { n: *step, tool: tool.clone(), args: args.clone(), intent: intent.clone(), ok: *ok, url: url.clone(), locator: locator.clone(), gap_ms });
+            }
+            Record::FileWritten { path, sha256, .. } if path != "sources.json" => out.files.push((path.clone(), sha256.clone())),
+            _ => {}
+        }
+    }
+    if out.steps.is_empty() {
+        return Err(format!("the recording {} has no steps to replay", dir.display()));
+    }
+    Ok(out)
+}
+
+/// The URL without its fragment, for comparing where two steps landed.
+fn place(url: &str) -> String {
+    url.split('#').next().unwrap_or(url).to_string()
+}
+
+/// A current target for a recorded locator: the one element of the page state with the
+/// same role and name, else the CSS path (when the element is not inside a frame).
+/// Err says what was looked for and what was found.
+pub fn target(locator: &Value, elements: &[browser::state::Element]) -> Result<Value, String> {
+    let role = locator["role"].as_str().unwrap_or_default();
+    let name = locator["name"].as_str().unwrap_or_default();
+    let css: Vec<&str> = locator["css"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+    let in_frame = locator["frames"].as_array().is_some_and(|f| !f.is_empty());
+    let same: Vec<&browser::state::Element> = elements.iter().filter(|e| !role.is_empty() && e.role == role && e.name == name).collect();
+    if same.len() == 1 {
+        return Ok(json!({"ref": same[0].ref_}));
+    }
+    if css.len() == 1 && !in_frame {
+        return Ok(json!({"selector": css[0]}));
+    }
+    Err(match same.len() {
+        0 => format!("no {role} named {name:?} on the page"),
+        n => format!("{n} elements are {role} {name:?}; the recording cannot tell which"),
+    })
+}
+
+pub struct Replay {
+    pub source: String,
+    rec: Recorded,
+    next: usize,
+    until: Option<u32>,
+    keep_going: bool,
+    speed: Option<f64>,
+    /// Divergences met so far (shared with the command, which reports them).
+    pub diverged: Arc<Mutex<Vec<String>>>,
+}
+
+impl Replay {
+    pub fn new(source: &str, rec: Recorded, until: Option<u32>, keep_going: bool, speed: Option<f64>) -> Replay {
+        Replay { source: source.to_string(), rec, next: 0, until, keep_going, speed, diverged: Arc::new(Mutex::new(vec![])) }
+    }
+
+    fn diverge(&mut self, what: String) -> Result<(), ProviderError> {
+        if let Ok(mut d) = self.diverged.lock() {
+            d.push(what.clone());
+        }
+        if self.keep_going {
+            Ok(())
+        } else {
+            Err(ProviderError::Diverged(format!("the replay diverged: {what}; run with --keep-going to continue past it")))
+        }
+    }
+
+    pub async fn next(&mut self, req: &Request<'_>) -> Result<Reply, ProviderError> {
+        let obs = req.observation;
+        // Check where the previous step landed.
+        if self.next > 0 {
+            let prev = self.rec.steps[self.next - 1].clone();
+            let failed = match req.turns.last() {
+                Some(Turn::Results(r)) => r.iter().find(|x| x.name == prev.tool).map(|x| (x.is_error, x.text.clone())),
+                _ => None,
+            };
+            if let Some((true, text)) = &failed {
+                if prev.ok {
+                    self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, super::super::run::one_line(text, 200)))?;
+                }
+            }
+            let here = obs.and_then(|o| o.state).map(|s| s.url.clone()).unwrap_or_default();
+            let web = !matches!(prev.tool.as_str(), "write_file" | "done" | "screenshot" | "extract" | "extract_table");
+            if web && prev.ok && !prev.url.is_empty() && !here.is_empty() && place(&here) != place(&prev.url) {
+                self.diverge(format!("after step {} ({}) the page is {here}, where the recording was at {}", prev.n, prev.tool, prev.url))?;
+            }
+        }
+        let past_until = self.until.is_some_and(|u| self.next < self.rec.steps.len() && self.rec.steps[self.next].n > u);
+        let Some(step) = self.rec.steps.get(self.next).cloned().filter(|_| !past_until) else {
+            let n = self.next;
+            self.next += 1;
+            return Ok(Reply {
+                text: "Replay finished.".into(),
+                calls: vec![ToolCall { id: format!("replay-end-{n}"), name: "done".into(), args: Ok(json!({"summary": format!("replayed {n} steps of {}", self.source)})) }],
+                ..Reply::default()
+            });
+        };
+        self.next += 1;
+        if let Some(speed) = self.speed.filter(|s| *s > 0.0) {
+            tokio::time::sleep(Duration::from_millis((step.gap_ms as f64 / speed) as u64).min(Duration::from_secs(30))).await;
+        }
+        let mut args = step.args.clone();
+        if step.tool == "type" && args["text"] == "[secret]" {
+            return Err(ProviderError::Config(format!("step {} typed a secret, which recordings never keep; replay up to the step before it (--until {})", step.n, step.n.saturating_sub(1))));
+        }
+        if args.get("ref").is_some() {
+            let Some(loc) = step.locator.as_ref() else {
+                self.diverge(format!("step {} ({}) has no locator to find its element by", step.n, step.tool))?;
+                return Ok(Reply { text: String::new(), calls: vec![], ..Reply::default() });
+            };
+            let elements = obs.and_then(|o| o.state).map(|s| s.elements.as_slice()).unwrap_or(&[]);
+            match target(loc, elements) {
+                Ok(t) => {
+                    if let Some(o) = args.as_object_mut() {
+                        o.remove("ref");
+                        for (k, v) in t.as_object().into_iter().flatten() {
+                            o.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                Err(why) => {
+                    self.diverge(format!("step {} ({} {}): {why}", step.n, step.tool, loc["name"].as_str().unwrap_or_default()))?;
+                }
+            }
+        }
+        let text = if step.intent.is_empty() { format!("Replaying step {}.", step.n) } else { format!("Replaying step {}: {}", step.n, step.intent) };
+        Ok(Reply { text, calls: vec![ToolCall { id: format!("replay-{}", step.n), name: step.tool.clone(), args: Ok(args) }], ..Reply::default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn el(r: &str, role: &str, name: &str) -> browser::state::Element {
+        browser::state::Element { ref_: r.into(), role: role.into(), name: name.into(), state: String::new(), where_: 0, x: 0.0, y: 0.0, href: None, frame: 0 }
+    }
+
+    #[test]
+    fn locators_find_elements_by_role_and_name_then_css() {
+        let loc = json!({"role": "button", "name": "Search", "css": ["#go"], "frames": []});
+        // Moved (another ref), same label: found by role and name.
+        assert_eq!(target(&loc, &[el("e1", "link", "Home"), el("e7", "button", "Search")]), Ok(json!({"ref": "e7"})));
+        // Not in the state (say, below the listed elements): the CSS path.
+        assert_eq!(target(&loc, &[el("e1", "link", "Home")]), Ok(json!({"selector": "#go"})));
+        // Two alike and no CSS to tell them apart: a divergence that says so.
+        let loc2 = json!({"role": "button", "name": "Buy", "css": [], "frames": []});
+        assert!(target(&loc2, &[el("e1", "button", "Buy"), el("e2", "button", "Buy")]).unwrap_err().contains("2 elements"));
+        assert!(target(&loc2, &[]).unwrap_err().contains("no button named \"Buy\""));
+    }
+}
