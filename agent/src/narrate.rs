@@ -72,11 +72,12 @@ pub struct Narrator {
     t0: Instant,
     bar: Option<ProgressBar>,
     tty: bool,
+    secrets: Option<recordings::Secrets>,
 }
 
 impl Narrator {
     pub fn new(json: bool) -> Narrator {
-        Narrator { json, t0: Instant::now(), bar: None, tty: std::io::stderr().is_terminal() }
+        Narrator { json, t0: Instant::now(), bar: None, tty: std::io::stderr().is_terminal(), secrets: None }
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -84,7 +85,20 @@ impl Narrator {
     }
 
     /// A line on stderr.
+    /// Redact these secrets from everything narrated from now on.
+    pub fn redact_with(&mut self, secrets: recordings::Secrets) {
+        self.secrets = Some(secrets);
+    }
+
     pub fn line(&self, text: &str) {
+        let redacted;
+        let text = match &self.secrets {
+            Some(s) => {
+                redacted = s.redact(text);
+                redacted.as_str()
+            }
+            None => text,
+        };
         let _term = TERM.lock().unwrap_or_else(|p| p.into_inner());
         match &self.bar {
             Some(b) => b.suspend(|| eprintln!("{text}")),
@@ -102,7 +116,10 @@ impl Narrator {
             if let Some(o) = v.as_object_mut() {
                 o.insert("elapsed_ms".into(), Value::from(self.t0.elapsed().as_millis() as u64));
             }
-            println!("{v}");
+            match &self.secrets {
+                Some(s) => println!("{}", s.redact(&v.to_string())),
+                None => println!("{v}"),
+            }
         }
     }
 

@@ -227,6 +227,12 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
+    for key in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] {
+        if let Ok(v) = std::env::var(key) {
+            rec.secrets().add(&v);
+        }
+    }
+    narr.redact_with(rec.secrets().clone());
     let rules = match allowlist::file::load_submit_rules(&path) {
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
@@ -493,6 +499,10 @@ impl Session {
                 match acted {
                     Ok(o) => {
                         secret = o.secret;
+                        if let (true, Action::Type { text, .. }) = (secret, &action) {
+                            // From now on this value is redacted wherever errand writes.
+                            self.rec.secrets().add(text);
+                        }
                         locator = o.locator.as_ref().and_then(|l| serde_json::to_value(l).ok());
                         if matches!(action, Action::Extract) {
                             let line = self.save_extract(&o, &mut result);
@@ -583,7 +593,7 @@ impl Session {
 
     fn save_extract(&mut self, o: &browser::Outcome, result: &mut ToolResult) -> String {
         let data = o.data.clone().unwrap_or(Value::Null);
-        let md = data["markdown"].as_str().unwrap_or_default().to_string();
+        let md = self.rec.secrets().redact(data["markdown"].as_str().unwrap_or_default());
         let title = data["title"].as_str().map(str::to_string).unwrap_or_else(|| o.title.clone());
         let n = self.extracts.len() as u32 + 1;
         let file = format!("extracts/{n:03}.md");
@@ -674,6 +684,16 @@ impl Session {
     /// A thumbnail of the page after a step, saved in the recording as
     /// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one.
     async fn picture(&self) -> Option<String> {
+        // A page that shows a secret typed in this session (a GET form puts a password in
+        // the address, an echo page prints it) is not photographed.
+        let secrets = self.rec.secrets();
+        if !secrets.is_empty() {
+            let shown = self.browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
+            if shown.map(|v| secrets.found_in(v.as_str().unwrap_or_default())).unwrap_or(true) {
+                self.narr.line("    no screenshot for this step: the page shows a secret typed earlier");
+                return None;
+            }
+        }
         let img = tokio::time::timeout(Duration::from_secs(5), self.browser.thumbnail()).await.ok()?.ok()?;
         let file = format!("screenshots/{:03}.jpg", self.steps);
         let saved = std::fs::create_dir_all(self.rec.dir.join("screenshots")).and_then(|_| std::fs::write(self.rec.dir.join(&file), &img));

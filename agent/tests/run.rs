@@ -1050,3 +1050,38 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     assert!(err.contains("diverged: step 1") && err.contains("Buy the kettle"), "{err}");
     assert!(err.contains("order.md: not written this time"), "{err}");
 }
+
+#[tokio::test]
+async fn no_secret_survives_in_any_file_of_a_recording_or_its_report() {
+    let site = Site::start().await;
+    let d = dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let script = d.root.join("script.json");
+    std::fs::write(
+        &script,
+        json!([
+            {"tool": "type", "args": {"selector": "#api", "text": "tok-SECRET-4711"}},
+            {"tool": "type", "args": {"selector": "#key", "text": "key-SECRET-0815"}},
+            {"tool": "type", "args": {"selector": "#plain", "text": "Ada Lovelace"}},
+            {"tool": "screenshot"},
+            {"tool": "navigate", "args": {"url": site.url("/form.html")}},
+            {"tool": "type", "args": {"selector": "#pw", "text": "pw-SECRET-1234", "submit": true}},
+            {"tool": "done", "args": {"summary": "typed"}}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let r = run(errand(&d, &["Fill in the account form", "--start", &site.url("/secret.html"), "--model", &format!("script:{}", script.display())], &[("ANTHROPIC_API_KEY", "sk-ant-SECRET-KEY"), ("OPENAI_API_KEY", "sk-SECRET-OPENAI")])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (dir, lines) = recording(&d.rec);
+    let o = recordings_cmd(&d.rec, &["report", dir.to_str().unwrap()]);
+    assert!(o.status.success());
+    // The plain field's text is kept (so the recording is useful); no secret is, anywhere.
+    let everything = all_text(&dir);
+    assert!(everything.contains("Ada Lovelace"));
+    assert!(lines.iter().filter(|l| l["type"] == "step" && l["screenshot"].is_string()).count() >= 5);
+    for secret in ["tok-SECRET-4711", "key-SECRET-0815", "pw-SECRET-1234", "sk-ant-SECRET-KEY", "sk-SECRET-OPENAI", "SECRET"] {
+        assert!(!everything.contains(secret), "{secret} is in the recording");
+        assert!(!r.stderr.contains(secret), "{secret} was narrated");
+    }
+}

@@ -349,7 +349,8 @@
       const sel = getSelection(); const range = document.createRange();
       range.selectNodeContents(el); if (append) range.collapse(false); sel.removeAllRanges(); sel.addRange(range);
     }
-    const secret = (t === 'INPUT' && (el.type || '').toLowerCase() === 'password') || /pass|secret|token|card|cvv|cvc/i.test((el.name || '') + ' ' + (el.id || '') + ' ' + (el.autocomplete || ''));
+    const secret = (t === 'INPUT' && (el.type || '').toLowerCase() === 'password') || el.hasAttribute('data-secret') || /^cc-/.test(el.autocomplete || '') ||
+      /pass|secret|token|card|cvv|cvc/i.test((el.name || '') + ' ' + (el.id || '') + ' ' + (el.autocomplete || ''));
     return { ok: true, loc: locator(el), secret, value: '' };
   }
 

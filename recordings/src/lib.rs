@@ -12,6 +12,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -111,11 +112,65 @@ enum Msg {
     Finish(oneshot::Sender<()>),
 }
 
+/// Values that must never be written anywhere: typed secrets and API keys. The writer
+/// task redacts every line with it just before writing (so the hash chain covers what is
+/// on disk), and whoever else writes beside the log (extract files, narration) uses the
+/// same set. A secret is also caught in its URL-encoded forms (a GET form puts a password
+/// field into the address).
+#[derive(Clone, Debug, Default)]
+pub struct Secrets(Arc<Mutex<Vec<String>>>);
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "[secret]";
+
+impl Secrets {
+    /// Remember a secret (values shorter than 4 characters are too common to hunt for).
+    pub fn add(&self, secret: &str) {
+        if secret.chars().count() < 4 {
+            return;
+        }
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let mut all = vec![secret.to_string(), form.replace('+', "%20"), form];
+        if let Ok(json) = serde_json::to_string(secret) {
+            all.push(json.trim_matches('"').to_string());
+        }
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for s in all {
+            if !v.contains(&s) {
+                v.push(s);
+            }
+        }
+        // Longest first, so a secret is not half-replaced through a shorter form of it.
+        v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = text.to_string();
+        for s in v.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
+    /// Whether a text shows any secret.
+    pub fn found_in(&self, text: &str) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|s| text.contains(s.as_str()))
+    }
+}
+
 /// A handle to the task that owns a recording's log.
 #[derive(Clone, Debug)]
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Msg>,
     pub dir: PathBuf,
+    secrets: Secrets,
 }
 
 impl Recorder {
@@ -125,8 +180,14 @@ impl Recorder {
         std::fs::create_dir_all(dir).map_err(err)?;
         let file = std::fs::OpenOptions::new().create_new(true).append(true).open(dir.join(LOG)).map_err(err)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer(file, rx));
-        Ok(Recorder { tx, dir: dir.to_path_buf() })
+        let secrets = Secrets::default();
+        tokio::spawn(writer(file, rx, secrets.clone()));
+        Ok(Recorder { tx, dir: dir.to_path_buf(), secrets })
+    }
+
+    /// The secrets this recording redacts (add to them as they become known).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// Append a record (written and flushed by the writer task, in order).
@@ -143,14 +204,15 @@ impl Recorder {
     }
 }
 
-async fn writer(mut file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Msg>) {
+async fn writer(mut file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Msg>, secrets: Secrets) {
     let mut seq = 0u64;
     let mut prev = String::new();
     while let Some(m) = rx.recv().await {
         match m {
             Msg::Record(record) => {
                 let line = Line { v: SCHEMA, seq, t: now_ms(), prev: prev.clone(), record };
-                let Ok(mut text) = serde_json::to_string(&line) else { continue };
+                let Ok(text) = serde_json::to_string(&line) else { continue };
+                let mut text = secrets.redact(&text);
                 prev = hex(&Sha256::digest(text.as_bytes()));
                 text.push('\n');
                 // One write per record: a crash tears at most the last line.
@@ -319,6 +381,23 @@ mod tests {
         assert_eq!(read(d.path()).unwrap().broken_at, Some(2));
         // A second recorder never reuses a folder's log.
         assert!(Recorder::create(d.path()).is_err());
+    }
+
+    #[tokio::test]
+    async fn secrets_are_redacted_in_every_form_before_writing() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Recorder::create(d.path()).unwrap();
+        r.secrets().add("p@ss word&1");
+        r.secrets().add("abc"); // too short to hunt for
+        r.log(Record::Error { message: "typed p@ss word&1 then went to /echo?pw=p%40ss+word%261 and /x?pw=p%40ss%20word%261 (abc)".into() });
+        r.flush().await;
+        let text = std::fs::read_to_string(d.path().join(LOG)).unwrap();
+        assert!(!text.contains("p@ss") && !text.contains("p%40ss"), "{text}");
+        assert_eq!(text.matches(REDACTED).count(), 3, "{text}");
+        assert!(text.contains("(abc)"));
+        // The chain covers what is on disk.
+        assert_eq!(read(d.path()).unwrap().broken_at, None);
+        assert!(r.secrets().found_in("…p%40ss+word%261…") && !r.secrets().found_in("nothing"));
     }
 }
 
