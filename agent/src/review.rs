@@ -24,6 +24,16 @@ pub enum RecordingsCmd {
     Show { id: String },
     /// Check that a recording is complete and unaltered (exit 1 if not, saying where)
     Verify { id: String },
+    /// Write the recording as a Chrome DevTools Recorder / @puppeteer/replay user flow
+    Export {
+        id: String,
+        /// The format: puppeteer-replay (the Recorder's JSON)
+        #[arg(long, default_value = "puppeteer-replay")]
+        format: String,
+        /// Write here instead of stdout
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write a self-contained HTML review of a recording (report.html in its folder)
     Report {
         id: String,
@@ -39,6 +49,22 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
         RecordingsCmd::List { json } => list(&root, json),
         RecordingsCmd::Show { id } => show(&find(&root, &id)?),
         RecordingsCmd::Verify { id } => verify(&find(&root, &id)?),
+        RecordingsCmd::Export { id, format, out } => {
+            if format != "puppeteer-replay" {
+                bail!("unknown --format {format:?}; the one format is puppeteer-replay");
+            }
+            let dir = find(&root, &id)?;
+            let (flow, skipped) = user_flow(&dir)?;
+            let text = serde_json::to_string_pretty(&flow)?;
+            match out {
+                Some(p) => std::fs::write(&p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?,
+                None => println!("{text}"),
+            }
+            for s in skipped {
+                eprintln!("not exported: {s}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         RecordingsCmd::Report { id, open } => {
             let dir = find(&root, &id)?;
             let html = report(&dir)?;
@@ -360,4 +386,78 @@ pub fn report(dir: &Path) -> Result<String> {
     }
     h.push_str("<script>for (const i of document.querySelectorAll('img.thumb')) i.addEventListener('click', () => i.classList.toggle('big'));</script></body></html>");
     Ok(h)
+}
+
+/// Recorder selectors for a recorded locator, most specific first: the CSS path (one part
+/// per shadow root, as the Recorder writes pierced selectors), `aria/Name[role="r"]`, and
+/// `text/…` when the element shows text.
+fn selectors(loc: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut out = vec![];
+    let css: Vec<serde_json::Value> = loc["css"].as_array().cloned().unwrap_or_default();
+    if !css.is_empty() {
+        out.push(serde_json::Value::Array(css));
+    }
+    let (role, name) = (loc["role"].as_str().unwrap_or_default(), loc["name"].as_str().unwrap_or_default());
+    if !name.is_empty() {
+        out.push(json!([if role.is_empty() { format!("aria/{name}") } else { format!("aria/{name}[role=\"{role}\"]") }]));
+    }
+    if let Some(t) = loc["text"].as_str().filter(|t| !t.is_empty() && t.len() < 64) {
+        out.push(json!([format!("text/{t}")]));
+    }
+    out
+}
+
+/// The recording as a @puppeteer/replay `UserFlow` (`{title, steps}`), and the steps that
+/// have no equivalent there (history moves, extracts, files), named.
+pub fn user_flow(dir: &Path) -> Result<(serde_json::Value, Vec<String>)> {
+    let rec = crate::model::replay::load(dir).map_err(|e| anyhow::anyhow!(e))?;
+    let mut steps = vec![json!({"type": "setViewport", "width": 1280, "height": 720, "deviceScaleFactor": 1, "isMobile": false, "hasTouch": false, "isLandscape": true})];
+    let mut skipped = vec![];
+    if let Some(start) = &rec.start {
+        steps.push(json!({"type": "navigate", "url": start, "assertedEvents": [{"type": "navigation", "url": start}]}));
+    }
+    let mut here = rec.start.clone().unwrap_or_default();
+    for s in &rec.steps {
+        let before = std::mem::replace(&mut here, s.url.clone());
+        let loc = s.locator.clone().unwrap_or_default();
+        if loc["frames"].as_array().is_some_and(|f| !f.is_empty()) {
+            skipped.push(format!("step {} ({}) acts inside a frame, which errand locates by CSS and the Recorder by index", s.n, s.tool));
+            continue;
+        }
+        let sel = selectors(&loc);
+        let step = match s.tool.as_str() {
+            "navigate" => json!({"type": "navigate", "url": s.args["url"], "assertedEvents": [{"type": "navigation", "url": s.url}]}),
+            "click" if !sel.is_empty() => {
+                let mut c = json!({"type": "click", "selectors": sel, "offsetX": 1, "offsetY": 1});
+                if s.url != before && !s.url.is_empty() {
+                    c["assertedEvents"] = json!([{"type": "navigation", "url": s.url}]);
+                }
+                c
+            }
+            "type" if !sel.is_empty() && s.args["text"] != crate::model::replay::SECRET_ARG => {
+                let mut v = vec![json!({"type": "change", "value": s.args["text"], "selectors": sel})];
+                if s.args["submit"] == true {
+                    v.push(json!({"type": "keyDown", "key": "Enter"}));
+                    v.push(json!({"type": "keyUp", "key": "Enter"}));
+                }
+                steps.extend(v);
+                continue;
+            }
+            "select" if !sel.is_empty() => json!({"type": "change", "value": s.args["value"], "selectors": sel}),
+            "press" => {
+                let key = s.args["key"].as_str().unwrap_or_default();
+                steps.push(json!({"type": "keyDown", "key": key}));
+                steps.push(json!({"type": "keyUp", "key": key}));
+                continue;
+            }
+            "scroll" => json!({"type": "scroll", "x": 0, "y": if s.args["direction"] == "up" { -600 } else { 600 }}),
+            "wait" if s.args["text"].is_string() => json!({"type": "waitForExpression", "expression": format!("document.body.innerText.includes({})", s.args["text"])}),
+            _ => {
+                skipped.push(format!("step {} ({}) has no Recorder equivalent", s.n, s.tool));
+                continue;
+            }
+        };
+        steps.push(step);
+    }
+    Ok((json!({"title": rec.task, "steps": steps}), skipped))
 }

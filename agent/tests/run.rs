@@ -1036,6 +1036,20 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     assert_eq!(last_url(&replayed), last_url(&original));
     assert!(last_url(&original).ends_with("/shop-done?item=kettle"));
 
+    // Exported as a Chrome Recorder / @puppeteer/replay user flow.
+    let o = recordings_cmd(&d.rec, &["export", &id, "--format", "puppeteer-replay"]);
+    assert!(o.status.success());
+    let flow: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(flow["title"], "Buy the kettle");
+    let steps = flow["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["type"], "setViewport");
+    assert_eq!(steps[1], json!({"type": "navigate", "url": site.url("/shop"), "assertedEvents": [{"type": "navigation", "url": site.url("/shop")}]}));
+    assert_eq!(steps[2]["type"], "click");
+    let sels = steps[2]["selectors"].as_array().unwrap();
+    assert!(sels.contains(&json!(["aria/Buy the kettle[role=\"button\"]"])) && sels.contains(&json!(["#buy"])), "{sels:?}");
+    assert_eq!(steps[2]["assertedEvents"][0]["url"], site.url("/shop-done?item=kettle"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("step 2 (extract) has no Recorder equivalent"));
+
     // The button moved (other buttons before it, another ref): found by its role and name.
     site.shop.store(1, SeqCst);
     let o = replay_cmd(&d, &id, &d.root.join("replay2"), &[]).await;

@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 
 use super::{ProviderError, Reply, Request, ToolCall, Turn};
 
+/// What a recording holds in place of text typed into a secret field.
+pub const SECRET_ARG: &str = "[secret]";
+
 /// One recorded step to issue again.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -156,7 +159,7 @@ impl Replay {
             tokio::time::sleep(Duration::from_millis((step.gap_ms as f64 / speed) as u64).min(Duration::from_secs(30))).await;
         }
         let mut args = step.args.clone();
-        if step.tool == "type" && args["text"] == "[secret]" {
+        if step.tool == "type" && args["text"] == SECRET_ARG {
             return Err(ProviderError::Config(format!("step {} typed a secret, which recordings never keep; replay up to the step before it (--until {})", step.n, step.n.saturating_sub(1))));
         }
         if args.get("ref").is_some() {
