@@ -611,9 +611,13 @@ impl Browser {
         (n, quiet)
     }
 
+    /// The tab's document is navigating, or one of its frames started to within the last
+    /// 2 s (long enough for a frame's form submission to be held for consent, which then
+    /// holds settling itself; short enough that a hung ad frame does not stall every step).
     pub(crate) fn pending_navigation(&self, tab: &str) -> bool {
         let st = self.st();
         st.navigating.get(tab).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
+            || st.navigating.iter().any(|(f, t)| f != tab && t.elapsed() < Duration::from_secs(2) && st.frames.get(f).is_some_and(|fr| fr.tab == tab))
     }
 }
 
