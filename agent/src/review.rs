@@ -175,7 +175,7 @@ pub fn timeline_line(l: &Line, t0: u64) -> Option<String> {
         }
         Record::Blocked { url, reason, layer, .. } => format!("blocked {url}: {reason} ({layer})"),
         Record::Extract { n, url, title, file, .. } => format!("extract [{n}] {title} — {url} (saved as {file})"),
-        Record::FileWritten { path, bytes, sha256 } => format!("wrote {path} ({bytes} bytes, sha256 {})", &sha256[..sha256.len().min(12)]),
+        Record::FileWritten { path, bytes, sha256 } => format!("wrote {path} ({bytes} bytes, sha256 {})", sha256.chars().take(12).collect::<String>()),
         Record::Flag { url, text } => format!("flagged text on {url}: {}", crate::run::one_line(text, 100)),
         Record::Consent { method, url, purpose, decision, by, .. } => format!("consent: {method} {url} ({purpose}) → {decision} by {by}"),
         Record::AllowPrompt { url, pattern, answer } => format!("allow prompt for {url} ({pattern}): {answer}"),
@@ -374,7 +374,9 @@ pub fn report(dir: &Path) -> Result<String> {
                 .flat_map(|f| f["sources"].as_array().cloned().unwrap_or_default())
                 .map(|s| format!("<li><a href=\"#extract-{}\">[{}]</a> {} — <code>{}</code></li>", s["n"], s["n"], esc(s["title"].as_str().unwrap_or_default()), esc(s["url"].as_str().unwrap_or_default())))
                 .collect();
-            let text = content.map(|c| String::from_utf8_lossy(&c).to_string()).unwrap_or_default();
+            // Only a file that still matches its recorded hash is shown: a recording from
+            // elsewhere cannot make the report copy in some other file of this machine.
+            let text = content.filter(|c| recordings::sha256(c) == *sha256).map(|c| String::from_utf8_lossy(&c).to_string()).unwrap_or_default();
             h.push_str(&format!(
                 "<div class=\"file\" data-path=\"{}\"><div><h3><code>{}</code> ({bytes} bytes){note}</h3><pre>{}</pre></div><div><h3>Cites</h3><ul>{}</ul></div></div>",
                 esc(path),

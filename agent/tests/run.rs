@@ -859,6 +859,19 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     let (code, v) = out(recordings_cmd(&d.rec, &["verify", changed.to_str().unwrap()]));
     assert_eq!(code, Some(1));
     assert!(v.contains("extract 1: extracts/001.md was changed"), "{v}");
+    // A recording from elsewhere whose output folder points at a private folder of this
+    // machine: the report shows no file that does not match its recorded hash.
+    let hostile = d.root.join("hostile");
+    copy_dir(&dir, &hostile);
+    let private = d.root.join("private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::write(private.join("report.md"), "PRIVATE-KEY-DATA").unwrap();
+    let text = std::fs::read_to_string(hostile.join("session.jsonl")).unwrap();
+    let out_dir = lines[0]["out_dir"].as_str().unwrap().to_string();
+    std::fs::write(hostile.join("session.jsonl"), text.replacen(&out_dir, private.to_str().unwrap(), 1)).unwrap();
+    assert!(recordings_cmd(&d.rec, &["report", hostile.to_str().unwrap()]).status.success());
+    let html = std::fs::read_to_string(hostile.join("report.html")).unwrap();
+    assert!(!html.contains("PRIVATE-KEY-DATA") && html.contains("changed since the run"));
     // A recording that is not there.
     let o = recordings_cmd(&d.rec, &["show", "nope"]);
     assert_eq!(o.status.code(), Some(1));
