@@ -56,6 +56,8 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
             let dir = find(&root, &id)?;
             let (flow, skipped) = user_flow(&dir)?;
             let text = serde_json::to_string_pretty(&flow)?;
+            // What errand writes must read back as a valid flow.
+            recordings::flow::parse(&text).map_err(|e| anyhow::anyhow!("errand wrote an invalid flow ({e}); please report this"))?;
             match out {
                 Some(p) => std::fs::write(&p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?,
                 None => println!("{text}"),

@@ -1053,6 +1053,8 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     let o = recordings_cmd(&d.rec, &["export", &id, "--format", "puppeteer-replay"]);
     assert!(o.status.success());
     let flow: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let typed = recordings::flow::parse(&String::from_utf8_lossy(&o.stdout)).expect("a valid Recorder flow");
+    assert_eq!(typed.steps.len(), flow["steps"].as_array().unwrap().len());
     assert_eq!(flow["title"], "Buy the kettle");
     let steps = flow["steps"].as_array().unwrap();
     assert_eq!(steps[0]["type"], "setViewport");

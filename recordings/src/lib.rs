@@ -10,6 +10,8 @@
 //!
 //! The review report and replay (issue 9) build on this format.
 
+pub mod flow;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
