@@ -722,6 +722,7 @@ impl Session {
             ok,
             summary: summary.to_string(),
             url_before: url_before.to_string(),
+            title_before: self.last_state.as_ref().filter(|s| s.url == url_before).map(|s| s.title.clone()).unwrap_or_default(),
             url,
             title,
             locator,

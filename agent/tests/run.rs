@@ -818,6 +818,13 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     let (dir, lines) = recording(&d.rec);
     let id = dir.file_name().unwrap().to_string_lossy().to_string();
     assert!(lines[0]["consent"].as_str().unwrap().starts_with("ask (no terminal: deny)"), "{}", lines[0]);
+    // Each step records the page before it: a navigation's title_before is the title the
+    // step before it ended on.
+    let steps_all: Vec<&Value> = lines.iter().filter(|l| l["type"] == "step").collect();
+    let nav = steps_all.iter().position(|l| l["tool"] == "navigate").expect("a navigation");
+    assert!(nav > 0);
+    assert_eq!(steps_all[nav]["url_before"], steps_all[nav - 1]["url"]);
+    assert!(!steps_all[nav]["title_before"].as_str().unwrap().is_empty(), "{}", steps_all[nav]);
     // Every browser step has a small picture beside the log.
     let steps: Vec<&Value> = lines.iter().filter(|l| l["type"] == "step" && l["tool"] != "write_file" && l["tool"] != "done").collect();
     assert!(!steps.is_empty());

@@ -67,6 +67,9 @@ pub enum Record {
         ok: bool,
         summary: String,
         url_before: String,
+        /// The page's title before the step.
+        #[serde(default)]
+        title_before: String,
         url: String,
         title: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
