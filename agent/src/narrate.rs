@@ -84,12 +84,12 @@ impl Narrator {
         self.t0.elapsed()
     }
 
-    /// A line on stderr.
     /// Redact these secrets from everything narrated from now on.
     pub fn redact_with(&mut self, secrets: recordings::Secrets) {
         self.secrets = Some(secrets);
     }
 
+    /// A line on stderr.
     pub fn line(&self, text: &str) {
         let redacted;
         let text = match &self.secrets {

@@ -262,14 +262,15 @@ pub fn report(dir: &Path) -> Result<String> {
     let r = recordings::read(dir).with_context(|| format!("cannot read the recording in {}", dir.display()))?;
     let mut h = String::from("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
     h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">");
-    let task = r.lines.iter().find_map(|l| match &l.record {
-        Record::SessionStart { task, .. } => Some(task.clone()),
+    let start = r.lines.iter().find(|l| matches!(l.record, Record::SessionStart { .. }));
+    let task = start.and_then(|l| match &l.record {
+        Record::SessionStart { task, .. } => Some(task.as_str()),
         _ => None,
     });
-    h.push_str(&format!("<title>errand recording: {}</title><style>{STYLE}</style></head><body>", esc(&crate::run::one_line(task.as_deref().unwrap_or("?"), 80))));
-    h.push_str(&format!("<h1>{}</h1>", esc(task.as_deref().unwrap_or("(no session start)"))));
+    h.push_str(&format!("<title>errand recording: {}</title><style>{STYLE}</style></head><body>", esc(&crate::run::one_line(task.unwrap_or("?"), 80))));
+    h.push_str(&format!("<h1>{}</h1>", esc(task.unwrap_or("(no session start)"))));
     let mut out_dir = None;
-    for l in &r.lines {
+    if let Some(l) = start {
         if let Record::SessionStart { session, model, allowlist, consent, errand_version, out_dir: o, browser, .. } = &l.record {
             out_dir = Some(PathBuf::from(o));
             h.push_str(&format!(
@@ -438,7 +439,7 @@ pub fn user_flow(dir: &Path) -> Result<(serde_json::Value, Vec<String>)> {
                 }
                 c
             }
-            "type" if !sel.is_empty() && s.args["text"] != crate::model::replay::SECRET_ARG => {
+            "type" if !sel.is_empty() && s.args["text"] != recordings::REDACTED => {
                 let mut v = vec![json!({"type": "change", "value": s.args["text"], "selectors": sel})];
                 if s.args["submit"] == true {
                     v.push(json!({"type": "keyDown", "key": "Enter"}));

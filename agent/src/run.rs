@@ -442,7 +442,7 @@ impl Session {
                 result.text = format!("error: {e}");
                 result.is_error = true;
                 self.narrate_step(call, intent, &format!("refused: {e}"), t);
-                self.record_step(call, args_shown, intent, false, &result.text, &url_before, None, t);
+                self.record_step(call, args_shown, intent, false, &result.text, &url_before, None, None, t.elapsed().as_millis() as u64);
                 return (result, None);
             }
         };
@@ -519,12 +519,12 @@ impl Session {
                 }
             }
         };
-        let shown = if secret { json!({"ref": args_shown.get("ref"), "text": "[secret]"}) } else { args_shown };
+        let shown = if secret { json!({"ref": args_shown.get("ref"), "text": recordings::REDACTED}) } else { args_shown };
         self.narrate_step(call, intent, &outcome_line, t);
         // The step's time is errand's and the page's, not the recording's picture.
         let ms = t.elapsed().as_millis() as u64;
         let picture = if matches!(call.name.as_str(), "write_file" | "done") { None } else { self.picture().await };
-        self.record_step_with(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, picture, ms);
+        self.record_step(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, picture, ms);
         (result, done)
     }
 
@@ -707,12 +707,7 @@ impl Session {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, t: Instant) {
-        self.record_step_with(call, args, intent, ok, summary, url_before, locator, None, t.elapsed().as_millis() as u64)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record_step_with(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, screenshot: Option<String>, ms: u64) {
+    fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, screenshot: Option<String>, ms: u64) {
         let (url, title) = self.browser.tabs().into_iter().find(|x| x.3).map(|x| (x.2, x.1)).unwrap_or_default();
         self.rec.log(Record::Step {
             step: self.steps,

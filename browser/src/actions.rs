@@ -277,8 +277,7 @@ impl Browser {
                 if n == 1 {
                     return Err(BrowserError::Action("cannot close the last tab; navigate instead".into()));
                 }
-                self.cdp.raw(None, "Target.closeTarget", json!({"targetId": t.target_id})).await?;
-                self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == t.target_id)).await;
+                self.close_target(&t.target_id).await?;
                 out.summary = format!("closed tab {}", t.url);
                 settle = false;
             }
@@ -350,7 +349,11 @@ impl Browser {
             });
             return Err(BrowserError::Blocked { url: url.to_string(), reason });
         }
-        let tab = self.active_tab()?;
+        self.navigate_in(&self.active_tab()?, url).await
+    }
+
+    /// Start loading `url` (already judged) in `tab`.
+    async fn navigate_in(&self, tab: &Tab, url: &str) -> Result<()> {
         let session = tab.session.clone().unwrap_or_default();
         self.mark_navigating(&tab.target_id);
         let r = self.cdp.raw(Some(&session), "Page.navigate", json!({"url": url})).await?;
@@ -398,6 +401,13 @@ impl Browser {
         }
         let st = self.st();
         st.tabs.iter().find(|t| t.target_id == id).cloned().ok_or_else(|| BrowserError::Action("the new tab closed at once".into()))
+    }
+
+    /// Close a tab and wait (bounded) until errand has seen it go.
+    async fn close_target(&self, target: &str) -> Result<()> {
+        self.cdp.raw(None, "Target.closeTarget", json!({"targetId": target})).await?;
+        self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == target)).await;
+        Ok(())
     }
 
     /// Poll a condition (every 10 ms) until it holds or the time is up.
@@ -703,10 +713,14 @@ impl Browser {
             p["clip"] = json!({"x": 0, "y": 0, "width": w, "height": h, "scale": 1});
             p["captureBeyondViewport"] = json!(true);
         }
-        let r = self.cdp.raw_with_timeout(Some(&session), "Page.captureScreenshot", p, Duration::from_secs(20)).await?;
-        let data = r["data"].as_str().unwrap_or_default();
+        self.capture(&session, p, Duration::from_secs(20)).await
+    }
+
+    /// `Page.captureScreenshot` with these parameters, decoded.
+    async fn capture(&self, session: &str, params: Value, timeout: Duration) -> Result<Vec<u8>> {
+        let r = self.cdp.raw_with_timeout(Some(session), "Page.captureScreenshot", params, timeout).await?;
         base64::engine::general_purpose::STANDARD
-            .decode(data)
+            .decode(r["data"].as_str().unwrap_or_default())
             .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
     }
 
@@ -720,10 +734,7 @@ impl Browser {
         let w = m["cssVisualViewport"]["clientWidth"].as_f64().unwrap_or(1280.0);
         let h = m["cssVisualViewport"]["clientHeight"].as_f64().unwrap_or(720.0);
         let p = json!({"format": "jpeg", "quality": 55, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 0.5}});
-        let r = self.cdp.raw_with_timeout(Some(&session), "Page.captureScreenshot", p, Duration::from_secs(10)).await?;
-        base64::engine::general_purpose::STANDARD
-            .decode(r["data"].as_str().unwrap_or_default())
-            .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
+        self.capture(&session, p, Duration::from_secs(10)).await
     }
 
     /// The main content of the active tab's page: `{url, title, byline, date, lang,
@@ -797,8 +808,7 @@ impl Browser {
             }
         }
         .await;
-        let _ = self.cdp.raw(None, "Target.closeTarget", json!({"targetId": tab.target_id})).await;
-        self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == tab.target_id)).await;
+        let _ = self.close_target(&tab.target_id).await;
         self.st().changes.retain(|c| !matches!(c, Change::NewTab { .. } | Change::TabClosed { .. }));
         r
     }
@@ -810,12 +820,7 @@ impl Browser {
         }
         let session = tab.session.clone().unwrap_or_default();
         self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", json!({ "value": scripts_off })).await?;
-        self.mark_navigating(&tab.target_id);
-        let r = self.cdp.raw(Some(&session), "Page.navigate", json!({"url": url})).await?;
-        if let Some(e) = r["errorText"].as_str().filter(|e| !e.is_empty()) {
-            self.st().navigating.remove(&tab.target_id);
-            return Err(BrowserError::Action(format!("could not load {url}: {e}")));
-        }
+        self.navigate_in(tab, url).await?;
         self.settle_tab(tab).await?;
         self.extract_in(&tab.target_id).await
     }

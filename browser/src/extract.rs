@@ -7,7 +7,7 @@
 //! where a browser beats a static extractor.
 
 /// What `extract` returns for a page.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Article {
     pub title: String,
     pub byline: String,
@@ -15,8 +15,6 @@ pub struct Article {
     pub lang: String,
     pub markdown: String,
     pub text: String,
-    /// rs-trafilatura's own estimate of the extraction's quality, 0..1.
-    pub quality: f64,
 }
 
 /// Extract the main content of `html` (served from `url`).
@@ -32,7 +30,6 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
         lang: m.language.clone().unwrap_or_default(),
         markdown: absolute_links(r.content_markdown.as_deref().unwrap_or_default(), url),
         text: r.content_text.clone(),
-        quality: r.extraction_quality,
     })
 }
 

@@ -349,9 +349,7 @@
       const sel = getSelection(); const range = document.createRange();
       range.selectNodeContents(el); if (append) range.collapse(false); sel.removeAllRanges(); sel.addRange(range);
     }
-    const secret = (t === 'INPUT' && (el.type || '').toLowerCase() === 'password') || el.hasAttribute('data-secret') || /^cc-/.test(el.autocomplete || '') ||
-      /pass|secret|token|card|cvv|cvc/i.test((el.name || '') + ' ' + (el.id || '') + ' ' + (el.autocomplete || ''));
-    return { ok: true, loc: locator(el), secret, value: '' };
+    return { ok: true, loc: locator(el), secret: isSecretField(el), value: '' };
   }
 
   function valueOf(id) {
@@ -488,13 +486,18 @@
     } catch (err) { /* describing is best effort */ }
   }, true);
 
+  // A field whose text errand treats as secret: never recorded, drawn as dots in pictures.
+  function isSecretField(el) {
+    return (el.tagName === 'INPUT' && (el.type || '').toLowerCase() === 'password') || el.hasAttribute('data-secret') || /^cc-/.test(el.autocomplete || '') ||
+      /pass|secret|token|card|cvv|cvc/i.test((el.name || '') + ' ' + (el.id || '') + ' ' + (el.autocomplete || ''));
+  }
+
   // Before a screenshot: draw every secret field's text as dots (passwords already are),
   // so a recording's pictures never show what was typed there.
   function maskSecrets() {
     let n = 0;
     for (const el of document.querySelectorAll('input, textarea')) {
-      const secret = /pass|secret|token|card|cvv|cvc/i.test((el.name || '') + ' ' + (el.id || '') + ' ' + (el.autocomplete || '')) || el.hasAttribute('data-secret');
-      if (secret && el.type !== 'password') { el.style.setProperty('-webkit-text-security', 'disc', 'important'); n++; }
+      if (isSecretField(el) && el.type !== 'password') { el.style.setProperty('-webkit-text-security', 'disc', 'important'); n++; }
     }
     return n;
   }

@@ -119,6 +119,19 @@ pub enum Operator {
     AtMost,
 }
 
+/// Where and how a click or double click presses (the schema's click attributes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Press {
+    pub selectors: Vec<Selector>,
+    pub offset_x: f64,
+    pub offset_y: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<Button>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_type: Option<Device>,
+}
+
 /// One step of a flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
@@ -139,13 +152,8 @@ pub enum Step {
         common: Common,
     },
     Click {
-        selectors: Vec<Selector>,
-        offset_x: f64,
-        offset_y: f64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        button: Option<Button>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        device_type: Option<Device>,
+        #[serde(flatten)]
+        press: Press,
         /// How long the button is held, milliseconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         duration: Option<u64>,
@@ -153,13 +161,8 @@ pub enum Step {
         common: Common,
     },
     DoubleClick {
-        selectors: Vec<Selector>,
-        offset_x: f64,
-        offset_y: f64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        button: Option<Button>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        device_type: Option<Device>,
+        #[serde(flatten)]
+        press: Press,
         #[serde(flatten)]
         common: Common,
     },
@@ -252,7 +255,8 @@ pub fn parse(text: &str) -> Result<UserFlow, FlowError> {
     for (i, s) in steps.iter().enumerate() {
         let step: Step = serde_json::from_value(s.clone()).map_err(|e| FlowError::Step { step: i + 1, why: e.to_string() })?;
         let selectors = match &step {
-            Step::Click { selectors, .. } | Step::DoubleClick { selectors, .. } | Step::Hover { selectors, .. } | Step::Change { selectors, .. } | Step::WaitForElement { selectors, .. } => Some(selectors),
+            Step::Click { press, .. } | Step::DoubleClick { press, .. } => Some(&press.selectors),
+            Step::Hover { selectors, .. } | Step::Change { selectors, .. } | Step::WaitForElement { selectors, .. } => Some(selectors),
             Step::Scroll { selectors, .. } => selectors.as_ref(),
             _ => None,
         };
@@ -290,9 +294,10 @@ mod tests {
         assert_eq!(flow.timeout, Some(5000));
         assert_eq!(flow.steps.len(), 15);
         match &flow.steps[2] {
-            Step::Click { selectors, button, common, .. } => {
-                assert_eq!(selectors[2].parts(), vec![".host", ".inner"]);
-                assert_eq!(*button, Some(Button::Secondary));
+            Step::Click { press, duration, common } => {
+                assert_eq!(press.selectors[2].parts(), vec![".host", ".inner"]);
+                assert_eq!(press.button, Some(Button::Secondary));
+                assert_eq!((press.offset_x, press.offset_y, *duration), (1.0, 2.0, Some(50)));
                 assert_eq!(common.target.as_deref(), Some("main"));
             }
             s => panic!("{s:?}"),

@@ -16,9 +16,6 @@ use serde_json::{json, Value};
 
 use super::{ProviderError, Reply, Request, ToolCall, Turn};
 
-/// What a recording holds in place of text typed into a secret field.
-pub const SECRET_ARG: &str = "[secret]";
-
 /// One recorded step to issue again.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -135,7 +132,7 @@ impl Replay {
             };
             if let Some((true, text)) = &failed {
                 if prev.ok {
-                    self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, super::super::run::one_line(text, 200)))?;
+                    self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, crate::run::one_line(text, 200)))?;
                 }
             }
             let here = obs.and_then(|o| o.state).map(|s| s.url.clone()).unwrap_or_default();
@@ -159,7 +156,7 @@ impl Replay {
             tokio::time::sleep(Duration::from_millis((step.gap_ms as f64 / speed) as u64).min(Duration::from_secs(30))).await;
         }
         let mut args = step.args.clone();
-        if step.tool == "type" && args["text"] == SECRET_ARG {
+        if step.tool == "type" && args["text"] == recordings::REDACTED {
             return Err(ProviderError::Config(format!("step {} typed a secret, which recordings never keep; replay up to the step before it (--until {})", step.n, step.n.saturating_sub(1))));
         }
         if args.get("ref").is_some() {
