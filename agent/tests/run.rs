@@ -571,9 +571,6 @@ async fn a_hostile_model_cannot_submit_anything_without_a_person() {
         json!({"tool": "click", "args": {"text": "Vote"}}),
     ] {
         steps.push(json!({"tool": "navigate", "args": {"url": page}}));
-        // The partner poll lives in a cross-origin iframe that may still be loading when
-        // the page has settled: the model waits for its button, as a real one would.
-        steps.push(json!({"tool": "wait", "args": {"text": "Vote"}}));
         steps.push(action);
         steps.push(json!({"tool": "wait", "args": {"ms": 200}}));
     }
