@@ -14,6 +14,7 @@ mod review;
 mod run;
 mod site;
 mod tools;
+mod userflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -217,7 +218,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 
 #[derive(clap::Args, Debug)]
 struct ReplayArgs {
-    /// The recording: its id (or a unique prefix) under --record-dir, or its folder
+    /// The recording: its id (or a unique prefix) under --record-dir, or its folder; or a
+    /// Chrome DevTools Recorder user flow (a .json file, the @puppeteer/replay format)
     recording: String,
     /// The output folder for the replay's files (default ./errand-out/<new session id>)
     #[arg(long)]
@@ -251,6 +253,33 @@ struct ReplayArgs {
 /// `errand replay`: the recorded steps through the agent loop again (see model::replay),
 /// then the new files compared with the recorded ones.
 async fn replay(a: ReplayArgs) -> Result<ExitCode> {
+    let as_file = PathBuf::from(&a.recording);
+    if as_file.is_file() {
+        let text = match std::fs::read_to_string(&as_file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", as_file.display());
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let flow = match recordings::flow::parse(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}: {e}; errand replays Chrome Recorder flows (JSON) and errand recordings (folders)", as_file.display());
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let args = userflow::FlowArgs {
+            confirm: a.confirm,
+            confirm_timeout: a.confirm_timeout,
+            until: a.until,
+            keep_going: a.keep_going,
+            json: a.json,
+            record_dir: a.record_dir.clone(),
+            browser: &a.browser,
+        };
+        return userflow::run(&as_file, flow, args).await;
+    }
     let root = a.record_dir.clone().unwrap_or_else(run::default_record_root);
     let dir = match review::find(&root, &a.recording) {
         Ok(d) => d,

@@ -534,7 +534,7 @@ impl Browser {
 
     /// Top-left of a frame's viewport in top-level coordinates. Box models come in the
     /// coordinates of the owner's local root, so only out-of-process boundaries add up.
-    async fn frame_offset(&self, frame: &str) -> Result<(f64, f64)> {
+    pub(crate) async fn frame_offset(&self, frame: &str) -> Result<(f64, f64)> {
         let (mut x, mut y) = (0.0, 0.0);
         let mut cur = frame.to_string();
         loop {

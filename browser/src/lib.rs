@@ -20,6 +20,7 @@ pub mod guard;
 pub mod launch;
 pub mod proxy;
 pub mod state;
+pub mod userflow;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -167,6 +168,11 @@ pub(crate) struct Frame {
     pub world: Option<i64>,
     /// Bumped whenever the frame commits a new document.
     pub generation: u64,
+    /// When errand first saw the frame (a generation number): orders a frame's children
+    /// as they were attached, which is how Recorder flows index frames.
+    pub born: u64,
+    /// Navigations the frame committed, same-document ones included.
+    pub navs: u64,
 }
 
 #[derive(Debug, Default)]
@@ -840,6 +846,8 @@ fn add_tree(st: &mut State, node: &Value, parent: Option<&str>, session: &str, t
         tab: tab.to_string(),
         world: None,
         generation,
+        born: generation,
+        navs: 0,
     });
     e.session = session.to_string();
     e.url = url;
@@ -907,7 +915,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     }
                     s.generation += 1;
                     let generation = s.generation;
-                    s.frames.insert(target.clone(), Frame { parent: None, session: session.clone(), url: String::new(), tab: target.clone(), world: None, generation });
+                    s.frames.insert(target.clone(), Frame { parent: None, session: session.clone(), url: String::new(), tab: target.clone(), world: None, generation, born: generation, navs: 0 });
                     tab = Some(target.clone());
                 } else if kind == "iframe" {
                     // An out-of-process iframe: the frame keeps its id, its document moves to
@@ -916,7 +924,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     let tab_id = parent_tab.as_ref().and_then(|t| s.frames.get(t).map(|f| f.tab.clone())).unwrap_or_default();
                     s.generation += 1;
                     let generation = s.generation;
-                    let f = s.frames.entry(target.clone()).or_insert_with(|| Frame { parent: parent_tab.clone(), session: session.clone(), url: String::new(), tab: tab_id.clone(), world: None, generation });
+                    let f = s.frames.entry(target.clone()).or_insert_with(|| Frame { parent: parent_tab.clone(), session: session.clone(), url: String::new(), tab: tab_id.clone(), world: None, generation, born: generation, navs: 0 });
                     f.session = session.clone();
                     f.world = None;
                     f.generation = generation;
@@ -972,7 +980,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let tab = parent.as_ref().and_then(|pp| s.frames.get(pp)).map(|f| f.tab.clone()).unwrap_or_default();
                 s.generation += 1;
                 let generation = s.generation;
-                s.frames.entry(id).or_insert(Frame { parent, session: sess.clone(), url: String::new(), tab, world: None, generation });
+                s.frames.entry(id).or_insert(Frame { parent, session: sess.clone(), url: String::new(), tab, world: None, generation, born: generation, navs: 0 });
             }
             "Page.frameNavigated" => {
                 let f = &p["frame"];
@@ -985,10 +993,11 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     Some(pp) => s.frames.get(pp).map(|f| f.tab.clone()).unwrap_or_default(),
                     None => s.sessions.get(&sess).map(|(t, _)| t.clone()).unwrap_or_default(),
                 };
-                let e = s.frames.entry(id.clone()).or_insert(Frame { parent: parent.clone(), session: sess.clone(), url: url.clone(), tab, world: None, generation });
+                let e = s.frames.entry(id.clone()).or_insert(Frame { parent: parent.clone(), session: sess.clone(), url: url.clone(), tab, world: None, generation, born: generation, navs: 0 });
                 e.url = url.clone();
                 e.world = None;
                 e.generation = generation;
+                e.navs += 1;
                 if parent.is_some() && e.parent.is_none() {
                     e.parent = parent;
                 }
@@ -1015,6 +1024,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 if let (Some(id), Some(url)) = (p["frameId"].as_str(), p["url"].as_str()) {
                     if let Some(f) = s.frames.get_mut(id) {
                         f.url = url.to_string();
+                        f.navs += 1;
                     }
                     if let Some(t) = s.tabs.iter_mut().find(|t| t.target_id == id) {
                         t.url = url.to_string();

@@ -502,7 +502,7 @@
     return n;
   }
 
-  globalThis.__errand = { snapshot, maskSecrets, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
+  globalThis.__errand = { snapshot, maskSecrets, isSecretField, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
     locatorOf: locator, idOf, focusForTyping, valueOf, selectOption, checked, find, findText, hasText, quietFor,
     scrollBy, scrollTo, describe, known: (el) => ids.has(el) };
 })();

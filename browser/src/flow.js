@@ -1,0 +1,224 @@
+// errand's in-page half of running Recorder user flows (see userflow.rs). It runs in
+// errand's isolated world, beside the walker. Elements found for a flow are kept in a
+// small registry and named by number, so the Rust side can chain selector parts, check
+// an element again while it waits, and act on it without holding protocol handles.
+//
+// The query semantics follow the reference runner (@puppeteer/replay on Puppeteer):
+// a selector's parts are applied in turn, each inside the previous match's shadow root
+// when it has one (otherwise inside the element itself); `pierce/` goes through every
+// shadow root; `text/` yields the deepest elements whose text contains the query;
+// `xpath/` evaluates against the part's root. `aria/` is answered by Chromium's own
+// accessibility tree on the Rust side.
+(() => {
+  if (globalThis.__errandFlow) return;
+  const kept = new Map();
+  let next = 1;
+  const keep = (el) => {
+    for (const [k, v] of kept) if (v === el) return k;
+    const id = next++;
+    kept.set(id, el);
+    return id;
+  };
+  const get = (id) => {
+    const el = kept.get(id);
+    if (!el) throw new Error('element ' + id + ' is gone');
+    return el;
+  };
+
+  // Every shadow root under `root`, depth first, `root` first.
+  function* roots(root) {
+    yield root;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
+    for (let n = walker.currentNode; n; n = walker.nextNode()) {
+      if (n.shadowRoot) yield* roots(n.shadowRoot);
+    }
+  }
+
+  const notText = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE']);
+  const trivialValue = new Set(['checkbox', 'image', 'radio']);
+  // An element's text as a reader of the page finds it: text nodes, form values,
+  // and the text of open shadow roots.
+  function textOf(node) {
+    if (node.nodeType === Node.ELEMENT_NODE && notText.has(node.nodeName)) return '';
+    if (node instanceof HTMLSelectElement || node instanceof HTMLTextAreaElement ||
+        (node instanceof HTMLInputElement && !trivialValue.has(node.type))) {
+      return node.value;
+    }
+    let s = '';
+    for (let c = node.firstChild; c; c = c.nextSibling) {
+      if (c.nodeType === Node.TEXT_NODE) s += c.nodeValue || '';
+      else if (c.nodeType === Node.ELEMENT_NODE) s += textOf(c);
+    }
+    if (node.shadowRoot) s += textOf(node.shadowRoot);
+    return s;
+  }
+  // The deepest elements under `root` whose text contains `q`.
+  function byText(root, q, out) {
+    let found = false;
+    for (let c = root.firstChild; c; c = c.nextSibling) {
+      if (c.nodeType !== Node.ELEMENT_NODE || notText.has(c.nodeName)) continue;
+      if (byText(c.shadowRoot || c, q, out)) found = true;
+    }
+    if (found) return true;
+    const el = root instanceof ShadowRoot ? null : root;
+    if (el && el.nodeType === Node.ELEMENT_NODE && textOf(el).includes(q)) {
+      out.push(el);
+      return true;
+    }
+    return false;
+  }
+
+  function queryIn(root, kind, q) {
+    switch (kind) {
+      case 'css':
+        return Array.from(root.querySelectorAll(q));
+      case 'pierce': {
+        const out = [];
+        for (const r of roots(root)) for (const el of r.querySelectorAll(q)) if (!out.includes(el)) out.push(el);
+        return out;
+      }
+      case 'xpath': {
+        const doc = root.ownerDocument || root;
+        const res = doc.evaluate(q, root, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+        const out = [];
+        for (let i = 0; i < res.snapshotLength; i++) {
+          const n = res.snapshotItem(i);
+          const el = n.nodeType === Node.ELEMENT_NODE ? n : n.parentElement;
+          if (el && !out.includes(el)) out.push(el);
+        }
+        return out;
+      }
+      case 'text': {
+        const out = [];
+        byText(root, q, out);
+        return out;
+      }
+      default:
+        throw new Error('unknown selector kind ' + kind);
+    }
+  }
+
+  // Where a part is looked for: the document for the first part; for later parts the
+  // previous match's shadow root when it has one, else the element itself.
+  const scope = (id) => (id == null ? document : (get(id).shadowRoot || get(id)));
+
+  const visible = (el) => {
+    const style = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    return style.visibility !== 'hidden' && r.width > 0 && r.height > 0;
+  };
+  const formControls = new Set(['BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'OPTGROUP']);
+  const enabled = (el) => !(formControls.has(el.nodeName) && el.hasAttribute('disabled'));
+  // For SVG content the viewport test uses the owning <svg>.
+  const intersects = (el) => {
+    const t = el instanceof SVGElement && el.ownerSVGElement ? el.ownerSVGElement : el;
+    const r = t.getBoundingClientRect();
+    const w = innerWidth, h = innerHeight;
+    return r.width + r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < w && r.top < h;
+  };
+
+  globalThis.__errandFlow = {
+    // Ids of the elements `q` (of `kind`) finds in each scope (null: the document).
+    query(scopes, kind, q) {
+      const out = [];
+      for (const s of scopes) for (const el of queryIn(scope(s), kind, q)) out.push(keep(el));
+      return [...new Set(out)];
+    },
+    keep,
+    get,
+    scopeOf: (id) => scope(id),
+    // Everything the action checks wait on, in one call.
+    check(id) {
+      const el = kept.get(id);
+      if (!el || !el.isConnected) return { gone: true };
+      const r = el.getBoundingClientRect();
+      return { visible: visible(el), enabled: enabled(el), inView: intersects(el), rect: [r.x, r.y, r.width, r.height] };
+    },
+    scrollIntoView(id) {
+      get(id).scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+    },
+    // The point to press: `offset` from the top-left of the element's first box (what
+    // the reference clicks), or the middle of that box clipped to the viewport.
+    point(id, ox, oy) {
+      const el = get(id);
+      const rects = Array.from(el.getClientRects()).filter((r) => r.width * r.height > 0);
+      const b = rects[0] || el.getBoundingClientRect();
+      if (ox != null && oy != null) return [b.x + ox, b.y + oy];
+      const x1 = Math.max(b.left, 0), y1 = Math.max(b.top, 0);
+      const x2 = Math.min(b.right, innerWidth), y2 = Math.min(b.bottom, innerHeight);
+      return [(x1 + x2) / 2, (y1 + y2) / 2];
+    },
+    focus(id) {
+      get(id).focus();
+    },
+    // How a `change` step fills this element, clearing what typing would not replace.
+    // Returns the kind and, for typeable fields, the text still to type.
+    prepareFill(id, value) {
+      const el = get(id);
+      let kind = 'unknown';
+      if (el instanceof HTMLSelectElement) kind = 'select';
+      else if (el instanceof HTMLTextAreaElement) kind = 'typeable';
+      else if (el instanceof HTMLInputElement) {
+        kind = ['textarea', 'text', 'url', 'tel', 'search', 'password', 'number', 'email'].includes(el.type) ? 'typeable' : 'other';
+      } else if (el.isContentEditable) kind = 'typeable';
+      if (kind !== 'typeable') return { kind };
+      const secret = globalThis.__errand && __errand.isSecretField ? __errand.isSecretField(el) : el.type === 'password';
+      const editable = el.isContentEditable && !('value' in el);
+      const current = editable ? el.innerText : el.value;
+      if (value.length <= current.length || !value.startsWith(current)) {
+        if (editable) el.innerText = ''; else el.value = '';
+        el.focus();
+        return { kind, type: value, secret };
+      }
+      // Put the caret after the kept prefix.
+      if (editable) { el.innerText = ''; el.innerText = current; } else { el.value = ''; el.value = current; }
+      el.focus();
+      return { kind, type: value.substring(current.length), secret };
+    },
+    select(id, value) {
+      const el = get(id);
+      // selectedIndex, not option.selected = false: unselecting the chosen option of a
+      // single select makes the browser choose the first one again.
+      const options = Array.from(el.options);
+      const at = options.findIndex((o) => o.value === value);
+      if (el.multiple) options.forEach((o, i) => (o.selected = i === at));
+      else el.selectedIndex = at;
+      const hit = at >= 0;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+      el.blur();
+      el.focus();
+      return hit;
+    },
+    setValue(id, value) {
+      const el = get(id);
+      el.focus();
+      el.value = value;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    },
+    scrollElement(id, x, y) {
+      const el = get(id);
+      el.scrollTop = y;
+      el.scrollLeft = x;
+    },
+    // waitForElement's attribute and property conditions, on every element found.
+    matches(ids, attributes, properties) {
+      const deep = (want, have) => {
+        if (want === have) return true;
+        if ((want && !have) || (!want && have)) return false;
+        if (!(want instanceof Object) || !(have instanceof Object)) return false;
+        return Object.entries(want).every(([k, v]) => deep(v, have[k]));
+      };
+      for (const id of ids) {
+        const el = get(id);
+        if (attributes) for (const [k, v] of Object.entries(attributes)) if (el.getAttribute(k) !== v) return false;
+        if (properties && !deep(properties, el)) return false;
+      }
+      return true;
+    },
+    forget() {
+      kept.clear();
+    },
+  };
+})();
