@@ -140,3 +140,146 @@ async fn every_step_type_and_selector_kind_replays() {
     assert_eq!(recs.iter().filter(|l| l["type"] == "step").count(), n);
     assert!(recs.iter().filter(|l| l["type"] == "step").all(|l| l["ok"] == true));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn frames_out_of_process_frames_and_popups() {
+    let site = Site::start().await;
+    let frames = site.url("/flows/frames.html");
+    let far = format!("{}/flows/frame-far.html", site.foreign);
+    let far2 = format!("{}/flows/frame-far2.html", site.foreign);
+    let opener = site.url("/flows/opener.html");
+    let popup = site.url("/flows/popup.html");
+    let flow = json!({
+        "title": "frames and popups",
+        "timeout": 4000,
+        "steps": [
+            {"type": "navigate", "url": frames, "assertedEvents": [{"type": "navigation", "url": frames, "title": ""}]},
+            // A same-process frame by index path.
+            {"type": "click", "frame": [0], "selectors": [["aria/Local button"]], "offsetX": 2, "offsetY": 2},
+            {"type": "waitForElement", "frame": [0], "selectors": [["text/Pressed locally"]]},
+            // An out-of-process frame (127.0.0.2) by its URL as the target…
+            {"type": "click", "target": far, "selectors": [["aria/Far button"], ["body > button"]], "offsetX": 2, "offsetY": 2},
+            {"type": "waitForExpression", "target": far, "expression": "document.querySelector('button').textContent === 'Pressed far away'"},
+            // …and by index path; its link navigates it, as the step asserts.
+            {"type": "click", "frame": [1], "selectors": [["aria/Next far page"]], "offsetX": 2, "offsetY": 2,
+             "assertedEvents": [{"type": "navigation", "url": far2, "title": "Far frame two"}]},
+            {"type": "waitForElement", "target": far2, "selectors": ["#arrived"]},
+            // A same-process frame navigating to the other host becomes out-of-process.
+            {"type": "click", "frame": [0], "selectors": [["aria/To the far page"]], "offsetX": 2, "offsetY": 2,
+             "assertedEvents": [{"type": "navigation", "url": far2, "title": ""}]},
+            {"type": "waitForElement", "frame": [0], "selectors": ["#arrived"]},
+            // A popup, found by its URL, then closed.
+            {"type": "navigate", "url": opener},
+            {"type": "click", "selectors": [["aria/Open the popup"], ["#open"]], "offsetX": 2, "offsetY": 2},
+            {"type": "click", "target": popup, "selectors": [["aria/Press in popup"], ["body > button"]], "offsetX": 2, "offsetY": 2},
+            {"type": "waitForElement", "target": popup, "selectors": [["text/Pressed in popup"]]},
+            {"type": "close", "target": popup},
+            {"type": "waitForExpression", "expression": "document.title === 'Opener'"},
+        ]
+    });
+    let n = flow["steps"].as_array().unwrap().len();
+    let r = replay(flow, &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("flow passed: {n} steps")), "{}", r.stderr);
+    // The popup is gone: a step aimed at it now fails, naming the step.
+    let gone = json!({
+        "title": "closed popup",
+        "timeout": 1000,
+        "steps": [
+            {"type": "navigate", "url": opener},
+            {"type": "click", "target": popup, "selectors": [["body > button"]], "offsetX": 2, "offsetY": 2},
+        ]
+    });
+    let r = replay(gone, &[]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("flow failed at step 2 (click): target not found"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_that_cannot_complete_fails_the_flow_with_its_number_and_reason() {
+    let site = Site::start().await;
+    let page = site.url("/flows/controls.html");
+    let cases: Vec<(Value, &str)> = vec![
+        // No selector matches: every one is named with why.
+        (json!({"type": "click", "selectors": [["#nope"], ["aria/Nothing like this"]], "offsetX": 1, "offsetY": 1}), "step 2 (click): no element matches #nope (not found); aria/Nothing like this (not found)"),
+        // Found but never visible (the log is empty, so it has no height): never clicked.
+        (json!({"type": "click", "selectors": [["#log"]], "offsetX": 1, "offsetY": 1}), "step 2 (click): no element matches #log (found but not visible)"),
+        (json!({"type": "waitForElement", "selectors": ["button"], "operator": "==", "count": 3}), "step 2 (waitForElement): waitForElement timed out"),
+        (json!({"type": "waitForExpression", "expression": "window.neverSet === true"}), "step 2 (waitForExpression): waitForExpression timed out"),
+        (json!({"type": "change", "selectors": ["#box"], "value": "x"}), "step 2 (change): the element cannot be filled out"),
+        (json!({"type": "click", "frame": [3], "selectors": ["button"], "offsetX": 1, "offsetY": 1}), "step 2 (click): the page has no frame at index path [3]"),
+        (json!({"type": "keyDown", "key": "NoSuchKey"}), "step 2 (keyDown): unknown key \"NoSuchKey\""),
+        // The step's own timeout wins over the flow's.
+        (json!({"type": "click", "selectors": ["#nope"], "offsetX": 1, "offsetY": 1, "timeout": 300}), "within 300 ms"),
+    ];
+    for (bad, want) in cases {
+        let flow = json!({"title": "fails", "timeout": 700, "steps": [{"type": "navigate", "url": page}, bad, check("true")]});
+        let r = replay(flow, &[]).await;
+        assert_eq!(r.code, 1, "{want}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "wanted {want:?} in:\n{}", r.stderr);
+        // The flow stopped there: step 3 never ran.
+        assert!(!r.stderr.contains("\n[3] "), "{}", r.stderr);
+        let recs = records(&r);
+        assert_eq!(recs.last().unwrap()["outcome"], "failed");
+    }
+    // A file that is not a flow is refused before anything starts.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bad.json");
+    std::fs::write(&f, r#"{"title": "x", "steps": [{"type": "navigate"}]}"#).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("replay").arg(&f).arg("--record-dir").arg(tmp.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("step 1 of the flow: missing field `url`"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_cannot_submit_or_reach_hosts_it_does_not_name() {
+    let site = Site::start().await;
+    let opener = site.url("/flows/opener.html");
+    let elsewhere = format!("{}/flows/popup.html", site.foreign);
+    let flow = json!({
+        "title": "submit",
+        "steps": [
+            {"type": "navigate", "url": opener},
+            {"type": "change", "selectors": [["input[name=q]"]], "value": "hello there"},
+            {"type": "click", "selectors": [["#send"]], "offsetX": 2, "offsetY": 2},
+            check("location.pathname === '/flows/opener.html'"),
+        ]
+    });
+    let r = replay(flow, &[]).await;
+    // The click itself completes (as with the reference); the POST it caused is held and,
+    // with no terminal to ask, declined.
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!site.requests().iter().any(|l| l.method == "POST"), "a POST reached the server");
+    let recs = records(&r);
+    let consent: Vec<&Value> = recs.iter().filter(|l| l["type"] == "consent").collect();
+    assert_eq!(consent.len(), 1, "{recs:?}");
+    assert_eq!(consent[0]["method"], "POST");
+    assert!(consent[0]["decision"].as_str().unwrap().starts_with("den"), "{:?}", consent[0]);
+    // The page's report to a host the flow never named was blocked and recorded.
+    assert!(site.foreign_log.lock().unwrap().iter().all(|l| !l.path.contains("beacon")));
+    assert!(recs.iter().any(|l| l["type"] == "blocked" && l["url"].as_str().unwrap_or_default().contains("/flows/beacon")), "{recs:?}");
+    assert!(r.stderr.contains("blocked "), "{}", r.stderr);
+
+    // With --confirm approve, the same flow sends the form.
+    let flow = json!({"title": "submit", "steps": [
+        {"type": "navigate", "url": opener},
+        {"type": "click", "selectors": [["#send"]], "offsetX": 2, "offsetY": 2, "assertedEvents": [{"type": "navigation"}]},
+        check("document.querySelector('#method').textContent === 'POST'"),
+    ]});
+    let r = replay(flow, &["--confirm", "approve"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(site.requests().iter().any(|l| l.method == "POST" && l.path == "/echo"));
+
+    // A navigation to a host named nowhere in the flow is not made.
+    let sneaky = json!({"title": "sneaky", "timeout": 1000, "steps": [
+        {"type": "navigate", "url": opener},
+        {"type": "waitForExpression", "expression": &format!("(location.href = {}, true)", json!(elsewhere))},
+        {"type": "waitForElement", "selectors": [["text/Press in popup"]]},
+    ]});
+    let before = site.foreign_log.lock().unwrap().len();
+    let r = replay(sneaky, &[]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("step 3 (waitForElement)"), "{}", r.stderr);
+    assert!(site.foreign_log.lock().unwrap()[before..].iter().all(|l| l.path != "/flows/popup.html"), "the foreign host was reached");
+}
