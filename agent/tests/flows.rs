@@ -52,9 +52,9 @@ fn viewport(w: u32, h: u32) -> Value {
     json!({"type": "setViewport", "width": w, "height": h, "deviceScaleFactor": 1, "isMobile": false, "hasTouch": false, "isLandscape": false})
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_step_type_and_selector_kind_replays() {
-    let site = Site::start().await;
+/// Every step type and selector kind over the controls page, ending with the page's
+/// own log of the events it saw.
+fn every_step_flow(site: &Site) -> Value {
     let page = site.url("/flows/controls.html");
     let log = [
         "click button",
@@ -71,10 +71,11 @@ async fn every_step_type_and_selector_kind_replays() {
         "click later",
         "click shape",
         "click orphan",
+        "click orphan",
         "click late",
     ]
     .join("\n");
-    let flow = json!({
+    json!({
         "title": "every step",
         "steps": [
             viewport(900, 700),
@@ -103,23 +104,37 @@ async fn every_step_type_and_selector_kind_replays() {
             {"type": "change", "selectors": [["#colour"]], "value": "#336699"},
             // Typing keeps a matching prefix and adds the rest.
             {"type": "change", "selectors": [["#prefilled"]], "value": "abcdef"},
+            // A value that does not extend the old one replaces it.
+            {"type": "change", "selectors": [["#replaced"]], "value": "cba"},
+            check("document.querySelector('#replaced').value === 'cba'"),
             {"type": "click", "selectors": [["aria/Agree"]], "offsetX": 1, "offsetY": 1},
             // Disabled for 300 ms: the click waits until it is enabled.
             {"type": "click", "selectors": [["#later"]], "offsetX": 1, "offsetY": 1},
             {"type": "click", "selectors": [["svg > path"]], "offsetX": 2, "offsetY": 2},
-            // Inside a 0x0 parent, itself visible.
-            {"type": "click", "selectors": [[".nowhere", "#orphan"]], "offsetX": 1, "offsetY": 1},
+            // Inside a 0x0 parent, itself visible. A later part that starts like a type
+            // selector looks inside the element; one like `#id` or `.class` must match the
+            // element itself in light DOM (as Puppeteer's `>>>>` does), so finds nothing.
+            {"type": "click", "selectors": [[".nowhere", "button"]], "offsetX": 1, "offsetY": 1},
+            {"type": "click", "selectors": [[".nowhere", "#orphan"], [".nowhere", "button"]], "offsetX": 1, "offsetY": 1},
+            check("document.querySelector('#log').textContent.endsWith('click orphan\\nclick orphan\\n')"),
+            // waitForElement counts with plain querySelectorAll in each part's context.
+            {"type": "waitForElement", "selectors": [[".nowhere", "#orphan"]], "operator": "==", "count": 1},
             // Through the shadow root, by parts and by pierce.
             {"type": "waitForElement", "selectors": [["errand-host", "button.inner"]]},
             {"type": "click", "selectors": [["errand-host", "button.inner"]], "offsetX": 1, "offsetY": 1},
             {"type": "waitForElement", "selectors": [["pierce/button.inner"]], "operator": ">=", "count": 2},
+            // In a shadow root any part searches it. pierce/ after another part: waitForElement
+            // searches from there, an action's locator finds nothing (see the #late click).
+            {"type": "waitForElement", "selectors": [["#host", ".inner"]], "operator": "==", "count": 1},
+            {"type": "waitForElement", "selectors": [["body", "pierce/button.inner"]], "operator": ">=", "count": 2},
+            {"type": "waitForElement", "selectors": [["errand-host", "text/Add one"]], "operator": "==", "count": 2},
             {"type": "waitForElement", "selectors": [["errand-host"]], "operator": "==", "count": 2, "attributes": {"id": "host"}, "visible": false},
             {"type": "waitForElement", "selectors": ["#hover"], "attributes": {"data-hovered": "yes"}, "properties": {"tagName": "BUTTON"}},
             {"type": "waitForElement", "selectors": ["#no-such-thing"], "operator": "==", "count": 0},
             {"type": "scroll", "selectors": [["#box"]], "x": 30, "y": 40},
             {"type": "scroll", "x": 0, "y": 50},
             // Far below the fold: scrolled into view before the click.
-            {"type": "click", "selectors": [["#late"]], "offsetX": 3, "offsetY": 3},
+            {"type": "click", "selectors": [["body", "pierce/#late"], ["#late"]], "offsetX": 3, "offsetY": 3},
             {"type": "emulateNetworkConditions", "download": 1000000, "upload": 500000, "latency": 5},
             {"type": "customStep", "name": "screenshotForMe", "parameters": {}},
             check("window.innerWidth === 900 && window.innerHeight === 700"),
@@ -128,7 +143,13 @@ async fn every_step_type_and_selector_kind_replays() {
             check("document.querySelector('#box').scrollTop === 40 && document.querySelector('#box').scrollLeft === 30"),
             check(&format!("document.querySelector('#log').textContent.trim() === {}", json!(log))),
         ]
-    });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_step_type_and_selector_kind_replays() {
+    let site = Site::start().await;
+    let flow = every_step_flow(&site);
     let r = replay(flow.clone(), &[]).await;
     let n = flow["steps"].as_array().unwrap().len();
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -141,15 +162,14 @@ async fn every_step_type_and_selector_kind_replays() {
     assert!(recs.iter().filter(|l| l["type"] == "step").all(|l| l["ok"] == true));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn frames_out_of_process_frames_and_popups() {
-    let site = Site::start().await;
+/// Frames by index path and by URL, in and out of process, and a popup.
+fn frames_flow(site: &Site) -> Value {
     let frames = site.url("/flows/frames.html");
     let far = format!("{}/flows/frame-far.html", site.foreign);
     let far2 = format!("{}/flows/frame-far2.html", site.foreign);
     let opener = site.url("/flows/opener.html");
     let popup = site.url("/flows/popup.html");
-    let flow = json!({
+    json!({
         "title": "frames and popups",
         "timeout": 4000,
         "steps": [
@@ -160,10 +180,12 @@ async fn frames_out_of_process_frames_and_popups() {
             // An out-of-process frame (127.0.0.2) by its URL as the target…
             {"type": "click", "target": far, "selectors": [["aria/Far button"], ["body > button"]], "offsetX": 2, "offsetY": 2},
             {"type": "waitForExpression", "target": far, "expression": "document.querySelector('button').textContent === 'Pressed far away'"},
-            // …and by index path; its link navigates it, as the step asserts.
-            {"type": "click", "frame": [1], "selectors": [["aria/Next far page"]], "offsetX": 2, "offsetY": 2,
+            // …and by index path; its link, clicked through the target, navigates the frame as the step asserts.
+            {"type": "waitForElement", "frame": [1], "selectors": [["aria/Next far page"]]},
+            {"type": "click", "target": far, "selectors": [["aria/Next far page"]], "offsetX": 2, "offsetY": 2,
              "assertedEvents": [{"type": "navigation", "url": far2, "title": "Far frame two"}]},
             {"type": "waitForElement", "target": far2, "selectors": ["#arrived"]},
+            {"type": "waitForElement", "frame": [1], "selectors": ["#arrived"]},
             // A same-process frame navigating to the other host becomes out-of-process.
             {"type": "click", "frame": [0], "selectors": [["aria/To the far page"]], "offsetX": 2, "offsetY": 2,
              "assertedEvents": [{"type": "navigation", "url": far2, "title": ""}]},
@@ -176,7 +198,15 @@ async fn frames_out_of_process_frames_and_popups() {
             {"type": "close", "target": popup},
             {"type": "waitForExpression", "expression": "document.title === 'Opener'"},
         ]
-    });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn frames_out_of_process_frames_and_popups() {
+    let site = Site::start().await;
+    let flow = frames_flow(&site);
+    let opener = site.url("/flows/opener.html");
+    let popup = site.url("/flows/popup.html");
     let n = flow["steps"].as_array().unwrap().len();
     let r = replay(flow, &[]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -195,9 +225,8 @@ async fn frames_out_of_process_frames_and_popups() {
     assert!(r.stderr.contains("flow failed at step 2 (click): target not found"), "{}", r.stderr);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_step_that_cannot_complete_fails_the_flow_with_its_number_and_reason() {
-    let site = Site::start().await;
+/// Flows whose second step cannot complete, with what errand must say about it.
+fn failing_flows(site: &Site) -> Vec<(Value, &'static str)> {
     let page = site.url("/flows/controls.html");
     let cases: Vec<(Value, &str)> = vec![
         // No selector matches: every one is named with why.
@@ -212,8 +241,13 @@ async fn a_step_that_cannot_complete_fails_the_flow_with_its_number_and_reason()
         // The step's own timeout wins over the flow's.
         (json!({"type": "click", "selectors": ["#nope"], "offsetX": 1, "offsetY": 1, "timeout": 300}), "within 300 ms"),
     ];
-    for (bad, want) in cases {
-        let flow = json!({"title": "fails", "timeout": 700, "steps": [{"type": "navigate", "url": page}, bad, check("true")]});
+    cases.into_iter().map(|(bad, want)| (json!({"title": "fails", "timeout": 700, "steps": [{"type": "navigate", "url": page, "timeout": 5000}, bad, check("true")]}), want)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_that_cannot_complete_fails_the_flow_with_its_number_and_reason() {
+    let site = Site::start().await;
+    for (flow, want) in failing_flows(&site) {
         let r = replay(flow, &[]).await;
         assert_eq!(r.code, 1, "{want}: {}", r.stderr);
         assert!(r.stderr.contains(want), "wanted {want:?} in:\n{}", r.stderr);
@@ -282,4 +316,51 @@ async fn a_flow_cannot_submit_or_reach_hosts_it_does_not_name() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("step 3 (waitForElement)"), "{}", r.stderr);
     assert!(site.foreign_log.lock().unwrap()[before..].iter().all(|l| l.path != "/flows/popup.html"), "the foreign host was reached");
+}
+
+/// The differential test: every flow above through errand and through the reference
+/// runner (@puppeteer/replay), with the same outcome. Opt-in: needs Node.js and the
+/// reference installed (tests/reference/README.md), named by $ERRAND_REFERENCE.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node.js and @puppeteer/replay: see tests/reference/README.md"]
+async fn matches_the_reference_runner() {
+    let dir = PathBuf::from(std::env::var("ERRAND_REFERENCE").expect("set ERRAND_REFERENCE to the folder with run-flow.mjs and node_modules"));
+    let site = Site::start().await;
+    let mut flows = vec![(every_step_flow(&site), true), (frames_flow(&site), true)];
+    flows.extend(failing_flows(&site).into_iter().map(|(f, _)| (f, false)));
+    // The reference's own "everything" flow, on errand's controls page: its selectors
+    // and offsets as Chrome's Recorder writes them.
+    let page = site.url("/flows/controls.html");
+    flows.push((
+        json!({"title": "recorder-style", "steps": [
+            viewport(900, 700),
+            {"type": "navigate", "url": page, "assertedEvents": [{"type": "navigation", "url": page, "title": ""}]},
+            {"type": "click", "target": "main", "selectors": [["aria/Press me"], ["#button"], ["xpath///*[@id=\"button\"]"], ["text/Press me"]], "offsetY": 9, "offsetX": 20},
+            {"type": "keyDown", "target": "main", "key": "Tab"},
+            {"type": "keyUp", "key": "Tab", "target": "main"},
+            {"type": "change", "value": "test", "selectors": [["#input"], ["xpath///*[@id=\"input\"]"]], "target": "main"},
+            {"type": "keyDown", "target": "main", "key": "Enter"},
+            {"type": "keyUp", "key": "Enter", "target": "main"},
+            {"type": "hover", "target": "main", "selectors": [["aria/Hover here"], ["#hover"]]},
+            {"type": "waitForExpression", "expression": "new Promise(resolve => setTimeout(() => resolve(true), 300))"},
+            {"type": "waitForElement", "target": "main", "selectors": ["button"], "count": 2},
+            check("document.querySelector('#log').textContent === 'click button\\nchange input test\\nmouseenter hover\\n'"),
+        ]}),
+        true,
+    ));
+    let mut differ = vec![];
+    for (i, (flow, want)) in flows.iter().enumerate() {
+        let file = dir.join(format!("flow-{i}.json"));
+        std::fs::write(&file, flow.to_string()).unwrap();
+        let reference = std::process::Command::new("node").arg(dir.join("run-flow.mjs")).arg(&file).current_dir(&dir).output().unwrap();
+        let said = String::from_utf8_lossy(&reference.stdout).trim().to_string();
+        let errand = replay(flow.clone(), &[]).await;
+        eprintln!("flow {i} ({}): reference {said}; errand exit {}", flow["title"], errand.code);
+        let (ref_pass, errand_pass) = (said.starts_with("PASS"), errand.code == 0);
+        assert_eq!(errand_pass, *want, "flow {i}: errand did not do what this file expects");
+        if ref_pass != errand_pass {
+            differ.push(format!("flow {i} {}: reference {said}, errand exit {}", flow["title"], errand.code));
+        }
+    }
+    assert!(differ.is_empty(), "outcomes differ:\n{}", differ.join("\n"));
 }

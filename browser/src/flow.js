@@ -3,12 +3,12 @@
 // small registry and named by number, so the Rust side can chain selector parts, check
 // an element again while it waits, and act on it without holding protocol handles.
 //
-// The query semantics follow the reference runner (@puppeteer/replay on Puppeteer):
-// a selector's parts are applied in turn, each inside the previous match's shadow root
-// when it has one (otherwise inside the element itself); `pierce/` goes through every
-// shadow root; `text/` yields the deepest elements whose text contains the query;
-// `xpath/` evaluates against the part's root. `aria/` is answered by Chromium's own
-// accessibility tree on the Rust side.
+// The query semantics follow the reference runner (@puppeteer/replay 3 on Puppeteer 24,
+// which joins a selector's parts with the `>>>>` combinator): each part is applied to
+// the previous match's shadow root when it has one, otherwise to the element itself (see
+// cssIn); `pierce/` goes through every shadow root; `text/` yields the deepest elements
+// whose text contains the query; `xpath/` evaluates with the context node. `aria/` is
+// answered by Chromium's own accessibility tree on the Rust side.
 (() => {
   if (globalThis.__errandFlow) return;
   const kept = new Map();
@@ -68,18 +68,39 @@
     return false;
   }
 
-  function queryIn(root, kind, q) {
+  // A CSS part as Puppeteer's P-selectors apply it to a context node: one that starts
+  // like a type selector (`button`, `div.x`, `*`) looks among the context's descendants;
+  // any other (`#id`, `.class`, `[attr]`) must match the context element itself (or what
+  // its combinators lead to from there), unless the context has no parent element (the
+  // document, a shadow root), where it searches the descendants. So `[".a", ".b"]` finds
+  // nothing in light DOM, while `["host", ".b"]` finds `.b` in host's shadow root: what
+  // the reference runner does.
+  const identStart = /[-\w\P{ASCII}*]/u;
+  function cssIn(ctx, q) {
+    if ((q[0] && identStart.test(q[0])) || !ctx.parentElement) return Array.from(ctx.querySelectorAll(q));
+    const parent = ctx.parentElement;
+    const index = Array.prototype.indexOf.call(parent.children, ctx) + 1;
+    return Array.from(parent.querySelectorAll(`:scope>:nth-child(${index})${q}`));
+  }
+
+  // `locator` is how the reference finds an action's element (Puppeteer locators over
+  // P-selectors); without it, how its waitForElement counts (element handles' `$$`:
+  // plain querySelectorAll in each context, pierce/ from any context).
+  function queryIn(ctx, kind, q, first, locator) {
     switch (kind) {
       case 'css':
-        return Array.from(root.querySelectorAll(q));
+        return locator ? cssIn(ctx, q) : Array.from(ctx.querySelectorAll(q));
       case 'pierce': {
+        // `:scope >>> q`: from the document, every shadow root; after another part the
+        // reference's locators find nothing (`:scope` must then match the context itself).
+        if (!first && locator) return [];
         const out = [];
-        for (const r of roots(root)) for (const el of r.querySelectorAll(q)) if (!out.includes(el)) out.push(el);
+        for (const r of roots(ctx)) for (const el of r.querySelectorAll(q)) if (!out.includes(el)) out.push(el);
         return out;
       }
       case 'xpath': {
-        const doc = root.ownerDocument || root;
-        const res = doc.evaluate(q, root, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+        const doc = ctx.ownerDocument || ctx;
+        const res = doc.evaluate(q, ctx, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
         const out = [];
         for (let i = 0; i < res.snapshotLength; i++) {
           const n = res.snapshotItem(i);
@@ -90,7 +111,7 @@
       }
       case 'text': {
         const out = [];
-        byText(root, q, out);
+        byText(ctx, q, out);
         return out;
       }
       default:
@@ -119,9 +140,9 @@
 
   globalThis.__errandFlow = {
     // Ids of the elements `q` (of `kind`) finds in each scope (null: the document).
-    query(scopes, kind, q) {
+    query(scopes, kind, q, locator) {
       const out = [];
-      for (const s of scopes) for (const el of queryIn(scope(s), kind, q)) out.push(keep(el));
+      for (const s of scopes) for (const el of queryIn(scope(s), kind, q, s == null, locator)) out.push(keep(el));
       return [...new Set(out)];
     },
     keep,

@@ -173,8 +173,10 @@ impl Browser {
         self.eval_in_frame(frame, &expr).await
     }
 
-    /// Every element one selector (its parts chained through shadow roots) finds.
-    pub async fn flow_query(&self, frame: &str, parts: &[String]) -> Result<Vec<i64>> {
+    /// Every element one selector (its parts chained through shadow roots) finds, as the
+    /// reference's locators find an action's element (`locator`) or as its waitForElement
+    /// counts them (they differ for later parts like `.class`; see flow.js).
+    pub async fn flow_query(&self, frame: &str, parts: &[String], locator: bool) -> Result<Vec<i64>> {
         let mut scopes: Vec<Option<i64>> = vec![None];
         let mut found = vec![];
         for part in parts {
@@ -185,7 +187,7 @@ impl Browser {
             found = if kind == "aria" {
                 self.aria_query(frame, &scopes, q).await?
             } else {
-                let v = self.flow_eval(frame, &format!("query({}, {}, {})", json!(scopes), json!(kind), json!(q))).await?;
+                let v = self.flow_eval(frame, &format!("query({}, {}, {}, {locator})", json!(scopes), json!(kind), json!(q))).await?;
                 serde_json::from_value(v).unwrap_or_default()
             };
             if found.is_empty() {
@@ -261,7 +263,7 @@ impl Browser {
         loop {
             self.check_alive()?;
             for (i, sel) in selectors.iter().enumerate() {
-                let ids = match self.flow_query(frame, sel).await {
+                let ids = match self.flow_query(frame, sel, true).await {
                     Ok(ids) => ids,
                     Err(e @ BrowserError::Crashed(_)) => return Err(e),
                     Err(e) => {
@@ -312,7 +314,7 @@ impl Browser {
     /// All elements the first selector with any match finds (waitForElement counts these).
     pub async fn flow_query_all(&self, frame: &str, selectors: &[Vec<String>]) -> Result<Vec<i64>> {
         for sel in selectors {
-            let ids = self.flow_query(frame, sel).await?;
+            let ids = self.flow_query(frame, sel, false).await?;
             if !ids.is_empty() {
                 return Ok(ids);
             }
