@@ -436,8 +436,12 @@ impl FlowRun<'_> {
                     match b.flow_truthy(&frame, expression, left).await {
                         Ok(true) => break "the expression is true".to_string(),
                         Ok(false) => {}
-                        Err(BrowserError::Cdp(e)) if e.to_string().contains("timed out") => {}
-                        Err(e) => return Err(e.to_string()),
+                        // The reference stops waiting when the expression throws (its poller
+                        // dies and the step times out), so an error fails the step: at once.
+                        Err(_) if Instant::now() >= deadline => {
+                            return Err(format!("waitForExpression timed out after {} ms: the expression's promise never settled", timeout.as_millis()))
+                        }
+                        Err(e) => return Err(format!("{e}; an expression that throws is not tried again")),
                     }
                     if Instant::now() > deadline {
                         return Err(format!("waitForExpression timed out after {} ms: the expression never became true", timeout.as_millis()));

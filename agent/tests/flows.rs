@@ -235,6 +235,9 @@ fn failing_flows(site: &Site) -> Vec<(Value, &'static str)> {
         (json!({"type": "click", "selectors": [["#log"]], "offsetX": 1, "offsetY": 1}), "step 2 (click): no element matches #log (found but not visible)"),
         (json!({"type": "waitForElement", "selectors": ["button"], "operator": "==", "count": 3}), "step 2 (waitForElement): waitForElement timed out"),
         (json!({"type": "waitForExpression", "expression": "window.neverSet === true"}), "step 2 (waitForExpression): waitForExpression timed out"),
+        // It throws until the paragraph appears (400 ms in), and the reference gives up on
+        // an expression that throws.
+        (json!({"type": "waitForExpression", "expression": "document.querySelector('#appears-later').textContent === 'here'"}), "step 2 (waitForExpression): the expression failed: TypeError"),
         (json!({"type": "change", "selectors": ["#box"], "value": "x"}), "step 2 (change): the element cannot be filled out"),
         (json!({"type": "click", "frame": [3], "selectors": ["button"], "offsetX": 1, "offsetY": 1}), "step 2 (click): the page has no frame at index path [3]"),
         (json!({"type": "keyDown", "key": "NoSuchKey"}), "step 2 (keyDown): unknown key \"NoSuchKey\""),
@@ -341,10 +344,12 @@ async fn matches_the_reference_runner() {
             {"type": "change", "value": "test", "selectors": [["#input"], ["xpath///*[@id=\"input\"]"]], "target": "main"},
             {"type": "keyDown", "target": "main", "key": "Enter"},
             {"type": "keyUp", "key": "Enter", "target": "main"},
-            {"type": "hover", "target": "main", "selectors": [["aria/Hover here"], ["#hover"]]},
+            // The selectors disagree (a recording artefact): the reference races them and a
+            // CSS query beats an ARIA one, so the mouse goes to #button, not #hover.
+            {"type": "hover", "target": "main", "selectors": [["aria/Hover here"], ["#button"], ["text/Hover here"]]},
             {"type": "waitForExpression", "expression": "new Promise(resolve => setTimeout(() => resolve(true), 300))"},
             {"type": "waitForElement", "target": "main", "selectors": ["button"], "count": 2},
-            check("document.querySelector('#log').textContent === 'click button\\nchange input test\\nmouseenter hover\\n'"),
+            check("document.querySelector('#log').textContent === 'click button\\nchange input test\\n'"),
         ]}),
         true,
     ));

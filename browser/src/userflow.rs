@@ -260,9 +260,16 @@ impl Browser {
         let deadline = Instant::now() + timeout;
         let mut last_rect: Vec<Option<Value>> = vec![None; selectors.len()];
         let mut why = vec![String::from("not found"); selectors.len()];
+        // The reference races all selectors at once, and a query through the accessibility
+        // tree (aria/) takes a few protocol round trips where the others take one: when
+        // several are ready, a non-ARIA one wins. Looking at those first, in list order,
+        // picks the same element (it matters when the selectors disagree).
+        let mut order: Vec<usize> = (0..selectors.len()).collect();
+        order.sort_by_key(|&i| (selectors[i].iter().any(|p| p.starts_with("aria/")), i));
         loop {
             self.check_alive()?;
-            for (i, sel) in selectors.iter().enumerate() {
+            for &i in &order {
+                let sel = &selectors[i];
                 let ids = match self.flow_query(frame, sel, true).await {
                     Ok(ids) => ids,
                     Err(e @ BrowserError::Crashed(_)) => return Err(e),
