@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use recordings::flow;
 use recordings::{Line, Record};
 use serde_json::json;
 
@@ -54,8 +55,8 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
                 bail!("unknown --format {format:?}; the one format is puppeteer-replay");
             }
             let dir = find(&root, &id)?;
-            let (flow, skipped) = user_flow(&dir)?;
-            let text = serde_json::to_string_pretty(&flow)?;
+            let (uf, skipped) = user_flow(&dir)?;
+            let text = serde_json::to_string_pretty(&uf)?;
             // What errand writes must read back as a valid flow.
             recordings::flow::parse(&text).map_err(|e| anyhow::anyhow!("errand wrote an invalid flow ({e}); please report this"))?;
             match out {
@@ -396,67 +397,77 @@ pub fn report(dir: &Path) -> Result<String> {
 /// Recorder selectors for a recorded locator, most specific first: the CSS path (one part
 /// per shadow root, as the Recorder writes pierced selectors), `aria/Name[role="r"]`, and
 /// `text/…` when the element shows text.
-fn selectors(loc: &serde_json::Value) -> Vec<serde_json::Value> {
+fn selectors(loc: &serde_json::Value) -> Vec<flow::Selector> {
     let mut out = vec![];
-    let css: Vec<serde_json::Value> = loc["css"].as_array().cloned().unwrap_or_default();
+    let css: Vec<String> = loc["css"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
     if !css.is_empty() {
-        out.push(serde_json::Value::Array(css));
+        out.push(flow::Selector::Parts(css));
     }
     let (role, name) = (loc["role"].as_str().unwrap_or_default(), loc["name"].as_str().unwrap_or_default());
     if !name.is_empty() {
-        out.push(json!([if role.is_empty() { format!("aria/{name}") } else { format!("aria/{name}[role=\"{role}\"]") }]));
+        out.push(flow::Selector::Parts(vec![if role.is_empty() { format!("aria/{name}") } else { format!("aria/{name}[role=\"{role}\"]") }]));
     }
     if let Some(t) = loc["text"].as_str().filter(|t| !t.is_empty() && t.len() < 64) {
-        out.push(json!([format!("text/{t}")]));
+        out.push(flow::Selector::Parts(vec![format!("text/{t}")]));
     }
     out
 }
 
-/// The recording as a @puppeteer/replay `UserFlow` (`{title, steps}`), and the steps that
-/// have no equivalent there (history moves, extracts, files), named.
-pub fn user_flow(dir: &Path) -> Result<(serde_json::Value, Vec<String>)> {
+/// A navigation the step must cause.
+fn navigation(url: &str) -> Vec<flow::AssertedEvent> {
+    vec![flow::AssertedEvent::Navigation { url: Some(url.to_string()), title: None }]
+}
+
+/// The recording as a @puppeteer/replay `UserFlow`, and the steps that have no
+/// equivalent there (history moves, extracts, files), named.
+pub fn user_flow(dir: &Path) -> Result<(flow::UserFlow, Vec<String>)> {
+    use flow::{Common, Press, Step as F};
     let rec = crate::model::replay::load(dir).map_err(|e| anyhow::anyhow!(e))?;
-    let mut steps = vec![json!({"type": "setViewport", "width": 1280, "height": 720, "deviceScaleFactor": 1, "isMobile": false, "hasTouch": false, "isLandscape": true})];
+    let mut steps = vec![F::SetViewport { width: 1280, height: 720, device_scale_factor: 1.0, is_mobile: false, has_touch: false, is_landscape: true, common: Common::default() }];
     let mut skipped = vec![];
     if let Some(start) = &rec.start {
-        steps.push(json!({"type": "navigate", "url": start, "assertedEvents": [{"type": "navigation", "url": start}]}));
+        steps.push(F::Navigate { url: start.clone(), common: Common { asserted_events: navigation(start), ..Common::default() } });
     }
     let mut here = rec.start.clone().unwrap_or_default();
     for s in &rec.steps {
         let before = std::mem::replace(&mut here, s.url.clone());
         let loc = s.locator.clone().unwrap_or_default();
-        if loc["frames"].as_array().is_some_and(|f| !f.is_empty()) {
-            skipped.push(format!("step {} ({}) acts inside a frame, which errand locates by CSS and the Recorder by index", s.n, s.tool));
+        // Inside a frame: the Recorder's child-index path (recorded since errand knows it).
+        let in_frame = loc["frames"].as_array().is_some_and(|f| !f.is_empty());
+        let frame: Option<Vec<usize>> = serde_json::from_value(loc["frame_index"].clone()).ok().filter(|f: &Vec<usize>| !f.is_empty());
+        if in_frame && frame.is_none() {
+            skipped.push(format!("step {} ({}) acts inside a frame, and this recording predates frame indexes", s.n, s.tool));
             continue;
         }
+        let at = Common { frame: frame.clone(), ..Common::default() };
         let sel = selectors(&loc);
         let step = match s.tool.as_str() {
-            "navigate" => json!({"type": "navigate", "url": s.args["url"], "assertedEvents": [{"type": "navigation", "url": s.url}]}),
+            "navigate" => F::Navigate { url: s.args["url"].as_str().unwrap_or_default().to_string(), common: Common { asserted_events: navigation(&s.url), ..Common::default() } },
             "click" if !sel.is_empty() => {
-                let mut c = json!({"type": "click", "selectors": sel, "offsetX": 1, "offsetY": 1});
-                if s.url != before && !s.url.is_empty() {
-                    c["assertedEvents"] = json!([{"type": "navigation", "url": s.url}]);
+                let [ox, oy] = serde_json::from_value::<[f64; 2]>(loc["offset"].clone()).unwrap_or([1.0, 1.0]);
+                let mut common = at;
+                if s.url != before && !s.url.is_empty() && frame.is_none() {
+                    common.asserted_events = navigation(&s.url);
                 }
-                c
+                F::Click { press: Press { selectors: sel, offset_x: ox, offset_y: oy, button: None, device_type: None }, duration: None, common }
             }
             "type" if !sel.is_empty() && s.args["text"] != recordings::REDACTED => {
-                let mut v = vec![json!({"type": "change", "value": s.args["text"], "selectors": sel})];
+                steps.push(F::Change { selectors: sel, value: s.args["text"].as_str().unwrap_or_default().to_string(), common: at });
                 if s.args["submit"] == true {
-                    v.push(json!({"type": "keyDown", "key": "Enter"}));
-                    v.push(json!({"type": "keyUp", "key": "Enter"}));
+                    steps.push(F::KeyDown { key: "Enter".into(), common: Common::default() });
+                    steps.push(F::KeyUp { key: "Enter".into(), common: Common::default() });
                 }
-                steps.extend(v);
                 continue;
             }
-            "select" if !sel.is_empty() => json!({"type": "change", "value": s.args["value"], "selectors": sel}),
+            "select" if !sel.is_empty() => F::Change { selectors: sel, value: s.args["value"].as_str().unwrap_or_default().to_string(), common: at },
             "press" => {
-                let key = s.args["key"].as_str().unwrap_or_default();
-                steps.push(json!({"type": "keyDown", "key": key}));
-                steps.push(json!({"type": "keyUp", "key": key}));
+                let key = s.args["key"].as_str().unwrap_or_default().to_string();
+                steps.push(F::KeyDown { key: key.clone(), common: Common::default() });
+                steps.push(F::KeyUp { key, common: Common::default() });
                 continue;
             }
-            "scroll" => json!({"type": "scroll", "x": 0, "y": if s.args["direction"] == "up" { -600 } else { 600 }}),
-            "wait" if s.args["text"].is_string() => json!({"type": "waitForExpression", "expression": format!("document.body.innerText.includes({})", s.args["text"])}),
+            "scroll" => F::Scroll { selectors: None, x: Some(0.0), y: Some(if s.args["direction"] == "up" { -600.0 } else { 600.0 }), common: Common::default() },
+            "wait" if s.args["text"].is_string() => F::WaitForExpression { expression: format!("document.body.innerText.includes({})", s.args["text"]), common: Common::default() },
             _ => {
                 skipped.push(format!("step {} ({}) has no Recorder equivalent", s.n, s.tool));
                 continue;
@@ -464,5 +475,5 @@ pub fn user_flow(dir: &Path) -> Result<(serde_json::Value, Vec<String>)> {
         };
         steps.push(step);
     }
-    Ok((json!({"title": rec.task, "steps": steps}), skipped))
+    Ok((flow::UserFlow { title: rec.task, timeout: None, selector_attribute: None, steps }, skipped))
 }

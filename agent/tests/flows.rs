@@ -331,6 +331,9 @@ async fn matches_the_reference_runner() {
     let site = Site::start().await;
     let mut flows = vec![(every_step_flow(&site), true), (frames_flow(&site), true)];
     flows.extend(failing_flows(&site).into_iter().map(|(f, _)| (f, false)));
+    let tmp = tempfile::tempdir().unwrap();
+    flows.push((exported_frames_flow(&site, tmp.path()).await, true));
+    let foreign = site.foreign.trim_start_matches("http://").to_string();
     // The reference's own "everything" flow, on errand's controls page: its selectors
     // and offsets as Chrome's Recorder writes them.
     let page = site.url("/flows/controls.html");
@@ -359,7 +362,8 @@ async fn matches_the_reference_runner() {
         std::fs::write(&file, flow.to_string()).unwrap();
         let reference = std::process::Command::new("node").arg(dir.join("run-flow.mjs")).arg(&file).current_dir(&dir).output().unwrap();
         let said = String::from_utf8_lossy(&reference.stdout).trim().to_string();
-        let errand = replay(flow.clone(), &[]).await;
+        // The exported flow does not name the cross-origin frame's host.
+        let errand = replay(flow.clone(), &["--allow", &foreign]).await;
         eprintln!("flow {i} ({}): reference {said}; errand exit {}", flow["title"], errand.code);
         let (ref_pass, errand_pass) = (said.starts_with("PASS"), errand.code == 0);
         assert_eq!(errand_pass, *want, "flow {i}: errand did not do what this file expects");
@@ -368,4 +372,74 @@ async fn matches_the_reference_runner() {
         }
     }
     assert!(differ.is_empty(), "outcomes differ:\n{}", differ.join("\n"));
+}
+
+/// errand's own session over frames.html (a script for a model), exported as a Recorder
+/// flow, with checks of what the pages show appended.
+async fn exported_frames_flow(site: &Site, tmp: &std::path::Path) -> Value {
+    let rec = tmp.join("rec");
+    let script = tmp.join("script.json");
+    std::fs::write(
+        &script,
+        json!([
+            {"tool": "click", "args": {"text": "Top button"}},
+            {"tool": "click", "args": {"text": "Deep button"}},
+            {"tool": "click", "args": {"text": "Cross button"}},
+            {"tool": "type", "args": {"selector": "#cross-input", "text": "hello"}},
+            {"tool": "done", "args": {"summary": "pressed"}}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let foreign = site.foreign.trim_start_matches("http://").to_string();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["run", "Press the buttons", "--start", &site.url("/frames.html"), "--allow", &foreign, "--model", &format!("script:{}", script.display())])
+        .arg("--record-dir")
+        .arg(&rec)
+        .arg("--out")
+        .arg(tmp.join("out"))
+        .env("ERRAND_ALLOWLIST", tmp.join("allowlist.toml"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = std::fs::read_dir(&rec).unwrap().next().unwrap().unwrap().file_name().to_string_lossy().to_string();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["recordings", "export", &id, "--format", "puppeteer-replay"]).arg("--record-dir").arg(&rec).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("inside a frame"), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut flow: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (frame, expr) in [
+        (json!([]), "document.querySelector('#top-button').textContent === 'Top clicked'"),
+        (json!([1, 0]), "document.querySelector('button').textContent === 'Deep clicked'"),
+        (json!([2]), "document.querySelector('#cross-button').textContent === 'Cross clicked'"),
+        (json!([2]), "document.querySelector('#cross-input').value === 'hello'"),
+    ] {
+        flow["steps"].as_array_mut().unwrap().push(json!({"type": "waitForExpression", "frame": frame, "expression": expr, "timeout": 2000}));
+    }
+    flow
+}
+
+/// errand's own session, exported as a Recorder flow (frames as index paths, the offsets
+/// errand pressed at), replays as a flow, here and (opt-in) in the reference runner.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exported_session_with_frames_replays_as_a_recorder_flow() {
+    let site = Site::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let flow = exported_frames_flow(&site, tmp.path()).await;
+    let steps = flow["steps"].as_array().unwrap().clone();
+    let clicks: Vec<&Value> = steps.iter().filter(|s| s["type"] == "click").collect();
+    assert_eq!(clicks.len(), 3, "{steps:?}");
+    assert_eq!(clicks[0].get("frame"), None);
+    // frames.html: the same-origin frame, the nested one (holding the deep one), the cross one.
+    assert_eq!(clicks[1]["frame"], json!([1, 0]));
+    assert_eq!(clicks[2]["frame"], json!([2]));
+    // Pressed in the middle: the offset is half the button's size, not a corner.
+    assert!(clicks[0]["offsetX"].as_f64().unwrap() > 10.0 && clicks[0]["offsetY"].as_f64().unwrap() > 5.0, "{:?}", clicks[0]);
+    let change = steps.iter().find(|s| s["type"] == "change").unwrap();
+    assert_eq!(change["frame"], json!([2]));
+    // Replayed as a flow, with the pages' own account checked at the end.
+    let foreign = site.foreign.trim_start_matches("http://").to_string();
+    let r = replay(flow, &["--allow", &foreign]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }

@@ -586,7 +586,7 @@ async fn a_hostile_model_cannot_submit_anything_without_a_person() {
     assert!(told >= 6, "{}", r.stdout);
     let (dir, lines) = recording(&d.rec);
     let consents: Vec<&Value> = lines.iter().filter(|l| l["type"] == "consent").collect();
-    assert!(consents.len() >= 7, "{consents:?}");
+    assert!(consents.len() >= 7, "{consents:?}\n{}", r.stderr);
     assert!(consents.iter().all(|c| c["decision"] == "deny" && c["by"] == "policy"));
     // The typed password never reaches the recording.
     assert!(!all_text(&dir).contains("hunter2"));

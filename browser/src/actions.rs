@@ -75,6 +75,13 @@ pub struct Locator {
     pub tag: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<Vec<String>>,
+    /// The same frames as child indexes from the tab's main frame (how Chrome's Recorder
+    /// names them), when the element sits in one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frame_index: Vec<usize>,
+    /// Where errand pressed, from the top-left of the element's box (CSS pixels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<[f64; 2]>,
 }
 
 /// What an action did.
@@ -141,7 +148,7 @@ impl Browser {
                     self.cdp.raw(Some(&session), "Input.insertText", json!({"text": text})).await?;
                 }
                 let mut loc = locator_of(&r);
-                loc.frames = self.frame_path(&frame).await;
+                self.place(&mut loc, &frame).await;
                 out.locator = Some(loc.clone());
                 let shown = if out.secret { "••••".to_string() } else { format!("{text:?}") };
                 out.summary = format!("typed {shown} into {} \"{}\"", loc.role, loc.name);
@@ -160,7 +167,7 @@ impl Browser {
                     return Err(BrowserError::Action(e.to_string()));
                 }
                 let mut loc = locator_of(&r);
-                loc.frames = self.frame_path(&frame).await;
+                self.place(&mut loc, &frame).await;
                 out.summary = format!("selected \"{}\" in {} \"{}\"", r["chosen"].as_str().unwrap_or(value), loc.role, loc.name);
                 out.locator = Some(loc);
             }
@@ -208,7 +215,7 @@ impl Browser {
                     check_stale(&r, t)?;
                     out.summary = format!("scrolled {t} into view");
                     let mut loc = locator_of(&r);
-                    loc.frames = self.frame_path(&frame).await;
+                    self.place(&mut loc, &frame).await;
                     out.locator = Some(loc);
                 } else {
                     let expr = match direction {
@@ -506,17 +513,32 @@ impl Browser {
             )));
         }
         let (ox, oy) = self.frame_offset(frame).await?;
-        loc.frames = self.frame_path(frame).await;
+        tracing::debug!(target: "errand::input", "press point in frame {frame}: {} {} in the frame, which is at {ox} {oy}", r["x"], r["y"]);
+        self.place(&mut loc, frame).await;
+        let half = |k: &str| (r[k].as_f64().unwrap_or(0.0) * 5.0).round() / 10.0;
+        loc.offset = Some([half("w"), half("h")]);
         Ok((r["x"].as_f64().unwrap_or(0.0) + ox, r["y"].as_f64().unwrap_or(0.0) + oy, loc))
     }
 
     async fn click(&self, target: &ElementTarget) -> Result<(Locator, String)> {
         let (frame, local) = self.resolve(target).await?;
-        let (x, y, loc) = self.point(&frame, local, target).await?;
+        let (mut x, mut y, mut loc) = self.point(&frame, local, target).await?;
         let session = self.active_tab()?.session.unwrap_or_default();
-        self.mouse(&session, "mouseMoved", x, y, 0).await?;
-        self.mouse(&session, "mousePressed", x, y, 1).await?;
-        self.mouse(&session, "mouseReleased", x, y, 1).await?;
+        for attempt in 0.. {
+            self.mouse(&session, "mouseMoved", x, y, 0).await?;
+            self.mouse(&session, "mousePressed", x, y, 1).await?;
+            self.mouse(&session, "mouseReleased", x, y, 1).await?;
+            // A press the element's document never saw went elsewhere (an out-of-process
+            // frame not yet taking input): press again, a few times. A document that
+            // changed or went away saw it.
+            let seen = self.eval_in_frame(&frame, "__errand.pressed()").await.map(|v| v != false).unwrap_or(true);
+            tracing::debug!(target: "errand::input", "press in frame {frame} seen: {seen} (attempt {attempt})");
+            if seen || attempt >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            (x, y, loc) = self.point(&frame, local, target).await?;
+        }
         let desc = format!("{} \"{}\"", loc.role, loc.name);
         Ok((loc, desc))
     }
@@ -565,6 +587,13 @@ impl Browser {
         Ok((x, y))
     }
 
+    /// Record in a locator the frames that hold the element: as CSS paths (errand's own
+    /// replay) and as child indexes (Chrome's Recorder).
+    async fn place(&self, loc: &mut Locator, frame: &str) {
+        loc.frames = self.frame_path(frame).await;
+        loc.frame_index = self.frame_index_path(frame);
+    }
+
     /// Locators of the iframe elements that hold `frame`, outermost first.
     async fn frame_path(&self, frame: &str) -> Vec<Vec<String>> {
         let mut path = vec![];
@@ -609,7 +638,7 @@ impl Browser {
     async fn locator_at(&self, frame: &str, local: i64) -> Option<Locator> {
         let v = self.eval_in_frame(frame, &format!("__errand.locator({local})")).await.ok()?;
         let mut loc: Locator = serde_json::from_value(v).ok()?;
-        loc.frames = self.frame_path(frame).await;
+        self.place(&mut loc, frame).await;
         Some(loc)
     }
 

@@ -675,6 +675,7 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
     let s = Some(session.as_str());
     if guarded {
         // Before anything else, and before the target runs: its first request is judged.
+        tracing::debug!(target: "errand::consent", "Fetch.enable on a {kind} session {session}");
         if let Err(e) = cdp.raw(s, "Fetch.enable", json!({"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})).await {
             tracing::warn!("could not intercept requests of a {kind} target: {e}");
         }
@@ -1032,6 +1033,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 }
             }
             "Page.frameRequestedNavigation" | "Page.frameStartedNavigating" => {
+                tracing::debug!(target: "errand::consent", "{} frame {} session {sess}", ev.method, p["frameId"]);
                 if let Some(id) = p["frameId"].as_str() {
                     s.navigating.insert(id.to_string(), Instant::now());
                 }
@@ -1098,6 +1100,8 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
             "Fetch.requestPaused" => {
                 let id = p["requestId"].clone();
                 let url = p["request"]["url"].as_str().unwrap_or_default().to_string();
+                // No URL in logs: a GET form can put a secret into it.
+                tracing::debug!(target: "errand::consent", "paused {} ({}) frame {} session {sess}", p["request"]["method"], p["resourceType"], p["frameId"]);
                 let verdict = opts.guard.as_ref().and_then(|g| g.judge(&url));
                 let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
                 let method = p["request"]["method"].as_str().unwrap_or("GET").to_string();
@@ -1126,6 +1130,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 }
             }
             "Runtime.bindingCalled" if p["name"] == "__errandSubmitted" => {
+                tracing::debug!(target: "errand::consent", "form submitted in session {sess}");
                 if let Ok(v) = serde_json::from_str::<Value>(p["payload"].as_str().unwrap_or_default()) {
                     s.submitted.insert(sess.clone(), (Instant::now(), v));
                 }

@@ -90,6 +90,14 @@ pub fn parse_aria(q: &str) -> (Option<String>, Option<String>) {
     (name, role)
 }
 
+/// A frame's children in the order errand first saw them (which is how the reference
+/// runner's `childFrames()` orders them).
+fn children(st: &crate::State, parent: &str) -> Vec<String> {
+    let mut kids: Vec<(&String, u64)> = st.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(parent)).map(|(k, f)| (k, f.born)).collect();
+    kids.sort_by_key(|(_, b)| *b);
+    kids.into_iter().map(|(k, _)| k.clone()).collect()
+}
+
 impl Browser {
     /// The target id of the first tab: what a flow calls "main".
     pub fn first_page(&self) -> Result<String> {
@@ -133,9 +141,7 @@ impl Browser {
                 let st = self.st();
                 for &i in path {
                     let Some(c) = cur.take() else { break };
-                    let mut kids: Vec<(&String, u64)> = st.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(c.as_str())).map(|(k, f)| (k, f.born)).collect();
-                    kids.sort_by_key(|(_, b)| *b);
-                    cur = kids.get(i).map(|(k, _)| k.to_string());
+                    cur = children(&st, &c).get(i).cloned();
                 }
             }
             if let Some(f) = cur {
@@ -146,6 +152,20 @@ impl Browser {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// A frame's child indexes from its tab's main frame (children in the order they were
+    /// attached): the inverse of [`Browser::flow_frame`].
+    pub fn frame_index_path(&self, frame: &str) -> Vec<usize> {
+        let st = self.st();
+        let mut path = vec![];
+        let mut cur = frame.to_string();
+        while let Some(parent) = st.frames.get(&cur).and_then(|f| f.parent.clone()) {
+            path.push(children(&st, &parent).iter().position(|k| *k == cur).unwrap_or(0));
+            cur = parent;
+        }
+        path.reverse();
+        path
     }
 
     /// The frame's URL as errand last saw it.

@@ -310,10 +310,22 @@
     return { x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height };
   }
 
+  // Whether this document saw a mouse press since the last prepare(): a press aimed at
+  // an out-of-process frame can be routed to its parent while the frame's input regions
+  // are not ready yet (under load), and must then be sent again.
+  // null: no press was aimed here since this document loaded (so none can be missing).
+  let pressSeen = null;
+  let pressArmed = false;
+
   // Scroll into view and check that a click at the centre would land on the element.
   function prepare(id) {
     const el = get(id);
     if (!el) return { stale: true };
+    pressSeen = false;
+    if (!pressArmed) {
+      window.addEventListener('mousedown', () => { pressSeen = true; }, true);
+      pressArmed = true;
+    }
     el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
     const c = center(el);
     if (c.w === 0 || c.h === 0) return { hidden: true, loc: locator(el) };
@@ -324,7 +336,7 @@
       hit = inner;
     }
     const ok = !hit || hit === el || el.contains(hit) || (hit.control === el) || (el.labels && Array.from(el.labels).includes(hit));
-    return { x: c.x, y: c.y, ok, cover: ok ? '' : describe(hit), loc: locator(el), disabled: !!el.disabled, role: roleOf(el) };
+    return { x: c.x, y: c.y, w: c.w, h: c.h, ok, cover: ok ? '' : describe(hit), loc: locator(el), disabled: !!el.disabled, role: roleOf(el) };
   }
 
   function describe(el) {
@@ -502,7 +514,7 @@
     return n;
   }
 
-  globalThis.__errand = { snapshot, maskSecrets, isSecretField, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
+  globalThis.__errand = { snapshot, maskSecrets, isSecretField, pressed: () => pressSeen, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
     locatorOf: locator, idOf, focusForTyping, valueOf, selectOption, checked, find, findText, hasText, quietFor,
     scrollBy, scrollTo, describe, known: (el) => ids.has(el) };
 })();
