@@ -684,26 +684,7 @@ impl Session {
     /// A thumbnail of the page after a step, saved in the recording as
     /// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one.
     async fn picture(&self) -> Option<String> {
-        // A page that shows a secret typed in this session (a GET form puts a password in
-        // the address, an echo page prints it) is not photographed.
-        let secrets = self.rec.secrets();
-        if !secrets.is_empty() {
-            let shown = self.browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
-            if shown.map(|v| secrets.found_in(v.as_str().unwrap_or_default())).unwrap_or(true) {
-                self.narr.line("    no screenshot for this step: the page shows a secret typed earlier");
-                return None;
-            }
-        }
-        let img = tokio::time::timeout(Duration::from_secs(5), self.browser.thumbnail()).await.ok()?.ok()?;
-        let file = format!("screenshots/{:03}.jpg", self.steps);
-        let saved = std::fs::create_dir_all(self.rec.dir.join("screenshots")).and_then(|_| std::fs::write(self.rec.dir.join(&file), &img));
-        match saved {
-            Ok(()) => Some(file),
-            Err(e) => {
-                self.narr.line(&format!("    could not save a screenshot in the recording: {e}"));
-                None
-            }
-        }
+        picture(&self.browser, &self.rec, &self.narr, self.steps).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -887,5 +868,30 @@ mod tests {
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(20_417), (2025, 11, 25));
         assert_eq!(session_id().len(), 20);
+    }
+}
+
+/// A thumbnail of the page after step `n`, saved in the recording as
+/// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one, or if the page
+/// shows a secret typed in this session (a GET form puts a password in the address, an
+/// echo page prints it).
+pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Option<String> {
+    let secrets = rec.secrets();
+    if !secrets.is_empty() {
+        let shown = browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
+        if shown.map(|v| secrets.found_in(v.as_str().unwrap_or_default())).unwrap_or(true) {
+            narr.line("    no screenshot for this step: the page shows a secret typed earlier");
+            return None;
+        }
+    }
+    let img = tokio::time::timeout(Duration::from_secs(5), browser.thumbnail()).await.ok()?.ok()?;
+    let file = format!("screenshots/{n:03}.jpg");
+    let saved = std::fs::create_dir_all(rec.dir.join("screenshots")).and_then(|_| std::fs::write(rec.dir.join(&file), &img));
+    match saved {
+        Ok(()) => Some(file),
+        Err(e) => {
+            narr.line(&format!("    could not save a screenshot in the recording: {e}"));
+            None
+        }
     }
 }

@@ -201,6 +201,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         let (url_before, title_before) = r.where_now().await;
         let res = r.step(n, step).await;
         let (url, title) = r.where_now().await;
+        let screenshot = if browser.is_gone() { None } else { crate::run::picture(&browser, &rec, &narr, n).await };
         ran += 1;
         let ms = t.elapsed().as_millis() as u64;
         let (ok, summary) = match &res {
@@ -221,7 +222,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
             url,
             title,
             locator: None,
-            screenshot: None,
+            screenshot,
             ms,
         });
         r.record_blocks();
@@ -259,11 +260,9 @@ struct FlowRun<'a> {
 }
 
 impl FlowRun<'_> {
+    /// The active tab's URL and title.
     async fn where_now(&self) -> (String, String) {
-        let tabs = self.browser.tabs_fresh().await;
-        let st = self.browser.tabs();
-        let _ = tabs;
-        st.into_iter().find(|t| t.3).map(|t| (t.2, t.1)).unwrap_or_default()
+        self.browser.tabs_fresh().await.into_iter().find(|t| t.3).map(|t| (t.2, t.1)).unwrap_or_default()
     }
 
     fn record_blocks(&mut self) {

@@ -160,6 +160,14 @@ async fn every_step_type_and_selector_kind_replays() {
     let recs = records(&r);
     assert_eq!(recs.iter().filter(|l| l["type"] == "step").count(), n);
     assert!(recs.iter().filter(|l| l["type"] == "step").all(|l| l["ok"] == true));
+    // Each step left a screenshot, and the recording verifies.
+    let dir = std::fs::read_dir(&r.rec).unwrap().next().unwrap().unwrap().path();
+    for l in recs.iter().filter(|l| l["type"] == "step") {
+        let shot = l["screenshot"].as_str().unwrap_or_else(|| panic!("no screenshot: {l}"));
+        assert!(std::fs::metadata(dir.join(shot)).unwrap().len() > 1000);
+    }
+    let v = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["recordings", "verify"]).arg(&dir).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
 
 /// Frames by index path and by URL, in and out of process, and a popup.
