@@ -252,7 +252,15 @@ pub fn parse(text: &str) -> Result<UserFlow, FlowError> {
     let Some(steps) = v.get("steps").and_then(|s| s.as_array()) else {
         return Err(FlowError::NotAFlow("it has no \"steps\" array".into()));
     };
+    // The reference runner's bounds, so a flow it refuses is refused here too.
+    let bad_timeout = |t: &serde_json::Value| t.as_f64().is_some_and(|t| !(1.0..=30000.0).contains(&t));
+    if bad_timeout(&v["timeout"]) {
+        return Err(FlowError::NotAFlow("its timeout is not between 1 and 30000 milliseconds".into()));
+    }
     for (i, s) in steps.iter().enumerate() {
+        if bad_timeout(&s["timeout"]) {
+            return Err(FlowError::Step { step: i + 1, why: "the timeout is not between 1 and 30000 milliseconds".into() });
+        }
         let step: Step = serde_json::from_value(s.clone()).map_err(|e| FlowError::Step { step: i + 1, why: e.to_string() })?;
         let selectors = match &step {
             Step::Click { press, .. } | Step::DoubleClick { press, .. } => Some(&press.selectors),
@@ -317,6 +325,10 @@ mod tests {
         assert!(matches!(&e, FlowError::Step { step: 2, .. }), "{e}");
         let e = parse(r#"{"title": "t", "steps": [{"type": "click", "selectors": [], "offsetX": 1, "offsetY": 1}]}"#).unwrap_err();
         assert!(e.to_string().starts_with("step 1 of the flow: a selector list is empty"), "{e}");
+        let e = parse(r#"{"title": "t", "timeout": 60000, "steps": []}"#).unwrap_err();
+        assert!(e.to_string().contains("timeout is not between 1 and 30000"), "{e}");
+        let e = parse(r#"{"title": "t", "steps": [{"type": "keyDown", "key": "a"}, {"type": "keyUp", "key": "a", "timeout": 0}]}"#).unwrap_err();
+        assert!(matches!(&e, FlowError::Step { step: 2, .. }), "{e}");
     }
 
     #[test]
