@@ -1039,6 +1039,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 }
             }
             "Page.domContentEventFired" => {
+                tracing::debug!(target: "errand::settle", "domContentEventFired in session {sess} (target {:?})", s.sessions.get(&sess).map(|x| x.0.clone()));
                 // The document is parsed and its scripts have run (and started their
                 // requests): from here on, settling is about the network and the DOM.
                 if let Some((t, _)) = s.sessions.get(&sess).cloned() {
@@ -1046,6 +1047,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 }
             }
             "Page.frameStoppedLoading" => {
+                tracing::debug!(target: "errand::settle", "frameStoppedLoading {} in session {sess}", p["frameId"]);
                 if let Some(id) = p["frameId"].as_str() {
                     s.navigating.remove(id);
                 }
@@ -1083,10 +1085,19 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
             "Network.loadingFinished" | "Network.loadingFailed" => {
                 if let Some(id) = p["requestId"].as_str() {
                     let key = (sess.clone(), id.to_string());
-                    if s.inflight.remove(&key).is_some() {
+                    // An out-of-process frame's document request starts in the parent's
+                    // session and finishes in the frame's own: request ids are unique, so
+                    // the one started elsewhere ends here too (else it would hold settling
+                    // for 2 s on every page with a cross-site frame).
+                    let before = s.inflight.len();
+                    s.inflight.retain(|(_, r), _| r != id);
+                    if s.inflight.len() < before {
                         s.last_net = Some(Instant::now());
                     }
-                    let req = s.requests.remove(&key);
+                    let req = s.requests.remove(&key).or_else(|| {
+                        let other = s.requests.keys().find(|(_, r)| r == id).cloned();
+                        other.and_then(|k| s.requests.remove(&k))
+                    });
                     // A request the proxy refused may fail here rather than show its 403
                     // (CORS, or an https/wss one refused at CONNECT, a tunnel error).
                     if let Some((url, ty)) = req.filter(|_| ev.method == "Network.loadingFailed") {

@@ -393,16 +393,26 @@ impl Browser {
     /// Move to the element's point and press `button` `count` times (2: a double click),
     /// holding it `hold` each time.
     pub async fn flow_click(&self, page: &str, found: &Found, offset: Option<(f64, f64)>, button: &str, count: i64, hold: Duration, modifiers: i64) -> Result<()> {
-        let (x, y) = self.flow_point(found, offset).await?;
         let s = self.page_session(page)?;
         let bit = button_bit(button);
-        self.mouse_event(&s, "mouseMoved", x, y, "none", 0, 0, modifiers).await?;
-        for n in 1..=count {
-            self.mouse_event(&s, "mousePressed", x, y, button, bit, n, modifiers).await?;
-            if !hold.is_zero() {
-                tokio::time::sleep(hold).await;
+        for attempt in 0.. {
+            let (x, y) = self.flow_point(found, offset).await?;
+            self.mouse_event(&s, "mouseMoved", x, y, "none", 0, 0, modifiers).await?;
+            for n in 1..=count {
+                self.mouse_event(&s, "mousePressed", x, y, button, bit, n, modifiers).await?;
+                if !hold.is_zero() {
+                    tokio::time::sleep(hold).await;
+                }
+                self.mouse_event(&s, "mouseReleased", x, y, button, 0, n, modifiers).await?;
             }
-            self.mouse_event(&s, "mouseReleased", x, y, button, 0, n, modifiers).await?;
+            // Pressed again only if the element's document saw none of it (a document that
+            // changed or went away saw it).
+            let seen = self.flow_eval(&found.frame, "pressed()").await.map(|v| v != false).unwrap_or(true);
+            tracing::debug!(target: "errand::input", "flow press in frame {} seen: {seen} (attempt {attempt})", found.frame);
+            if seen || attempt >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
     }
