@@ -450,10 +450,15 @@ impl Browser {
         } else {
             0
         };
-        let mut p = json!({"key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers, "location": location, "isKeypad": location == 3});
+        // With Shift held, a letter named by its code (`KeyT`) is its capital, key and text;
+        // named by its key (`t`) it stays as it is. That is Puppeteer's US layout.
+        let by_code = def.key != key && def.code == key;
+        let shifted = (by_code && modifiers & 8 != 0 && def.key.len() == 1 && def.key.chars().all(|c| c.is_ascii_lowercase())).then(|| def.key.to_ascii_uppercase());
+        let key = shifted.as_deref().unwrap_or(def.key);
+        let mut p = json!({"key": key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers, "location": location, "isKeypad": location == 3});
         if down {
             // Text only without Control/Alt/Meta held, as a keyboard types.
-            let text = def.text.or(if def.key.chars().count() == 1 { Some(def.key) } else { None }).filter(|_| modifiers & !8 == 0);
+            let text = shifted.as_deref().or(def.text).or(if def.key.chars().count() == 1 { Some(def.key) } else { None }).filter(|_| modifiers & !8 == 0);
             match text {
                 Some(t) => {
                     p["type"] = json!("keyDown");
