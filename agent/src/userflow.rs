@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use browser::userflow::Ready;
+use browser::userflow::{Click, Ready, Viewport};
 use browser::{Browser, BrowserError};
 use recordings::flow::{AssertedEvent, Button, Common, Operator, Selector, Step, UserFlow};
 use recordings::{Record, Recorder};
@@ -302,7 +302,8 @@ impl FlowRun<'_> {
         let mut said = match step {
             Step::SetViewport { width, height, device_scale_factor, is_mobile, has_touch, is_landscape, .. } => {
                 if is_page {
-                    b.flow_viewport(&page, *width, *height, *device_scale_factor, *is_mobile, *has_touch, *is_landscape).await.map_err(err)?;
+                    let v = Viewport { width: *width, height: *height, scale: *device_scale_factor, mobile: *is_mobile, touch: *has_touch, landscape: *is_landscape };
+                    b.flow_viewport(&page, &v).await.map_err(err)?;
                     format!("viewport {width}x{height}")
                 } else {
                     "not a tab: viewport left alone".into()
@@ -318,12 +319,14 @@ impl FlowRun<'_> {
             Step::Click { press, duration, .. } => {
                 let found = b.flow_locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
                 let hold = Duration::from_millis(duration.unwrap_or(0));
-                b.flow_click(&page, &found, Some((press.offset_x, press.offset_y)), button(press.button), 1, hold, self.modifiers).await.map_err(err)?;
+                let c = Click { offset: Some((press.offset_x, press.offset_y)), button: button(press.button), count: 1, hold, modifiers: self.modifiers };
+                b.flow_click(&page, &found, &c).await.map_err(err)?;
                 format!("clicked (selector {})", found.selector + 1)
             }
             Step::DoubleClick { press, .. } => {
                 let found = b.flow_locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
-                b.flow_click(&page, &found, Some((press.offset_x, press.offset_y)), button(press.button), 2, Duration::ZERO, self.modifiers).await.map_err(err)?;
+                let c = Click { offset: Some((press.offset_x, press.offset_y)), button: button(press.button), count: 2, hold: Duration::ZERO, modifiers: self.modifiers };
+                b.flow_click(&page, &found, &c).await.map_err(err)?;
                 format!("double-clicked (selector {})", found.selector + 1)
             }
             Step::Hover { selectors: s, .. } => {

@@ -28,6 +28,29 @@ pub struct Ready {
     pub enabled: bool,
 }
 
+/// A click or double click: where (from the element's top-left; `None`: its middle),
+/// which button (`left`, `middle`, `right`, `back`, `forward`), how many presses (2: a
+/// double click), how long each is held, and the modifier keys held (Input domain bits).
+#[derive(Debug, Clone, Copy)]
+pub struct Click<'a> {
+    pub offset: Option<(f64, f64)>,
+    pub button: &'a str,
+    pub count: i64,
+    pub hold: Duration,
+    pub modifiers: i64,
+}
+
+/// A viewport as a Recorder `setViewport` step gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewport {
+    pub width: u32,
+    pub height: u32,
+    pub scale: f64,
+    pub mobile: bool,
+    pub touch: bool,
+    pub landscape: bool,
+}
+
 /// An element found for a flow step: its frame and its number in that frame's registry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
@@ -380,6 +403,7 @@ impl Browser {
             .ok_or_else(|| BrowserError::Action("the step's tab is closed".into()))
     }
 
+    #[allow(clippy::too_many_arguments)] // one Input.dispatchMouseEvent, field by field
     async fn mouse_event(&self, session: &str, kind: &str, x: f64, y: f64, button: &str, buttons: i64, clicks: i64, modifiers: i64) -> Result<()> {
         let mut p = json!({"type": kind, "x": x, "y": y, "modifiers": modifiers, "buttons": buttons});
         if kind != "mouseMoved" {
@@ -390,9 +414,9 @@ impl Browser {
         Ok(())
     }
 
-    /// Move to the element's point and press `button` `count` times (2: a double click),
-    /// holding it `hold` each time.
-    pub async fn flow_click(&self, page: &str, found: &Found, offset: Option<(f64, f64)>, button: &str, count: i64, hold: Duration, modifiers: i64) -> Result<()> {
+    /// Move to the element's point and press as `c` says.
+    pub async fn flow_click(&self, page: &str, found: &Found, c: &Click<'_>) -> Result<()> {
+        let Click { offset, button, count, hold, modifiers } = *c;
         let s = self.page_session(page)?;
         let bit = button_bit(button);
         for attempt in 0.. {
@@ -491,7 +515,8 @@ impl Browser {
     }
 
     /// The tab's viewport, as a Recorder `setViewport` step sets it.
-    pub async fn flow_viewport(&self, page: &str, width: u32, height: u32, scale: f64, mobile: bool, touch: bool, landscape: bool) -> Result<()> {
+    pub async fn flow_viewport(&self, page: &str, v: &Viewport) -> Result<()> {
+        let Viewport { width, height, scale, mobile, touch, landscape } = *v;
         let s = self.page_session(page)?;
         let orientation = if landscape { json!({"angle": 90, "type": "landscapePrimary"}) } else { json!({"angle": 0, "type": "portraitPrimary"}) };
         self.cdp
