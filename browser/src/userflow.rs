@@ -191,6 +191,13 @@ impl Browser {
         path
     }
 
+    /// Whether a frame's document lives in another process than its tab's (its own
+    /// session): input aimed at it crosses processes.
+    pub(crate) fn out_of_process(&self, frame: &str) -> bool {
+        let st = self.st();
+        st.frames.get(frame).is_some_and(|f| st.frames.get(&f.tab).is_some_and(|t| t.session != f.session))
+    }
+
     /// The frame's URL as errand last saw it.
     pub fn frame_url(&self, frame: &str) -> String {
         self.st().frames.get(frame).map(|f| f.url.clone()).unwrap_or_default()
@@ -431,7 +438,7 @@ impl Browser {
             }
             // Pressed again only if the element's document saw none of it (a document that
             // changed or went away saw it).
-            let seen = self.flow_eval(&found.frame, "pressed()").await.map(|v| v != false).unwrap_or(true);
+            let seen = !self.out_of_process(&found.frame) || self.flow_eval(&found.frame, "pressed()").await.map(|v| v != false).unwrap_or(true);
             tracing::debug!(target: "errand::input", "flow press in frame {} seen: {seen} (attempt {attempt})", found.frame);
             if seen || attempt >= 4 {
                 break;
