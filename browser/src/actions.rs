@@ -410,8 +410,18 @@ impl Browser {
         st.tabs.iter().find(|t| t.target_id == id).cloned().ok_or_else(|| BrowserError::Action("the new tab closed at once".into()))
     }
 
+    /// Whether the element's document saw the press just sent (armed when its point was
+    /// taken). A press aimed into an out-of-process frame not yet taking input goes to
+    /// its parent instead; only such frames can lose one, so only they pay for the check.
+    /// A document that changed or went away saw it.
+    pub(crate) async fn press_arrived(&self, frame: &str, attempt: u32) -> bool {
+        let seen = !self.out_of_process(frame) || self.eval_in_frame(frame, "__errand.pressed()").await.map(|v| v != false).unwrap_or(true);
+        tracing::debug!(target: "errand::input", "press in frame {frame} seen: {seen} (attempt {attempt})");
+        seen
+    }
+
     /// Close a tab and wait (bounded) until errand has seen it go.
-    async fn close_target(&self, target: &str) -> Result<()> {
+    pub(crate) async fn close_target(&self, target: &str) -> Result<()> {
         self.cdp.raw(None, "Target.closeTarget", json!({"targetId": target})).await?;
         self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == target)).await;
         Ok(())
@@ -528,13 +538,8 @@ impl Browser {
             self.mouse(&session, "mouseMoved", x, y, 0).await?;
             self.mouse(&session, "mousePressed", x, y, 1).await?;
             self.mouse(&session, "mouseReleased", x, y, 1).await?;
-            // A press the element's document never saw went elsewhere (an out-of-process
-            // frame not yet taking input): press again, a few times. A document that
-            // changed or went away saw it. Only out-of-process frames can lose a press, so
-            // only they pay for the check.
-            let seen = !self.out_of_process(&frame) || self.eval_in_frame(&frame, "__errand.pressed()").await.map(|v| v != false).unwrap_or(true);
-            tracing::debug!(target: "errand::input", "press in frame {frame} seen: {seen} (attempt {attempt})");
-            if seen || attempt >= 4 {
+            // A press that went astray is sent again, a few times (see press_arrived).
+            if self.press_arrived(&frame, attempt).await || attempt >= 4 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -138,14 +138,7 @@
     return r.width + r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < w && r.top < h;
   };
 
-  // Whether this document saw a mouse press since the last point(): null if none was
-  // aimed here. A press aimed into an out-of-process frame whose input regions are not
-  // ready yet goes to its parent instead, and is sent again.
-  let pressSeen = null;
-  let pressArmed = false;
-
   globalThis.__errandFlow = {
-    pressed: () => pressSeen,
     // Ids of the elements `q` (of `kind`) finds in each scope (null: the document).
     query(scopes, kind, q, locator) {
       const out = [];
@@ -169,12 +162,8 @@
     // the reference clicks), or the middle of that box clipped to the viewport.
     point(id, ox, oy) {
       const el = get(id);
-      // Arm the check that this document sees the press (see pressed()).
-      pressSeen = false;
-      if (!pressArmed) {
-        window.addEventListener('mousedown', () => { pressSeen = true; }, true);
-        pressArmed = true;
-      }
+      // Arm the walker's check that this document sees the press.
+      __errand.armPress();
       const rects = Array.from(el.getClientRects()).filter((r) => r.width * r.height > 0);
       const b = rects[0] || el.getBoundingClientRect();
       if (ox != null && oy != null) return [b.x + ox, b.y + oy];

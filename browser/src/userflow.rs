@@ -436,11 +436,8 @@ impl Browser {
                 }
                 self.mouse_event(&s, "mouseReleased", x, y, button, 0, n, modifiers).await?;
             }
-            // Pressed again only if the element's document saw none of it (a document that
-            // changed or went away saw it).
-            let seen = !self.out_of_process(&found.frame) || self.flow_eval(&found.frame, "pressed()").await.map(|v| v != false).unwrap_or(true);
-            tracing::debug!(target: "errand::input", "flow press in frame {} seen: {seen} (attempt {attempt})", found.frame);
-            if seen || attempt >= 4 {
+            // Pressed again only if it went astray (see press_arrived).
+            if self.press_arrived(&found.frame, attempt).await || attempt >= 4 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -618,9 +615,7 @@ impl Browser {
 
     /// Close a tab.
     pub async fn flow_close(&self, page: &str) -> Result<()> {
-        self.cdp.raw(None, "Target.closeTarget", json!({"targetId": page})).await?;
-        self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == page)).await;
-        Ok(())
+        self.close_target(page).await
     }
 }
 

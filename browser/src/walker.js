@@ -316,16 +316,19 @@
   // null: no press was aimed here since this document loaded (so none can be missing).
   let pressSeen = null;
   let pressArmed = false;
-
-  // Scroll into view and check that a click at the centre would land on the element.
-  function prepare(id) {
-    const el = get(id);
-    if (!el) return { stale: true };
+  function armPress() {
     pressSeen = false;
     if (!pressArmed) {
       window.addEventListener('mousedown', () => { pressSeen = true; }, true);
       pressArmed = true;
     }
+  }
+
+  // Scroll into view and check that a click at the centre would land on the element.
+  function prepare(id) {
+    const el = get(id);
+    if (!el) return { stale: true };
+    armPress();
     el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
     const c = center(el);
     if (c.w === 0 || c.h === 0) return { hidden: true, loc: locator(el) };
@@ -514,7 +517,7 @@
     return n;
   }
 
-  globalThis.__errand = { snapshot, maskSecrets, isSecretField, pressed: () => pressSeen, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
+  globalThis.__errand = { snapshot, maskSecrets, isSecretField, armPress, pressed: () => pressSeen, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
     locatorOf: locator, idOf, focusForTyping, valueOf, selectOption, checked, find, findText, hasText, quietFor,
     scrollBy, scrollTo, describe, known: (el) => ids.has(el) };
 })();
