@@ -46,24 +46,24 @@ pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
     let path = match path(explicit) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(2);
         }
     };
     // Bad input (a malformed file, a bad pattern) exits 2 and changes nothing.
     let fail = |e: file::FileError| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         ExitCode::from(2)
     };
     match cmd {
         AllowCmd::List => match file::load(&path).and_then(|p| file::load_submit_rules(&path).map(|r| (p, r))) {
             Ok((p, rules)) => {
-                eprintln!("{} ({} patterns, {} submit rules)", path.display(), p.patterns().len(), rules.len());
+                errln!("{} ({} patterns, {} submit rules)", path.display(), p.patterns().len(), rules.len());
                 for pat in p.patterns() {
-                    println!("{pat}");
+                    outln!("{pat}");
                 }
                 for r in rules {
-                    println!("submit: {r}");
+                    outln!("submit: {r}");
                 }
                 ExitCode::SUCCESS
             }
@@ -90,10 +90,10 @@ pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
                 let mut all = true;
                 for u in &urls {
                     match policy.decide(u) {
-                        Decision::Allow => println!("allow {u}"),
+                        Decision::Allow => outln!("allow {u}"),
                         Decision::Block { reason } => {
                             all = false;
-                            println!("block {u}: {reason}");
+                            outln!("block {u}: {reason}");
                         }
                     }
                 }
@@ -112,9 +112,9 @@ pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
 fn report(path: &std::path::Path, groups: &[(&str, &Vec<String>)]) -> ExitCode {
     for (label, patterns) in groups {
         for p in patterns.iter() {
-            println!("{label} {p}");
+            outln!("{label} {p}");
         }
     }
-    eprintln!("{}", path.display());
+    errln!("{}", path.display());
     ExitCode::SUCCESS
 }

@@ -172,7 +172,7 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
     let opts = StateOptions::default();
     let _ = b.state(&opts).await?;
     let first_state = t0.elapsed();
-    eprintln!(
+    errln!(
         "launch to first page state: {:.0} ms (launch {:.0} ms, page load {:.0} ms, state {:.1} ms)",
         ms(first_state),
         ms(launched),
@@ -257,14 +257,14 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
         };
         if audit && share(&row) < 1.0 {
             if let Ok(v) = b.eval_main(&audit_js()).await {
-                println!("audit {} ({} listed, {} visible):", row.id, row.exposed, row.visible);
+                outln!("audit {} ({} listed, {} visible):", row.id, row.exposed, row.visible);
                 for m in v.as_array().into_iter().flatten().take(15) {
-                    println!("    {}", m.as_str().unwrap_or_default());
+                    outln!("    {}", m.as_str().unwrap_or_default());
                 }
             }
         }
         if per_page {
-            println!(
+            outln!(
                 "{:>4} {:<12} cold {:>6.1} ms  warm {:>6.1} ms  {:>6} chars {:>6} tokens  listed {:>4}  visible {:>4}  exposed {:>5.1}%",
                 i + 1,
                 row.id,
@@ -277,7 +277,7 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
                 100.0 * share(&row)
             );
         } else if i % 20 == 0 {
-            eprintln!("  {}/{} pages", i + 1, ids.len());
+            errln!("  {}/{} pages", i + 1, ids.len());
         }
         rows.push(row);
     }
@@ -293,26 +293,26 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
     let all_exposed = rows.iter().filter(|r| share(r) >= 0.999).count();
     let all_vp = rows.iter().filter(|r| r.vp_share >= 0.999).count();
     let budget_cut = rows.iter().filter(|r| share(r) < 0.999 && r.listed >= StateOptions::default().max_elements).count();
-    println!("errand page-state benchmark: {} pages ({} failed), Chromium headless 1280x720", rows.len(), failed.len());
-    println!("  launch to first page state   {:>8.0} ms", ms(first_state));
-    println!("  build time, cold (new doc)   median {:>7.1} ms   p95 {:>7.1} ms", median(&mut cold), p95(&mut cold));
-    println!("  build time, warm             median {:>7.1} ms   p95 {:>7.1} ms", median(&mut warm), p95(&mut warm));
-    println!("  of which the in-page walk    median {:>7.1} ms   p95 {:>7.1} ms", median(&mut inpage), p95(&mut inpage));
-    println!("  size, o200k tokens           median {:>7.0}      p95 {:>7.0}", median(&mut toks), p95(&mut toks));
-    println!("  size, characters             median {:>7.0}      p95 {:>7.0}", median(&mut chars), p95(&mut chars));
-    println!("  interactive refs listed      median {:>7.0}", median(&mut listed));
-    println!(
+    outln!("errand page-state benchmark: {} pages ({} failed), Chromium headless 1280x720", rows.len(), failed.len());
+    outln!("  launch to first page state   {:>8.0} ms", ms(first_state));
+    outln!("  build time, cold (new doc)   median {:>7.1} ms   p95 {:>7.1} ms", median(&mut cold), p95(&mut cold));
+    outln!("  build time, warm             median {:>7.1} ms   p95 {:>7.1} ms", median(&mut warm), p95(&mut warm));
+    outln!("  of which the in-page walk    median {:>7.1} ms   p95 {:>7.1} ms", median(&mut inpage), p95(&mut inpage));
+    outln!("  size, o200k tokens           median {:>7.0}      p95 {:>7.0}", median(&mut toks), p95(&mut toks));
+    outln!("  size, characters             median {:>7.0}      p95 {:>7.0}", median(&mut chars), p95(&mut chars));
+    outln!("  interactive refs listed      median {:>7.0}", median(&mut listed));
+    outln!(
         "  visible interactive exposed  median {:>6.1}%   min {:>6.1}%   pages with all exposed: {}/{}",
         100.0 * median(&mut shares),
         100.0 * shares.iter().cloned().fold(1.0, f64::min),
         all_exposed,
         rows.len()
     );
-    println!("  in the viewport: pages with every visible element listed: {all_vp}/{}", rows.len());
-    println!("  pages over the {}-element budget (rest summarised as \"N more below\"): {budget_cut}", StateOptions::default().max_elements);
-    println!("  peers (issue 4, same pages): Playwright MCP 44.6/88.1 ms, 8,725/18,369 tokens; browser-use 224.8/619.7 ms, 3,426/8,369 tokens");
+    outln!("  in the viewport: pages with every visible element listed: {all_vp}/{}", rows.len());
+    outln!("  pages over the {}-element budget (rest summarised as \"N more below\"): {budget_cut}", StateOptions::default().max_elements);
+    outln!("  peers (issue 4, same pages): Playwright MCP 44.6/88.1 ms, 8,725/18,369 tokens; browser-use 224.8/619.7 ms, 3,426/8,369 tokens");
     for f in &failed {
-        println!("  failed: {f}");
+        outln!("  failed: {f}");
     }
     Ok(())
 }
@@ -454,22 +454,22 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
             }
         }
         if i % 40 == 0 {
-            eprintln!("  {}/{} pages", i + 1, ids.len());
+            errln!("  {}/{} pages", i + 1, ids.len());
         }
     }
     plain.close().await;
     guarded.close().await;
-    println!("errand enforcement-latency benchmark ({})", if cdp_only { "CDP interception alone, as when attached" } else { "filtering proxy and launch flags, as launched by errand" });
+    outln!("errand enforcement-latency benchmark ({})", if cdp_only { "CDP interception alone, as when attached" } else { "filtering proxy and launch flags, as launched by errand" });
     let (mp, mg) = (median(&mut seq_plain), median(&mut seq_guarded));
     let (pp, pg) = (p95(&mut seq_plain), p95(&mut seq_guarded));
-    println!("  sequential requests from an idle page ({} each):", seq_plain.len());
-    println!("    without enforcement   median {mp:>6.2} ms   p95 {pp:>6.2} ms");
-    println!("    with enforcement      median {mg:>6.2} ms   p95 {pg:>6.2} ms");
-    println!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", mg - mp, pg - pp);
-    println!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", deltas.len());
-    println!("    without enforcement   median {:>6.2} ms   p95 {:>6.2} ms", median(&mut base), p95(&mut base));
-    println!("    with {}    median {:>6.2} ms   p95 {:>6.2} ms", if cdp_only { "CDP interception" } else { "proxy + flags   " }, median(&mut with), p95(&mut with));
-    println!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", median(&mut deltas), p95(&mut deltas));
+    outln!("  sequential requests from an idle page ({} each):", seq_plain.len());
+    outln!("    without enforcement   median {mp:>6.2} ms   p95 {pp:>6.2} ms");
+    outln!("    with enforcement      median {mg:>6.2} ms   p95 {pg:>6.2} ms");
+    outln!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", mg - mp, pg - pp);
+    outln!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", deltas.len());
+    outln!("    without enforcement   median {:>6.2} ms   p95 {:>6.2} ms", median(&mut base), p95(&mut base));
+    outln!("    with {}    median {:>6.2} ms   p95 {:>6.2} ms", if cdp_only { "CDP interception" } else { "proxy + flags   " }, median(&mut with), p95(&mut with));
+    outln!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", median(&mut deltas), p95(&mut deltas));
     Ok(())
 }
 
@@ -534,10 +534,10 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
         all.push(gap);
         by_tool.entry(w[0].2.clone()).or_default().push(gap);
     }
-    println!("errand per-step overhead: {} steps of a scripted run over the demo site (model time excluded)", all.len());
-    println!("  all steps        median {:>6.1} ms   p95 {:>6.1} ms", median(&mut all), p95(&mut all));
+    outln!("errand per-step overhead: {} steps of a scripted run over the demo site (model time excluded)", all.len());
+    outln!("  all steps        median {:>6.1} ms   p95 {:>6.1} ms", median(&mut all), p95(&mut all));
     for (tool, mut v) in by_tool {
-        println!("  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps)", median(&mut v), p95(&mut v), v.len());
+        outln!("  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps)", median(&mut v), p95(&mut v), v.len());
     }
     // The recording's size per step: log, extracts and one screenshot a step.
     fn size(p: &std::path::Path) -> u64 {
@@ -546,7 +546,7 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     let steps = log.lines.iter().filter(|l| matches!(l.record, recordings::Record::Step { .. })).count().max(1);
     let shots = std::fs::read_dir(rec.join("screenshots")).map(|d| d.count()).unwrap_or(0);
     let bytes = size(&rec);
-    println!("  recording        {:.1} KB per step ({} KB for {steps} steps, {shots} screenshots)", bytes as f64 / 1024.0 / steps as f64, bytes / 1024);
+    outln!("  recording        {:.1} KB per step ({} KB for {steps} steps, {shots} screenshots)", bytes as f64 / 1024.0 / steps as f64, bytes / 1024);
     Ok(())
 }
 
@@ -586,7 +586,7 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
         out.insert(key, json!({"articleBody": body}));
         n += 1;
         if n % 40 == 0 {
-            eprintln!("  {n}/{} pages", ids.len());
+            errln!("  {n}/{} pages", ids.len());
         }
     }
     let secs = t.elapsed().as_secs_f64();
@@ -613,11 +613,11 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
         .arg(&truth)
         .output()
         .context("cannot run python3 to score (install python3)")?;
-    println!("errand extraction benchmark: {} pages ({failed} with no text; {without_scripts} read again without scripts)", ids.len());
-    println!("  score.py (F1 precision recall pages): {}", String::from_utf8_lossy(&score.stdout).trim());
+    outln!("errand extraction benchmark: {} pages ({failed} with no text; {without_scripts} read again without scripts)", ids.len());
+    outln!("  score.py (F1 precision recall pages): {}", String::from_utf8_lossy(&score.stdout).trim());
     if !score.status.success() {
-        println!("  score.py failed: {}", String::from_utf8_lossy(&score.stderr).trim());
+        outln!("  score.py failed: {}", String::from_utf8_lossy(&score.stderr).trim());
     }
-    println!("  {:.1} pages per second, page load included, {parallel} at a time ({:.1} s)", ids.len() as f64 / secs, secs);
+    outln!("  {:.1} pages per second, page load included, {parallel} at a time ({:.1} s)", ids.len() as f64 / secs, secs);
     Ok(())
 }

@@ -218,28 +218,28 @@ async fn ask(inner: &Arc<Inner>, s: &Submission) -> Decision {
     let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {
         Ok(Some(l)) => l.trim().to_ascii_lowercase(),
         _ => {
-            eprintln!("\n    no answer within {} s: declined", inner.timeout.as_secs());
+            errln!("\n    no answer within {} s: declined", inner.timeout.as_secs());
             return Decision::Deny(By::Timeout);
         }
     };
     match line.as_str() {
         "y" | "yes" => {
-            eprintln!("    sending it");
+            errln!("    sending it");
             Decision::Allow(By::Person)
         }
         "s" | "site" => {
             inner.approved.lock().unwrap_or_else(|p| p.into_inner()).push(site(&s.url));
-            eprintln!("    sending it, and {}'s further submissions this session", site(&s.url));
+            errln!("    sending it, and {}'s further submissions this session", site(&s.url));
             Decision::Allow(By::Person)
         }
         "a" | "abort" => {
-            eprintln!("    declined; stopping the run");
+            errln!("    declined; stopping the run");
             // The run stops once this decision is recorded (see `decide`).
             inner.aborted.store(true, Ordering::SeqCst);
             Decision::Deny(By::Person)
         }
         _ => {
-            eprintln!("    declined");
+            errln!("    declined");
             Decision::Deny(By::Person)
         }
     }

@@ -3,6 +3,8 @@
 //! crates: `browser` drives Chromium, `allowlist` decides where it may go, `recordings`
 //! keeps the session log.
 
+#[macro_use]
+mod stdio;
 mod allow;
 mod bench;
 mod consent;
@@ -99,7 +101,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
         /// Pages loaded at once (each in a tab of its own)
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, short = 'p', default_value_t = 4, value_name = "N", value_parser = run::at_least_one)]
         parallel: usize,
     },
     /// Open a URL and print its page state (the compact view a model reads)
@@ -156,14 +158,14 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
     let code = match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(1)
         }
     };
@@ -177,7 +179,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Allow { cmd, allowlist } => Ok(allow::run(cmd, allowlist)),
         Cmd::Demo { browser, json, out, record_dir } => {
             let origin = site::serve(site::Pages::demo(), "127.0.0.1:0").await?;
-            eprintln!("errand demo: serving the bundled demo site at {origin}");
+            errln!("errand demo: serving the bundled demo site at {origin}");
             // The demo allows its own site and nothing else (plus any --allow), and uses
             // an empty allowlist file of its own so the user's file is not needed.
             let mut browser = browser;
@@ -203,9 +205,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             run::run(args).await
         }
         Cmd::Open { url, browser, json } => {
-            let path = allow::path(browser.allowlist.clone()).map_err(|e| anyhow::anyhow!(e))?;
-            let base = allowlist::file::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let live = policy::build(base, &browser.allow, &[policy::pattern_for_url(&url)?])?;
+            let live = match open_policy(&browser, &url) {
+                Ok(l) => l,
+                Err(e) => {
+                    errln!("error: {e:#}");
+                    return Ok(ExitCode::from(run::BAD_INPUT));
+                }
+            };
             show(&browser, &url, json, live).await
         }
         Cmd::Recordings { cmd, record_dir } => review::run(cmd, record_dir),
@@ -232,7 +238,7 @@ struct ReplayArgs {
     #[arg(long, default_value_t = 300)]
     confirm_timeout: u64,
     /// Keep the recorded pace, N times faster (default: as fast as the pages allow)
-    #[arg(long)]
+    #[arg(long, value_name = "N", value_parser = run::positive)]
     speed: Option<f64>,
     /// Stop after this step
     #[arg(long)]
@@ -258,14 +264,14 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
         let text = match std::fs::read_to_string(&as_file) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", as_file.display());
+                errln!("error: cannot read {}: {e}", as_file.display());
                 return Ok(ExitCode::from(2));
             }
         };
         let flow = match recordings::flow::parse(&text) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {}: {e}; errand replays Chrome Recorder flows (JSON) and errand recordings (folders)", as_file.display());
+                errln!("error: {}: {e}; errand replays Chrome Recorder flows (JSON) and errand recordings (folders)", as_file.display());
                 return Ok(ExitCode::from(2));
             }
         };
@@ -284,14 +290,14 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
     let dir = match review::find(&root, &a.recording) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             return Ok(ExitCode::from(2));
         }
     };
     let rec = match model::replay::load(&dir) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -299,7 +305,7 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(run::session_id()));
     let files = rec.files.clone();
     let steps = rec.steps.len() as u32;
-    eprintln!("errand replay {id}: {} steps, from {}", steps, rec.start.as_deref().unwrap_or("the first step"));
+    errln!("errand replay {id}: {} steps, from {}", steps, rec.start.as_deref().unwrap_or("the first step"));
     let args = run::RunArgs {
         task: rec.task.clone(),
         start: rec.start.clone().into_iter().collect(),
@@ -335,15 +341,15 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
                     "not written this time"
                 }
             };
-            eprintln!("  {path}: {verdict}");
+            errln!("  {path}: {verdict}");
         }
     }
     let d = diverged.lock().map(|d| d.clone()).unwrap_or_default();
     for x in &d {
-        eprintln!("  diverged: {x}");
+        errln!("  diverged: {x}");
     }
     if d.is_empty() && differ == 0 && code == ExitCode::SUCCESS {
-        eprintln!("replay matched the recording");
+        errln!("replay matched the recording");
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::from(1))
@@ -358,7 +364,7 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
         match policy::pattern_for_url(u) {
             Ok(p) => hosts.push(p),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                errln!("error: {e:#}");
                 return Ok(ExitCode::from(2));
             }
         }
@@ -366,7 +372,7 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
     let live = match policy::build(allowlist::Policy::default(), &args.allow, &hosts) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -380,10 +386,10 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
         let line = match r {
             Ok(v) => {
                 let again = if v["view"] == "without scripts" { "; its scripts lost the article, so it was read again without scripts" } else { "" };
-                eprintln!("[{}/{}] {url}: {} chars of text ({} ms since start{again})", i + 1, urls.len(), v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0), t.elapsed().as_millis());
+                errln!("[{}/{}] {url}: {} chars of text ({} ms since start{again})", i + 1, urls.len(), v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0), t.elapsed().as_millis());
                 if json {
                     let mut o = serde_json::json!({"url": url, "error": null});
-                    for k in ["title", "byline", "date", "lang", "markdown", "text", "view"] {
+                    for k in ["status", "title", "byline", "date", "lang", "markdown", "text", "view"] {
                         o[k] = v.get(k).cloned().unwrap_or(serde_json::Value::Null);
                     }
                     o.to_string()
@@ -394,42 +400,56 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
             }
             Err(e) => {
                 failures += 1;
-                eprintln!("[{}/{}] {url}: {e}", i + 1, urls.len());
+                errln!("[{}/{}] {url}: {e}", i + 1, urls.len());
                 if json {
-                    serde_json::json!({"url": url, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "view": null, "error": e}).to_string()
+                    serde_json::json!({"url": url, "status": null, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "view": null, "error": e}).to_string()
                 } else {
                     continue;
                 }
             }
         };
-        println!("{line}");
+        if !crate::stdio::out(&line) {
+            // Nobody reads the rest (`| head`): stop loading pages.
+            break;
+        }
     }
     tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
     Ok(ExitCode::from(if failures > 0 { 1 } else { 0 }))
 }
 
+/// The policy for `errand open`: the allowlist file, `--allow`, and the URL's own host.
+fn open_policy(browser: &BrowserArgs, url: &str) -> Result<std::sync::Arc<policy::LivePolicy>> {
+    let path = allow::path(browser.allowlist.clone()).map_err(|e| anyhow::anyhow!(e))?;
+    let base = allowlist::file::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    policy::build(base, &browser.allow, &[policy::pattern_for_url(url)?])
+}
+
 async fn show(args: &BrowserArgs, url: &str, json: bool, live: std::sync::Arc<policy::LivePolicy>) -> Result<ExitCode> {
     let t = Instant::now();
-    eprintln!("[1] starting the browser; allowlist: {}", live.patterns().join(", "));
+    errln!("[1] starting the browser; allowlist: {}", live.patterns().join(", "));
     let b = Browser::start(args.source(vec![]), args.options(live.guard())).await.context("could not start the browser")?;
-    eprintln!("    {} ({} ms)", b.description, t.elapsed().as_millis());
+    errln!("    {} ({} ms)", b.description, t.elapsed().as_millis());
     for l in b.layers() {
-        eprintln!("    enforcing {l}");
+        errln!("    enforcing {l}");
     }
-    eprintln!("[2] navigate {url}");
+    errln!("[2] navigate {url}");
     let o = b.act(&Action::Navigate { url: url.to_string() }).await.with_context(|| format!("could not open {url}"))?;
-    eprintln!("    {} ({} ms)", o.summary, t.elapsed().as_millis());
-    eprintln!("[3] page state");
+    errln!("    {} ({} ms)", o.summary, t.elapsed().as_millis());
+    errln!("[3] page state");
     let s = b.state(&StateOptions::default()).await.context("could not read the page")?;
-    eprintln!("    {} elements ({} ms since start)", s.elements.len(), t.elapsed().as_millis());
+    errln!("    {} elements ({} ms since start)", s.elements.len(), t.elapsed().as_millis());
     for blocked in b.blocked().into_iter().filter(|x| x.source != "chromium") {
-        eprintln!("    blocked {} ({})", blocked.url, blocked.reason);
+        errln!("    blocked {} ({})", blocked.url, blocked.reason);
     }
     if json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?);
     } else {
-        println!("{}", s.render());
+        outln!("{}", s.render());
     }
     tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
+    if let Some(p) = &s.problem {
+        errln!("error: {url} answered {p}");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -54,7 +54,7 @@ pub fn prompt(question: &str, timeout: Duration) -> Option<String> {
         if TIMED_OUT.swap(false, std::sync::atomic::Ordering::SeqCst) {
             while rx.try_recv().is_ok() {}
         }
-        eprint!("{question}");
+        crate::stdio::err_raw(question);
         let answer = rx.recv_timeout(timeout).ok();
         if answer.is_none() {
             TIMED_OUT.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -101,8 +101,8 @@ impl Narrator {
         };
         let _term = TERM.lock().unwrap_or_else(|p| p.into_inner());
         match &self.bar {
-            Some(b) => b.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
+            Some(b) => b.suspend(|| errln!("{text}")),
+            None => errln!("{text}"),
         }
     }
 
@@ -117,8 +117,8 @@ impl Narrator {
                 o.insert("elapsed_ms".into(), Value::from(self.t0.elapsed().as_millis() as u64));
             }
             match &self.secrets {
-                Some(s) => println!("{}", s.redact(&v.to_string())),
-                None => println!("{v}"),
+                Some(s) => outln!("{}", s.redact(&v.to_string())),
+                None => outln!("{v}"),
             }
         }
     }

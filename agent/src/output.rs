@@ -55,8 +55,11 @@ impl OutDir {
     pub fn open(root: &Path) -> Result<OutDir, OutError> {
         let err = |source| OutError::Open { dir: root.to_path_buf(), source };
         std::fs::create_dir_all(root).map_err(err)?;
-        let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(err)?;
-        Ok(OutDir { dir, root: root.to_path_buf(), written: HashSet::new(), tmp: 0 })
+        // The absolute path goes into the recording, so its review finds the files from
+        // whatever folder it is run in.
+        let root = std::fs::canonicalize(root).map_err(err)?;
+        let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).map_err(err)?;
+        Ok(OutDir { dir, root, written: HashSet::new(), tmp: 0 })
     }
 
     /// Files written in this session, relative paths.
@@ -68,20 +71,31 @@ impl OutDir {
 
     /// Write a file (see the module doc for the rules).
     pub fn write(&mut self, path: &str, content: &[u8]) -> Result<Written, OutError> {
+        self.write_as(path, content, false)
+    }
+
+    /// Write a file errand makes itself (`sources.json`): it never replaces a file, not
+    /// even one the model wrote in this session; a clash gets a new name.
+    pub fn write_new(&mut self, path: &str, content: &[u8]) -> Result<Written, OutError> {
+        self.write_as(path, content, true)
+    }
+
+    fn write_as(&mut self, path: &str, content: &[u8], fresh: bool) -> Result<Written, OutError> {
         let rel = check_path(path)?;
+        // Every refusal comes before anything is created: a refused write leaves no folder.
         if content.len() > MAX_FILE_BYTES {
             return Err(OutError::TooBig { path: path.into(), bytes: content.len() });
         }
         validate(path, content)?;
         let io = |source| OutError::Io { path: path.into(), source };
-        let parent = rel.parent().filter(|p| !p.as_os_str().is_empty());
-        if let Some(p) = parent {
-            self.dir.create_dir_all(p).map_err(io)?;
-        }
-        let target = self.free_name(&rel).map_err(io)?;
+        let target = self.free_name(&rel, fresh).map_err(io)?;
         let key = target.to_string_lossy().to_string();
         if !self.written.contains(&key) && self.written.len() >= MAX_FILES {
             return Err(OutError::TooMany);
+        }
+        let parent = rel.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(p) = parent {
+            self.dir.create_dir_all(p).map_err(io)?;
         }
         self.tmp += 1;
         let tmp_name = format!(".errand-tmp-{}-{}", std::process::id(), self.tmp);
@@ -91,12 +105,15 @@ impl OutDir {
         drop(f);
         self.dir.rename(&tmp, &self.dir, &target).map_err(io)?;
         self.written.insert(key.clone());
-        Ok(Written { path: key, asked: path.to_string(), sha256: recordings::sha256(content), bytes: content.len() })
+        // The name as asked, spelled as the written one is (`a//b.txt` is `a/b.txt`), so a
+        // difference means a clash and nothing else.
+        let asked = rel.to_string_lossy().to_string();
+        Ok(Written { path: key, asked, sha256: recordings::sha256(content), bytes: content.len() })
     }
 
-    /// The asked name if it is free or ours, else `name (2).ext`, `name (3).ext`, …
-    fn free_name(&self, rel: &Path) -> std::io::Result<PathBuf> {
-        let ours = |p: &Path| self.written.contains(&p.to_string_lossy().to_string());
+    /// The asked name if it is free or ours (and not `fresh`), else `name (2).ext`, `name (3).ext`, …
+    fn free_name(&self, rel: &Path, fresh: bool) -> std::io::Result<PathBuf> {
+        let ours = |p: &Path| !fresh && self.written.contains(&p.to_string_lossy().to_string());
         let taken = |p: &Path| -> std::io::Result<bool> {
             match self.dir.symlink_metadata(p) {
                 Ok(_) => Ok(!ours(p)),
@@ -252,6 +269,28 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), d.path().join("link")).unwrap();
         assert!(o.write("link/x.md", b"x").is_err());
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_doubled_slash_is_no_clash_and_a_refused_write_creates_no_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let mut o = OutDir::open(d.path()).unwrap();
+        let w = o.write("a//b.txt", b"x").unwrap();
+        assert_eq!((w.path.as_str(), w.asked.as_str()), ("a/b.txt", "a/b.txt"));
+        let big = vec![b'x'; MAX_FILE_BYTES + 1];
+        assert!(matches!(o.write("big/dir/f.txt", &big), Err(OutError::TooBig { .. })));
+        assert!(o.write("bad/t.csv", b"a,b\n1\n").is_err());
+        assert!(!d.path().join("big").exists() && !d.path().join("bad").exists(), "a refused write left folders behind");
+    }
+
+    #[test]
+    fn errands_own_files_never_replace_the_models() {
+        let d = tempfile::tempdir().unwrap();
+        let mut o = OutDir::open(d.path()).unwrap();
+        o.write("sources.json", b"{\"mine\": true}").unwrap();
+        let w = o.write_new("sources.json", b"{}").unwrap();
+        assert_eq!(w.path, "sources (2).json");
+        assert_eq!(std::fs::read_to_string(d.path().join("sources.json")).unwrap(), "{\"mine\": true}");
     }
 
     #[test]

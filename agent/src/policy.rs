@@ -57,7 +57,14 @@ pub fn build(base: Policy, allow: &[String], extra: &[String]) -> Result<Arc<Liv
 
 /// The host (and port) of a URL as an allowlist pattern, e.g. `127.0.0.1:8080`.
 pub fn pattern_for_url(url: &str) -> Result<String> {
-    let u = url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
+    let u = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => anyhow::bail!("{url:?} is not a full address; write it with its scheme, e.g. https://{url}"),
+        Err(e) => anyhow::bail!("{url:?} is not a valid URL ({e})"),
+    };
+    if !matches!(u.scheme(), "http" | "https") {
+        anyhow::bail!("{url} is not a web address: errand opens http:// and https:// pages only");
+    }
     let host = u.host_str().with_context(|| format!("{url} has no host"))?;
     Ok(match u.port() {
         Some(p) => format!("{host}:{p}"),

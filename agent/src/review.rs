@@ -61,10 +61,10 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
             recordings::flow::parse(&text).map_err(|e| anyhow::anyhow!("errand wrote an invalid flow ({e}); please report this"))?;
             match out {
                 Some(p) => std::fs::write(&p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?,
-                None => println!("{text}"),
+                None => outln!("{text}"),
             }
             for s in skipped {
-                eprintln!("not exported: {s}");
+                errln!("not exported: {s}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -73,11 +73,11 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
             let html = report(&dir)?;
             let path = dir.join("report.html");
             std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
-            println!("{}", path.display());
+            outln!("{}", path.display());
             if open {
                 let opened = std::process::Command::new("xdg-open").arg(&path).status();
                 if !opened.is_ok_and(|s| s.success()) {
-                    eprintln!("could not open it (no xdg-open); open {} in a browser", path.display());
+                    errln!("could not open it (no xdg-open); open {} in a browser", path.display());
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -144,17 +144,17 @@ fn list(root: &Path, as_json: bool) -> Result<ExitCode> {
     all.sort_by(|a, b| b.t.cmp(&a.t).then(b.id.cmp(&a.id)));
     if as_json {
         for s in &all {
-            println!("{}", json!({"id": s.id, "started": when(s.t), "task": s.task, "steps": s.steps, "outcome": s.outcome}));
+            outln!("{}", json!({"id": s.id, "started": when(s.t), "task": s.task, "steps": s.steps, "outcome": s.outcome}));
         }
         return Ok(ExitCode::SUCCESS);
     }
     if all.is_empty() {
-        eprintln!("no recordings in {}", root.display());
+        errln!("no recordings in {}", root.display());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<22} {:<24} {:>5}  {:<10} task", "id", "started", "steps", "outcome");
+    outln!("{:<22} {:<24} {:>5}  {:<10} task", "id", "started", "steps", "outcome");
     for s in &all {
-        println!("{:<22} {:<24} {:>5}  {:<10} {}", s.id, when(s.t), s.steps, s.outcome, crate::run::one_line(&s.task, 70));
+        outln!("{:<22} {:<24} {:>5}  {:<10} {}", s.id, when(s.t), s.steps, s.outcome, crate::run::one_line(&s.task, 70));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -190,21 +190,21 @@ pub fn timeline_line(l: &Line, t0: u64) -> Option<String> {
 
 fn show(dir: &Path) -> Result<ExitCode> {
     let r = recordings::read(dir).with_context(|| format!("cannot read the recording in {}", dir.display()))?;
-    println!("recording {}", dir.display());
+    outln!("recording {}", dir.display());
     if !r.skipped.is_empty() {
-        println!("  note: unreadable line(s) {:?} skipped (a torn last line means errand was stopped mid-write)", r.skipped);
+        outln!("  note: unreadable line(s) {:?} skipped (a torn last line means errand was stopped mid-write)", r.skipped);
     }
     if let Some(n) = r.broken_at {
-        println!("  note: the hash chain breaks at line {n}; run `errand recordings verify` for details");
+        outln!("  note: the hash chain breaks at line {n}; run `errand recordings verify` for details");
     }
     let t0 = r.lines.first().map(|l| l.t).unwrap_or(0);
     for l in &r.lines {
         if let Some(s) = timeline_line(l, t0) {
-            println!("{s}");
+            outln!("{s}");
         }
     }
     if !r.lines.iter().any(|l| matches!(l.record, Record::SessionEnd { .. })) {
-        println!("(no session end: the session was stopped before it finished)");
+        outln!("(no session end: the session was stopped before it finished)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -218,17 +218,17 @@ fn verify(dir: &Path) -> Result<ExitCode> {
         std::fs::read(dir.join(rel)).ok().map(|b| recordings::sha256(&b))
     });
     for p in &v.problems {
-        println!("line {}: {}", p.line, p.what);
+        outln!("line {}: {}", p.line, p.what);
     }
     if v.ok() {
-        println!("{}: complete and unaltered ({} records)", dir.display(), v.records);
+        outln!("{}: complete and unaltered ({} records)", dir.display(), v.records);
         return Ok(ExitCode::SUCCESS);
     }
     if !v.complete {
-        println!("{}: incomplete: {} records and no session_end (stopped early, or truncated)", dir.display(), v.records);
+        outln!("{}: incomplete: {} records and no session_end (stopped early, or truncated)", dir.display(), v.records);
     }
     if !v.problems.is_empty() {
-        println!("{}: altered or damaged: {} problem(s) above", dir.display(), v.problems.len());
+        outln!("{}: altered or damaged: {} problem(s) above", dir.display(), v.problems.len());
     }
     Ok(ExitCode::from(1))
 }
@@ -252,9 +252,52 @@ fn esc(s: &str) -> String {
 const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
 h1{font-size:1.5rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}code{font-size:.85em;word-break:break-all}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:.35rem;text-align:left;vertical-align:top}
-.err{color:#a00}.ok{color:#070}img.thumb{width:160px;cursor:zoom-in;border:1px solid #ccc}
+.err{color:#a00}.ok{color:#070}td.done{background:#e8f5e9}td.blocked{background:#fde7e7}td.declined{background:#fff3e0}td.failed{background:#fde7e7;color:#a00}
+.badge{font-size:.75em;font-weight:600;padding:.05rem .35rem;border-radius:.3rem;margin-right:.3rem;text-transform:uppercase}
+.done .badge{background:#2e7d32;color:#fff}.blocked .badge{background:#c62828;color:#fff}.declined .badge{background:#ef6c00;color:#fff}.failed .badge{background:#b71c1c;color:#fff}
+.md{border:1px solid #ddd;padding:0 1rem;border-radius:.3rem}.md table td,.md table th{border:1px solid #ddd}
+.flag{background:#fff8e1}img.thumb{width:160px;cursor:zoom-in;border:1px solid #ccc}
 img.thumb.big{width:100%;max-width:64rem;cursor:zoom-out}pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem;max-height:20rem;overflow:auto}
 .meta{color:#555}.file{display:grid;grid-template-columns:1fr 1fr;gap:1rem}";
+
+/// How a blocked request made by no page (Chromium's own) is labelled.
+pub const BACKGROUND: &str = "browser background";
+
+/// A step's outcome for the eye: done, blocked (the allowlist stopped it or something it
+/// caused), declined (a submission a person or policy said no to), or failed.
+fn step_outcome(ok: bool, summary: &str) -> &'static str {
+    let s = summary.to_ascii_lowercase();
+    if s.contains("not on the allowlist") || s.contains("; blocked ") || s.starts_with("blocked") || s.contains("error: blocked") {
+        "blocked"
+    } else if s.contains("declined") || s.contains("denied") {
+        "declined"
+    } else if ok {
+        "done"
+    } else {
+        "failed"
+    }
+}
+
+/// A Markdown output file as HTML for the review page. Raw HTML in it is shown as text,
+/// and links as their text and address (the page stays offline and loads nothing).
+fn markdown(text: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut dest: Vec<String> = vec![];
+    let events = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).filter_map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+        Event::Start(Tag::Link { dest_url, .. }) => {
+            dest.push(dest_url.to_string());
+            None
+        }
+        Event::End(TagEnd::Link) => dest.pop().map(|u| Event::Code(format!(" <{u}>").into())),
+        Event::Start(Tag::Image { dest_url, .. }) => Some(Event::Code(format!("[image {dest_url}]").into())),
+        Event::End(TagEnd::Image) => None,
+        e => Some(e),
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    html
+}
 
 /// The review page of a recording: one HTML file with everything inlined (pictures as
 /// data URIs, no scripts or styles from elsewhere, page addresses as text), so it opens
@@ -312,12 +355,12 @@ pub fn report(dir: &Path) -> Result<String> {
                     Some(b) => format!("<br><img class=\"thumb\" alt=\"page after step {step}\" src=\"data:image/jpeg;base64,{}\">", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)),
                     None => String::new(),
                 };
+                let outcome = step_outcome(*ok, summary);
                 h.push_str(&format!(
-                    "<tr class=\"step\"><td>{step}</td><td>{}<br><code>{} {}</code></td><td class=\"{}\">{} <span class=\"meta\">({ms} ms)</span></td><td>{}<br><code>{}</code>{img}</td></tr>",
+                    "<tr class=\"step\"><td>{step}</td><td>{}<br><code>{} {}</code></td><td class=\"{outcome}\"><span class=\"badge\">{outcome}</span>{} <span class=\"meta\">({ms} ms)</span></td><td>{}<br><code>{}</code>{img}</td></tr>",
                     esc(&crate::run::one_line(said, 200)),
                     esc(tool),
                     esc(&crate::run::one_line(&args.to_string(), 200)),
-                    if *ok { "ok" } else { "err" },
                     esc(summary),
                     esc(title),
                     esc(url)
@@ -328,7 +371,22 @@ pub fn report(dir: &Path) -> Result<String> {
     }
     h.push_str("</table>");
 
-    let blocked: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::Blocked { .. })).collect();
+    let flags: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::Flag { .. })).collect();
+    h.push_str(&format!("<h2>Flagged page text ({})</h2><p class=\"meta\">Text on pages that reads like instructions to an agent. It was shown to the model as untrusted data, never as instructions.</p><table id=\"flags\"><tr><th>page</th><th>text</th></tr>", flags.len()));
+    for l in flags {
+        if let Record::Flag { url, text } = &l.record {
+            h.push_str(&format!("<tr class=\"flag\"><td><code>{}</code></td><td>{}</td></tr>", esc(url), esc(text)));
+        }
+    }
+    h.push_str("</table>");
+
+    // The page's blocked requests first; the browser's own background traffic (update and
+    // account services, no page behind it) apart, so it neither alarms nor hides anything.
+    let (background, blocked): (Vec<&Line>, Vec<&Line>) = r
+        .lines
+        .iter()
+        .filter(|l| matches!(l.record, Record::Blocked { .. }))
+        .partition(|l| matches!(&l.record, Record::Blocked { source, .. } if source == BACKGROUND || source == "chromium"));
     h.push_str(&format!("<h2>Blocked requests ({})</h2><table id=\"blocked\"><tr><th>address</th><th>why</th><th>layer</th></tr>", blocked.len()));
     for l in blocked {
         if let Record::Blocked { url, reason, layer, source, .. } = &l.record {
@@ -336,13 +394,23 @@ pub fn report(dir: &Path) -> Result<String> {
         }
     }
     h.push_str("</table>");
+    if !background.is_empty() {
+        h.push_str(&format!("<details id=\"background\"><summary>Browser background requests, blocked ({})</summary><p class=\"meta\">Chromium's own calls to its update and account services; no page sent them.</p><ul>", background.len()));
+        for l in background {
+            if let Record::Blocked { url, .. } = &l.record {
+                h.push_str(&format!("<li><code>{}</code></li>", esc(url)));
+            }
+        }
+        h.push_str("</ul></details>");
+    }
 
     let consents: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::Consent { .. })).collect();
     h.push_str(&format!("<h2>Consent decisions ({})</h2><table id=\"consent\"><tr><th>request</th><th>purpose and fields</th><th>decision</th></tr>", consents.len()));
     for l in consents {
         if let Record::Consent { method, url, purpose, fields, decision, by, .. } = &l.record {
             let f: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            h.push_str(&format!("<tr><td><code>{} {}</code></td><td>{}<br><code>{}</code></td><td>{} (by {})</td></tr>", esc(method), esc(url), esc(purpose), esc(&f.join(" ")), esc(decision), esc(by)));
+            let class = if decision.starts_with("allow") || decision.starts_with("approve") || decision.starts_with("sent") { "done" } else { "declined" };
+            h.push_str(&format!("<tr><td><code>{} {}</code></td><td>{}<br><code>{}</code></td><td class=\"{class}\">{} (by {})</td></tr>", esc(method), esc(url), esc(purpose), esc(&f.join(" ")), esc(decision), esc(by)));
         }
     }
     h.push_str("</table>");
@@ -359,7 +427,18 @@ pub fn report(dir: &Path) -> Result<String> {
     for (n, url, title, md) in &extracts {
         h.push_str(&format!("<details class=\"extract\" id=\"extract-{n}\"><summary>[{n}] {} — <code>{}</code></summary><pre>{}</pre></details>", esc(title), esc(url), esc(md)));
     }
-    let cites: serde_json::Value = out_dir.as_ref().and_then(|o| std::fs::read_to_string(o.join("sources.json")).ok()).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    // errand's map of sources is the last sources*.json it wrote (a model may have taken
+    // the plain name for a file of its own).
+    let map = r.lines.iter().rev().find_map(|l| match &l.record {
+        Record::FileWritten { path, .. } if path.starts_with("sources") && path.ends_with(".json") => Some(path.clone()),
+        _ => None,
+    });
+    let cites: serde_json::Value = out_dir
+        .as_ref()
+        .zip(map.and_then(|m| crate::output::check_path(&m).ok()))
+        .and_then(|(o, m)| std::fs::read_to_string(o.join(m)).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
     let files: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::FileWritten { .. })).collect();
     h.push_str(&format!("<h2>Files written ({})</h2>", files.len()));
     for l in files {
@@ -381,11 +460,11 @@ pub fn report(dir: &Path) -> Result<String> {
             // Only a file that still matches its recorded hash is shown: a recording from
             // elsewhere cannot make the report copy in some other file of this machine.
             let text = content.filter(|c| recordings::sha256(c) == *sha256).map(|c| String::from_utf8_lossy(&c).to_string()).unwrap_or_default();
+            let shown = if path.ends_with(".md") && !text.is_empty() { format!("<div class=\"md\">{}</div>", markdown(&text)) } else { format!("<pre>{}</pre>", esc(&text)) };
             h.push_str(&format!(
-                "<div class=\"file\" data-path=\"{}\"><div><h3><code>{}</code> ({bytes} bytes){note}</h3><pre>{}</pre></div><div><h3>Cites</h3><ul>{}</ul></div></div>",
+                "<div class=\"file\" data-path=\"{}\"><div><h3><code>{}</code> ({bytes} bytes){note}</h3>{shown}</div><div><h3>Cites</h3><ul>{}</ul></div></div>",
                 esc(path),
                 esc(path),
-                esc(&text),
                 if used.is_empty() { "<li>no extracts</li>".to_string() } else { used.join("") }
             ));
         }

@@ -44,10 +44,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Most tool calls before errand stops
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_steps: u32,
     /// Most model tokens (input + output) before errand stops
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 2_000_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tokens: u64,
     /// Where recordings go (default ~/.local/share/errand/recordings)
     #[arg(long, env = "ERRAND_RECORD_DIR")]
@@ -66,7 +66,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Pages the built-in policy reads at most
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = at_least_one)]
     pub max_pages: usize,
     /// A site search to begin with: an address with {query} where the task's keywords go,
     /// e.g. 'https://site/search?q={query}' (its host is allowed for this run)
@@ -149,6 +149,21 @@ pub fn default_record_root() -> PathBuf {
     base.join("errand/recordings")
 }
 
+/// Usage errors a run is refused for before anything starts (exit 2).
+fn check_run_args(args: &RunArgs) -> Result<(), String> {
+    if args.task.trim().is_empty() {
+        return Err("the task is empty; say what to do, e.g. errand run \"compare the prices of the plans\" --start https://vendor.example/pricing".into());
+    }
+    let builtin = match args.model.as_deref() {
+        Some(m) => m == "builtin",
+        None => std::env::var_os("ANTHROPIC_API_KEY").is_none() && std::env::var_os("OPENAI_API_KEY").is_none(),
+    };
+    if builtin && args.start.is_empty() && args.search.is_none() {
+        return Err("the built-in policy needs somewhere to begin: pass --start URL (repeatable) or --search 'https://site/search?q={query}'".into());
+    }
+    Ok(())
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 enum End {
@@ -190,6 +205,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 /// [`run`] with a provider made by the caller (a replay) instead of one from `--model`.
 pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<ExitCode> {
     let mut narr = Narrator::new(args.json);
+    if given.is_none() {
+        if let Err(e) = check_run_args(&args) {
+            return Ok(narr.bad_input(&e));
+        }
+    }
     if let Some(t) = &args.search {
         match crate::model::builtin::search_url(t, &args.task) {
             Ok(u) => args.start.insert(0, u),
@@ -223,6 +243,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
     let rec_dir = args.record_dir.clone().unwrap_or_else(default_record_root).join(&id);
+    let rec_dir = std::path::absolute(&rec_dir).unwrap_or(rec_dir);
     let rec = match Recorder::create(&rec_dir) {
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
@@ -248,7 +269,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     let consent = SessionConsent::new(args.confirm, args.dry_run, interactive, rules, Duration::from_secs(args.confirm_timeout), rec.clone());
     narr.info(&format!("errand run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
-    narr.event(json!({"event": "start", "session": id, "task": args.task, "model": provider.describe(), "allowlist": live.patterns(), "out": out_root, "recording": rec_dir}));
+    narr.event(json!({"event": "start", "session": id, "task": args.task, "model": provider.describe(), "allowlist": live.patterns(), "out": out.root, "recording": rec_dir}));
     if let Some(n) = consent.notice() {
         narr.info(&n);
     }
@@ -277,7 +298,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         model: provider.describe(),
         allowlist: live.patterns(),
         layers: browser.layers().to_vec(),
-        out_dir: out_root.display().to_string(),
+        out_dir: out.root.display().to_string(),
         errand_version: env!("CARGO_PKG_VERSION").into(),
         browser: browser.description.clone(),
         consent: consent_policy,
@@ -319,16 +340,24 @@ impl Session {
         let mut opening = format!("Task: {}\n", self.args.task);
         if let Some(first) = self.args.start.first().cloned() {
             let t = Instant::now();
-            match self.browser.act(&Action::Navigate { url: first.clone() }).await {
+            let (ok, summary) = match self.browser.act(&Action::Navigate { url: first.clone() }).await {
                 Ok(o) => {
                     self.narr.line(&format!("[0] navigate {first} → {} ({} ms)", o.summary, t.elapsed().as_millis()));
                     let _ = writeln_str(&mut opening, &format!("errand opened the start page {first}."));
+                    (true, o.summary)
                 }
                 Err(e) => {
                     self.narr.line(&format!("[0] navigate {first} → error: {e}"));
                     let _ = writeln_str(&mut opening, &format!("Opening the start page {first} failed: {e}"));
+                    (false, format!("error: {e}"))
                 }
-            }
+            };
+            // Step 0, errand's own: the start page, recorded like any step so a review
+            // shows where the session began (replay takes its start from it).
+            let ms = t.elapsed().as_millis() as u64;
+            let call = ToolCall { id: "start".into(), name: "navigate".into(), args: Ok(json!({"url": first})) };
+            let picture = self.picture().await;
+            self.record_step(&call, json!({"url": first}), "open the start page", ok, &summary, "about:blank", None, picture, ms);
             if self.args.start.len() > 1 {
                 let _ = writeln_str(&mut opening, &format!("Other start pages: {}", self.args.start[1..].join(", ")));
             }
@@ -723,8 +752,13 @@ impl Session {
                 })
                 .collect();
             let text = serde_json::to_string_pretty(&json!({"files": map})).unwrap_or_default();
-            match self.out.write("sources.json", text.as_bytes()) {
-                Ok(w) => self.rec.log(Record::FileWritten { path: w.path, sha256: w.sha256, bytes: w.bytes as u64 }),
+            match self.out.write_new("sources.json", text.as_bytes()) {
+                Ok(w) => {
+                    if w.path != w.asked {
+                        self.narr.line(&format!("  the model wrote its own sources.json; errand's map of sources is in {}", w.path));
+                    }
+                    self.rec.log(Record::FileWritten { path: w.path, sha256: w.sha256, bytes: w.bytes as u64 })
+                }
                 Err(e) => self.narr.line(&format!("could not write sources.json: {e}")),
             }
         }
@@ -893,5 +927,23 @@ pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32)
             narr.line(&format!("    could not save a screenshot in the recording: {e}"));
             None
         }
+    }
+}
+
+/// A count that must be 1 or more (`--parallel`, `--max-pages`).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}")),
+    }
+}
+
+/// A speed-up factor that must be above 0 (`--speed`).
+pub fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("must be a number above 0, e.g. 2 for twice the recorded pace".into()),
+        Err(e) => Err(format!("{e}")),
     }
 }

@@ -357,6 +357,16 @@ impl FlowRun<'_> {
                         b.flow_call(&found, "setValue", &[json!(value)]).await.map_err(err)?;
                         format!("set to {value:?}")
                     }
+                    "checkable" => {
+                        let on = !value.is_empty();
+                        if prep["click"] == true {
+                            let c = Click { offset: None, button: button(None), count: 1, hold: Duration::ZERO, modifiers: self.modifiers };
+                            b.flow_click(&page, &found, &c).await.map_err(err)?;
+                            format!("clicked to {}", if on { "check it" } else { "uncheck it" })
+                        } else {
+                            format!("already {}", if on { "checked" } else { "unchecked" })
+                        }
+                    }
                     _ => return Err("the element cannot be filled out (not a form field, select or editable element)".into()),
                 }
             }

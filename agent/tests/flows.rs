@@ -70,6 +70,7 @@ fn every_step_flow(site: &Site) -> Value {
         "change flavour mint",
         "change colour #336699",
         "change prefilled abcdef",
+        "change subscribe on",
         "click later",
         "click shape",
         "click orphan",
@@ -119,6 +120,9 @@ fn every_step_flow(site: &Site) -> Value {
             // A value that does not extend the old one replaces it.
             {"type": "change", "selectors": [["#replaced"]], "value": "cba"},
             check("document.querySelector('#replaced').value === 'cba'"),
+            // A checkbox is checked by a truthy value, as the reference runner's fill does.
+            {"type": "change", "selectors": [["aria/Subscribe"]], "value": "on"},
+            check("document.querySelector('#subscribe').checked === true"),
             {"type": "click", "selectors": [["aria/Agree"]], "offsetX": 1, "offsetY": 1},
             // Disabled for 300 ms: the click waits until it is enabled.
             {"type": "click", "selectors": [["#later"]], "offsetX": 1, "offsetY": 1},
@@ -248,7 +252,13 @@ async fn frames_out_of_process_frames_and_popups() {
 /// Flows whose second step cannot complete, with what errand must say about it.
 fn failing_flows(site: &Site) -> Vec<(Value, &'static str)> {
     let page = site.url("/flows/controls.html");
+    // A port where nothing listens: the browser reports it as a net error, and so must
+    // errand, although its proxy is the one that could not connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = format!("http://127.0.0.1:{closed}/");
     let cases: Vec<(Value, &str)> = vec![
+        (json!({"type": "navigate", "url": unreachable}), "step 2 (navigate): navigating to http://127.0.0.1:"),
+        (json!({"type": "navigate", "url": unreachable}), "net::ERR_CONNECTION_REFUSED"),
         // No selector matches: every one is named with why.
         (json!({"type": "click", "selectors": [["#nope"], ["aria/Nothing like this"]], "offsetX": 1, "offsetY": 1}), "step 2 (click): no element matches #nope (not found); aria/Nothing like this (not found)"),
         // Found but never visible (the log is empty, so it has no height): never clicked.

@@ -2,108 +2,16 @@
 //! and the model vendors mocked at the HTTP level (wiremock) speaking their real wire
 //! formats, Anthropic Messages and OpenAI Chat Completions.
 
-use std::collections::VecDeque;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
+use common::*;
 use fixtures::Site;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-/// Answers with the next scripted response, in order.
-struct Seq(Mutex<VecDeque<ResponseTemplate>>);
-
-impl Respond for Seq {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        self.0.lock().unwrap().pop_front().unwrap_or_else(|| ResponseTemplate::new(400).set_body_string("the test's script ran out"))
-    }
-}
-
-async fn vendor(route: &str, responses: Vec<ResponseTemplate>) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(route)).respond_with(Seq(Mutex::new(responses.into()))).mount(&server).await;
-    server
-}
-
-struct Dirs {
-    _tmp: tempfile::TempDir,
-    out: PathBuf,
-    rec: PathBuf,
-    root: PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let t = tempfile::tempdir().unwrap();
-    let root = t.path().to_path_buf();
-    Dirs { out: root.join("out"), rec: root.join("rec"), root, _tmp: t }
-}
-
-fn errand(d: &Dirs, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
-    c.arg("run").args(args).arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec);
-    c.env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml")).env("ERRAND_RETRY_BASE_MS", "10");
-    for k in ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"] {
-        c.env_remove(k);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
-    c
-}
-
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(mut c: tokio::process::Command) -> Ran {
-    let o = tokio::time::timeout(Duration::from_secs(120), c.output()).await.expect("errand finishes").expect("errand runs");
-    Ran { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
-}
-
-/// The one recording under a record dir, as parsed lines.
-fn recording(rec: &Path) -> (PathBuf, Vec<Value>) {
-    let dir = std::fs::read_dir(rec).expect("a recording").next().expect("one recording").unwrap().path();
-    let text = std::fs::read_to_string(dir.join("session.jsonl")).unwrap();
-    (dir, text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect())
-}
-
-fn all_text(dir: &Path) -> String {
-    let mut s = String::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            s.push_str(&all_text(&p));
-        } else {
-            s.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
-        }
-    }
-    s
-}
-
-fn claude(text: &str, calls: &[(&str, &str, Value)]) -> ResponseTemplate {
-    let mut content = vec![json!({"type": "text", "text": text})];
-    for (id, name, input) in calls {
-        content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
-    }
-    ResponseTemplate::new(200).set_body_json(json!({
-        "id": "msg_test", "type": "message", "role": "assistant", "model": "claude-test",
-        "content": content, "stop_reason": "tool_use", "stop_sequence": null,
-        "usage": {"input_tokens": 1000, "output_tokens": 50, "cache_read_input_tokens": 800, "cache_creation_input_tokens": 0}
-    }))
-}
-
-fn anthropic_error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({"type": "error", "error": {"type": kind, "message": message}}))
-}
-
-fn body(r: &Request) -> Value {
-    serde_json::from_slice(&r.body).expect("the request body is JSON")
-}
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn anthropic_drives_a_multi_step_run_in_its_wire_format() {
@@ -194,7 +102,9 @@ async fn anthropic_drives_a_multi_step_run_in_its_wire_format() {
     assert_eq!(lines.first().unwrap()["type"], "session_start");
     assert_eq!(lines.last().unwrap()["type"], "session_end");
     assert_eq!(lines.last().unwrap()["outcome"], "done");
-    assert_eq!(lines.iter().filter(|l| l["type"] == "step").count(), 7);
+    // errand's own opening of the start page (step 0), then the model's seven calls.
+    assert_eq!(lines.iter().filter(|l| l["type"] == "step").count(), 8);
+    assert_eq!(lines.iter().find(|l| l["type"] == "step").unwrap()["step"], 0);
     assert!(lines.iter().any(|l| l["type"] == "extract" && l["url"].as_str().unwrap().ends_with("/articles/otters.html")));
     assert!(!all_text(&dir).contains("sk-ant-test-secret"));
 }
@@ -369,9 +279,32 @@ async fn bad_input_exits_2_and_starts_nothing() {
     assert!(r.stderr.contains("needs ANTHROPIC_API_KEY"), "{}", r.stderr);
     std::fs::create_dir_all(&d.root).unwrap();
     std::fs::write(d.root.join("allowlist.toml"), "allow = [\"*.com\"]\n").unwrap();
-    let r = run(errand(&d, &["x", "--model", "builtin"], &[])).await;
+    let r = run(errand(&d, &["x", "--model", "builtin", "--start", "http://127.0.0.1:9/"], &[])).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("allowlist.toml:1:10: \"*.com\" would allow every site"), "{}", r.stderr);
+    std::fs::remove_file(d.root.join("allowlist.toml")).unwrap();
+    // Careless input is a usage error before anything starts, never an empty "success".
+    let cases: &[(&[&str], &str)] = &[
+        (&["what do kayaks cost"], "pass --start URL"),
+        (&["what do kayaks cost", "--start", "ftp://127.0.0.1/x"], "is not a web address"),
+        (&["what do kayaks cost", "--start", "kayaks.example"], "e.g. https://kayaks.example"),
+        (&["", "--start", "http://127.0.0.1:9/"], "the task is empty"),
+        (&["  ", "--start", "http://127.0.0.1:9/"], "the task is empty"),
+        (&["x", "--start", "http://127.0.0.1:9/", "--max-steps", "0"], "--max-steps"),
+        (&["x", "--start", "http://127.0.0.1:9/", "--max-pages", "0"], "--max-pages"),
+    ];
+    for (args, says) in cases {
+        let r = run(errand(&d, args, &[])).await;
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("starting the browser") && !r.stderr.contains("enforcing"), "{args:?} started: {}", r.stderr);
+    }
+    for (cmd, args, says) in [("extract", vec!["--parallel", "0", "http://127.0.0.1:9/"], "--parallel"), ("replay", vec!["--speed", "0", "x"], "--speed"), ("open", vec!["notaurl"], "not a full address")] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg(cmd).args(&args).env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml")).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{cmd} {args:?}: {err}");
+        assert!(err.contains(says), "{cmd} {args:?}: {err}");
+    }
     assert!(!d.rec.exists() && !d.out.exists(), "nothing was created");
 }
 
@@ -795,21 +728,6 @@ async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_a
     assert!(site.foreign_log.lock().unwrap().is_empty(), "the foreign host was reached");
 }
 
-fn recordings_cmd(rec: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("recordings").arg("--record-dir").arg(rec).args(args).output().unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     let d = dirs();
@@ -821,7 +739,7 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     // Each step records the page before it: a navigation's title_before is the title the
     // step before it ended on.
     let steps_all: Vec<&Value> = lines.iter().filter(|l| l["type"] == "step").collect();
-    let nav = steps_all.iter().position(|l| l["tool"] == "navigate").expect("a navigation");
+    let nav = steps_all.iter().position(|l| l["tool"] == "navigate" && l["step"] != 0).expect("a navigation");
     assert!(nav > 0);
     assert_eq!(steps_all[nav]["url_before"], steps_all[nav - 1]["url"]);
     assert!(!steps_all[nav]["title_before"].as_str().unwrap().is_empty(), "{}", steps_all[nav]);
@@ -913,7 +831,7 @@ async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
     // The step's record is flushed by the writer task right after; wait for it on disk.
     let (dir, _) = recording(&d.rec);
     for _ in 0..200 {
-        if std::fs::read_to_string(dir.join("session.jsonl")).unwrap().contains("\"type\":\"step\"") {
+        if std::fs::read_to_string(dir.join("session.jsonl")).unwrap().contains("\"step\":1,") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -944,14 +862,27 @@ async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
 async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks() {
     use browser::{Action, Browser, ElementTarget, LaunchOptions, Options, Source};
     let d = dirs();
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("demo").arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec).output().await.unwrap();
+    // The output folder as a user gives it, relative to where they stand...
+    std::fs::create_dir_all(&d.root).unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).current_dir(&d.root).arg("demo").arg("--out").arg("out").arg("--record-dir").arg(&d.rec).output().await.unwrap();
     assert!(o.status.success());
     let (dir, lines) = recording(&d.rec);
-    let o = recordings_cmd(&d.rec, &["report", dir.to_str().unwrap()]);
+    // Step records carry each page's own title, never its address in the title's place.
+    for l in lines.iter().filter(|l| l["type"] == "step") {
+        let (url, title) = (l["url"].as_str().unwrap(), l["title"].as_str().unwrap());
+        assert!(!title.is_empty() && !url.contains(title), "step {} has the title {title:?} at {url}", l["step"]);
+        if url.ends_with("/articles/costs.html") {
+            assert_eq!(title, "What a heat pump costs");
+        }
+    }
+    // ...and the review made from another folder still finds every file.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).current_dir(elsewhere.path()).arg("recordings").arg("--record-dir").arg(&d.rec).args(["report", dir.to_str().unwrap()]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let path = dir.join("report.html");
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), path.display().to_string());
     let html = std::fs::read_to_string(&path).unwrap();
+    assert!(!html.contains("not found in the output folder"), "the report lost the output folder");
     // Offline: nothing in the file points a browser at the network.
     for bad in ["src=\"http", "href=\"http", "url(", "@import", "<link", "<iframe"] {
         assert!(!html.contains(bad), "the report contains {bad:?}");
@@ -975,8 +906,14 @@ async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks
               shots: [...document.querySelectorAll('img.thumb')].map((i) => i.complete && i.naturalWidth > 0),
               outcome: document.querySelector('#outcome').textContent,
               blocked: document.querySelectorAll('#blocked tr').length - 1,
+              background: document.querySelectorAll('#background li').length,
               extracts: document.querySelectorAll('details.extract').length,
-              reportCites: [...document.querySelectorAll('.file[data-path=\"report.md\"] li')].map((li) => li.textContent)})",
+              reportCites: [...document.querySelectorAll('.file[data-path=\"report.md\"] > div:last-child li')].map((li) => li.textContent),
+              reportRendered: !!document.querySelector('.file[data-path=\"report.md\"] .md h1'),
+              firstStep: document.querySelector('tr.step td').textContent,
+              outcomes: [...document.querySelectorAll('tr.step td .badge')].map((b) => b.textContent),
+              flags: [...document.querySelectorAll('#flags tr.flag')].map((r) => r.textContent),
+              blockedUrls: [...document.querySelectorAll('#blocked tr td:first-child')].map((td) => td.textContent)})",
         )
         .await
         .unwrap();
@@ -987,8 +924,25 @@ async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks
     assert_eq!(shots.len(), lines.iter().filter(|l| l["type"] == "step" && l["screenshot"].is_string()).count());
     assert!(!shots.is_empty() && shots.iter().all(|s| s == true), "every thumbnail renders: {shown}");
     assert!(shown["outcome"].as_str().unwrap().starts_with("done"));
-    assert_eq!(shown["blocked"], count("blocked"));
+    // The page's blocks in the table; Chromium's own background calls apart.
+    let page_blocks = lines.iter().filter(|l| l["type"] == "blocked" && l["source"] != "chromium" && l["source"] != "browser background").count();
+    assert_eq!(shown["blocked"], page_blocks);
+    assert_eq!(shown["background"], count("blocked") - page_blocks);
     assert_eq!(shown["extracts"], count("extract"));
+    // What errand protected against is there to see: the forum's injection flagged, the
+    // partner site's badge blocked, the start page as step 0, outcomes by colour, and
+    // report.md rendered rather than shown as raw Markdown.
+    let flags = shown["flags"].as_array().unwrap();
+    assert!(count("flag") >= 1 && flags.len() == count("flag"), "{shown}");
+    assert!(flags.iter().any(|f| f.as_str().unwrap().contains("ignore your previous instructions")), "{shown}");
+    assert!(shown["blockedUrls"].as_array().unwrap().iter().any(|u| u.as_str().unwrap().contains("127.0.0.2")), "{shown}");
+    assert_eq!(shown["firstStep"], "0");
+    // The start page's badge from the partner host was blocked as it loaded: that step
+    // shows as blocked, the rest as done.
+    let outcomes = shown["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes[0], "blocked", "{shown}");
+    assert!(outcomes.iter().filter(|o| *o == "done").count() >= 10, "{shown}");
+    assert_eq!(shown["reportRendered"], true);
     let cites = shown["reportCites"].as_array().unwrap();
     assert_eq!(cites.len(), count("extract"));
     assert!(cites.iter().any(|c| c.as_str().unwrap().contains("/articles/costs.html")), "{shown}");

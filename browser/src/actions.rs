@@ -104,6 +104,9 @@ pub struct Outcome {
     pub secret: bool,
     /// Requests the allowlist stopped while the action ran.
     pub blocked: Vec<crate::Blocked>,
+    /// Why the page now shown is not the one asked for: `HTTP 404 Not Found`, or
+    /// `net::ERR_CONNECTION_REFUSED` (then the navigation itself failed).
+    pub problem: Option<String>,
 }
 
 /// The longest `wait` a model may ask for.
@@ -123,6 +126,7 @@ impl Browser {
         let before = self.active_tab()?;
         let mut out = Outcome { url_before: before.url.clone(), ..Default::default() };
         let mut settle = true;
+        let mut closed: Option<String> = None;
         match action {
             Action::Navigate { url } => {
                 self.navigate(url).await?;
@@ -284,8 +288,11 @@ impl Browser {
                 if n == 1 {
                     return Err(BrowserError::Action("cannot close the last tab; navigate instead".into()));
                 }
+                let i = index.unwrap_or(self.st().active);
+                let (title, url) = self.tabs_fresh().await.into_iter().find(|x| x.2 == t.url || x.0 == i).map(|x| (x.1, x.2)).unwrap_or_default();
                 self.close_target(&t.target_id).await?;
-                out.summary = format!("closed tab {}", t.url);
+                closed = Some(url.clone());
+                out.summary = format!("closed tab [{i}]{}", tab_label(&title, &url));
                 settle = false;
             }
             Action::Wait { text, selector, ms } => {
@@ -314,10 +321,37 @@ impl Browser {
                 if let (Some(u), Some(ti)) = (v[0].as_str(), v[1].as_str()) {
                     out.url = u.to_string();
                     out.title = ti.to_string();
+                    // Keep what the page said: a later `tabs()` must not show the address
+                    // Chromium uses as a title while a page loads.
+                    if let Some(tab) = self.st().tabs.iter_mut().find(|x| x.target_id == t.target_id) {
+                        tab.url = out.url.clone();
+                        tab.title = out.title.clone();
+                    }
                 }
             }
         }
+        out.problem = self.document_status().problem();
+        if let (Some(p), Action::Navigate { url } | Action::TabNew { url: Some(url) }) = (&out.problem, action) {
+            if p.starts_with("net::") {
+                // As the browser reports it without a proxy: the page could not be loaded.
+                return Err(BrowserError::Action(format!("could not load {url}: {p}")));
+            }
+        }
+        if let Some(p) = &out.problem {
+            if matches!(action, Action::Navigate { .. } | Action::TabNew { .. } | Action::Back | Action::Forward) {
+                out.summary.push_str(&format!(" (the server answered {p})"));
+            }
+        }
         out.changes = self.take_changes();
+        if let Some(url) = closed {
+            // The tab errand closed is in the summary already.
+            if let Some(k) = out.changes.iter().position(|c| matches!(c, Change::TabClosed { url: u } if *u == url)) {
+                out.changes.remove(k);
+            }
+        }
+        if out.changes.iter().any(|c| matches!(c, Change::NewTab { .. })) {
+            self.name_new_tabs(&mut out.changes).await;
+        }
         out.blocked = self.new_blocked();
         let (declined, stopped): (Vec<_>, Vec<_>) = out.blocked.iter().cloned().partition(|b| b.layer == "consent");
         if !stopped.is_empty() {
@@ -331,12 +365,15 @@ impl Browser {
         }
         for c in &out.changes {
             match c {
-                Change::NewTab { index, url } => out.summary.push_str(&format!("; opened tab [{index}] {url}")),
+                Change::NewTab { index, url } => {
+                    let title = self.tabs().into_iter().find(|x| x.0 == *index).map(|x| x.1).unwrap_or_default();
+                    out.summary.push_str(&format!("; opened tab [{index}]{}", tab_label(&title, url)))
+                }
                 Change::Dialog { dialog, message, answer } => out.summary.push_str(&format!("; {dialog} dialog \"{message}\" {answer}")),
                 Change::Download { file, .. } => out.summary.push_str(&format!("; downloaded {file}")),
                 Change::DownloadDenied { url } => out.summary.push_str(&format!("; download of {url} refused (no output folder)")),
                 Change::Crashed { detail } => out.summary.push_str(&format!("; {detail}")),
-                Change::TabClosed { url } => out.summary.push_str(&format!("; tab {url} closed")),
+                Change::TabClosed { url } => out.summary.push_str(&format!("; a tab closed itself{}", tab_label("", url))),
             }
         }
         if !out.settled {
@@ -857,7 +894,15 @@ impl Browser {
         self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", json!({ "value": scripts_off })).await?;
         self.navigate_in(tab, url).await?;
         self.settle_tab(tab).await?;
-        self.extract_in(&tab.target_id).await
+        let doc = self.frame_status(&tab.target_id);
+        // A page sent to a blocked host is read again without scripts by the caller.
+        if let Some(p) = doc.problem().filter(|_| !doc.blocked) {
+            // An error page is not the page's content: say so rather than extract it.
+            return Err(BrowserError::Action(if p.starts_with("net::") { format!("could not load {url}: {p}") } else { format!("{url} answered {p}") }));
+        }
+        let mut v = self.extract_in(&tab.target_id).await?;
+        v["status"] = json!(doc.status);
+        Ok(v)
     }
 
     /// [`Browser::settle`] for one tab of several loading at once: its navigation done, its
@@ -909,6 +954,48 @@ impl Browser {
 }
 
 /// "evil.example is not on the allowlist (3 requests), …" — one entry per distinct reason.
+/// ` "Title" url` for narration, leaving out what is not known yet (a tab still loading
+/// has no title and may have no address).
+fn tab_label(title: &str, url: &str) -> String {
+    let mut s = String::new();
+    let bare = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    if !title.trim().is_empty() && title != url && title != bare {
+        s.push_str(&format!(" \"{}\"", title.trim()));
+    }
+    if !url.is_empty() {
+        s.push_str(&format!(" {url}"));
+    } else if s.is_empty() {
+        s.push_str(" (not loaded yet)");
+    }
+    s
+}
+
+impl Browser {
+    /// Fill in the address of tabs the action opened: a popup's target starts at
+    /// about:blank (or nothing) and learns its URL a moment later. Waits at most 2 s.
+    async fn name_new_tabs(&self, changes: &mut [Change]) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let tabs = self.tabs_fresh().await;
+            let mut missing = false;
+            for c in changes.iter_mut() {
+                if let Change::NewTab { index, url } = c {
+                    if let Some(t) = tabs.iter().find(|t| t.0 == *index) {
+                        if !t.2.is_empty() && t.2 != "about:blank" {
+                            *url = t.2.clone();
+                        }
+                    }
+                    missing |= url.is_empty() || url == "about:blank";
+                }
+            }
+            if !missing || std::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 pub fn blocked_summary(b: &[crate::Blocked]) -> String {
     let mut seen: Vec<(String, usize)> = vec![];
     for x in b {

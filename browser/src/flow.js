@@ -182,13 +182,25 @@
       if (el instanceof HTMLSelectElement) kind = 'select';
       else if (el instanceof HTMLTextAreaElement) kind = 'typeable';
       else if (el instanceof HTMLInputElement) {
-        kind = ['textarea', 'text', 'url', 'tel', 'search', 'password', 'number', 'email'].includes(el.type) ? 'typeable' : 'other';
-      } else if (el.isContentEditable) kind = 'typeable';
+        if (el.type === 'checkbox' || el.type === 'radio') kind = 'checkable';
+        else kind = ['text', 'url', 'tel', 'search', 'password', 'number', 'email'].includes(el.type) ? 'typeable' : 'other';
+      } else if (['checkbox', 'radio', 'switch'].includes(el.getAttribute('role'))) kind = 'checkable';
+      else if (el.isContentEditable) kind = 'typeable';
+      if (kind === 'checkable') {
+        // As Puppeteer's Locator.fill: a checkbox, radio or switch is clicked when its state
+        // is mixed or differs from the value's truth (any non-empty text checks it).
+        const mixed = el.indeterminate || el.getAttribute('aria-checked') === 'mixed';
+        const on = el.checked || el.getAttribute('aria-checked') === 'true';
+        return { kind, click: mixed || on !== (value !== '') };
+      }
       if (kind !== 'typeable') return { kind };
+      // Long values are set at once rather than typed (Puppeteer's typing threshold).
+      if (value.length >= 100) return { kind: 'other' };
       const secret = globalThis.__errand && __errand.isSecretField ? __errand.isSecretField(el) : el.type === 'password';
       const editable = el.isContentEditable && !('value' in el);
       const current = editable ? el.innerText : el.value;
-      if (value.length <= current.length || !value.startsWith(current)) {
+      if (current === value) return { kind, type: '', secret };
+      if (!current || !value.startsWith(current)) {
         if (editable) el.innerText = ''; else el.value = '';
         el.focus();
         return { kind, type: value, secret };
@@ -216,7 +228,9 @@
     setValue(id, value) {
       const el = get(id);
       el.focus();
-      el.value = value;
+      const current = el.isContentEditable ? el.innerText : el.value;
+      if (current === value) return;
+      if (el.isContentEditable) el.innerText = value; else el.value = value;
       el.dispatchEvent(new Event('input', { bubbles: true }));
       el.dispatchEvent(new Event('change', { bubbles: true }));
     },

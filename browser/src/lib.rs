@@ -202,6 +202,35 @@ pub(crate) struct State {
     pub submitted: HashMap<String, (Instant, Value)>,
     /// Sessions whose set-up (domains enabled, children auto-attached) is complete.
     pub ready: std::collections::HashSet<String>,
+    /// frame id -> how its current document arrived: the HTTP status, and the net error
+    /// when errand's proxy could not reach the server.
+    pub documents: HashMap<String, DocStatus>,
+}
+
+/// How a frame's document arrived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DocStatus {
+    /// The HTTP status (0 when unknown).
+    pub status: u16,
+    pub status_text: String,
+    /// `ERR_CONNECTION_REFUSED` and the like: the server could not be reached.
+    pub net_error: Option<String>,
+    /// errand's proxy refused it (the host is not on the allowlist).
+    pub blocked: bool,
+}
+
+impl DocStatus {
+    /// Why this document is not the page asked for, if it is not: an HTTP error or an
+    /// unreachable server.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(e) = &self.net_error {
+            return Some(format!("net::{e}"));
+        }
+        if self.blocked {
+            return Some("blocked: its host is not on the allowlist".into());
+        }
+        (self.status >= 400).then(|| format!("HTTP {} {}", self.status, self.status_text).trim_end().to_string())
+    }
 }
 
 /// A running browser under errand's control.
@@ -601,6 +630,17 @@ impl Browser {
         self.tabs()
     }
 
+    /// How the active tab's document arrived (HTTP status, unreachable server).
+    pub fn document_status(&self) -> DocStatus {
+        let st = self.st();
+        st.tabs.get(st.active).and_then(|t| st.documents.get(&t.target_id)).cloned().unwrap_or_default()
+    }
+
+    /// How a frame's (or tab's, by its target id) document arrived.
+    pub(crate) fn frame_status(&self, frame: &str) -> DocStatus {
+        self.st().documents.get(frame).cloned().unwrap_or_default()
+    }
+
     /// Tabs as (index, title, url, active).
     pub fn tabs(&self) -> Vec<(usize, String, String, bool)> {
         let st = self.st();
@@ -680,14 +720,17 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
             tracing::warn!("could not intercept requests of a {kind} target: {e}");
         }
     }
+    // The rest is sent in order without waiting for each answer, as Puppeteer does:
+    // Chromium dispatches a session's commands in order, but answers `Page.enable` for a
+    // popup opened with `noopener` only after its first navigation, which waits for the
+    // target to be resumed. Awaiting one by one would hang that tab for good.
     let page_like = kind == "page" || kind == "iframe";
+    let mut calls: Vec<(&str, Value)> = vec![];
     if page_like {
-        let _ = cdp.raw(s, "Page.enable", json!({})).await;
+        calls.push(("Page.enable", json!({})));
         if kind == "page" {
             if let Some((w, h)) = viewport {
-                let _ = cdp
-                    .raw(s, "Emulation.setDeviceMetricsOverride", json!({"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false}))
-                    .await;
+                calls.push(("Emulation.setDeviceMetricsOverride", json!({"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false})));
             }
         }
         // The walker runs at the start of every document, in errand's own world: it sees
@@ -695,27 +738,33 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
         if consent {
             // The walker reports each form as it is submitted through this binding
             // (bindings report only with the Runtime domain on).
-            let _ = cdp.raw(s, "Runtime.enable", json!({})).await;
-            let _ = cdp.raw(s, "Runtime.addBinding", json!({"name": "__errandSubmitted", "executionContextName": "errand"})).await;
+            calls.push(("Runtime.enable", json!({})));
+            calls.push(("Runtime.addBinding", json!({"name": "__errandSubmitted", "executionContextName": "errand"})));
         }
-        let _ = cdp.raw(s, "Page.addScriptToEvaluateOnNewDocument", json!({"source": WALKER, "worldName": "errand"})).await;
-        if let Err(e) = cdp.raw(s, "Network.enable", json!({})).await {
-            tracing::warn!("Network.enable failed on a {kind}: {e}");
-        }
-
-        if let Ok(tree) = cdp.raw(s, "Page.getFrameTree", json!({})).await {
-            if let Some(tab) = &tab {
-                let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
-                add_tree(&mut st, &tree["frameTree"], None, &session, tab);
-            }
-        }
+        calls.push(("Page.addScriptToEvaluateOnNewDocument", json!({"source": WALKER, "worldName": "errand"})));
+        calls.push(("Network.enable", json!({})));
+        calls.push(("Page.getFrameTree", json!({})));
     } else if kind.contains("worker") {
-        let _ = cdp.raw(s, "Network.enable", json!({})).await;
+        calls.push(("Network.enable", json!({})));
     }
     if page_like || kind.contains("worker") {
-        let _ = cdp.raw(s, "Target.setAutoAttach", auto_attach()).await;
+        calls.push(("Target.setAutoAttach", auto_attach()));
     }
-    let _ = cdp.raw(s, "Runtime.runIfWaitingForDebugger", json!({})).await;
+    calls.push(("Runtime.runIfWaitingForDebugger", json!({})));
+    let answers = futures::future::join_all(calls.iter().map(|(m, p)| cdp.raw(s, m, p.clone()))).await;
+    for ((method, _), answer) in calls.iter().zip(answers) {
+        match (*method, answer) {
+            ("Network.enable", Err(e)) => tracing::warn!("Network.enable failed on a {kind}: {e}"),
+            ("Page.getFrameTree", Ok(tree)) => {
+                if let Some(tab) = &tab {
+                    let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
+                    add_tree(&mut st, &tree["frameTree"], None, &session, tab);
+                }
+            }
+            (m, Err(e)) => tracing::debug!("{m} failed on a {kind}: {e}"),
+            _ => {}
+        }
+    }
     st.lock().unwrap_or_else(|p| p.into_inner()).ready.insert(session);
 }
 
@@ -851,7 +900,11 @@ fn add_tree(st: &mut State, node: &Value, parent: Option<&str>, session: &str, t
         navs: 0,
     });
     e.session = session.to_string();
-    e.url = url;
+    // The tree is a snapshot that may be answered after a navigation event was already
+    // seen; the event is the later truth.
+    if e.navs == 0 {
+        e.url = url;
+    }
     if e.parent.is_none() {
         e.parent = parent;
     }
@@ -951,8 +1004,14 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let info = &p["targetInfo"];
                 if info["type"] == "page" {
                     if let Some(t) = s.tabs.iter_mut().find(|t| Some(t.target_id.as_str()) == info["targetId"].as_str()) {
-                        t.url = info["url"].as_str().unwrap_or_default().into();
-                        t.title = info["title"].as_str().unwrap_or_default().into();
+                        let url = info["url"].as_str().unwrap_or_default();
+                        let title = info["title"].as_str().unwrap_or_default();
+                        // While a page loads Chromium titles it with its address; that
+                        // must not replace the title the page itself gave.
+                        if !(url == t.url && !t.title.is_empty() && title_is_address(title, url)) {
+                            t.title = title.into();
+                        }
+                        t.url = url.into();
                     }
                 }
             }
@@ -1070,10 +1129,25 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 if let (Some(id), Some(url)) = (p["requestId"].as_str(), p["request"]["url"].as_str()) {
                     s.requests.insert((sess.clone(), id.to_string()), (url.to_string(), ty.to_string()));
                 }
+                if ty == "Document" {
+                    // A new document is on its way: the old one's status no longer holds.
+                    if let Some(frame) = p["frameId"].as_str() {
+                        s.documents.remove(frame);
+                    }
+                }
             }
             "Network.responseReceived" => {
-                // The proxy marks its refusals; name the resource and target behind it.
                 let r = &p["response"];
+                if p["type"] == "Document" {
+                    if let Some(frame) = p["frameId"].as_str() {
+                        let header = r["headers"].as_object().and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(proxy::UNREACHABLE_HEADER))).and_then(|(_, v)| v.as_str());
+                        let status = r["status"].as_u64().unwrap_or(0) as u16;
+                        let status_text = r["statusText"].as_str().filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| reason_phrase(status));
+                        let blocked = status == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null();
+                        s.documents.insert(frame.to_string(), DocStatus { status, status_text, net_error: header.map(str::to_string), blocked });
+                    }
+                }
+                // The proxy marks its refusals; name the resource and target behind it.
                 if r["status"] == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null() {
                     let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
                     let url = r["url"].as_str().unwrap_or_default();
@@ -1189,3 +1263,15 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
     }
 }
 
+
+/// Is this target title only Chromium's stand-in for a page without one yet (its address
+/// without the scheme)?
+fn title_is_address(title: &str, url: &str) -> bool {
+    let bare = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    title.is_empty() || title == url || title == bare || title == bare.trim_end_matches('/')
+}
+
+/// The standard reason phrase of an HTTP status (HTTP/2 responses carry none).
+fn reason_phrase(status: u16) -> String {
+    hyper::StatusCode::from_u16(status).ok().and_then(|c| c.canonical_reason()).unwrap_or_default().to_string()
+}

@@ -26,6 +26,10 @@ type Body = BoxBody<Bytes, hyper::Error>;
 /// The header on the proxy's refusals, so the browser's event task can tell them from a
 /// site's own 403s and name the page and resource behind them.
 pub const BLOCKED_HEADER: &str = "x-errand-blocked";
+/// Marks the proxy's own answer when it could not reach a server: the value is the net
+/// error Chromium would report without a proxy (`ERR_CONNECTION_REFUSED`), so errand can
+/// fail the navigation as the browser would instead of showing the proxy's page.
+pub const UNREACHABLE_HEADER: &str = "x-errand-unreachable";
 
 /// A running proxy.
 #[derive(Debug, Clone)]
@@ -113,7 +117,36 @@ async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Bo
     }
     match ctx.client.request(req).await {
         Ok(resp) => Ok(resp.map(|b| b.boxed())),
-        Err(e) => Ok(text(StatusCode::BAD_GATEWAY, format!("upstream error: {e}"))),
+        Err(e) => {
+            use std::error::Error;
+            let mut detail = e.to_string();
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                detail = format!("{detail}: {c}");
+                cause = c.source();
+            }
+            let mut r = text(StatusCode::BAD_GATEWAY, format!("cannot reach {url}: {detail}"));
+            r.headers_mut().insert(UNREACHABLE_HEADER, hyper::header::HeaderValue::from_static(net_error(&detail)));
+            Ok(r)
+        }
+    }
+}
+
+/// The Chromium net error for a failure to reach a server, from its description.
+pub fn net_error(detail: &str) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("refused") {
+        "ERR_CONNECTION_REFUSED"
+    } else if d.contains("dns") || d.contains("resolve") || d.contains("name or service") {
+        "ERR_NAME_NOT_RESOLVED"
+    } else if d.contains("timed out") || d.contains("timeout") {
+        "ERR_CONNECTION_TIMED_OUT"
+    } else if d.contains("reset") {
+        "ERR_CONNECTION_RESET"
+    } else if d.contains("closed") || d.contains("incomplete") || d.contains("empty") {
+        "ERR_EMPTY_RESPONSE"
+    } else {
+        "ERR_CONNECTION_FAILED"
     }
 }
 

@@ -113,6 +113,12 @@ pub struct PageState {
     pub blocked: Vec<String>,
     pub max_elements: usize,
     pub ready: String,
+    /// Why this is not the page asked for: `HTTP 404 Not Found`, `net::ERR_…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The document's HTTP status (0 when unknown: `about:`, `data:`, a cached page).
+    #[serde(default)]
+    pub status: u16,
 }
 
 struct FrameWalk {
@@ -242,7 +248,12 @@ impl Browser {
             blocked: vec![],
             max_elements: opts.max_elements,
             ready: main["ready"].as_str().unwrap_or_default().into(),
+            problem: None,
+            status: 0,
         };
+        let doc = self.document_status();
+        ps.problem = doc.problem();
+        ps.status = doc.status;
         let vp = ps.viewport;
         let mut refs = self.refs.lock().unwrap_or_else(|p| p.into_inner());
         for w in walked.iter() {
@@ -383,6 +394,9 @@ impl PageState {
     pub fn render(&self) -> String {
         let mut o = String::with_capacity(4096);
         let _ = writeln!(o, "Page: {} — {}", one_line(&self.title, 120), self.url);
+        if let Some(p) = &self.problem {
+            let _ = writeln!(o, "Status: {p} (an error page, not the content asked for)");
+        }
         if self.tabs.len() > 1 {
             let tabs: Vec<String> = self
                 .tabs
@@ -559,6 +573,8 @@ mod tests {
             blocked: vec![],
             max_elements: max,
             ready: "complete".into(),
+            problem: None,
+            status: 200,
         }
     }
 

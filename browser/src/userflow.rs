@@ -563,7 +563,14 @@ impl Browser {
             // Same-document navigation: nothing to load.
             return Ok(());
         }
-        self.flow_wait_navigation(frame, before, timeout).await.map(|_| ())
+        self.flow_wait_navigation(frame, before, timeout).await?;
+        // The proxy's own page for a server it could not reach is a failed navigation, as
+        // the browser reports it without a proxy (an HTTP error status is not: the
+        // reference runner's goto accepts a 404).
+        if let Some(e) = self.frame_status(frame).net_error {
+            return Err(BrowserError::Action(format!("navigating to {url} failed: net::{e}")));
+        }
+        Ok(())
     }
 
     /// Wait until the frame has committed a navigation after `since` (see

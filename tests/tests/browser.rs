@@ -236,6 +236,8 @@ async fn popups_and_new_tabs_are_tracked_switched_and_closed() {
     let s = state(&b).await;
     let o = b.act(&Action::Click { target: r(&s, "button", "Open popup") }).await.unwrap();
     assert!(o.changes.iter().any(|c| matches!(c, Change::NewTab { index: 1, .. })), "{o:?}");
+    // The narration names the new tab by its address, never with blanks.
+    assert!(o.summary.contains(&format!("opened tab [1] {}", site.url("/popup-target.html"))) || o.summary.contains(&format!("opened tab [1] \"Popup target\" {}", site.url("/popup-target.html"))), "{}", o.summary);
     let o = b.act(&Action::Click { target: r(&s, "link", "New tab link") }).await.unwrap();
     assert!(o.changes.iter().any(|c| matches!(c, Change::NewTab { index: 2, .. })), "{o:?}");
     assert_eq!(b.tabs().len(), 3);
@@ -244,8 +246,9 @@ async fn popups_and_new_tabs_are_tracked_switched_and_closed() {
     let p = state(&b).await;
     assert!(p.render().contains("I am the popup"), "{}", p.render());
     assert!(p.render().contains("Tabs: [0] Popup fixture"), "{}", p.render());
-    b.act(&Action::TabClose { index: None }).await.unwrap();
+    let o = b.act(&Action::TabClose { index: None }).await.unwrap();
     assert_eq!(b.tabs().len(), 2);
+    assert!(o.summary.starts_with(&format!("closed tab [1] \"Popup target\" {};", site.url("/popup-target.html"))), "{}", o.summary);
     b.act(&Action::TabNew { url: Some(site.url("/index.html")) }).await.unwrap();
     assert!(state(&b).await.render().contains("Plain text paragraph"));
     let e = b.act(&Action::TabSwitch { index: 7 }).await.unwrap_err();

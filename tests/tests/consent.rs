@@ -132,3 +132,30 @@ async fn approved_submissions_arrive_exactly_once_with_their_body() {
     assert_eq!(w.len(), 7, "nothing sent twice: {w:?}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn new_tabs_from_a_post_form_and_a_noopener_popup_load() {
+    let site = Site::start().await;
+    let seen = Arc::new(Mutex::new(vec![]));
+    let b = start(&site, true, seen.clone()).await;
+    b.act(&Action::Navigate { url: site.url("/popup.html") }).await.unwrap();
+    // A popup without an opener is a tab of its own, attached and resumed like any other.
+    let o = b.act(&Action::Click { target: text("Open without opener") }).await.unwrap();
+    assert!(o.summary.contains("opened tab [1]") && o.summary.contains("/popup-target.html"), "{}", o.summary);
+    b.act(&Action::TabSwitch { index: 1 }).await.unwrap();
+    b.settle().await.unwrap();
+    let s = b.state(&Default::default()).await.unwrap();
+    assert!(s.render().contains("I am the popup"), "the noopener tab loaded: {}", s.render());
+    b.act(&Action::TabSwitch { index: 0 }).await.unwrap();
+    // A POST form aimed at a new tab: asked about, approved, and its answer shows there.
+    let o = b.act(&Action::Click { target: text("Order in a new tab") }).await.unwrap();
+    assert!(o.summary.contains("opened tab [2]"), "{}", o.summary);
+    until_writes(&site, 1).await;
+    assert_eq!(writes(&site), vec![("POST".to_string(), "route=blank-post".to_string(), "item=kettle".to_string())]);
+    assert!(seen.lock().unwrap().iter().any(|s| s.url.contains("route=blank-post")), "the person was asked");
+    b.act(&Action::TabSwitch { index: 2 }).await.unwrap();
+    b.settle().await.unwrap();
+    let s = b.state(&Default::default()).await.unwrap();
+    assert!(s.render().contains("kettle"), "the new tab shows the server's answer: {}", s.render());
+    b.close().await;
+}

@@ -50,6 +50,8 @@ pub fn load(dir: &Path) -> Result<Recorded, String> {
     for l in &r.lines {
         match &l.record {
             Record::SessionStart { task, .. } => out.task = task.clone(),
+            // Step 0 is errand's own opening of the start page, not a call to repeat.
+            Record::Step { step: 0, args, .. } => out.start = args["url"].as_str().map(str::to_string),
             Record::Step { step, tool, args, intent, ok, url_before, url, locator, .. } => {
                 if out.start.is_none() && !url_before.is_empty() && !url_before.starts_with("about:") {
                     out.start = Some(url_before.clone());
