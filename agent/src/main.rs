@@ -27,7 +27,7 @@ use browser::{Action, Browser, LaunchOptions, Options, Source, StateOptions};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "errand", version, about = "A browser agent that turns web research into documents, under a domain allowlist and your consent")]
+#[command(name = "errand", version, about = "A browser agent that turns web research into documents, under a domain allowlist and your consent", after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -36,23 +36,32 @@ struct Cli {
 #[derive(Args, Clone, Debug, Default)]
 pub struct BrowserArgs {
     /// Chromium executable (default: $CHROME, then chromium, chromium-browser, google-chrome on PATH)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "FILE")]
     chrome: Option<PathBuf>,
     /// Show the browser window instead of running headless
     #[arg(long, global = true)]
     headed: bool,
     /// Keep the browser profile in this folder (default: a fresh temporary profile)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "DIR")]
     profile: Option<PathBuf>,
     /// Attach to a running browser (ws://… or http://host:port) instead of launching one
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_name = "URL", value_parser = cdp_url)]
     cdp_url: Option<String>,
     /// Also allow this host pattern for this run only (repeatable)
     #[arg(long = "allow", value_name = "PATTERN", global = true)]
     allow: Vec<String>,
     /// The allowlist file (default ~/.config/errand/allowlist.toml)
-    #[arg(long, global = true, env = "ERRAND_ALLOWLIST")]
+    #[arg(long, global = true, env = "ERRAND_ALLOWLIST", value_name = "FILE")]
     allowlist: Option<PathBuf>,
+}
+
+/// `--cdp-url` must be a DevTools address: checked before anything starts.
+fn cdp_url(s: &str) -> Result<String, String> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "ws" | "wss" | "http" | "https") && u.host_str().is_some() => Ok(s.to_string()),
+        Ok(u) => Err(format!("{s} is a {} address; give the browser's DevTools address, ws://HOST:PORT/devtools/browser/… or http://HOST:PORT", u.scheme())),
+        Err(e) => Err(format!("{e}; give the browser's DevTools address, ws://HOST:PORT/devtools/browser/… or http://HOST:PORT")),
+    }
 }
 
 impl BrowserArgs {
@@ -77,6 +86,7 @@ impl BrowserArgs {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a demo research task on the bundled heat-pump site (offline, no API key)
+    #[command(after_help = AFTER_HELP)]
     Demo {
         #[command(flatten)]
         browser: BrowserArgs,
@@ -84,14 +94,16 @@ enum Cmd {
         #[arg(long)]
         json: bool,
         /// The output folder (default ./errand-out/<session-id>)
-        #[arg(long)]
+        #[arg(long, short = 'o', value_name = "DIR")]
         out: Option<PathBuf>,
         /// Where recordings go (default ~/.local/share/errand/recordings)
-        #[arg(long, env = "ERRAND_RECORD_DIR")]
+        #[arg(long, env = "ERRAND_RECORD_DIR", value_name = "DIR")]
         record_dir: Option<PathBuf>,
     },
     /// Extract the main content of pages as Markdown (their hosts are allowed, nothing else)
+    #[command(after_help = AFTER_HELP)]
     Extract {
+        /// The pages to read (their hosts are allowed for this run)
         #[arg(required = true, value_name = "URL")]
         urls: Vec<String>,
         #[command(flatten)]
@@ -105,7 +117,10 @@ enum Cmd {
         parallel: usize,
     },
     /// Open a URL and print its page state (the compact view a model reads)
+    #[command(after_help = AFTER_HELP)]
     Open {
+        /// The page to open (its host is allowed for this run)
+        #[arg(value_name = "URL")]
         url: String,
         #[command(flatten)]
         browser: BrowserArgs,
@@ -114,23 +129,26 @@ enum Cmd {
         json: bool,
     },
     /// Do a research task in the browser and write the results as files
+    #[command(after_help = AFTER_HELP)]
     Run(run::RunArgs),
     /// List, edit and check the domain allowlist (default ~/.config/errand/allowlist.toml)
     Allow {
         #[command(subcommand)]
         cmd: allow::AllowCmd,
         /// The allowlist file to use
-        #[arg(long, global = true, env = "ERRAND_ALLOWLIST")]
+        #[arg(long, global = true, env = "ERRAND_ALLOWLIST", value_name = "FILE")]
         allowlist: Option<PathBuf>,
     },
     /// Replay a recorded session without a model, under today's allowlist and consent
+    #[command(after_help = AFTER_HELP)]
     Replay(ReplayArgs),
     /// List, show and verify session recordings (default ~/.local/share/errand/recordings)
+    #[command(after_help = AFTER_HELP)]
     Recordings {
         #[command(subcommand)]
         cmd: review::RecordingsCmd,
         /// Where recordings are
-        #[arg(long, env = "ERRAND_RECORD_DIR", global = true)]
+        #[arg(long, env = "ERRAND_RECORD_DIR", global = true, value_name = "DIR")]
         record_dir: Option<PathBuf>,
     },
     /// Benchmarks that print numbers
@@ -140,13 +158,55 @@ enum Cmd {
     },
 }
 
+const AFTER_HELP: &str = "Examples:
+  errand demo
+  errand run \"Collect the prices of the three plans into a CSV and a summary\" -s https://vendor.example/pricing -o prices
+  errand extract https://example.com/article --json | jq .title
+  errand allow add docs.rs '*.wikipedia.org'
+  errand recordings list
+  errand replay 20261130-071502-3fa2
+
+Environment:
+  ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL   Claude (--model anthropic:MODEL), and a proxy or gateway for it
+  OPENAI_API_KEY, OPENAI_BASE_URL         OpenAI or any server that speaks its Chat Completions API
+  CHROME                                  the Chromium executable (else chromium, google-chrome… on PATH)
+  ERRAND_ALLOWLIST                        the allowlist file (default ~/.config/errand/allowlist.toml)
+  ERRAND_RECORD_DIR                       where recordings go (default ~/.local/share/errand/recordings)
+  ERRAND_LOG                              log filter, e.g. debug or errand::consent=debug
+
+Exit codes:
+  0  success
+  1  the work failed (a run that did not finish, a page that could not be read, a recording
+     that was altered)
+  2  usage or bad input (nothing was started)
+  3  recordings verify: intact, but the session was stopped before it ended";
+
+/// Resolves when the user asks errand to stop: Ctrl-C (SIGINT) or SIGTERM. Commands
+/// select on it so the browser is closed, its temporary profile removed and the recording
+/// finished on either, instead of the process dying where it stands.
+pub async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
+}
+
 /// The demo's task: answered from the bundled site, which also carries a prompt
 /// injection (the forum page) and a link off the allowlist.
 const DEMO_TASK: &str = "How much does an air-source heat pump cost to buy, install and run, and how do heat pumps cope with cold climates?";
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ERRAND_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colour codes only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -228,29 +288,29 @@ struct ReplayArgs {
     /// Chrome DevTools Recorder user flow (a .json file, the @puppeteer/replay format)
     recording: String,
     /// The output folder for the replay's files (default ./errand-out/<new session id>)
-    #[arg(long)]
+    #[arg(long, short = 'o', value_name = "DIR")]
     out: Option<PathBuf>,
     /// Who approves state-changing requests again: ask (on a terminal; otherwise deny),
     /// deny, or approve
     #[arg(long, value_enum, default_value_t = consent::Confirm::Ask)]
     confirm: consent::Confirm,
     /// Seconds to wait for an answer before a submission counts as declined
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     confirm_timeout: u64,
     /// Keep the recorded pace, N times faster (default: as fast as the pages allow)
     #[arg(long, value_name = "N", value_parser = run::positive)]
     speed: Option<f64>,
     /// Stop after this step
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     until: Option<u32>,
     /// Note divergences and go on instead of stopping at the first
     #[arg(long)]
     keep_going: bool,
     /// Print events as JSON Lines on stdout
-    #[arg(long)]
+    #[arg(long, short = 'j')]
     json: bool,
     /// Where recordings are found, and where the replay's own recording goes
-    #[arg(long, env = "ERRAND_RECORD_DIR")]
+    #[arg(long, env = "ERRAND_RECORD_DIR", value_name = "DIR")]
     record_dir: Option<PathBuf>,
     #[command(flatten)]
     browser: BrowserArgs,
@@ -305,7 +365,7 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(run::session_id()));
     let files = rec.files.clone();
     let steps = rec.steps.len() as u32;
-    errln!("errand replay {id}: {} steps, from {}", steps, rec.start.as_deref().unwrap_or("the first step"));
+    errln!("errand replay {id}: {}, from {}", stdio::plural(steps as usize, "step"), rec.start.as_deref().unwrap_or("the first step"));
     let args = run::RunArgs {
         task: rec.task.clone(),
         start: rec.start.clone().into_iter().collect(),
@@ -380,7 +440,17 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
     let mut failures = 0;
     let t = Instant::now();
     let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
-    while let Some((i, r)) = futures::StreamExt::next(&mut results).await {
+    let mut stop = std::pin::pin!(interrupted());
+    loop {
+        let next = tokio::select! {
+            n = futures::StreamExt::next(&mut results) => n,
+            why = &mut stop => {
+                errln!("stopped by {why}");
+                failures += 1;
+                break;
+            }
+        };
+        let Some((i, r)) = next else { break };
         let url = &urls[i];
         let r = r.map_err(|e| e.to_string());
         let line = match r {
@@ -413,6 +483,7 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
             break;
         }
     }
+    drop(results);
     tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
     Ok(ExitCode::from(if failures > 0 { 1 } else { 0 }))
 }
@@ -432,20 +503,35 @@ async fn show(args: &BrowserArgs, url: &str, json: bool, live: std::sync::Arc<po
     for l in b.layers() {
         errln!("    enforcing {l}");
     }
-    errln!("[2] navigate {url}");
-    let o = b.act(&Action::Navigate { url: url.to_string() }).await.with_context(|| format!("could not open {url}"))?;
-    errln!("    {} ({} ms)", o.summary, t.elapsed().as_millis());
-    errln!("[3] page state");
-    let s = b.state(&StateOptions::default()).await.context("could not read the page")?;
-    errln!("    {} elements ({} ms since start)", s.elements.len(), t.elapsed().as_millis());
-    for blocked in b.blocked().into_iter().filter(|x| x.source != "chromium") {
-        errln!("    blocked {} ({})", blocked.url, blocked.reason);
-    }
-    if json {
-        outln!("{}", serde_json::to_string(&s)?);
-    } else {
-        outln!("{}", s.render());
-    }
+    let work = async {
+        errln!("[2] navigate {url}");
+        let o = b.act(&Action::Navigate { url: url.to_string() }).await.with_context(|| format!("could not open {url}"))?;
+        errln!("    {} ({} ms)", o.summary, t.elapsed().as_millis());
+        errln!("[3] page state");
+        let s = b.state(&StateOptions::default()).await.context("could not read the page")?;
+        errln!("    {} ({} ms since start)", stdio::plural(s.elements.len(), "element"), t.elapsed().as_millis());
+        for blocked in b.blocked().into_iter().filter(|x| x.source != "chromium") {
+            errln!("    blocked {} ({})", blocked.url, blocked.reason);
+        }
+        if json {
+            outln!("{}", serde_json::to_string(&s)?);
+        } else {
+            outln!("{}", s.render());
+        }
+        Ok::<_, anyhow::Error>(s)
+    };
+    let s = tokio::select! {
+        s = work => s,
+        why = interrupted() => Err(anyhow::anyhow!("stopped by {why}")),
+    };
+    let s = match s {
+        Ok(s) => s,
+        Err(e) => {
+            // The browser is closed (and its profile removed) on every way out.
+            tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
+            return Err(e);
+        }
+    };
     tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
     if let Some(p) = &s.problem {
         errln!("error: {url} answered {p}");

@@ -22,9 +22,18 @@ pub enum RecordingsCmd {
         json: bool,
     },
     /// A recording's timeline, readable in the terminal
-    Show { id: String },
-    /// Check that a recording is complete and unaltered (exit 1 if not, saying where)
-    Verify { id: String },
+    Show {
+        /// The recording: its id, a unique prefix of it, or its folder
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Check that a recording is complete and unaltered: exit 0 if so, 1 if it was altered
+    /// or damaged (saying where), 3 if it is intact but has no end (stopped early), 2 if
+    /// there is no such recording
+    Verify {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
     /// Write the recording as a Chrome DevTools Recorder / @puppeteer/replay user flow
     Export {
         id: String,
@@ -46,15 +55,23 @@ pub enum RecordingsCmd {
 
 pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
     let root = root.unwrap_or_else(crate::run::default_record_root);
+    // A recording that is not there is bad input (exit 2), like a mistyped id.
+    let found = |id: &str| find(&root, id).map_err(|e| errln!("error: {e:#}"));
     match cmd {
         RecordingsCmd::List { json } => list(&root, json),
-        RecordingsCmd::Show { id } => show(&find(&root, &id)?),
-        RecordingsCmd::Verify { id } => verify(&find(&root, &id)?),
+        RecordingsCmd::Show { id } => match found(&id) {
+            Ok(d) => show(&d),
+            Err(()) => Ok(ExitCode::from(crate::run::BAD_INPUT)),
+        },
+        RecordingsCmd::Verify { id } => match found(&id) {
+            Ok(d) => verify(&d),
+            Err(()) => Ok(ExitCode::from(crate::run::BAD_INPUT)),
+        },
         RecordingsCmd::Export { id, format, out } => {
             if format != "puppeteer-replay" {
                 bail!("unknown --format {format:?}; the one format is puppeteer-replay");
             }
-            let dir = find(&root, &id)?;
+            let Ok(dir) = found(&id) else { return Ok(ExitCode::from(crate::run::BAD_INPUT)) };
             let (uf, skipped) = user_flow(&dir)?;
             let text = serde_json::to_string_pretty(&uf)?;
             // What errand writes must read back as a valid flow.
@@ -69,7 +86,7 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RecordingsCmd::Report { id, open } => {
-            let dir = find(&root, &id)?;
+            let Ok(dir) = found(&id) else { return Ok(ExitCode::from(crate::run::BAD_INPUT)) };
             let html = report(&dir)?;
             let path = dir.join("report.html");
             std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
@@ -209,6 +226,11 @@ fn show(dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `verify`'s exit code for a log that was edited, reordered or damaged.
+pub const VERIFY_ALTERED: u8 = 1;
+/// `verify`'s exit code for a log that is intact but has no end (a session stopped early).
+pub const VERIFY_INCOMPLETE: u8 = 3;
+
 fn verify(dir: &Path) -> Result<ExitCode> {
     let path = dir.join(recordings::LOG);
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -224,13 +246,15 @@ fn verify(dir: &Path) -> Result<ExitCode> {
         outln!("{}: complete and unaltered ({} records)", dir.display(), v.records);
         return Ok(ExitCode::SUCCESS);
     }
-    if !v.complete {
-        outln!("{}: incomplete: {} records and no session_end (stopped early, or truncated)", dir.display(), v.records);
-    }
     if !v.problems.is_empty() {
+        if !v.complete {
+            outln!("{}: incomplete: no session_end (stopped early, or truncated)", dir.display());
+        }
         outln!("{}: altered or damaged: {} problem(s) above", dir.display(), v.problems.len());
+        return Ok(ExitCode::from(VERIFY_ALTERED));
     }
-    Ok(ExitCode::from(1))
+    outln!("{}: incomplete: {} records and no session_end (stopped early, or truncated)", dir.display(), v.records);
+    Ok(ExitCode::from(VERIFY_INCOMPLETE))
 }
 
 /// Text for HTML (element content and quoted attribute values).

@@ -32,16 +32,17 @@ use crate::BrowserArgs;
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// What to do, in plain words
+    #[arg(value_name = "TASK")]
     pub task: String,
     /// Where to begin (repeatable); their hosts are allowed for this run
-    #[arg(long = "start", value_name = "URL")]
+    #[arg(long = "start", short = 's', value_name = "URL")]
     pub start: Vec<String>,
     /// The output folder (default ./errand-out/<session-id>)
-    #[arg(long)]
+    #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// anthropic:MODEL, openai:MODEL, script:FILE or builtin (default: Anthropic or OpenAI when
     /// their API key is set, else builtin)
-    #[arg(long)]
+    #[arg(long, short = 'm', value_name = "MODEL")]
     pub model: Option<String>,
     /// Most tool calls before errand stops
     #[arg(long, default_value_t = 40, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -50,17 +51,17 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2_000_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tokens: u64,
     /// Where recordings go (default ~/.local/share/errand/recordings)
-    #[arg(long, env = "ERRAND_RECORD_DIR")]
+    #[arg(long, env = "ERRAND_RECORD_DIR", value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
     /// Print events as JSON Lines on stdout
-    #[arg(long)]
+    #[arg(long, short = 'j')]
     pub json: bool,
     /// Who approves form submissions and other state-changing requests: ask (on a
     /// terminal; otherwise deny), deny, or approve
     #[arg(long, value_enum, default_value_t = Confirm::Ask)]
     pub confirm: Confirm,
     /// Seconds to wait for an answer before a submission counts as declined
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub confirm_timeout: u64,
     /// Plan without sending anything: every state-changing request is denied and listed
     #[arg(long)]
@@ -171,6 +172,8 @@ enum End {
     Budget(String),
     Failed(String),
     Aborted,
+    /// Ctrl-C or SIGTERM.
+    Interrupted(&'static str),
 }
 
 struct Session {
@@ -267,7 +270,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
     );
     let consent = SessionConsent::new(args.confirm, args.dry_run, interactive, rules, Duration::from_secs(args.confirm_timeout), rec.clone());
-    narr.info(&format!("errand run {id}: {}", one_line(&args.task, 100)));
+    narr.info(&format!("run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
     narr.event(json!({"event": "start", "session": id, "task": args.task, "model": provider.describe(), "allowlist": live.patterns(), "out": out.root, "recording": rec_dir}));
     if let Some(n) = consent.notice() {
@@ -328,7 +331,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     };
     let end = tokio::select! {
         e = s.drive() => e,
-        _ = tokio::signal::ctrl_c() => End::Aborted,
+        why = crate::interrupted() => End::Interrupted(why),
         _ = abort.notified() => End::Aborted,
     };
     s.narr.stop_spin();
@@ -767,20 +770,21 @@ impl Session {
             End::Budget(s) => ("budget", s.clone(), 1),
             End::Failed(s) => ("failed", s.clone(), 1),
             End::Aborted if self.consent.0.aborted.load(std::sync::atomic::Ordering::SeqCst) => ("aborted", "stopped at the consent prompt".to_string(), 1),
-            End::Aborted => ("aborted", "stopped by Ctrl-C".to_string(), 1),
+            End::Aborted => ("aborted", "stopped".to_string(), 1),
+            End::Interrupted(why) => ("aborted", format!("stopped by {why}"), 1),
         };
         self.rec.log(Record::SessionEnd { outcome: outcome.into(), steps: self.steps, tokens_in: self.tokens_in, tokens_out: self.tokens_out, summary: summary.clone() });
         self.rec.flush().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;
         let written = self.out.written();
         self.narr.line(&format!(
-            "{} after {} steps in {:.1} s: {}",
+            "{} after {} in {:.1} s: {}",
             match end {
                 End::Done(_) => "finished",
-                End::Aborted => "aborted",
+                End::Aborted | End::Interrupted(_) => "aborted",
                 _ => "stopped",
             },
-            self.steps,
+            crate::stdio::plural(self.steps as usize, "step"),
             self.narr.elapsed().as_secs_f64(),
             one_line(&summary, 300)
         ));

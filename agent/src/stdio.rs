@@ -48,6 +48,17 @@ pub fn err_raw(text: &str) {
     }
 }
 
+/// "1 step", "2 steps": a count with its noun.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else if noun.ends_with('y') && !noun.ends_with("ey") {
+        format!("{n} {}ies", &noun[..noun.len() - 1])
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `println!` that never panics.
 macro_rules! outln {
     () => {{ $crate::stdio::out(""); }};

@@ -158,7 +158,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         if a.confirm == crate::consent::Confirm::Ask && !interactive { " (no terminal: deny)" } else { "" },
         if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
     );
-    narr.info(&format!("errand replay {}: Recorder flow \"{}\", {} steps (recording {id})", path.display(), flow.title, flow.steps.len()));
+    narr.info(&format!("replay {}: Recorder flow \"{}\", {} (recording {id})", path.display(), flow.title, crate::stdio::plural(flow.steps.len(), "step")));
     narr.info(&format!("allowlist: {} (the flow's own hosts: {})", live.patterns().join(", "), if named.is_empty() { "none".into() } else { named.join(", ") }));
     narr.event(json!({"event": "start", "session": id, "flow": path, "title": flow.title, "steps": flow.steps.len(), "allowlist": live.patterns(), "recording": rec_dir}));
     if let Some(n) = consent.notice() {

@@ -776,7 +776,7 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     copy_dir(&dir, &cut);
     std::fs::write(cut.join("session.jsonl"), log.lines().take(ls.len() - 1).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
     let (code, v) = out(recordings_cmd(&d.rec, &["verify", cut.to_str().unwrap()]));
-    assert_eq!((code, v.contains("incomplete")), (Some(1), true), "{v}");
+    assert_eq!((code, v.contains("incomplete")), (Some(3), true), "{v}");
     // An extract saved beside the log, changed afterwards.
     let changed = d.root.join("changed");
     copy_dir(&dir, &changed);
@@ -798,9 +798,11 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     let html = std::fs::read_to_string(hostile.join("report.html")).unwrap();
     assert!(!html.contains("PRIVATE-KEY-DATA") && html.contains("changed since the run"));
     // A recording that is not there.
-    let o = recordings_cmd(&d.rec, &["show", "nope"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("errand recordings list"));
+    for cmd in ["show", "verify", "report", "export"] {
+        let o = recordings_cmd(&d.rec, &[cmd, "nope"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("errand recordings list"), "{cmd}");
+    }
 }
 
 #[tokio::test]
@@ -844,7 +846,8 @@ async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
     assert!(shown.contains("[1] extract") && shown.contains("no session end"), "{shown}");
     let o = recordings_cmd(&d.rec, &["verify", dir.to_str().unwrap()]);
     let v = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1));
+    // Intact but without an end: its own exit code, apart from "altered" (1).
+    assert_eq!(o.status.code(), Some(3));
     assert!(v.contains("incomplete") && !v.contains("altered"), "{v}");
     // Chromium went down with errand.
     let mut gone = false;

@@ -440,7 +440,7 @@ impl Builtin {
     }
 
     fn finish(&mut self, obs: &Observation) -> Result<Reply, ProviderError> {
-        let summary = format!("Read {} pages; wrote {}.", obs.extracts.len(), if obs.written.is_empty() { "nothing".to_string() } else { obs.written.join(", ") });
+        let summary = format!("Read {}; wrote {}.", crate::stdio::plural(obs.extracts.len(), "page"), if obs.written.is_empty() { "nothing".to_string() } else { obs.written.join(", ") });
         self.call("Finished.".into(), "done", json!({"summary": summary}))
     }
 }

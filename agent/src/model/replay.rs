@@ -149,7 +149,7 @@ impl Replay {
             self.next += 1;
             return Ok(Reply {
                 text: "Replay finished.".into(),
-                calls: vec![ToolCall { id: format!("replay-end-{n}"), name: "done".into(), args: Ok(json!({"summary": format!("replayed {n} steps of {}", self.source)})) }],
+                calls: vec![ToolCall { id: format!("replay-end-{n}"), name: "done".into(), args: Ok(json!({"summary": format!("replayed {} of {}", crate::stdio::plural(n as usize, "step"), self.source)})) }],
                 ..Reply::default()
             });
         };

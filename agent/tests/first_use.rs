@@ -1,0 +1,227 @@
+//! What a new user meets in the first hour: closed pipes, signals, HTTP errors, careless
+//! arguments, the help text, the narration's wording, and files the model writes beside
+//! errand's own. Each test runs the real binary against real Chromium on loopback.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use fixtures::Site;
+use serde_json::{json, Value};
+
+fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    for k in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] {
+        c.env_remove(k);
+    }
+    c
+}
+
+/// Run with stdout a pipe whose reader is gone before errand writes: every write fails
+/// with a broken pipe. Returns (exit code, stderr).
+fn with_closed_stdout(mut c: std::process::Command) -> (Option<i32>, String) {
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_normal() {
+    let d = dirs();
+    // A run whose stdout goes away mid-run still finishes, and so does its recording.
+    let mut c = bin();
+    c.args(["demo", "--json", "--out"]).arg(&d.out).arg("--record-dir").arg(&d.rec);
+    let (code, err) = with_closed_stdout(c);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    let (dir, lines) = recording(&d.rec);
+    assert_eq!(lines.last().unwrap()["type"], "session_end", "the recording was finished");
+    let id = dir.file_name().unwrap().to_str().unwrap().to_string();
+    // Listing and showing into a closed pipe: quiet, no panic.
+    for args in [vec!["list"], vec!["show", id.as_str()], vec!["export", id.as_str()]] {
+        let mut c = bin();
+        c.arg("recordings").arg("--record-dir").arg(&d.rec).args(&args);
+        let (code, err) = with_closed_stdout(c);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+// Multi-threaded: the fixture site must answer while this test waits on errand.
+#[tokio::test(flavor = "multi_thread")]
+async fn extract_into_a_closed_pipe_stops_quietly_and_http_errors_are_errors() {
+    let site = Site::start().await;
+    let (index, missing) = (site.url("/index.html"), site.url("/no-such-page.html"));
+    let mut c = bin();
+    c.args(["extract", &index, &index, &index]);
+    let (code, err) = with_closed_stdout(c);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(code, Some(101), "{err}");
+    // A 404 is a failure with its status, never an error page read as content.
+    let o = bin().args(["extract", "--json", &missing, &index]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines[0]["error"].as_str().unwrap().contains("HTTP 404"), "{}", lines[0]);
+    assert!(lines[0]["text"].is_null());
+    assert_eq!(lines[1]["status"], 200);
+    assert!(lines[1]["error"].is_null());
+    // `open` of a 404 shows the page state with its status and fails.
+    let o = bin().args(["open", &missing]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Status: HTTP 404"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("answered HTTP 404"));
+    // A port where nothing listens is a failed navigation, not the proxy's page.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = bin().args(["open", &format!("http://127.0.0.1:{closed}/")]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("net::ERR_CONNECTION_REFUSED"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Temporary profiles errand left in `tmp`.
+fn profiles(tmp: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(tmp).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("errand-profile-")).collect()
+}
+
+#[tokio::test]
+async fn sigterm_and_ctrl_c_close_the_browser_remove_the_profile_and_end_the_recording() {
+    let site = Site::start().await;
+    let d = dirs();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let script = d.root.join("slow.json");
+    std::fs::write(&script, json!([{"tool": "wait", "args": {"ms": 9000}}, {"tool": "done", "args": {"summary": "x"}}]).to_string()).unwrap();
+    let model = format!("script:{}", script.display());
+    let start = site.url("/index.html");
+    for signal in [libc_signal::TERM, libc_signal::INT] {
+        let mut c = errand(&d, &["slow", "--start", &start, "--model", &model], &[("TMPDIR", tmp.path().to_str().unwrap())]);
+        c.stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let pid = child.id().unwrap() as i32;
+        // Wait until the run is under way (the first step is recorded).
+        let rec_has_step = || std::fs::read_dir(&d.rec).ok().and_then(|mut r| r.next()).and_then(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("session.jsonl")).unwrap_or_default().contains("\"step\":1,")).unwrap_or(false);
+        for _ in 0..300 {
+            if rec_has_step() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(profiles(tmp.path()).len(), 1, "the run has a temporary profile");
+        libc_signal::send(pid, signal);
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+        assert_eq!(status.code(), Some(1), "signal {signal}");
+        let (dir, lines) = recording(&d.rec);
+        let end = lines.last().unwrap();
+        assert_eq!(end["type"], "session_end", "signal {signal}");
+        assert!(end["summary"].as_str().unwrap().starts_with("stopped by"), "{end}");
+        assert!(profiles(tmp.path()).is_empty(), "signal {signal} left {:?}", profiles(tmp.path()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    // `open` and `extract` too: interrupted while a page never answers.
+    for cmd in ["open", "extract"] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args([cmd, &site.url("/never")]).env("TMPDIR", tmp.path()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+        for _ in 0..300 {
+            if !profiles(tmp.path()).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        libc_signal::send(child.id().unwrap() as i32, libc_signal::INT);
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+        assert_eq!(status.code(), Some(1), "{cmd}");
+        assert!(profiles(tmp.path()).is_empty(), "{cmd} left {:?}", profiles(tmp.path()));
+    }
+}
+
+/// Signals by number, through kill(1): the test needs no libc binding of its own.
+mod libc_signal {
+    pub const TERM: i32 = 15;
+    pub const INT: i32 = 2;
+    pub fn send(pid: i32, sig: i32) {
+        let ok = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap();
+        assert!(ok.success());
+    }
+}
+
+#[tokio::test]
+async fn the_models_files_are_never_replaced_by_errands_own() {
+    let site = Site::start().await;
+    let d = dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let script = d.root.join("script.json");
+    std::fs::write(
+        &script,
+        json!([
+            {"tool": "extract"},
+            {"tool": "write_file", "args": {"path": "sources.json", "content": "{\"mine\": true}"}},
+            {"tool": "write_file", "args": {"path": "notes//a.md", "content": "# Notes [1]"}},
+            {"tool": "done", "args": {"summary": "wrote my own sources.json"}}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let r = run(errand(&d, &["read", "--start", &site.url("/articles/otters.html"), "--model", &format!("script:{}", script.display())], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(d.out.join("sources.json")).unwrap(), "{\"mine\": true}");
+    let map: Value = serde_json::from_str(&std::fs::read_to_string(d.out.join("sources (2).json")).unwrap()).unwrap();
+    assert!(map["files"].as_array().unwrap().iter().any(|f| f["file"] == "notes/a.md"), "{map}");
+    // A doubled slash is the same name, not a clash.
+    assert!(r.stderr.contains("wrote 11 bytes to notes/a.md (") && !r.stderr.contains("not yours to overwrite"), "{}", r.stderr);
+}
+
+#[test]
+fn help_names_every_value_the_environment_and_the_exit_codes() {
+    let o = bin().args(["run", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    for want in ["-s, --start <URL>", "-o, --out <DIR>", "-m, --model <MODEL>", "--record-dir <DIR>", "--confirm-timeout <SECONDS>", "--max-steps <N>", "--chrome <FILE>", "--profile <DIR>", "--allowlist <FILE>", "--cdp-url <URL>", "Examples:", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "CHROME", "ERRAND_LOG", "Exit codes:"] {
+        assert!(help.contains(want), "run --help lacks {want:?}:\n{help}");
+    }
+    // Every option and argument says what it is.
+    let mut last_was_flag = false;
+    for line in help.lines() {
+        let t = line.trim();
+        if last_was_flag {
+            assert!(!t.is_empty(), "an option without a description in:\n{help}");
+        }
+        last_was_flag = t.starts_with("--") || (t.len() > 3 && t.starts_with('-') && t.as_bytes()[2] == b',') || (t.starts_with('<') && t.ends_with('>'));
+    }
+    let o = bin().args(["--cdp-url", "ftp://example", "open", "http://127.0.0.1:9/"]).output();
+    let o = o.unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = bin().args(["open", "--cdp-url", "ftp://example", "http://127.0.0.1:9/"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("DevTools address"));
+}
+
+#[tokio::test]
+async fn narration_reads_as_english_and_carries_no_colour_codes_off_a_terminal() {
+    let site = Site::start().await;
+    let d = dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let script = d.root.join("one.json");
+    std::fs::write(&script, json!([{"tool": "done", "args": {"summary": "nothing to do"}}]).to_string()).unwrap();
+    // A warning from the log is printed too (an unknown log target level is still a filter).
+    let r = run(errand(&d, &["one step", "--start", &site.url("/index.html"), "--model", &format!("script:{}", script.display())], &[("ERRAND_LOG", "warn,errand=debug")])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("errand: errand"), "{}", r.stderr);
+    assert!(r.stderr.contains("after 1 step in"), "{}", r.stderr);
+    assert!(!r.stderr.contains('\u{1b}'), "colour codes in narration that is not on a terminal: {:?}", r.stderr);
+}
+
+#[test]
+fn the_readme_installs_errand_and_the_license_it_declares_is_there() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains("cargo install --path agent"), "the README says how to put errand on PATH");
+    assert!(readme.contains("first build"), "the README says how long the first build takes");
+    assert!(!readme.contains("(issue "), "internal issue numbers in the README");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("license = \"MIT OR Apache-2.0\""));
+    for f in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        assert!(root.join(f).is_file(), "{f} is missing");
+    }
+}
