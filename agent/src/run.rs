@@ -399,7 +399,7 @@ impl Session {
                 Ok(r) => r,
                 Err(e) => {
                     self.rec.log(Record::Error { message: e.to_string() });
-                    if matches!(e, crate::model::ProviderError::Diverged(_)) {
+                    if matches!(e, crate::model::ProviderError::Diverged(_) | crate::model::ProviderError::Unfinished(_)) {
                         return End::Failed(e.to_string());
                     }
                     return End::Failed(format!("the model failed: {e}"));

@@ -225,3 +225,27 @@ fn the_readme_installs_errand_and_the_license_it_declares_is_there() {
         assert!(root.join(f).is_file(), "{f} is missing");
     }
 }
+
+#[tokio::test]
+async fn the_builtin_policy_follows_the_sites_structure_and_fails_when_nothing_is_relevant() {
+    let site = Site::start().await;
+    let d = dirs();
+    let start = site.url("/kayaks/index.html");
+    // "Pricing" shares no word with the task: found through the site's navigation. The
+    // gallery answers 404: noted as not read, never cited.
+    let r = run(errand(&d, &["What do kayak rental plans cost and where can I see otters?", "--start", &start, "--model", "builtin"], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = std::fs::read_to_string(d.out.join("report.md")).unwrap();
+    assert!(report.contains("25 euros") && report.contains("/kayaks/pricing.html>"), "{report}");
+    assert!(report.contains("Otters are often seen"), "{report}");
+    let not_read = report.split("## Not read").nth(1).unwrap_or_else(|| panic!("{report}"));
+    assert!(not_read.contains("/kayaks/gallery.html>: the server answered HTTP 404"), "{report}");
+    let sources = std::fs::read_to_string(d.out.join("sources.csv")).unwrap();
+    assert!(!sources.contains("gallery"), "{sources}");
+    // Nothing on the site answers the task: the run says so and fails.
+    let d = dirs();
+    let r = run(errand(&d, &["Which submarines does the harbour sell?", "--start", &start, "--model", "builtin"], &[])).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing relevant to the task was found"), "{}", r.stderr);
+    assert!(std::fs::read_to_string(d.out.join("report.md")).unwrap().contains("Nothing on the pages read matched"));
+}

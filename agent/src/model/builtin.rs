@@ -119,6 +119,8 @@ enum Phase {
 struct Link {
     url: String,
     words: String,
+    /// On how many pages read it appeared: site navigation appears on every page.
+    pages: usize,
 }
 
 pub struct Builtin {
@@ -133,6 +135,12 @@ pub struct Builtin {
     /// Files still to write, in order: (path, content, extracts cited).
     queue: Vec<(String, String, Vec<u32>)>,
     frontier: Vec<Link>,
+    /// Pages whose links were learned already.
+    learned: HashSet<String>,
+    /// Pages that answered an error: (URL, why).
+    unusable: Vec<(String, String)>,
+    /// Relevant pages in the report.
+    relevant: usize,
 }
 
 fn norm(url: &str) -> String {
@@ -236,6 +244,9 @@ impl Builtin {
             calls: 0,
             queue: vec![],
             frontier: vec![],
+            learned: HashSet::new(),
+            unusable: vec![],
+            relevant: 0,
         }
     }
 
@@ -278,7 +289,17 @@ impl Builtin {
             }
         }
         self.opened.insert(here.clone());
-        let stale = self.gains.len() >= 3 && self.gains.iter().rev().take(3).all(|g| *g == 0);
+        // Three pages in a row with nothing new ends the reading once something relevant
+        // was found; before that, the site's structure gets six pages.
+        let found = self.gains.iter().any(|g| *g > 0);
+        let stale = (found && self.gains.len() >= 3 && self.gains.iter().rev().take(3).all(|g| *g == 0)) || (!found && self.gains.len() >= 6);
+        if let Some(p) = obs.state.as_ref().and_then(|s| s.problem.clone()) {
+            // An error page is no source: noted for the report, never extracted or cited.
+            if here.starts_with("http") && !self.unusable.iter().any(|(u, _)| *u == here) {
+                self.unusable.push((here.clone(), p));
+            }
+            self.extracted.insert(here.clone());
+        }
         if here.starts_with("http") && !self.extracted.contains(&here) && obs.extracts.len() < obs.max_pages {
             self.extracted.insert(here.clone());
             return self.call(format!("Reading {here}."), "extract", json!({}));
@@ -303,6 +324,10 @@ impl Builtin {
         let hosts: Vec<String> = obs.start.iter().filter_map(|s| url::Url::parse(s).ok()).filter_map(|u| u.host_str().map(|h| format!("{h}:{:?}", u.port()))).collect();
         let Some(st) = obs.state.as_ref() else { return };
         let Ok(base) = url::Url::parse(&st.url) else { return };
+        if !self.learned.insert(norm(&st.url)) {
+            return;
+        }
+        let mut page_links = HashSet::new();
         for e in st.elements.iter().filter(|e| e.role == "link") {
             let Some(href) = &e.href else { continue };
             let Ok(u) = base.join(href) else { continue };
@@ -311,13 +336,17 @@ impl Builtin {
                 continue;
             }
             let n = norm(u.as_str());
+            if !page_links.insert(n.clone()) {
+                continue;
+            }
             let desc = format!("{} {}", e.name, u.path().replace(['-', '_', '/', '.'], " "));
             match self.frontier.iter_mut().find(|l| l.url == n) {
                 Some(l) => {
                     l.words.push(' ');
                     l.words.push_str(&e.name);
+                    l.pages += 1;
                 }
-                None => self.frontier.push(Link { url: n, words: desc }),
+                None => self.frontier.push(Link { url: n, words: desc, pages: 0 }),
             }
         }
     }
@@ -335,7 +364,21 @@ impl Builtin {
                 best = Some((i, scores[i]));
             }
         }
-        best.map(|(i, _)| self.frontier[i].url.clone())
+        if let Some((i, _)) = best {
+            return Some(self.frontier[i].url.clone());
+        }
+        // Nothing shares a word with the task ("Pricing" for "what do plans cost"): follow
+        // the site's own structure, the unread link found on the most pages (navigation).
+        let mut structural: Option<&Link> = None;
+        for l in &self.frontier {
+            if self.opened.contains(&l.url) || self.extracted.contains(&l.url) {
+                continue;
+            }
+            if structural.is_none_or(|s| l.pages > s.pages) {
+                structural = Some(l);
+            }
+        }
+        structural.map(|l| l.url.clone())
     }
 
     /// Queue report.md, sources.csv and the relevant tables.
@@ -405,6 +448,20 @@ impl Builtin {
         if relevant.is_empty() {
             md.push_str("Nothing on the pages read matched the task's terms.\n\n");
         }
+        self.relevant = relevant.len();
+        // What was not read, and why: a reader can tell a thin report from a thin search.
+        let unread: Vec<&Link> = self.frontier.iter().filter(|l| !self.opened.contains(&l.url) && !self.extracted.contains(&l.url)).take(10).collect();
+        if !self.unusable.is_empty() || !unread.is_empty() {
+            md.push_str("## Not read\n\n");
+            for (u, p) in &self.unusable {
+                md.push_str(&format!("- <{u}>: the server answered {p}\n"));
+            }
+            let why = if obs.extracts.len() >= obs.max_pages { "the page limit (--max-pages) was reached" } else { "ranked below the pages read, which had stopped adding anything new" };
+            for l in unread {
+                md.push_str(&format!("- <{}>: {why}\n", l.url));
+            }
+            md.push('\n');
+        }
         md.push_str("## Sources\n\n");
         for (x, _) in &relevant {
             md.push_str(&format!("[{}] {} — <{}>\n\n", x.n, x.title.trim(), x.url));
@@ -440,6 +497,12 @@ impl Builtin {
     }
 
     fn finish(&mut self, obs: &Observation) -> Result<Reply, ProviderError> {
+        if self.relevant == 0 {
+            return Err(ProviderError::Unfinished(format!(
+                "nothing relevant to the task was found on the {} read; report.md says which pages were not read and why",
+                crate::stdio::plural(obs.extracts.len(), "page")
+            )));
+        }
         let summary = format!("Read {}; wrote {}.", crate::stdio::plural(obs.extracts.len(), "page"), if obs.written.is_empty() { "nothing".to_string() } else { obs.written.join(", ") });
         self.call("Finished.".into(), "done", json!({"summary": summary}))
     }

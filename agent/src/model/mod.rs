@@ -100,6 +100,9 @@ pub enum ProviderError {
     /// A replay found the page elsewhere than the recording did.
     #[error("{0}")]
     Diverged(String),
+    /// The policy ended without doing the task (the built-in policy found nothing relevant).
+    #[error("{0}")]
+    Unfinished(String),
 }
 
 impl ProviderError {
