@@ -90,10 +90,7 @@ async fn sigterm_and_ctrl_c_close_the_browser_remove_the_profile_and_end_the_rec
     let site = Site::start().await;
     let d = dirs();
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(&d.root).unwrap();
-    let script = d.root.join("slow.json");
-    std::fs::write(&script, json!([{"tool": "wait", "args": {"ms": 9000}}, {"tool": "done", "args": {"summary": "x"}}]).to_string()).unwrap();
-    let model = format!("script:{}", script.display());
+    let model = script_model(&d, "slow.json", json!([{"tool": "wait", "args": {"ms": 9000}}, {"tool": "done", "args": {"summary": "x"}}]));
     let start = site.url("/index.html");
     for signal in [libc_signal::TERM, libc_signal::INT] {
         let mut c = errand(&d, &["slow", "--start", &start, "--model", &model], &[("TMPDIR", tmp.path().to_str().unwrap())]);
@@ -150,20 +147,17 @@ mod libc_signal {
 async fn the_models_files_are_never_replaced_by_errands_own() {
     let site = Site::start().await;
     let d = dirs();
-    std::fs::create_dir_all(&d.root).unwrap();
-    let script = d.root.join("script.json");
-    std::fs::write(
-        &script,
+    let model = script_model(
+        &d,
+        "script.json",
         json!([
             {"tool": "extract"},
             {"tool": "write_file", "args": {"path": "sources.json", "content": "{\"mine\": true}"}},
             {"tool": "write_file", "args": {"path": "notes//a.md", "content": "# Notes [1]"}},
             {"tool": "done", "args": {"summary": "wrote my own sources.json"}}
-        ])
-        .to_string(),
-    )
-    .unwrap();
-    let r = run(errand(&d, &["read", "--start", &site.url("/articles/otters.html"), "--model", &format!("script:{}", script.display())], &[])).await;
+        ]),
+    );
+    let r = run(errand(&d, &["read", "--start", &site.url("/articles/otters.html"), "--model", &model], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(d.out.join("sources.json")).unwrap(), "{\"mine\": true}");
     let map: Value = serde_json::from_str(&std::fs::read_to_string(d.out.join("sources (2).json")).unwrap()).unwrap();
@@ -201,11 +195,9 @@ fn help_names_every_value_the_environment_and_the_exit_codes() {
 async fn narration_reads_as_english_and_carries_no_colour_codes_off_a_terminal() {
     let site = Site::start().await;
     let d = dirs();
-    std::fs::create_dir_all(&d.root).unwrap();
-    let script = d.root.join("one.json");
-    std::fs::write(&script, json!([{"tool": "done", "args": {"summary": "nothing to do"}}]).to_string()).unwrap();
+    let model = script_model(&d, "one.json", json!([{"tool": "done", "args": {"summary": "nothing to do"}}]));
     // A warning from the log is printed too (an unknown log target level is still a filter).
-    let r = run(errand(&d, &["one step", "--start", &site.url("/index.html"), "--model", &format!("script:{}", script.display())], &[("ERRAND_LOG", "warn,errand=debug")])).await;
+    let r = run(errand(&d, &["one step", "--start", &site.url("/index.html"), "--model", &model], &[("ERRAND_LOG", "warn,errand=debug")])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("errand: errand"), "{}", r.stderr);
     assert!(r.stderr.contains("after 1 step in"), "{}", r.stderr);

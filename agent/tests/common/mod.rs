@@ -120,3 +120,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+
+/// Write a script model (tool calls in order) under the test's folder; returns the
+/// `--model` value that runs it.
+pub fn script_model(d: &Dirs, name: &str, calls: Value) -> String {
+    std::fs::create_dir_all(&d.root).unwrap();
+    let path = d.root.join(name);
+    std::fs::write(&path, calls.to_string()).unwrap();
+    format!("script:{}", path.display())
+}
