@@ -279,6 +279,9 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     narr.spin("starting the browser");
     let mut opts = args.browser.options(live.guard());
     opts.consent = Some(std::sync::Arc::new(consent.clone()));
+    // Downloads land in the output folder's downloads/, named as the page suggests and
+    // never over another file.
+    opts.download_dir = Some(out.root.join("downloads"));
     let browser = match Browser::start(args.browser.source(vec![]), opts).await {
         Ok(b) => b,
         Err(e) => {
@@ -536,6 +539,7 @@ impl Session {
                             self.rec.secrets().add(text);
                         }
                         locator = o.locator.as_ref().and_then(|l| serde_json::to_value(l).ok());
+                        self.record_downloads(&o.changes);
                         if matches!(action, Action::Extract) {
                             let line = self.save_extract(&o, &mut result);
                             line
@@ -612,6 +616,25 @@ impl Session {
         self.narr.line(&format!("    {}", match choice { "deny" => "denied", "once" => "allowed once", "session" => "allowed for this session", _ => "allowed always" }));
         self.rec.log(Record::AllowPrompt { url, pattern, answer: choice.into() });
         once
+    }
+
+    /// Downloads an action finished, recorded as files of the output folder.
+    fn record_downloads(&mut self, changes: &[browser::Change]) {
+        for c in changes {
+            if let browser::Change::Download { file, state, .. } = c {
+                if state != "completed" {
+                    continue;
+                }
+                let path = format!("downloads/{file}");
+                match std::fs::read(self.out.root.join(&path)) {
+                    Ok(bytes) => {
+                        self.rec.log(Record::FileWritten { path: path.clone(), sha256: recordings::sha256(&bytes), bytes: bytes.len() as u64 });
+                        self.narr.event(json!({"event": "file", "path": path, "bytes": bytes.len()}));
+                    }
+                    Err(e) => self.narr.line(&format!("    the download {path} cannot be read: {e}")),
+                }
+            }
+        }
     }
 
     fn browser_error(&mut self, result: &mut ToolResult, e: browser::BrowserError) -> String {

@@ -242,3 +242,21 @@ async fn the_builtin_policy_follows_the_sites_structure_and_fails_when_nothing_i
     assert!(r.stderr.contains("nothing relevant to the task was found"), "{}", r.stderr);
     assert!(std::fs::read_to_string(d.out.join("report.md")).unwrap().contains("Nothing on the pages read matched"));
 }
+
+#[tokio::test]
+async fn a_run_saves_downloads_in_its_output_folder() {
+    let site = Site::start().await;
+    let d = dirs();
+    std::fs::create_dir_all(d.out.join("downloads")).unwrap();
+    std::fs::write(d.out.join("downloads/report.txt"), "someone else's file").unwrap();
+    let model = script_model(&d, "dl.json", json!([{"tool": "click", "args": {"text": "Download file"}}, {"tool": "wait", "args": {"ms": 1500}}, {"tool": "done", "args": {"summary": "downloaded"}}]));
+    let r = run(errand(&d, &["download the file", "--start", &site.url("/popup.html"), "--model", &model], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Named as the server suggested (report.txt), beside (never over) the file already there.
+    assert_eq!(std::fs::read_to_string(d.out.join("downloads/report.txt")).unwrap(), "someone else's file");
+    assert_eq!(std::fs::read_to_string(d.out.join("downloads/report (2).txt")).unwrap(), "hello download\n");
+    assert!(r.stderr.contains("downloaded report (2).txt"), "{}", r.stderr);
+    assert!(!r.stderr.contains("refused"), "{}", r.stderr);
+    let (_, lines) = recording(&d.rec);
+    assert!(lines.iter().any(|l| l["type"] == "file_written" && l["path"] == "downloads/report (2).txt"), "the download is recorded");
+}

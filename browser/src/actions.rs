@@ -370,8 +370,9 @@ impl Browser {
                     out.summary.push_str(&format!("; opened tab [{index}]{}", tab_label(&title, url)))
                 }
                 Change::Dialog { dialog, message, answer } => out.summary.push_str(&format!("; {dialog} dialog \"{message}\" {answer}")),
-                Change::Download { file, .. } => out.summary.push_str(&format!("; downloaded {file}")),
-                Change::DownloadDenied { url } => out.summary.push_str(&format!("; download of {url} refused (no output folder)")),
+                Change::Download { file, state, .. } if state != "completed" => out.summary.push_str(&format!("; download {file} {state}")),
+                Change::Download { file, .. } => out.summary.push_str(&format!("; downloaded {file} into the output folder's downloads/")),
+                Change::DownloadDenied { url } => out.summary.push_str(&format!("; download of {url} refused (downloads are off for this command)")),
                 Change::Crashed { detail } => out.summary.push_str(&format!("; {detail}")),
                 Change::TabClosed { url } => out.summary.push_str(&format!("; a tab closed itself{}", tab_label("", url))),
             }

@@ -1245,11 +1245,23 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
             "Browser.downloadProgress" => {
                 let state = p["state"].as_str().unwrap_or_default();
                 if state == "completed" || state == "canceled" {
-                    if let Some((url, file)) = p["guid"].as_str().and_then(|g| s.downloads.remove(g)) {
-                        if state == "canceled" && opts.download_dir.is_none() {
-                            s.changes.push(Change::DownloadDenied { url });
-                        } else {
-                            s.changes.push(Change::Download { url, file, state: state.into() });
+                    let guid = p["guid"].as_str().unwrap_or_default().to_string();
+                    if let Some((url, file)) = s.downloads.remove(&guid) {
+                        match (&opts.download_dir, state) {
+                            (None, _) => s.changes.push(Change::DownloadDenied { url }),
+                            (Some(dir), "completed") => {
+                                // Chromium saved it under its GUID; give it the page's name,
+                                // made safe, and never over another file.
+                                let file = match name_download(dir, &guid, &file) {
+                                    Ok(name) => name,
+                                    Err(e) => {
+                                        tracing::warn!("could not name the download {guid}: {e}");
+                                        guid.clone()
+                                    }
+                                };
+                                s.changes.push(Change::Download { url, file, state: state.into() });
+                            }
+                            (Some(_), _) => s.changes.push(Change::Download { url, file, state: state.into() }),
                         }
                     }
                 }
@@ -1274,4 +1286,27 @@ fn title_is_address(title: &str, url: &str) -> bool {
 /// The standard reason phrase of an HTTP status (HTTP/2 responses carry none).
 fn reason_phrase(status: u16) -> String {
     hyper::StatusCode::from_u16(status).ok().and_then(|c| c.canonical_reason()).unwrap_or_default().to_string()
+}
+
+/// Rename a finished download from its GUID to the name the page suggested: one plain
+/// file name (no folders, no leading dots, no control characters), and `name (2).ext`
+/// when that is taken. Returns the name given.
+fn name_download(dir: &std::path::Path, guid: &str, suggested: &str) -> std::io::Result<String> {
+    let mut name: String = suggested.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
+    name = name.trim_start_matches('.').trim().chars().take(120).collect();
+    if name.is_empty() {
+        name = "download".into();
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (name[..i].to_string(), name[i..].to_string()),
+        _ => (name.clone(), String::new()),
+    };
+    let mut candidate = name.clone();
+    let mut n = 2;
+    while std::fs::symlink_metadata(dir.join(&candidate)).is_ok() {
+        candidate = format!("{stem} ({n}){ext}");
+        n += 1;
+    }
+    std::fs::rename(dir.join(guid), dir.join(&candidate))?;
+    Ok(candidate)
 }
