@@ -1042,6 +1042,21 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("diverged: step 1") && err.contains("Buy the kettle"), "{err}");
     assert!(err.contains("order.md: not written this time"), "{err}");
+    assert!(!err.contains("<page_state") && !err.contains("untrusted web content"), "page-state markup in the divergence: {err}");
+
+    // A step recorded with a text target, replayed after the text changed: the durable
+    // locator (the CSS path) still finds the button.
+    site.shop.store(0, SeqCst);
+    let d2 = dirs();
+    let model = script_model(&d2, "buy.json", json!([{"tool": "click", "args": {"text": "Buy the kettle"}}, {"tool": "done", "args": {"summary": "bought"}}]));
+    let r = run(errand(&d2, &["Buy the kettle", "--start", &site.url("/shop"), "--model", &model], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (dir2, _) = recording(&d2.rec);
+    site.shop.store(3, SeqCst);
+    let o = replay_cmd(&d2, dir2.file_name().unwrap().to_str().unwrap(), &d2.root.join("replay"), &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("replay matched the recording"), "{err}");
 }
 
 #[tokio::test]
@@ -1077,4 +1092,11 @@ async fn no_secret_survives_in_any_file_of_a_recording_or_its_report() {
         assert!(!everything.contains(secret), "{secret} is in the recording");
         assert!(!r.stderr.contains(secret), "{secret} was narrated");
     }
+    // Replaying stops at the first typed secret and says why; no model is involved.
+    let id = dir.file_name().unwrap().to_string_lossy().to_string();
+    let o = replay_cmd(&d, &id, &d.root.join("again"), &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("step 1 typed a secret") && err.contains("--until 0"), "{err}");
+    assert!(!err.contains("the model failed"), "{err}");
 }

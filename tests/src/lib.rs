@@ -54,7 +54,7 @@ pub struct Site {
     /// Concurrency of `/held` on the main site.
     pub held: Arc<Held>,
     /// Which `/shop` page the main site serves: 0 as first built, 1 with the buy button
-    /// moved (other buttons before it), 2 with it gone.
+    /// moved (other buttons before it), 2 with it gone, 3 with it renamed "Buy now".
     pub shop: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -146,6 +146,7 @@ async fn handle(
             let body = match ctx.shop.load(std::sync::atomic::Ordering::SeqCst) {
                 0 => format!("<p>Our best seller: a kettle.</p>{buy} <a href=\"/library.html\">Library</a>"),
                 1 => format!("<nav><button>Compare</button> <button>Wishlist</button> <a href=\"/index.html\">Home</a></nav><p>Our best seller: a kettle, now in red.</p><div class=\"actions\">{buy}</div> <a href=\"/library.html\">Library</a>"),
+                3 => format!("<p>Our best seller: a kettle.</p>{} <a href=\"/library.html\">Library</a>", buy.replace(">Buy the kettle<", ">Buy now<")),
                 _ => "<p>The kettle is sold out.</p><a href=\"/library.html\">Library</a>".to_string(),
             };
             let html = format!("<!doctype html><html><head><meta charset=utf-8><title>Shop</title></head><body><h1>Shop</h1>{body}</body></html>");

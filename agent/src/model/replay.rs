@@ -134,7 +134,10 @@ impl Replay {
             };
             if let Some((true, text)) = &failed {
                 if prev.ok {
-                    self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, crate::run::one_line(text, 200)))?;
+                    // The result carries the page state for a model; the person reading the
+                    // divergence wants the error alone.
+                    let error = text.split("<page_state").next().unwrap_or_default();
+                    self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, crate::run::one_line(error, 200)))?;
                 }
             }
             let here = obs.and_then(|o| o.state).map(|s| s.url.clone()).unwrap_or_default();
@@ -159,7 +162,20 @@ impl Replay {
         }
         let mut args = step.args.clone();
         if step.tool == "type" && args["text"] == recordings::REDACTED {
-            return Err(ProviderError::Config(format!("step {} typed a secret, which recordings never keep; replay up to the step before it (--until {})", step.n, step.n.saturating_sub(1))));
+            return Err(ProviderError::Unfinished(format!("step {} typed a secret, which recordings never keep, so the replay stops there; replay up to the step before it with --until {}", step.n, step.n.saturating_sub(1))));
+        }
+        // An element named by its visible text: the durable locator finds it even when the
+        // text has changed since (the recorded text stays when the locator finds nothing).
+        let by_text = args.get("text").is_some() && !matches!(step.tool.as_str(), "type" | "wait") && args.get("ref").is_none() && args.get("selector").is_none();
+        if by_text {
+            let elements = obs.and_then(|o| o.state).map(|s| s.elements.as_slice()).unwrap_or(&[]);
+            let found = step.locator.as_ref().and_then(|loc| target(loc, elements).ok());
+            if let (Some(t), Some(o)) = (found, args.as_object_mut()) {
+                o.remove("text");
+                for (k, v) in t.as_object().into_iter().flatten() {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
         }
         if args.get("ref").is_some() {
             let Some(loc) = step.locator.as_ref() else {
