@@ -192,6 +192,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
     let started = Instant::now();
     let mut failed: Vec<String> = vec![];
     let mut ran = 0u32;
+    let mut stopped = None;
     for (i, step) in flow.steps.iter().enumerate() {
         let n = i as u32 + 1;
         if a.until.is_some_and(|u| n > u) {
@@ -199,7 +200,15 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         }
         let t = Instant::now();
         let (url_before, title_before) = r.where_now().await;
-        let res = r.step(n, step).await;
+        // Ctrl-C or SIGTERM ends the step where it is; the flow is then recorded as
+        // stopped, and the browser closed below like at any other end.
+        let res = tokio::select! {
+            res = r.step(n, step) => res,
+            why = crate::interrupted() => {
+                stopped = Some(why);
+                Err(format!("stopped by {why}"))
+            }
+        };
         let (url, title) = r.where_now().await;
         let screenshot = if browser.is_gone() { None } else { crate::run::picture(&browser, &rec, &narr, n).await };
         ran += 1;
@@ -228,13 +237,15 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         r.record_blocks();
         if !ok {
             failed.push(format!("step {n} ({}): {summary}", type_name(step)));
-            if !a.keep_going || browser.is_gone() {
+            if !a.keep_going || browser.is_gone() || stopped.is_some() {
                 break;
             }
         }
     }
     let ms = started.elapsed().as_millis();
-    let (outcome, text, code) = if failed.is_empty() {
+    let (outcome, text, code) = if let Some(why) = stopped {
+        ("aborted", format!("flow stopped by {why} at step {ran}"), ExitCode::from(1))
+    } else if failed.is_empty() {
         ("done", format!("flow passed: {ran} steps in {ms} ms"), ExitCode::SUCCESS)
     } else {
         ("failed", format!("flow failed at {}", failed.join("; ")), ExitCode::from(1))

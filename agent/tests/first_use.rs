@@ -260,3 +260,41 @@ async fn a_run_saves_downloads_in_its_output_folder() {
     let (_, lines) = recording(&d.rec);
     assert!(lines.iter().any(|l| l["type"] == "file_written" && l["path"] == "downloads/report (2).txt"), "the download is recorded");
 }
+
+#[tokio::test]
+async fn a_recorder_flow_stops_cleanly_on_sigterm() {
+    let site = Site::start().await;
+    let d = dirs();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let flow = d.root.join("wait.json");
+    let steps = json!({"title": "waits", "steps": [{"type": "navigate", "url": site.url("/index.html")}, {"type": "waitForExpression", "expression": "window.neverSet === true", "timeout": 30000}]});
+    std::fs::write(&flow, steps.to_string()).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .arg("replay")
+        .arg(&flow)
+        .arg("--record-dir")
+        .arg(&d.rec)
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Under way: the navigation (step 1) is recorded.
+    for _ in 0..500 {
+        let started = std::fs::read_dir(&d.rec).ok().and_then(|mut r| r.next()).and_then(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("session.jsonl")).unwrap_or_default().contains("\"step\":1,")).unwrap_or(false);
+        if started {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    libc_signal::send(child.id().unwrap() as i32, libc_signal::TERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let (_, lines) = recording(&d.rec);
+    let end = lines.last().unwrap();
+    assert_eq!((end["type"].as_str(), end["outcome"].as_str()), (Some("session_end"), Some("aborted")), "{end}");
+    assert!(end["summary"].as_str().unwrap().contains("stopped by SIGTERM at step 2"), "{end}");
+    assert!(profiles(tmp.path()).is_empty(), "left {:?}", profiles(tmp.path()));
+}
