@@ -298,3 +298,19 @@ async fn a_recorder_flow_stops_cleanly_on_sigterm() {
     assert!(end["summary"].as_str().unwrap().contains("stopped by SIGTERM at step 2"), "{end}");
     assert!(profiles(tmp.path()).is_empty(), "left {:?}", profiles(tmp.path()));
 }
+
+#[tokio::test]
+async fn chromiums_background_calls_stay_out_of_the_record_and_a_pages_calls_to_those_hosts_do_not() {
+    let site = Site::start().await;
+    let d = dirs();
+    let model = script_model(&d, "look.json", json!([{"tool": "wait", "args": {"ms": 1500}}, {"tool": "done", "args": {"summary": "looked"}}]));
+    let r = run(errand(&d, &["look", "--start", &site.url("/google-hosts.html"), "--model", &model], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, lines) = recording(&d.rec);
+    let blocked: Vec<(&str, &str)> = lines.iter().filter(|l| l["type"] == "blocked").map(|l| (l["url"].as_str().unwrap(), l["source"].as_str().unwrap())).collect();
+    // Chromium's own update and account calls: stopped at launch, so none in the record.
+    assert!(blocked.iter().all(|(_, source)| *source != "chromium"), "{blocked:?}");
+    // The page's calls to the very same hosts are refused and recorded as the page's.
+    assert!(blocked.iter().any(|(u, _)| u.starts_with("http://update.googleapis.com/pixel.gif")), "{blocked:?}");
+    assert!(blocked.iter().any(|(u, _)| u.starts_with("https://accounts.google.com/ListAccounts")), "{blocked:?}");
+}

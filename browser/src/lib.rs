@@ -278,10 +278,16 @@ impl Browser {
                 }
                 if let Some(g) = opts.guard.clone().filter(|_| proxied) {
                     let p = proxy::start(g.clone(), blocked.clone()).await.map_err(BrowserError::Proxy)?;
+                    // Loopback goes through the proxy too. Chromium's own background calls
+                    // (update and account services, which no switch silences) skip it and
+                    // die at the resolver below, so they never reach the network nor fill
+                    // the record; this only while every page's requests are judged at the
+                    // DevTools layer first, so a page's attempt on those hosts is still
+                    // refused and recorded there.
+                    let bypass = if intercept { format!("--proxy-bypass-list=<-loopback>;{}", proxy::CHROMIUM_SERVICES.join(";")) } else { "--proxy-bypass-list=<-loopback>".to_string() };
                     l.extra_args.extend([
                         format!("--proxy-server=http://{}", p.addr),
-                        // Loopback goes through the proxy too.
-                        "--proxy-bypass-list=<-loopback>".to_string(),
+                        bypass,
                         // The proxy is the only name Chromium needs, and it is an IP literal.
                         format!("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {}", p.addr.ip()),
                         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),

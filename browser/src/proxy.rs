@@ -189,7 +189,7 @@ fn text(code: StatusCode, msg: String) -> Response<Body> {
 /// time) despite the switches that should silence it. They are blocked like any other
 /// host, but recorded as Chromium's own so they are not reported to the model as the
 /// page's doing.
-const CHROMIUM_SERVICES: &[&str] = &["update.googleapis.com", "accounts.google.com", "clients2.google.com", "clientservices.googleapis.com", "redirector.gvt1.com", "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com"];
+pub const CHROMIUM_SERVICES: &[&str] = &["update.googleapis.com", "accounts.google.com", "clients2.google.com", "clientservices.googleapis.com", "redirector.gvt1.com", "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com"];
 
 fn record(blocked: &Mutex<Vec<Blocked>>, url: &str, reason: &str, source: &str) {
     let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
