@@ -229,6 +229,21 @@ pub fn parse(name: &str, args: &Result<Value, String>) -> Result<Tool, BadCall> 
 
 #[cfg(test)]
 mod tests {
+
+    /// The README's list of the model's tools is the tool table, no more and no less.
+    #[test]
+    fn the_readme_lists_exactly_the_models_tools() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("the README");
+        let start = readme.find("**Tools the model sees**").expect("the README lists the tools");
+        let para = &readme[start..start + readme[start..].find(". Element").unwrap_or(readme.len() - start)];
+        let listed: Vec<&str> = para.split('`').skip(1).step_by(2).map(|t| t.split('{').next().unwrap_or(t)).collect();
+        let mut names: Vec<&str> = specs().iter().map(|s| s.name).collect();
+        let mut listed_sorted = listed.clone();
+        names.sort();
+        listed_sorted.sort();
+        assert_eq!(listed_sorted, names, "README: {para}");
+    }
+
     use super::*;
 
     #[test]
