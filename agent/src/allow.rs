@@ -12,27 +12,33 @@ pub enum AllowCmd {
     List,
     /// Add patterns (e.g. docs.rs, *.wikipedia.org, 127.0.0.1:8080, https://example.com)
     Add {
-        #[arg(required = true)]
+        /// Host patterns: a host, *.domain (the domain and its subdomains), an IP with an
+        /// optional port, or an address with a scheme to allow only that scheme
+        #[arg(required = true, value_name = "PATTERN")]
         patterns: Vec<String>,
     },
     /// Remove patterns
     Remove {
-        #[arg(required = true)]
+        /// Patterns exactly as `errand allow list` shows them
+        #[arg(required = true, value_name = "PATTERN")]
         patterns: Vec<String>,
     },
     /// Let state-changing requests (form submissions, POST…) to these endpoints go without asking
     SubmitAdd {
+        /// Endpoints (scheme, host, port and path; any query) that may receive submissions
         #[arg(required = true, value_name = "URL")]
         urls: Vec<String>,
     },
     /// Remove submit rules
     SubmitRemove {
+        /// Endpoints exactly as they were added
         #[arg(required = true, value_name = "URL")]
         urls: Vec<String>,
     },
     /// Say whether each URL is allowed, and why not; exit 0 only if all are
     Check {
-        #[arg(required = true)]
+        /// Addresses to judge as the browser would parse them
+        #[arg(required = true, value_name = "URL")]
         urls: Vec<String>,
     },
 }

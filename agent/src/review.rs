@@ -18,7 +18,8 @@ use serde_json::json;
 pub enum RecordingsCmd {
     /// Recordings, newest first: id, when, steps, outcome, task
     List {
-        #[arg(long)]
+        /// One JSON object per recording per line
+        #[arg(long, short = 'j')]
         json: bool,
     },
     /// A recording's timeline, readable in the terminal
@@ -31,11 +32,14 @@ pub enum RecordingsCmd {
     /// or damaged (saying where), 3 if it is intact but has no end (stopped early), 2 if
     /// there is no such recording
     Verify {
+        /// The recording: its id, a unique prefix of it, or its folder
         #[arg(value_name = "ID")]
         id: String,
     },
     /// Write the recording as a Chrome DevTools Recorder / @puppeteer/replay user flow
     Export {
+        /// The recording: its id, a unique prefix of it, or its folder
+        #[arg(value_name = "ID")]
         id: String,
         /// The format: puppeteer-replay (the Recorder's JSON)
         #[arg(long, default_value = "puppeteer-replay")]
@@ -46,6 +50,8 @@ pub enum RecordingsCmd {
     },
     /// Write a self-contained HTML review of a recording (report.html in its folder)
     Report {
+        /// The recording: its id, a unique prefix of it, or its folder
+        #[arg(value_name = "ID")]
         id: String,
         /// Open it in the desktop's browser
         #[arg(long)]

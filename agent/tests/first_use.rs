@@ -184,6 +184,16 @@ fn help_names_every_value_the_environment_and_the_exit_codes() {
         }
         last_was_flag = t.starts_with("--") || (t.len() > 3 && t.starts_with('-') && t.as_bytes()[2] == b',') || (t.starts_with('<') && t.ends_with('>'));
     }
+    // Every subcommand's arguments and options say what they are (the short help puts the
+    // description on the same line).
+    for cmd in [&["demo"][..], &["extract"], &["open"], &["allow", "add"], &["allow", "remove"], &["allow", "check"], &["allow", "submit-add"], &["allow", "submit-remove"], &["recordings", "list"], &["recordings", "show"], &["recordings", "verify"], &["recordings", "report"], &["recordings", "export"]] {
+        let o = bin().args(cmd).arg("-h").output().unwrap();
+        let help = String::from_utf8_lossy(&o.stdout);
+        for line in help.lines().filter(|l| l.starts_with("  ") && matches!(l.trim_start().chars().next(), Some('-' | '<'))) {
+            let t = line.trim();
+            assert!(t.split("  ").filter(|p| !p.trim().is_empty()).count() > 1, "{cmd:?}: {t:?} has no description");
+        }
+    }
     let o = bin().args(["--cdp-url", "ftp://example", "open", "http://127.0.0.1:9/"]).output();
     let o = o.unwrap();
     assert_eq!(o.status.code(), Some(2));
