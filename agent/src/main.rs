@@ -334,6 +334,9 @@ struct ReplayArgs {
     /// Note divergences and go on instead of stopping at the first
     #[arg(long)]
     keep_going: bool,
+    /// Replay a recording that does not verify (altered, or stopped before its end)
+    #[arg(long)]
+    force: bool,
     /// Print events as JSON Lines on stdout
     #[arg(long, short = 'j')]
     json: bool,
@@ -382,6 +385,15 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    // A recording is input from wherever it came: it must verify (or be forced), and it
+    // never widens today's allowlist.
+    if let Err(why) = review::check(&dir) {
+        if !a.force {
+            errln!("error: {}: {why}; see `errand recordings verify`, or pass --force to replay it anyway", dir.display());
+            return Ok(ExitCode::from(2));
+        }
+        errln!("warning: {}: {why}; replaying it anyway (--force)", dir.display());
+    }
     let rec = match model::replay::load(&dir) {
         Ok(r) => r,
         Err(e) => {
@@ -389,6 +401,25 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(start) = &rec.start {
+        let allowed = allow::path(a.browser.allowlist.clone())
+            .map_err(|e| anyhow::anyhow!(e))
+            .and_then(|p| allowlist::file::load(&p).map_err(|e| anyhow::anyhow!("{e}")))
+            .and_then(|base| policy::build(base, &a.browser.allow, &[]));
+        match allowed {
+            Ok(live) => {
+                if let Some(why) = browser::Guard::judge(live.as_ref(), start) {
+                    let host = policy::pattern_for_url(start).unwrap_or_else(|_| start.clone());
+                    errln!("error: the recording starts at {start}, which today's allowlist does not allow ({why}); replay it with --allow {host}, or add it with errand allow add {host}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            Err(e) => {
+                errln!("error: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
     let id = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(run::session_id()));
     let files = rec.files.clone();

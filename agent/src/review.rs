@@ -232,6 +232,23 @@ fn show(dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Does the recording verify (complete, unaltered)? Err says what is wrong, in one line.
+pub fn check(dir: &Path) -> Result<(), String> {
+    let path = dir.join(recordings::LOG);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v = recordings::verify(&text, |file| {
+        let rel = crate::output::check_path(file).ok()?;
+        std::fs::read(dir.join(rel)).ok().map(|b| recordings::sha256(&b))
+    });
+    if let Some(p) = v.problems.first() {
+        return Err(format!("it was altered or is damaged (line {}: {})", p.line, p.what));
+    }
+    if !v.complete {
+        return Err("it has no end (the session was stopped before it finished)".into());
+    }
+    Ok(())
+}
+
 /// `verify`'s exit code for a log that was edited, reordered or damaged.
 pub const VERIFY_ALTERED: u8 = 1;
 /// `verify`'s exit code for a log that is intact but has no end (a session stopped early).
@@ -290,6 +307,9 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;pad
 img.thumb.big{width:100%;max-width:64rem;cursor:zoom-out}pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem;max-height:20rem;overflow:auto}
 .meta{color:#555}.file{display:grid;grid-template-columns:1fr 1fr;gap:1rem}";
 
+/// The review page's one script: thumbnails enlarge on click.
+const REPORT_SCRIPT: &str = "for (const i of document.querySelectorAll('img.thumb')) i.addEventListener('click', () => i.classList.toggle('big'));";
+
 /// How a blocked request made by no page (Chromium's own) is labelled.
 pub const BACKGROUND: &str = "browser background";
 
@@ -335,7 +355,10 @@ fn markdown(text: &str) -> String {
 pub fn report(dir: &Path) -> Result<String> {
     let r = recordings::read(dir).with_context(|| format!("cannot read the recording in {}", dir.display()))?;
     let mut h = String::from("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
-    h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">");
+    // No script runs but the page's own (allowed by its hash), no form goes anywhere, and
+    // nothing loads: whatever a crafted recording smuggles in stays inert text.
+    let script_hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, <sha2::Sha256 as sha2::Digest>::digest(REPORT_SCRIPT.as_bytes()));
+    h.push_str(&format!("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; form-action 'none'; base-uri 'none'\">"));
     let start = r.lines.iter().find(|l| matches!(l.record, Record::SessionStart { .. }));
     let task = start.and_then(|l| match &l.record {
         Record::SessionStart { task, .. } => Some(task.as_str()),
@@ -459,15 +482,16 @@ pub fn report(dir: &Path) -> Result<String> {
     }
     // errand's map of sources is the last sources*.json it wrote (a model may have taken
     // the plain name for a file of its own).
+    // It is read only while it matches its recorded hash, like every file shown.
     let map = r.lines.iter().rev().find_map(|l| match &l.record {
-        Record::FileWritten { path, .. } if path.starts_with("sources") && path.ends_with(".json") => Some(path.clone()),
+        Record::FileWritten { path, sha256, .. } if path.starts_with("sources") && path.ends_with(".json") => Some((path.clone(), sha256.clone())),
         _ => None,
     });
     let cites: serde_json::Value = out_dir
         .as_ref()
-        .zip(map.and_then(|m| crate::output::check_path(&m).ok()))
-        .and_then(|(o, m)| std::fs::read_to_string(o.join(m)).ok())
-        .and_then(|t| serde_json::from_str(&t).ok())
+        .zip(map.and_then(|(m, sha)| crate::output::check_path(&m).ok().map(|p| (p, sha))))
+        .and_then(|(o, (m, sha))| std::fs::read(o.join(m)).ok().filter(|b| recordings::sha256(b) == sha))
+        .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     let files: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::FileWritten { .. })).collect();
     h.push_str(&format!("<h2>Files written ({})</h2>", files.len()));
@@ -485,7 +509,8 @@ pub fn report(dir: &Path) -> Result<String> {
                 .flatten()
                 .filter(|f| f["file"] == path.as_str())
                 .flat_map(|f| f["sources"].as_array().cloned().unwrap_or_default())
-                .map(|s| format!("<li><a href=\"#extract-{}\">[{}]</a> {} — <code>{}</code></li>", s["n"], s["n"], esc(s["title"].as_str().unwrap_or_default()), esc(s["url"].as_str().unwrap_or_default())))
+                .filter_map(|s| s["n"].as_u64().map(|n| (n, s)))
+                .map(|(n, s)| format!("<li><a href=\"#extract-{n}\">[{n}]</a> {} — <code>{}</code></li>", esc(s["title"].as_str().unwrap_or_default()), esc(s["url"].as_str().unwrap_or_default())))
                 .collect();
             // Only a file that still matches its recorded hash is shown: a recording from
             // elsewhere cannot make the report copy in some other file of this machine.
@@ -499,7 +524,7 @@ pub fn report(dir: &Path) -> Result<String> {
             ));
         }
     }
-    h.push_str("<script>for (const i of document.querySelectorAll('img.thumb')) i.addEventListener('click', () => i.classList.toggle('big'));</script></body></html>");
+    h.push_str(&format!("<script>{REPORT_SCRIPT}</script></body></html>"));
     Ok(h)
 }
 

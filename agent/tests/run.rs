@@ -797,6 +797,21 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     assert!(recordings_cmd(&d.rec, &["report", hostile.to_str().unwrap()]).status.success());
     let html = std::fs::read_to_string(hostile.join("report.html")).unwrap();
     assert!(!html.contains("PRIVATE-KEY-DATA") && html.contains("changed since the run"));
+    // A crafted map of sources, its hash re-recorded to match: its markup stays text, and
+    // the page allows no script but its own.
+    let crafted = d.root.join("crafted");
+    copy_dir(&dir, &crafted);
+    let outc = d.root.join("crafted-out");
+    copy_dir(std::path::Path::new(&out_dir), &outc);
+    let evil = r#"{"files":[{"file":"report.md","sources":[{"n":"1"><img src=x onerror=alert(1)>","title":"<script>alert(2)</script>","url":"javascript:alert(3)"}]}]}"#;
+    std::fs::write(outc.join("sources.json"), evil).unwrap();
+    let old_sha = lines.iter().rev().find(|l| l["type"] == "file_written" && l["path"] == "sources.json").unwrap()["sha256"].as_str().unwrap().to_string();
+    let log = std::fs::read_to_string(crafted.join("session.jsonl")).unwrap().replacen(&out_dir, outc.to_str().unwrap(), 1).replace(&old_sha, &recordings::sha256(evil.as_bytes()));
+    std::fs::write(crafted.join("session.jsonl"), log).unwrap();
+    assert!(recordings_cmd(&d.rec, &["report", crafted.to_str().unwrap()]).status.success());
+    let html = std::fs::read_to_string(crafted.join("report.html")).unwrap();
+    assert!(!html.contains("<img src=x") && !html.contains("<script>alert"), "crafted markup in the report");
+    assert!(html.contains("script-src 'sha256-") && !html.contains("script-src 'unsafe-inline'"), "the report's CSP allows inline scripts");
     // A recording that is not there.
     for cmd in ["show", "verify", "report", "export"] {
         let o = recordings_cmd(&d.rec, &[cmd, "nope"]);
@@ -959,6 +974,12 @@ async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks
 }
 
 /// `errand replay` (async: the fixture site is served by this test's runtime).
+/// Put the fixture site on the test's allowlist file.
+fn allow_site(d: &Dirs, site: &Site) {
+    std::fs::create_dir_all(&d.root).unwrap();
+    std::fs::write(d.root.join("allowlist.toml"), format!("allow = [\"{}\"]\n", site.origin.trim_start_matches("http://"))).unwrap();
+}
+
 async fn replay_cmd(d: &Dirs, id: &str, out: &Path, extra: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
         .args(["replay", id, "--record-dir"])
@@ -997,6 +1018,8 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     let id = dir.file_name().unwrap().to_string_lossy().to_string();
     let last_url = |lines: &[Value]| lines.iter().rev().find(|l| l["type"] == "step" && l["tool"] != "done").map(|l| l["url"].as_str().unwrap().to_string()).unwrap();
     let order = std::fs::read(d.out.join("order.md")).unwrap();
+    // A replay uses today's allowlist only: the shop's host is on it.
+    allow_site(&d, &site);
 
     // Same page: same files (same hashes), same final page, and the replay is recorded.
     let out1 = d.root.join("replay1");
@@ -1029,6 +1052,22 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     assert_eq!(steps[2]["assertedEvents"][0]["url"], site.url("/shop-done?item=kettle"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("step 2 (extract) has no Recorder equivalent"));
 
+    // A recording from elsewhere cannot widen the allowlist: one edited to start on the
+    // foreign host is refused before anything starts, as is any recording that does not
+    // verify (unless forced).
+    let moved = d.root.join("elsewhere");
+    copy_dir(&dir, &moved);
+    let log = std::fs::read_to_string(moved.join("session.jsonl")).unwrap().replace(&site.origin, &site.foreign);
+    std::fs::write(moved.join("session.jsonl"), log).unwrap();
+    let o = replay_cmd(&d, moved.to_str().unwrap(), &d.root.join("r-elsewhere"), &[]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("altered"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = replay_cmd(&d, moved.to_str().unwrap(), &d.root.join("r-elsewhere"), &["--force"]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("today's allowlist does not allow") && err.contains("--allow 127.0.0.2:"), "{err}");
+    assert!(site.foreign_log.lock().unwrap().is_empty(), "the replay reached the foreign host");
+
     // The button moved (other buttons before it, another ref): found by its role and name.
     site.shop.store(1, SeqCst);
     let o = replay_cmd(&d, &id, &d.root.join("replay2"), &[]).await;
@@ -1053,6 +1092,7 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (dir2, _) = recording(&d2.rec);
     site.shop.store(3, SeqCst);
+    allow_site(&d2, &site);
     let o = replay_cmd(&d2, dir2.file_name().unwrap().to_str().unwrap(), &d2.root.join("replay"), &[]).await;
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(0), "{err}");
@@ -1094,6 +1134,7 @@ async fn no_secret_survives_in_any_file_of_a_recording_or_its_report() {
     }
     // Replaying stops at the first typed secret and says why; no model is involved.
     let id = dir.file_name().unwrap().to_string_lossy().to_string();
+    allow_site(&d, &site);
     let o = replay_cmd(&d, &id, &d.root.join("again"), &[]).await;
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
