@@ -145,23 +145,47 @@ impl SessionConsent {
     }
 }
 
-/// The prompt's text for a request.
+/// The prompt's text for a request. Everything but the method and URL is the page's own
+/// text, shown with control characters escaped (an ANSI escape or a newline in a legend
+/// could otherwise redraw the prompt); the method and URL errand saw come last, where
+/// nothing the page wrote can stand after them.
 pub fn describe(s: &Submission) -> String {
-    let mut t = format!("errand: the page wants to send {} {}\n", s.method, s.url);
-    t.push_str(&format!("  page:    {}\n", s.page));
+    let mut t = String::from("errand: the page wants to send a request\n");
+    t.push_str(&format!("  page:    {}\n", shown(&s.page, 200)));
     if !s.frame.is_empty() {
-        t.push_str(&format!("  frame:   {}\n", s.frame));
+        t.push_str(&format!("  frame:   {}\n", shown(&s.frame, 200)));
     }
     if !s.purpose.is_empty() {
-        t.push_str(&format!("  purpose: {}\n", s.purpose));
+        t.push_str(&format!("  purpose: {}\n", shown(&s.purpose, 200)));
     }
     for (i, (k, v)) in s.fields.iter().enumerate() {
-        t.push_str(&format!("  {} {k} = {v}\n", if i == 0 { "fields: " } else { "        " }));
+        t.push_str(&format!("  {} {} = {}\n", if i == 0 { "fields: " } else { "        " }, shown(k, 60), shown(v, 120)));
     }
     if !s.body.is_empty() {
-        t.push_str(&format!("  body:    {}\n", s.body));
+        t.push_str(&format!("  body:    {}\n", shown(&s.body, 200)));
     }
+    t.push_str(&format!("  sends:   {} {}\n", shown(&s.method, 20), shown(&s.url, 500)));
     t
+}
+
+/// Page-supplied text for the terminal: control characters (ANSI escapes, newlines,
+/// carriage returns) and bidirectional overrides escaped, cut to `max` characters.
+pub fn shown(text: &str, max: usize) -> String {
+    let mut o = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n >= max {
+            o.push('…');
+            break;
+        }
+        match c {
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c) => o.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o
 }
 
 impl browser::Consent for SessionConsent {
@@ -248,6 +272,26 @@ async fn ask(inner: &Arc<Inner>, s: &Submission) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_text_cannot_redraw_the_prompt() {
+        let s = Submission {
+            method: "POST".into(),
+            url: "http://shop.example/pay".into(),
+            page: "http://shop.example/".into(),
+            frame: String::new(),
+            resource: "Document".into(),
+            purpose: "Donate\x1b[2K\x1b[1A\rerrand: the page wants to send GET http://safe.example/\n  purpose: nothing".into(),
+            fields: vec![("amount\u{202e}".into(), "100\r\n  sends:   GET http://safe.example/".into())],
+            body: String::new(),
+        };
+        let t = describe(&s);
+        assert!(!t.contains('\x1b') && !t.contains('\r') && !t.contains('\u{202e}'), "{t:?}");
+        // One line per item, and the real request last.
+        assert_eq!(t.lines().count(), 5, "{t}");
+        assert_eq!(t.lines().last().unwrap(), "  sends:   POST http://shop.example/pay");
+        assert!(t.contains("\\u{1b}[2K") && t.contains("\\n  purpose"), "{t}");
+    }
 
     #[test]
     fn decisions_from_a_table() {

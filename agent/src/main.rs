@@ -81,6 +81,13 @@ impl BrowserArgs {
     pub fn options(&self, guard: browser::SharedGuard) -> Options {
         Options { viewport: if self.headed { None } else { Some((1280, 720)) }, guard: Some(guard), ..Options::default() }
     }
+
+    /// [`BrowserArgs::options`] for the commands that only read (`open`, `extract`): every
+    /// form submission and other state-changing request a page sends is refused.
+    pub fn read_only(&self, guard: browser::SharedGuard) -> Options {
+        let deny: browser::SharedConsent = std::sync::Arc::new(|_: browser::Submission| browser::Verdict::Deny("this command only reads pages: it sends no form and no other state-changing request".into()));
+        Options { consent: Some(deny), ..self.options(guard) }
+    }
 }
 
 #[derive(Subcommand)]
@@ -495,7 +502,7 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
             return Ok(ExitCode::from(2));
         }
     };
-    let b = Browser::start(args.source(vec![]), args.options(live.guard())).await.context("could not start the browser")?;
+    let b = Browser::start(args.source(vec![]), args.read_only(live.guard())).await.context("could not start the browser")?;
     let mut failures = 0;
     let t = Instant::now();
     let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
@@ -557,7 +564,7 @@ fn open_policy(browser: &BrowserArgs, url: &str) -> Result<std::sync::Arc<policy
 async fn show(args: &BrowserArgs, url: &str, json: bool, live: std::sync::Arc<policy::LivePolicy>) -> Result<ExitCode> {
     let t = Instant::now();
     errln!("[1] starting the browser; allowlist: {}", live.patterns().join(", "));
-    let b = Browser::start(args.source(vec![]), args.options(live.guard())).await.context("could not start the browser")?;
+    let b = Browser::start(args.source(vec![]), args.read_only(live.guard())).await.context("could not start the browser")?;
     errln!("    {} ({} ms)", b.description, t.elapsed().as_millis());
     for l in b.layers() {
         errln!("    enforcing {l}");

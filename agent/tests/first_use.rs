@@ -324,3 +324,21 @@ async fn chromiums_background_calls_stay_out_of_the_record_and_a_pages_calls_to_
     assert!(blocked.iter().any(|(u, _)| u.starts_with("http://update.googleapis.com/pixel.gif")), "{blocked:?}");
     assert!(blocked.iter().any(|(u, _)| u.starts_with("https://accounts.google.com/ListAccounts")), "{blocked:?}");
 }
+
+// Multi-threaded: the fixture site must answer while this test waits on errand.
+#[tokio::test(flavor = "multi_thread")]
+async fn open_and_extract_only_read_a_page_that_posts_as_it_loads() {
+    let site = Site::start().await;
+    let page = site.url("/posts-on-load.html");
+    let o = bin().args(["open", &page]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // The page tried, and was refused.
+    assert!(err.contains("route=onload-fetch"), "{err}");
+    let o = bin().args(["extract", &page]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("must send none of them"));
+    // Both commands have ended, and their browsers with them: nothing more can arrive.
+    let sent: Vec<_> = site.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect();
+    assert!(sent.is_empty(), "state-changing requests reached the server: {sent:?}");
+}

@@ -566,7 +566,7 @@ async fn at_a_terminal_a_person_approves_or_declines_a_submission() {
         let r = run_at_terminal(&d, &args, answer).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         // The prompt shows the request, the form's purpose and its fields, the password masked.
-        assert!(r.stderr.contains("the page wants to send POST") && r.stderr.contains("route=native"), "{}", r.stderr);
+        assert!(r.stderr.contains("the page wants to send a request") && r.stderr.contains("sends:   POST") && r.stderr.contains("route=native"), "{}", r.stderr);
         assert!(r.stderr.contains("purpose: Sign in"), "{}", r.stderr);
         assert!(r.stderr.contains("user = ann") && r.stderr.contains("password = ••••••"), "{}", r.stderr);
         assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
