@@ -260,6 +260,18 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
             rec.secrets().add(&v);
         }
     }
+    // Credentials inside a gateway's address (http://user:token@gateway/) are secrets too.
+    for key in ["ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"] {
+        if let Some(u) = std::env::var(key).ok().and_then(|v| url::Url::parse(&v).ok()) {
+            if let Some(p) = u.password() {
+                rec.secrets().add(p);
+                if let Ok(decoded) = url::form_urlencoded::parse(format!("p={p}").as_bytes()).next().map(|(_, v)| v.to_string()).ok_or(()) {
+                    rec.secrets().add(&decoded);
+                }
+                rec.secrets().add(&format!("{}:{p}", u.username()));
+            }
+        }
+    }
     narr.redact_with(rec.secrets().clone());
     let rules = match allowlist::file::load_submit_rules(&path) {
         Ok(r) => r,

@@ -342,3 +342,27 @@ async fn open_and_extract_only_read_a_page_that_posts_as_it_loads() {
     let sent: Vec<_> = site.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect();
     assert!(sent.is_empty(), "state-changing requests reached the server: {sent:?}");
 }
+
+// Multi-threaded: the fixture site must answer while this test waits on errand.
+#[tokio::test(flavor = "multi_thread")]
+async fn short_passwords_and_credentials_in_a_base_url_are_never_recorded() {
+    let site = Site::start().await;
+    // A short password, typed and sent in a GET form's address.
+    let d = dirs();
+    let model = script_model(&d, "pw.json", json!([{"tool": "type", "args": {"selector": "#pw", "text": "Q7", "submit": true}}, {"tool": "done", "args": {"summary": "typed"}}]));
+    let r = run(errand(&d, &["sign in", "--start", &site.url("/form.html"), "--model", &model], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(site.requests().iter().any(|q| q.query.contains("pw=Q7")), "the form was sent with the password");
+    let (dir, _) = recording(&d.rec);
+    let everything = all_text(&dir);
+    assert!(!everything.contains("pw=Q7") && !everything.contains("\"Q7\""), "the short password is in the recording");
+    // A gateway address with credentials in it, unreachable: the error says so without them.
+    let d = dirs();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://gw-user:gw-TOKEN-4711@127.0.0.1:{closed}");
+    let r = run(errand(&d, &["x", "--start", &site.url("/index.html"), "--model", "anthropic:claude-test"], &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &base)])).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    let (dir, _) = recording(&d.rec);
+    assert!(!all_text(&dir).contains("gw-TOKEN-4711") && !r.stderr.contains("gw-TOKEN-4711"), "{}", r.stderr);
+}

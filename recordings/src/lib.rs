@@ -123,15 +123,23 @@ enum Msg {
 /// same set. A secret is also caught in its URL-encoded forms (a GET form puts a password
 /// field into the address).
 #[derive(Clone, Debug, Default)]
-pub struct Secrets(Arc<Mutex<Vec<String>>>);
+pub struct Secrets(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<String>>>);
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[secret]";
 
 impl Secrets {
-    /// Remember a secret (values shorter than 4 characters are too common to hunt for).
+    /// Remember a secret. One shorter than 4 characters is too common to hunt for inside
+    /// words, so it is redacted only where it stands alone (between non-alphanumerics).
     pub fn add(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
         if secret.chars().count() < 4 {
+            let mut short = self.1.lock().unwrap_or_else(|p| p.into_inner());
+            if !short.iter().any(|s| s == secret) {
+                short.push(secret.to_string());
+            }
             return;
         }
         let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
@@ -157,17 +165,39 @@ impl Secrets {
                 out = out.replace(s.as_str(), REDACTED);
             }
         }
+        drop(v);
+        for s in self.1.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            out = replace_alone(&out, s, REDACTED);
+        }
         out
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty() && self.1.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
     }
 
     /// Whether a text shows any secret.
     pub fn found_in(&self, text: &str) -> bool {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|s| text.contains(s.as_str()))
+            || self.1.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|s| replace_alone(text, s, "") != text)
     }
+}
+
+/// `text` with every occurrence of `needle` that stands alone (no letter or digit right
+/// before or after it) replaced.
+fn replace_alone(text: &str, needle: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(needle) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + needle.len()..].chars().next();
+        let alone = !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric);
+        out.push_str(&rest[..i]);
+        out.push_str(if alone { with } else { needle });
+        rest = &rest[i + needle.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A handle to the task that owns a recording's log.
@@ -362,6 +392,14 @@ pub fn verify(text: &str, files: impl Fn(&str) -> Option<String>) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_secrets_are_redacted_where_they_stand_alone() {
+        let s = super::Secrets::default();
+        s.add("x9");
+        assert_eq!(s.redact("pw=x9&user=ann; box9 x9y \"x9\""), format!("pw={r}&user=ann; box9 x9y \"{r}\"", r = super::REDACTED));
+        assert!(s.found_in("the password is x9.") && !s.found_in("box9"));
+    }
+
     use super::*;
 
     #[tokio::test]
@@ -393,13 +431,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = Recorder::create(d.path()).unwrap();
         r.secrets().add("p@ss word&1");
-        r.secrets().add("abc"); // too short to hunt for
-        r.log(Record::Error { message: "typed p@ss word&1 then went to /echo?pw=p%40ss+word%261 and /x?pw=p%40ss%20word%261 (abc)".into() });
+        r.secrets().add("abc"); // short: redacted only where it stands alone
+        r.log(Record::Error { message: "typed p@ss word&1 then went to /echo?pw=p%40ss+word%261 and /x?pw=p%40ss%20word%261 (abc) abcd".into() });
         r.flush().await;
         let text = std::fs::read_to_string(d.path().join(LOG)).unwrap();
         assert!(!text.contains("p@ss") && !text.contains("p%40ss"), "{text}");
-        assert_eq!(text.matches(REDACTED).count(), 3, "{text}");
-        assert!(text.contains("(abc)"));
+        assert_eq!(text.matches(REDACTED).count(), 4, "{text}");
+        assert!(!text.contains("(abc)") && text.contains("abcd"), "{text}");
         // The chain covers what is on disk.
         assert_eq!(read(d.path()).unwrap().broken_at, None);
         assert!(r.secrets().found_in("…p%40ss+word%261…") && !r.secrets().found_in("nothing"));
