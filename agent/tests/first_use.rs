@@ -366,3 +366,17 @@ async fn short_passwords_and_credentials_in_a_base_url_are_never_recorded() {
     let (dir, _) = recording(&d.rec);
     assert!(!all_text(&dir).contains("gw-TOKEN-4711") && !r.stderr.contains("gw-TOKEN-4711"), "{}", r.stderr);
 }
+
+#[tokio::test]
+async fn a_lone_surrogate_neither_stalls_errand_nor_puts_the_pages_text_in_its_logs() {
+    let site = Site::start().await;
+    let d = dirs();
+    let model = script_model(&d, "read.json", json!([{"tool": "extract"}, {"tool": "done", "args": {"summary": "read"}}]));
+    let r = run(errand(&d, &["read", "--start", &site.url("/surrogate.html"), "--model", &model], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("no answer within"), "a DevTools answer was dropped: {}", r.stderr);
+    assert!(!r.stderr.contains("PAYLOAD-4711"), "the page's console text is in errand's log: {}", r.stderr);
+    let (_, lines) = recording(&d.rec);
+    let title = lines.iter().find(|l| l["type"] == "step" && l["tool"] == "extract").unwrap()["title"].as_str().unwrap().to_string();
+    assert!(title.starts_with("Lone ") && title.ends_with(" title"), "{title}");
+}

@@ -241,8 +241,32 @@ async fn io_task(
                         });
                     }
                     Some(Err(chromiumoxide::error::CdpError::InvalidMessage(text, err))) => {
-                        let head: String = text.chars().take(200).collect();
-                        tracing::warn!("skipping a DevTools message errand cannot parse ({err}): {head}");
+                        // A page's string with a lone UTF-16 surrogate (a console message, a
+                        // title, an evaluated value) makes the whole message unparseable:
+                        // mend the escape and deliver it rather than drop an answer or an
+                        // event. Never log the payload: it is the page's, and may hold a
+                        // secret the page read.
+                        match serde_json::from_str::<Value>(&mend_surrogates(&text)) {
+                            Ok(v) if v["id"].is_u64() => {
+                                let id = chromiumoxide::types::CallId::new(v["id"].as_u64().unwrap_or_default() as usize);
+                                if let Some((method, reply)) = pending.remove(&id) {
+                                    let r = match v.get("error") {
+                                        Some(e) => Err(CdpError::Protocol { method, code: e["code"].as_i64().unwrap_or_default(), message: e["message"].as_str().unwrap_or_default().to_string() }),
+                                        None => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
+                                    };
+                                    let _ = reply.send(r);
+                                }
+                            }
+                            Ok(v) if v["method"].is_string() => {
+                                let _ = events.send(Event {
+                                    method: v["method"].as_str().unwrap_or_default().to_string(),
+                                    session: v["sessionId"].as_str().map(str::to_string),
+                                    params: v.get("params").cloned().unwrap_or(Value::Null),
+                                    received: std::time::Instant::now(),
+                                });
+                            }
+                            _ => tracing::warn!("skipping a DevTools message errand cannot parse ({err}; {} bytes, not shown)", text.len()),
+                        }
                     }
                     Some(Err(e)) => {
                         // A reset after the browser exits is the normal end of a session.
@@ -263,4 +287,54 @@ async fn io_task(
         let _ = req.reply.send(Err(CdpError::Closed));
     }
     let _ = events.send(Event { method: "errand.closed".into(), session: None, params: Value::Null, received: std::time::Instant::now() });
+}
+
+/// JSON text with every `\\uD800`–`\\uDFFF` escape that is not part of a surrogate pair
+/// replaced by `\\uFFFD`, the replacement character (serde_json refuses lone surrogates,
+/// which JavaScript strings may hold).
+pub fn mend_surrogates(text: &str) -> String {
+    let b = text.as_bytes();
+    let hex = |i: usize| -> Option<u16> { text.get(i..i + 4).and_then(|h| u16::from_str_radix(h, 16).ok()) };
+    let escape_at = |i: usize| -> Option<u16> { (b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u')).then(|| hex(i + 2)).flatten() };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            if let Some(u) = escape_at(i) {
+                let high = (0xD800..0xDC00).contains(&u);
+                let low = (0xDC00..0xE000).contains(&u);
+                if high && escape_at(i + 6).is_some_and(|n| (0xDC00..0xE000).contains(&n)) {
+                    i += 12;
+                    continue;
+                }
+                if high || low {
+                    out.push_str(&text[last..i]);
+                    out.push_str("\\uFFFD");
+                    i += 6;
+                    last = i;
+                    continue;
+                }
+                i += 6;
+                continue;
+            }
+            // Any other escape: skip the escaped character.
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+#[cfg(test)]
+mod surrogate_tests {
+    #[test]
+    fn lone_surrogates_are_mended_and_pairs_kept() {
+        let t = r#"{"a":"x\ud800y","b":"\ud83d\ude00","c":"\\ud800","d":"\udc00"}"#;
+        let m = super::mend_surrogates(t);
+        assert_eq!(m, r#"{"a":"x\uFFFDy","b":"\ud83d\ude00","c":"\\ud800","d":"\uFFFD"}"#);
+        assert!(serde_json::from_str::<serde_json::Value>(&m).is_ok());
+    }
 }
