@@ -429,16 +429,20 @@ impl Session {
             self.tokens_out += reply.usage.output;
             self.tokens_cached += reply.usage.cache_read;
             let calls_json: Vec<Value> = reply.calls.iter().map(|c| json!({"id": c.id, "tool": c.name, "args": redact_args(&c.name, c.args.as_ref().ok())})).collect();
-            self.rec.log(Record::ModelTurn {
+            // The turn is logged once its calls have run: only then is it known which typed
+            // values were secrets, and the writer redacts them from the model's words too
+            // ("I will sign in with the password …").
+            let turn_record = Record::ModelTurn {
                 turn: self.model_turns,
                 text: reply.text.clone(),
                 calls: calls_json,
                 tokens_in: reply.usage.input,
                 tokens_out: reply.usage.output,
                 ms: t.elapsed().as_millis() as u64,
-            });
+            };
             self.turns.push(Turn::Assistant { text: reply.text.clone(), calls: reply.calls.clone() });
             if reply.calls.is_empty() {
+                self.rec.log(turn_record);
                 idle += 1;
                 if idle >= 2 || matches!(self.provider, Provider::Script(_)) {
                     return End::Failed(if reply.text.is_empty() { "the model stopped without calling done".into() } else { format!("the model stopped without calling done: {}", one_line(&reply.text, 200)) });
@@ -462,10 +466,12 @@ impl Session {
                     finished = Some(summary);
                 }
                 if self.browser.is_gone() {
+                    self.rec.log(turn_record);
                     self.turns.push(Turn::Results(results));
                     return End::Failed("the browser exited or crashed".into());
                 }
             }
+            self.rec.log(turn_record);
             if let Some(summary) = finished {
                 self.turns.push(Turn::Results(results));
                 return End::Done(summary);

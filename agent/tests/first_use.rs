@@ -380,3 +380,22 @@ async fn a_lone_surrogate_neither_stalls_errand_nor_puts_the_pages_text_in_its_l
     let title = lines.iter().find(|l| l["type"] == "step" && l["tool"] == "extract").unwrap()["title"].as_str().unwrap().to_string();
     assert!(title.starts_with("Lone ") && title.ends_with(" title"), "{title}");
 }
+
+#[tokio::test]
+async fn a_password_the_model_announces_before_typing_it_is_never_recorded() {
+    let site = Site::start().await;
+    let d = dirs();
+    let server = vendor(
+        "/v1/messages",
+        vec![
+            claude("I will sign in with the password Hunter2Secret!", &[("t1", "type", json!({"selector": "#pw", "text": "Hunter2Secret!"}))]),
+            claude("Signed in; Hunter2Secret! worked.", &[("t2", "done", json!({"summary": "signed in"}))]),
+        ],
+    )
+    .await;
+    let r = run(errand(&d, &["sign in", "--start", &site.url("/form.html"), "--model", "anthropic:claude-test"], &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &server.uri())])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (dir, lines) = recording(&d.rec);
+    assert!(lines.iter().any(|l| l["type"] == "model_turn" && l["text"].as_str().unwrap().contains("password [secret]")), "the turn is recorded, redacted");
+    assert!(!all_text(&dir).contains("Hunter2Secret") && !r.stderr.contains("Hunter2Secret"), "{}", r.stderr);
+}

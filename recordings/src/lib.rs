@@ -47,7 +47,8 @@ pub enum Record {
         #[serde(default)]
         consent: String,
     },
-    /// What the model answered (the calls are logged again, executed, as steps).
+    /// What the model answered (the calls are logged again, executed, as steps). Logged
+    /// after the steps its calls made, once the secrets they typed are known.
     ModelTurn {
         turn: u32,
         #[serde(default)]
