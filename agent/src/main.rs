@@ -409,11 +409,7 @@ async fn replay(a: ReplayArgs) -> Result<ExitCode> {
         }
     };
     if let Some(start) = &rec.start {
-        let allowed = allow::path(a.browser.allowlist.clone())
-            .map_err(|e| anyhow::anyhow!(e))
-            .and_then(|p| allowlist::file::load(&p).map_err(|e| anyhow::anyhow!("{e}")))
-            .and_then(|base| policy::build(base, &a.browser.allow, &[]));
-        match allowed {
+        match file_policy(&a.browser, &[]) {
             Ok(live) => {
                 if let Some(why) = browser::Guard::judge(live.as_ref(), start) {
                     let host = policy::pattern_for_url(start).unwrap_or_else(|_| start.clone());
@@ -556,9 +552,14 @@ async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel: usi
 
 /// The policy for `errand open`: the allowlist file, `--allow`, and the URL's own host.
 fn open_policy(browser: &BrowserArgs, url: &str) -> Result<std::sync::Arc<policy::LivePolicy>> {
+    file_policy(browser, &[policy::pattern_for_url(url)?])
+}
+
+/// The allowlist file and `--allow`, plus `extra` patterns the command itself needs.
+fn file_policy(browser: &BrowserArgs, extra: &[String]) -> Result<std::sync::Arc<policy::LivePolicy>> {
     let path = allow::path(browser.allowlist.clone()).map_err(|e| anyhow::anyhow!(e))?;
     let base = allowlist::file::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    policy::build(base, &browser.allow, &[policy::pattern_for_url(url)?])
+    policy::build(base, &browser.allow, extra)
 }
 
 async fn show(args: &BrowserArgs, url: &str, json: bool, live: std::sync::Arc<policy::LivePolicy>) -> Result<ExitCode> {

@@ -234,12 +234,7 @@ fn show(dir: &Path) -> Result<ExitCode> {
 
 /// Does the recording verify (complete, unaltered)? Err says what is wrong, in one line.
 pub fn check(dir: &Path) -> Result<(), String> {
-    let path = dir.join(recordings::LOG);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v = recordings::verify(&text, |file| {
-        let rel = crate::output::check_path(file).ok()?;
-        std::fs::read(dir.join(rel)).ok().map(|b| recordings::sha256(&b))
-    });
+    let v = verification(dir).map_err(|e| format!("{e:#}"))?;
     if let Some(p) = v.problems.first() {
         return Err(format!("it was altered or is damaged (line {}: {})", p.line, p.what));
     }
@@ -254,14 +249,18 @@ pub const VERIFY_ALTERED: u8 = 1;
 /// `verify`'s exit code for a log that is intact but has no end (a session stopped early).
 pub const VERIFY_INCOMPLETE: u8 = 3;
 
-fn verify(dir: &Path) -> Result<ExitCode> {
+/// The recording's log checked, with the files it names read from inside its folder only.
+fn verification(dir: &Path) -> Result<recordings::Verdict> {
     let path = dir.join(recordings::LOG);
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v = recordings::verify(&text, |file| {
-        // Only files inside the recording folder are looked at.
+    Ok(recordings::verify(&text, |file| {
         let rel = crate::output::check_path(file).ok()?;
         std::fs::read(dir.join(rel)).ok().map(|b| recordings::sha256(&b))
-    });
+    }))
+}
+
+fn verify(dir: &Path) -> Result<ExitCode> {
+    let v = verification(dir)?;
     for p in &v.problems {
         outln!("line {}: {}", p.line, p.what);
     }

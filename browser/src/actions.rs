@@ -277,19 +277,18 @@ impl Browser {
                 settle = false;
             }
             Action::TabClose { index } => {
-                let (t, n) = {
+                let (t, n, i) = {
                     let st = self.st();
                     let i = index.unwrap_or(st.active);
                     let Some(t) = st.tabs.get(i).cloned() else {
                         return Err(BrowserError::Action(format!("there is no tab [{i}]")));
                     };
-                    (t, st.tabs.len())
+                    (t, st.tabs.len(), i)
                 };
                 if n == 1 {
                     return Err(BrowserError::Action("cannot close the last tab; navigate instead".into()));
                 }
-                let i = index.unwrap_or(self.st().active);
-                let (title, url) = self.tabs_fresh().await.into_iter().find(|x| x.2 == t.url || x.0 == i).map(|x| (x.1, x.2)).unwrap_or_default();
+                let (title, url) = self.tabs_fresh().await.into_iter().find(|x| x.0 == i).map(|x| (x.1, x.2)).unwrap_or_default();
                 self.close_target(&t.target_id).await?;
                 closed = Some(url.clone());
                 out.summary = format!("closed tab [{i}]{}", tab_label(&title, &url));
@@ -954,13 +953,11 @@ impl Browser {
     }
 }
 
-/// "evil.example is not on the allowlist (3 requests), …" — one entry per distinct reason.
 /// ` "Title" url` for narration, leaving out what is not known yet (a tab still loading
-/// has no title and may have no address).
+/// has no title, or Chromium's stand-in, and may have no address).
 fn tab_label(title: &str, url: &str) -> String {
     let mut s = String::new();
-    let bare = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    if !title.trim().is_empty() && title != url && title != bare {
+    if !crate::title_is_address(title.trim(), url) {
         s.push_str(&format!(" \"{}\"", title.trim()));
     }
     if !url.is_empty() {
@@ -997,6 +994,7 @@ impl Browser {
     }
 }
 
+/// "evil.example is not on the allowlist (3 requests), …" — one entry per distinct reason.
 pub fn blocked_summary(b: &[crate::Blocked]) -> String {
     let mut seen: Vec<(String, usize)> = vec![];
     for x in b {

@@ -1284,7 +1284,7 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
 
 /// Is this target title only Chromium's stand-in for a page without one yet (its address
 /// without the scheme)?
-fn title_is_address(title: &str, url: &str) -> bool {
+pub(crate) fn title_is_address(title: &str, url: &str) -> bool {
     let bare = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     title.is_empty() || title == url || title == bare || title == bare.trim_end_matches('/')
 }
