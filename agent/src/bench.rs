@@ -34,6 +34,13 @@ pub enum Which {
         /// Measure the CDP layer alone (no proxy, no launch flags)
         #[arg(long)]
         cdp_only: bool,
+        /// Also with consent on: held in errand's proxy (as now) and by DevTools request
+        /// interception on every target (as before), side by side
+        #[arg(long)]
+        consent: bool,
+        /// New https hosts to time the proxy's TLS handshakes on (0 skips it)
+        #[arg(long, default_value_t = 20)]
+        hosts: usize,
     },
     /// errand's own time per agent step (everything but the model's reply): a scripted
     /// run of the real agent loop over the demo site, timed from its recording
@@ -127,7 +134,7 @@ fn audit_js() -> String {
 
 pub async fn run(which: Which) -> Result<()> {
     match which {
-        Which::Guard { pages, limit, chrome, cdp_only } => guard(pages, limit, chrome, cdp_only).await,
+        Which::Guard { pages, limit, chrome, cdp_only, consent, hosts } => guard(pages, limit, chrome, cdp_only, consent, hosts).await,
         Which::Step { rounds, chrome } => step(rounds, chrome).await,
         Which::Extract { dir, limit, predictions, parallel, chrome } => extract(dir, limit, predictions, parallel, chrome).await,
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => page_state(pages, limit, reps, per_page, chrome, audit).await,
@@ -370,19 +377,119 @@ const SEQUENTIAL: &str = r#"(async () => {
   return out.slice(10);
 })()"#;
 
-/// A guard allowing the benchmark's own local site and nothing else.
-fn origin_only(origin: &str) -> Result<browser::SharedGuard> {
-    Ok(crate::policy::build(allowlist::Policy::default(), &[], &[crate::policy::pattern_for_url(origin)?])?.guard())
+/// A guard allowing the benchmark's own local sites and nothing else.
+fn origins_only(origins: &[String]) -> Result<browser::SharedGuard> {
+    let patterns = origins.iter().map(|o| crate::policy::pattern_for_url(o)).collect::<Result<Vec<_>>>()?;
+    Ok(crate::policy::build(allowlist::Policy::default(), &[], &patterns)?.guard())
 }
 
-async fn bench_browser(origin: &str, guarded: bool, cdp_only: bool, chrome: Option<PathBuf>) -> Result<Browser> {
-    let extra = if guarded && !cdp_only { vec![] } else { vec!["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string()] };
+/// How a benchmark browser enforces.
+#[derive(Clone, Copy, PartialEq)]
+enum Enforce {
+    Nothing,
+    /// DevTools interception alone, as when attached.
+    Cdp,
+    /// The filtering proxy and launch flags, as launched by errand.
+    Proxy,
+    /// The proxy, with consent held in it (now).
+    ProxyConsent,
+    /// The proxy, with consent by DevTools interception on every target (before).
+    CdpConsent,
+}
+
+impl Enforce {
+    fn label(self) -> &'static str {
+        match self {
+            Enforce::Nothing => "without enforcement",
+            Enforce::Cdp => "CDP interception",
+            Enforce::Proxy => "proxy + flags",
+            Enforce::ProxyConsent => "proxy, consent in proxy (now)",
+            Enforce::CdpConsent => "proxy, consent by CDP (before)",
+        }
+    }
+}
+
+struct BenchTls {
+    /// The CA file the proxy is told to trust.
+    ca: PathBuf,
+    /// The key the servers' certificates carry, for an unguarded Chromium to accept.
+    spki: String,
+}
+
+async fn bench_browser(origins: &[String], how: Enforce, chrome: Option<PathBuf>, tls: Option<&BenchTls>) -> Result<Browser> {
+    let mut extra = vec![];
+    if matches!(how, Enforce::Nothing | Enforce::Cdp) {
+        extra.push("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string());
+        if let Some(t) = tls {
+            extra.push(format!("--ignore-certificate-errors-spki-list={}", t.spki));
+        }
+    }
     let launch = LaunchOptions { chrome, extra_args: extra, ..LaunchOptions::default() };
-    let mut opts = Options { settle_timeout: Duration::from_secs(3), proxy_layer: !cdp_only, ..Options::default() };
-    if guarded {
-        opts.guard = Some(origin_only(origin)?);
+    let mut opts = Options { settle_timeout: Duration::from_secs(3), proxy_layer: how != Enforce::Cdp, trust_ca: tls.map(|t| vec![t.ca.clone()]).unwrap_or_default(), ..Options::default() };
+    if how != Enforce::Nothing {
+        opts.guard = Some(origins_only(origins)?);
+    }
+    if matches!(how, Enforce::ProxyConsent | Enforce::CdpConsent) {
+        opts.consent = Some(std::sync::Arc::new(|_: browser::Submission| browser::Verdict::Deny("benchmark".into())));
+    }
+    if how == Enforce::CdpConsent {
+        opts.intercept = Some(true);
     }
     Ok(Browser::start(Source::Launch(launch), opts).await?)
+}
+
+/// `n` https servers on 127.0.0.2, 127.0.0.3, … with certificates from a CA made for the
+/// benchmark, each answering any path with a few bytes any origin may read.
+async fn https_hosts(n: usize, dir: &std::path::Path) -> Result<(Vec<String>, BenchTls)> {
+    let authority = browser::tls::Authority::new()?;
+    let ca = dir.join("bench-ca.pem");
+    std::fs::write(&ca, authority.ca_pem())?;
+    let mut origins = vec![];
+    for i in 0..n {
+        let ip = format!("127.0.0.{}", 2 + i);
+        let listener = tokio::net::TcpListener::bind(format!("{ip}:0")).await.with_context(|| format!("cannot listen on {ip}"))?;
+        origins.push(format!("https://{}", listener.local_addr()?));
+        let acceptor = tokio_rustls::TlsAcceptor::from(authority.server_config(&ip)?);
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(sock).await else { return };
+                    let service = hyper::service::service_fn(|_req| async {
+                        let mut r = hyper::Response::new(http_body_util::Full::new(hyper::body::Bytes::from_static(b"ok")));
+                        r.headers_mut().insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));
+                        Ok::<_, std::convert::Infallible>(r)
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+                });
+            }
+        });
+    }
+    Ok((origins, BenchTls { ca, spki: authority.spki_hash().to_string() }))
+}
+
+/// From an idle page: the first request to each new https host (connection and TLS
+/// handshakes included), then a second one to the same host (connection reused).
+async fn new_hosts(b: &Browser, origin: &str, hosts: &[String]) -> Result<(Vec<f64>, Vec<f64>)> {
+    b.act(&Action::Navigate { url: format!("{origin}/errand-idle") }).await?;
+    let expr = format!(
+        r#"(async () => {{
+  const first = [], again = [];
+  for (const h of {hosts}) {{
+    let t = performance.now();
+    await fetch(h + '/a?' + Math.random(), {{ cache: 'no-store' }}).then((r) => r.text()).catch(() => {{}});
+    first.push(performance.now() - t);
+    t = performance.now();
+    await fetch(h + '/b?' + Math.random(), {{ cache: 'no-store' }}).then((r) => r.text()).catch(() => {{}});
+    again.push(performance.now() - t);
+  }}
+  return [first, again];
+}})()"#,
+        hosts = json!(hosts)
+    );
+    let v = eval_value(b, &expr).await;
+    let nums = |x: &Value| x.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default();
+    Ok((nums(&v[0]), nums(&v[1])))
 }
 
 async fn eval_value(b: &Browser, expression: &str) -> Value {
@@ -412,64 +519,96 @@ async fn page_timings(b: &Browser, url: &str) -> Option<HashMap<String, f64>> {
     Some(out)
 }
 
-async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_only: bool) -> Result<()> {
+async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_only: bool, consent: bool, hosts: usize) -> Result<()> {
     let pages = Pages::from_dir(&dir).with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
     let mut ids = pages.ids();
     if let Some(n) = limit {
         ids.truncate(n);
     }
     let origin = site::serve(pages, "127.0.0.1:0").await?;
-    // Two browsers side by side, used in alternation (which goes first alternates too), so
-    // drift in the machine's load affects both alike.
-    let plain = bench_browser(&origin, false, false, chrome.clone()).await?;
-    let guarded = bench_browser(&origin, true, cdp_only, chrome).await?;
-    let (mut seq_plain, mut seq_guarded) = (Vec::new(), Vec::new());
-    for round in 0..2 {
-        if round % 2 == 0 {
-            seq_plain.extend(sequential(&plain, &origin).await?);
-            seq_guarded.extend(sequential(&guarded, &origin).await?);
-        } else {
-            seq_guarded.extend(sequential(&guarded, &origin).await?);
-            seq_plain.extend(sequential(&plain, &origin).await?);
+    let tmp = tempfile::tempdir()?;
+    let hosts = if cdp_only { 0 } else { hosts };
+    let (https, tls) = if hosts > 0 { let (o, t) = https_hosts(hosts, tmp.path()).await?; (o, Some(t)) } else { (vec![], None) };
+    let mut allowed = vec![origin.clone()];
+    allowed.extend(https.iter().cloned());
+    // Browsers side by side, used in rotation (which goes first rotates too), so drift in
+    // the machine's load affects all alike.
+    let mut kinds = vec![Enforce::Nothing, if cdp_only { Enforce::Cdp } else { Enforce::Proxy }];
+    if consent {
+        kinds.extend([Enforce::ProxyConsent, Enforce::CdpConsent]);
+    }
+    let mut browsers = vec![];
+    for k in &kinds {
+        browsers.push(bench_browser(&allowed, *k, chrome.clone(), tls.as_ref()).await?);
+    }
+    let n = kinds.len();
+    let order = |i: usize| (0..n).map(move |j| (i + j) % n);
+    let mut seq: Vec<Vec<f64>> = vec![vec![]; n];
+    for round in 0..n.max(2) {
+        for k in order(round) {
+            seq[k].extend(sequential(&browsers[k], &origin).await?);
         }
     }
-    let (mut base, mut with, mut deltas) = (Vec::new(), Vec::new(), Vec::new());
+    // Per variant: its timings and its differences from the unguarded browser's, request
+    // by request (paired by URL).
+    let mut with: Vec<Vec<f64>> = vec![vec![]; n];
+    let mut deltas: Vec<Vec<f64>> = vec![vec![]; n];
     let mut loaded = 0;
     for (i, id) in ids.iter().enumerate() {
         let url = format!("{origin}{id}");
-        let (a, b) = if i % 2 == 0 {
-            let a = page_timings(&plain, &url).await;
-            (a, page_timings(&guarded, &url).await)
-        } else {
-            let b = page_timings(&guarded, &url).await;
-            (page_timings(&plain, &url).await, b)
-        };
-        let (Some(a), Some(b)) = (a, b) else { continue };
+        let mut t: Vec<Option<HashMap<String, f64>>> = vec![None; n];
+        for k in order(i) {
+            t[k] = page_timings(&browsers[k], &url).await;
+        }
+        let Some(base) = t[0].clone() else { continue };
+        if t.iter().any(|x| x.is_none()) {
+            continue;
+        }
         loaded += 1;
-        for (u, x) in &a {
-            if let Some(y) = b.get(u) {
-                base.push(*x);
-                with.push(*y);
-                deltas.push(y - x);
+        for (u, x) in &base {
+            if t.iter().skip(1).all(|m| m.as_ref().is_some_and(|m| m.contains_key(u))) {
+                with[0].push(*x);
+                for k in 1..n {
+                    let y = t[k].as_ref().and_then(|m| m.get(u)).copied().unwrap_or_default();
+                    with[k].push(y);
+                    deltas[k].push(y - x);
+                }
             }
         }
         if i % 40 == 0 {
             errln!("  {}/{} pages", i + 1, ids.len());
         }
     }
-    plain.close().await;
-    guarded.close().await;
+    let mut handshakes: Vec<(Vec<f64>, Vec<f64>)> = vec![];
+    if !https.is_empty() {
+        // Each browser meets the hosts as new ones: every browser has its own process.
+        for b in browsers.iter().take(2) {
+            handshakes.push(new_hosts(b, &origin, &https).await?);
+        }
+    }
+    for b in &browsers {
+        b.close().await;
+    }
     outln!("errand enforcement-latency benchmark ({})", if cdp_only { "CDP interception alone, as when attached" } else { "filtering proxy and launch flags, as launched by errand" });
-    let (mp, mg) = (median(&mut seq_plain), median(&mut seq_guarded));
-    let (pp, pg) = (p95(&mut seq_plain), p95(&mut seq_guarded));
-    outln!("  sequential requests from an idle page ({} each):", seq_plain.len());
-    outln!("    without enforcement   median {mp:>6.2} ms   p95 {pp:>6.2} ms");
-    outln!("    with enforcement      median {mg:>6.2} ms   p95 {pg:>6.2} ms");
-    outln!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", mg - mp, pg - pp);
-    outln!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", deltas.len());
-    outln!("    without enforcement   median {:>6.2} ms   p95 {:>6.2} ms", median(&mut base), p95(&mut base));
-    outln!("    with {}    median {:>6.2} ms   p95 {:>6.2} ms", if cdp_only { "CDP interception" } else { "proxy + flags   " }, median(&mut with), p95(&mut with));
-    outln!("    added per request     median {:>6.2} ms   p95 {:>6.2} ms", median(&mut deltas), p95(&mut deltas));
+    outln!("  sequential requests from an idle page ({} each):", seq[0].len());
+    let (mp, pp) = (median(&mut seq[0].clone()), p95(&mut seq[0].clone()));
+    for k in 0..n {
+        let (m, p) = (median(&mut seq[k]), p95(&mut seq[k]));
+        outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{}", kinds[k].label(), if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", m - mp, p - pp) });
+    }
+    outln!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", with[0].len());
+    for k in 0..n {
+        let (m, p) = (median(&mut with[k]), p95(&mut with[k]));
+        let added = if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", median(&mut deltas[k]), p95(&mut deltas[k])) };
+        outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{added}", kinds[k].label());
+    }
+    if let [(plain_new, plain_again), (proxy_new, proxy_again)] = handshakes.as_mut_slice() {
+        outln!("  https: {} new hosts, one request each and then a second (connection reused):", https.len());
+        outln!("    first request, {:<19} median {:>6.2} ms   p95 {:>6.2} ms", "without enforcement", median(plain_new), p95(plain_new));
+        outln!("    first request, {:<19} median {:>6.2} ms   p95 {:>6.2} ms   (TLS opened and verified in the proxy: added {:.2} ms per new host)", "through the proxy", median(proxy_new), p95(proxy_new), median(proxy_new) - median(plain_new));
+        outln!("    second request, {:<18} median {:>6.2} ms   p95 {:>6.2} ms", "without enforcement", median(plain_again), p95(plain_again));
+        outln!("    second request, {:<18} median {:>6.2} ms   p95 {:>6.2} ms", "through the proxy", median(proxy_again), p95(proxy_again));
+    }
     Ok(())
 }
 
@@ -559,7 +698,7 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
         ids.truncate(n);
     }
     let origin = site::serve(pages, "127.0.0.1:0").await?;
-    let opts = Options { settle_timeout: Duration::from_secs(3), guard: Some(origin_only(&origin)?), ..Options::default() };
+    let opts = Options { settle_timeout: Duration::from_secs(3), guard: Some(origins_only(&[origin.clone()])?), ..Options::default() };
     let b = Browser::start(Source::Launch(LaunchOptions { chrome, ..LaunchOptions::default() }), opts).await?;
     let t = Instant::now();
     let mut out = serde_json::Map::new();

@@ -53,6 +53,42 @@ pub struct BrowserArgs {
     /// The allowlist file (default ~/.config/errand/allowlist.toml)
     #[arg(long, global = true, env = "ERRAND_ALLOWLIST", value_name = "FILE")]
     allowlist: Option<PathBuf>,
+    /// Also trust the certificate authorities in this PEM file for https servers (an
+    /// intranet's own CA; repeatable). The platform's roots are always trusted.
+    #[arg(long = "trust-ca", global = true, value_name = "FILE", value_parser = trust_ca)]
+    trust_ca: Vec<PathBuf>,
+    /// Reach servers through this proxy (http://[USER:PASS@]HOST:PORT), after errand's own
+    /// checks. Default: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, honouring NO_PROXY
+    #[arg(long = "upstream-proxy", global = true, value_name = "URL", value_parser = upstream_proxy)]
+    upstream_proxy: Option<String>,
+}
+
+/// Text with the `user:password@` of every URL in it replaced by `…@`.
+fn without_userinfo(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest.find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"').unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.push('…');
+            rest = &rest[at..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `--upstream-proxy` must be an http:// proxy address: checked before anything starts.
+fn upstream_proxy(s: &str) -> Result<String, String> {
+    browser::upstream::validate(s).map(|_| s.to_string())
+}
+
+/// `--trust-ca` must name a readable PEM file with certificates: checked before anything starts.
+fn trust_ca(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    browser::tls::trusted(&p).map(|_| p).map_err(|e| e.to_string())
 }
 
 /// `--cdp-url` must be a DevTools address: checked before anything starts.
@@ -79,7 +115,10 @@ impl BrowserArgs {
     }
 
     pub fn options(&self, guard: browser::SharedGuard) -> Options {
-        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, guard: Some(guard), ..Options::default() }
+        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, guard: Some(guard), trust_ca: self.trust_ca.clone(), upstream: match &self.upstream_proxy {
+            Some(u) => browser::upstream::Route::Via(u.clone()),
+            None => browser::upstream::Route::FromEnv,
+        }, ..Options::default() }
     }
 
     /// [`BrowserArgs::options`] for the commands that only read (`open`, `extract`): every
@@ -244,9 +283,13 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(0);
+            }
+            // clap repeats a rejected value: never a password inside a URL.
+            errln!("{}", without_userinfo(&e.render().to_string()).trim_end());
+            return ExitCode::from(2);
         }
     };
     let rt = match tokio::runtime::Runtime::new() {

@@ -459,6 +459,9 @@ impl Browser {
 
     /// Close a tab and wait (bounded) until errand has seen it go.
     pub(crate) async fn close_target(&self, target: &str) -> Result<()> {
+        // What the page sends as it goes (pagehide beacons, keepalive fetches) is
+        // declined unasked from now on.
+        self.st().closing_tabs.insert(target.to_string());
         self.cdp.raw(None, "Target.closeTarget", json!({"targetId": target})).await?;
         self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == target)).await;
         Ok(())

@@ -16,9 +16,12 @@ pub mod actions;
 pub mod cdp;
 pub mod consent;
 pub mod extract;
+mod gate;
 pub mod guard;
 pub mod launch;
 pub mod proxy;
+pub mod tls;
+pub mod upstream;
 pub mod state;
 pub mod userflow;
 
@@ -65,6 +68,8 @@ pub enum BrowserError {
     Blocked { url: String, reason: String },
     #[error("could not start errand's filtering proxy: {0}")]
     Proxy(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 impl BrowserError {
@@ -105,6 +110,12 @@ pub struct Options {
     pub intercept: Option<bool>,
     /// Decides about every state-changing request (see [`consent`]); `None` lets them through.
     pub consent: Option<SharedConsent>,
+    /// PEM files of certificate authorities the proxy trusts beside the platform's, for
+    /// intranet servers and tests (`--trust-ca`).
+    pub trust_ca: Vec<PathBuf>,
+    /// How errand's proxy reaches servers: directly (the default) or through the
+    /// network's proxy.
+    pub upstream: upstream::Route,
 }
 
 impl std::fmt::Debug for Options {
@@ -132,6 +143,8 @@ impl Default for Options {
             proxy_layer: true,
             intercept: None,
             consent: None,
+            trust_ca: vec![],
+            upstream: upstream::Route::Direct,
         }
     }
 }
@@ -205,6 +218,12 @@ pub(crate) struct State {
     /// frame id -> how its current document arrived: the HTTP status, and the net error
     /// when errand's proxy could not reach the server.
     pub documents: HashMap<String, DocStatus>,
+    /// State-changing requests DevTools reported lately, for the proxy's consent gate.
+    pub writes: Vec<gate::Write>,
+    /// Tabs errand is closing: what they send now is declined unasked.
+    pub closing_tabs: std::collections::HashSet<String>,
+    /// The session is ending: every held request is declined unasked.
+    pub closing: bool,
 }
 
 /// How a frame's document arrived.
@@ -224,6 +243,9 @@ impl DocStatus {
     /// unreachable server.
     pub fn problem(&self) -> Option<String> {
         if let Some(e) = &self.net_error {
+            if e.starts_with("ERR_CERT") {
+                return Some(format!("net::{e} (errand could not verify the server's certificate; for an intranet server, pass its certificate authority with --trust-ca FILE)"));
+            }
             return Some(format!("net::{e}"));
         }
         if self.blocked {
@@ -270,21 +292,29 @@ impl Browser {
             Source::Launch(mut l) => {
                 let mut opts = opts;
                 let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
-                let proxied = opts.guard.is_some() && opts.proxy_layer;
+                let proxied = (opts.guard.is_some() || opts.consent.is_some()) && opts.proxy_layer;
                 let intercept = resolve_intercept(&mut opts, proxied);
                 let mut layers = vec![];
                 if opts.guard.is_some() && intercept {
                     layers.push(CDP_LAYER.to_string());
                 }
-                if let Some(g) = opts.guard.clone().filter(|_| proxied) {
-                    let p = proxy::start(g.clone(), blocked.clone()).await.map_err(BrowserError::Proxy)?;
+                let mut proxy = None;
+                if proxied {
+                    // A certificate authority for this launch only: the proxy opens https
+                    // to see (and hold) what each request does, and Chromium accepts the
+                    // one key its certificates carry, for this launch only.
+                    let authority = Arc::new(tls::Authority::new()?);
+                    let client_tls = tls::client_config(&opts.trust_ca)?;
+                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: Some(authority.clone()), consent: opts.consent.is_some() && !intercept, client_tls, route: opts.upstream.clone() };
+                    let p = proxy::start(setup).await.map_err(BrowserError::Proxy)?;
                     // Loopback goes through the proxy too. Chromium's own background calls
                     // (update and account services, which no switch silences) skip it and
                     // die at the resolver below, so they never reach the network nor fill
-                    // the record; this only while every page's requests are judged at the
-                    // DevTools layer first, so a page's attempt on those hosts is still
-                    // refused and recorded there.
-                    let bypass = if intercept { format!("--proxy-bypass-list=<-loopback>;{}", proxy::CHROMIUM_SERVICES.join(";")) } else { "--proxy-bypass-list=<-loopback>".to_string() };
+                    // the record; a page's attempt on those hosts dies there too, and the
+                    // event task records it as the page's (see `Network.loadingFailed`).
+                    // Only hosts the allowlist refuses anyway skip the proxy.
+                    let skipped: Vec<&str> = proxy::CHROMIUM_SERVICES.iter().copied().filter(|h| opts.guard.as_ref().is_none_or(|g| g.judge(&format!("https://{h}/")).is_some())).collect();
+                    let bypass = format!("--proxy-bypass-list=<-loopback>;{}", skipped.join(";"));
                     l.extra_args.extend([
                         format!("--proxy-server=http://{}", p.addr),
                         bypass,
@@ -292,11 +322,21 @@ impl Browser {
                         format!("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {}", p.addr.ip()),
                         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
                         "--webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
+                        format!("--ignore-certificate-errors-spki-list={}", authority.spki_hash()),
                     ]);
-                    layers.extend([
-                        format!("proxy: every HTTP, HTTPS and WebSocket request of every page, frame, popup and worker goes through errand's filtering proxy at {} and is judged", p.addr),
-                        "flags: Chromium resolves no host names itself; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
-                    ]);
+                    if opts.guard.is_some() {
+                        layers.extend([
+                            format!("proxy: every HTTP, HTTPS and WebSocket request of every page, frame, popup and worker goes through errand's filtering proxy at {} and is judged", p.addr),
+                            "flags: Chromium resolves no host names itself; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
+                        ]);
+                    }
+                    if let Some(via) = &p.via {
+                        layers.push(format!("upstream: servers are reached through the network's proxy {via}, after errand's own checks"));
+                    }
+                    if opts.consent.is_some() && !intercept {
+                        layers.push("consent: every state-changing request (forms, POST/PUT/DELETE, beacons) is held in errand's proxy, which opens https with a certificate authority made for this run only".to_string());
+                    }
+                    proxy = Some(p);
                 }
                 let (profile, dir) = match &l.profile {
                     Some(p) => {
@@ -311,9 +351,13 @@ impl Browser {
                 };
                 let launched = launch::launch(&l, &dir, opts.launch_timeout).await?;
                 let (cdp, events) = Cdp::connect(&launched.ws_url, opts.call_timeout).await?;
+                let st: Arc<Mutex<State>> = Arc::default();
+                if let (Some(p), Some(consent)) = (&proxy, opts.consent.clone().filter(|_| !intercept)) {
+                    p.set_gate(Arc::new(gate::ConsentGate { cdp: cdp.clone(), st: st.clone(), consent, blocked: blocked.clone() }));
+                }
                 let b = Browser {
                     cdp,
-                    st: Arc::default(),
+                    st,
                     opts,
                     refs: Mutex::default(),
                     child: tokio::sync::Mutex::new(Some(launched.child)),
@@ -478,6 +522,9 @@ impl Browser {
     /// Close the browser (a launched one is shut down; an attached one keeps running and
     /// only errand's context is closed).
     pub async fn close(&self) {
+        // From here on, what a page sends (unload beacons and the like) is declined
+        // unasked: the session that could ask about it is over.
+        self.st().closing = true;
         let ctx = self.st().context.clone();
         if let Some(ctx) = ctx {
             let _ = self.cdp.raw(None, "Target.disposeBrowserContext", json!({"browserContextId": ctx})).await;
@@ -673,16 +720,17 @@ impl Browser {
     }
 }
 
-/// Settle [`Options::intercept`] once, before any target attaches: on when consent needs it
-/// (the proxy cannot see the method of an https request inside its CONNECT tunnel) or
-/// when a guard has no proxy to judge its requests; an explicit `Some(true)` keeps it on
-/// whenever there is anything to judge, `Some(false)` keeps it off.
+/// Settle [`Options::intercept`] once, before any target attaches: on only when there is
+/// something to judge or hold and no proxy of errand's to do it (attached browsers),
+/// because a DevTools session misses what a target sends as it goes away or before it is
+/// set up. An explicit `Some(true)` (benchmarks) keeps it on whenever there is anything
+/// to judge, `Some(false)` keeps it off.
 fn resolve_intercept(opts: &mut Options, proxied: bool) -> bool {
     let anything = opts.guard.is_some() || opts.consent.is_some();
     let on = match opts.intercept {
         Some(false) => false,
         Some(true) => anything,
-        None => opts.consent.is_some() || (opts.guard.is_some() && !proxied),
+        None => anything && !proxied,
     };
     opts.intercept = Some(on);
     on
@@ -795,41 +843,8 @@ async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, bl
     let resource = h.params["resourceType"].as_str().unwrap_or_default().to_string();
     let content_type = req["headers"].as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type"))).and_then(|(_, v)| v.as_str()).unwrap_or_default().to_string();
     let body = post_body(req);
-    // A form's own description, sent by the walker as it was submitted.
-    let strip = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_string();
-    let mut described = None;
-    for _ in 0..10 {
-        {
-            let s = st.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((t, v)) = s.submitted.get(&h.frame_session) {
-                if t.elapsed() < Duration::from_secs(3) && v["action"].as_str().map(strip) == Some(strip(&h.url)) {
-                    described = Some(v.clone());
-                }
-            }
-        }
-        if described.is_some() || resource != "Document" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // Otherwise (fetch, XHR, beacons: no navigation holds the page) ask errand's world in
-    // the frame's current document (the remembered one may belong to the document before;
-    // Chromium keeps one world per name and frame, so creating it finds it).
-    if described.is_none() && resource != "Document" {
-        let world = cdp
-            .raw_with_timeout(Some(&h.frame_session), "Page.createIsolatedWorld", json!({"frameId": h.frame, "worldName": "errand"}), Duration::from_secs(2))
-            .await
-            .ok()
-            .and_then(|r| r["executionContextId"].as_i64())
-            .or(h.world);
-        if let Some(ctx) = world {
-            let expr = format!("__errand.describeSubmit({})", json!(h.url));
-            let params = json!({"expression": expr, "contextId": ctx, "returnByValue": true});
-            if let Ok(r) = cdp.raw_with_timeout(Some(&h.frame_session), "Runtime.evaluate", params, Duration::from_millis(500)).await {
-                described = Some(r["result"]["value"].clone());
-            }
-        }
-    }
+    let sender = gate::Sender { frame: h.frame.clone(), frame_session: h.frame_session.clone(), world: h.world, resource: resource.clone(), ..gate::Sender::default() };
+    let described = Some(gate::describe(&cdp, &st, &sender, &h.url).await).filter(|v| !v.is_null());
     // The form's purpose and the page's secret fields (to mask).
     let d = described.unwrap_or(Value::Null);
     let purpose = d["purpose"].as_str().unwrap_or_default().to_string();
@@ -1134,6 +1149,19 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 }
                 if let (Some(id), Some(url)) = (p["requestId"].as_str(), p["request"]["url"].as_str()) {
                     s.requests.insert((sess.clone(), id.to_string()), (url.to_string(), ty.to_string()));
+                    let method = p["request"]["method"].as_str().unwrap_or("GET");
+                    if consent::is_state_changing(method) && p["redirectResponse"].is_null() {
+                        // Who sent it, for the proxy's consent gate.
+                        s.writes.push(gate::Write {
+                            at: Instant::now(),
+                            method: method.to_string(),
+                            url: url.to_string(),
+                            session: sess.clone(),
+                            frame: p["frameId"].as_str().unwrap_or_default().to_string(),
+                            resource: ty.to_string(),
+                            claimed: false,
+                        });
+                    }
                 }
                 if ty == "Document" {
                     // A new document is on its way: the old one's status no longer holds.
@@ -1184,7 +1212,17 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                         let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
                         drop(locked);
                         let tunnel = proxy::tunnel_url(&url).unwrap_or_default();
-                        proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &ty, &source);
+                        let recorded = proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &ty, &source);
+                        // Failed in Chromium before it reached the proxy (a port Chromium
+                        // never uses, a Chromium service host that skips the proxy and dies
+                        // at the resolver): still the page's attempt on a host the allowlist
+                        // refuses, so it is recorded as one.
+                        let known = || blocked.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|b| b.url == url || b.url == tunnel);
+                        if !recorded && opts.intercept != Some(true) && !known() {
+                            if let Some(reason) = opts.guard.as_ref().and_then(|g| g.judge(&url)) {
+                                blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url, reason, layer: "browser".into(), source, resource: ty });
+                            }
+                        }
                     }
                 }
             }

@@ -1,25 +1,40 @@
-//! The filtering proxy: errand's second enforcement layer (see [`crate::guard`]).
+//! The filtering proxy: errand's second enforcement layer (see [`crate::guard`]), and
+//! the one place consent is decided for a browser errand launches.
 //!
 //! An HTTP/1.1 forward proxy on 127.0.0.1 that Chromium is told to use for every request,
 //! loopback included, built on hyper. It judges each CONNECT tunnel (https, wss) by its
 //! host and port and each plain request (http) by its absolute URL, before any byte
-//! reaches the upstream; refused ones get `403` and are recorded. Every request on a
-//! kept-alive connection is judged on its own, and upstream connections are pooled, so
-//! the layer costs little per request.
+//! reaches the upstream; refused ones get `403` and are recorded.
+//!
+//! With a session certificate authority ([`crate::tls`]) it also opens the tunnels: the
+//! requests inside (HTTP/1.1 or HTTP/2, and WebSocket handshakes) are judged one by one
+//! like plain ones, and every state-changing request is held here, body and all, while
+//! the [`Gate`] asks for consent. Nothing a page sends can go around this: not a request
+//! from a frame or popup that is closing, nor one sent before DevTools could attach to a
+//! new frame, because none of them leaves Chromium except through this proxy. Upstream
+//! connections are pooled and verified (see [`crate::tls::client_config`]), so the layer
+//! costs little per request.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
 
+use crate::consent::{self, Verdict};
 use crate::guard::{Blocked, SharedGuard};
+use crate::tls::Authority;
+use crate::upstream::{Route, Upstream};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -30,30 +45,106 @@ pub const BLOCKED_HEADER: &str = "x-errand-blocked";
 /// error Chromium would report without a proxy (`ERR_CONNECTION_REFUSED`), so errand can
 /// fail the navigation as the browser would instead of showing the proxy's page.
 pub const UNREACHABLE_HEADER: &str = "x-errand-unreachable";
+/// The largest request body held for consent; a bigger one is declined unseen.
+const MAX_HELD_BODY: usize = 64 << 20;
+
+/// A state-changing request held in the proxy, as the proxy sees it.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub method: String,
+    pub url: String,
+    /// `Referer`, `Origin`, `Sec-Fetch-Dest` and `Content-Type`, as Chromium sent them
+    /// (empty when absent).
+    pub referer: String,
+    pub origin: String,
+    pub dest: String,
+    pub content_type: String,
+    pub body: Bytes,
+}
+
+impl Outgoing {
+    /// Is this a navigation (a form sent as a page or frame load)?
+    pub fn is_navigation(&self) -> bool {
+        matches!(self.dest.as_str(), "document" | "iframe" | "frame" | "embed" | "object")
+    }
+}
+
+/// Decides about held requests: the browser crate's consent, which knows the pages.
+pub trait Gate: Send + Sync {
+    fn hold(&self, o: Outgoing) -> BoxFuture<'static, Verdict>;
+}
+
+pub type SharedGate = Arc<dyn Gate>;
+
+/// What the proxy enforces and how it reaches servers.
+pub struct Setup {
+    pub guard: Option<SharedGuard>,
+    pub blocked: Arc<Mutex<Vec<Blocked>>>,
+    /// Open https tunnels with this authority's certificates (launched browsers only).
+    pub mitm: Option<Arc<Authority>>,
+    /// Hold state-changing requests for the [`Gate`] (needs `mitm` for https).
+    pub consent: bool,
+    /// TLS towards servers.
+    pub client_tls: rustls::ClientConfig,
+    /// Through which proxy, if any, servers are reached.
+    pub route: Route,
+}
 
 /// A running proxy.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Proxy {
     pub addr: SocketAddr,
+    /// The network's proxy errand's proxy connects through, if any (no credentials).
+    pub via: Option<String>,
+    gate: Arc<OnceLock<SharedGate>>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// Give the proxy its consent gate. Until then every state-changing request is
+    /// declined: there is nobody to ask yet.
+    pub fn set_gate(&self, gate: SharedGate) {
+        let _ = self.gate.set(gate);
+    }
 }
 
 struct Ctx {
-    guard: SharedGuard,
+    guard: Option<SharedGuard>,
     blocked: Arc<Mutex<Vec<Blocked>>>,
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpsConnector<Upstream>, Body>,
+    upstream: Upstream,
+    mitm: Option<Arc<Authority>>,
+    consent: bool,
+    gate: Arc<OnceLock<SharedGate>>,
+}
+
+impl Ctx {
+    fn judge(&self, url: &str) -> Option<String> {
+        self.guard.as_ref().and_then(|g| g.judge(url))
+    }
 }
 
 /// Start the proxy on an ephemeral loopback port.
-pub async fn start(guard: SharedGuard, blocked: Arc<Mutex<Vec<Blocked>>>) -> std::io::Result<Proxy> {
+pub async fn start(setup: Setup) -> std::io::Result<Proxy> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
     // Small requests on loopback: Nagle's algorithm with delayed ACKs would add up to
     // 40 ms to a request written in two parts.
-    connector.set_nodelay(true);
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let upstream = Upstream::new(&setup.route, http).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(setup.client_tls).https_or_http().enable_all_versions().wrap_connector(upstream.clone());
     let client = Client::builder(TokioExecutor::new()).build(connector);
-    let ctx = Arc::new(Ctx { guard, blocked, client });
+    let via = upstream.describe();
+    let gate: Arc<OnceLock<SharedGate>> = Arc::default();
+    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone() });
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
@@ -71,24 +162,31 @@ pub async fn start(guard: SharedGuard, blocked: Arc<Mutex<Vec<Blocked>>>) -> std
             });
         }
     });
-    Ok(Proxy { addr })
+    Ok(Proxy { addr, via, gate })
 }
 
-async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     if req.method() == Method::CONNECT {
         let Some(authority) = req.uri().authority().map(|a| a.to_string()) else {
             return Ok(text(StatusCode::BAD_REQUEST, "CONNECT needs host:port".into()));
         };
         let url = format!("https://{authority}/");
-        if let Some(reason) = ctx.guard.judge(&url) {
+        if let Some(reason) = ctx.judge(&url) {
             record(&ctx.blocked, &url, &reason, "connect");
             return Ok(refusal(&reason));
         }
-        let upstream = match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&authority)).await {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                s
-            }
+        if ctx.mitm.is_some() {
+            // Opened here: each request inside is judged (and held) on its own.
+            tokio::spawn(async move {
+                match hyper::upgrade::on(req).await {
+                    Ok(upgraded) => open_tunnel(ctx, upgraded, authority).await,
+                    Err(e) => tracing::debug!(target: "errand::proxy", "tunnel to {authority} failed: {e}"),
+                }
+            });
+            return Ok(Response::new(empty()));
+        }
+        let upstream = match tokio::time::timeout(Duration::from_secs(10), ctx.upstream.tunnel(&authority)).await {
+            Ok(Ok(s)) => TokioIo::new(s),
             Ok(Err(e)) => return Ok(text(StatusCode::BAD_GATEWAY, format!("cannot reach {authority}: {e}"))),
             Err(_) => return Ok(text(StatusCode::GATEWAY_TIMEOUT, format!("cannot reach {authority}: timed out"))),
         };
@@ -104,38 +202,193 @@ async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Response<Bo
         });
         return Ok(Response::new(empty()));
     }
-    let url = req.uri().to_string();
     if req.uri().scheme().is_none() {
         return Ok(text(StatusCode::BAD_REQUEST, "errand's proxy takes absolute URLs only".into()));
     }
-    if let Some(reason) = ctx.guard.judge(&url) {
-        record(&ctx.blocked, &url, &reason, "request");
-        return Ok(refusal(&reason));
+    let url = req.uri().to_string();
+    Ok(forward(ctx, req, url).await)
+}
+
+/// Serve the requests inside an accepted CONNECT tunnel: TLS (its first byte is a
+/// handshake record) with this session's certificate for the host, else plain HTTP
+/// (Chromium tunnels `ws://` too).
+async fn open_tunnel(ctx: Arc<Ctx>, upgraded: hyper::upgrade::Upgraded, authority: String) {
+    let mut io = BufReader::new(TokioIo::new(upgraded));
+    let tls = match io.fill_buf().await {
+        Ok([first, ..]) => *first == 0x16,
+        _ => return,
+    };
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    if !tls {
+        let service = {
+            let (ctx, authority) = (ctx.clone(), authority.clone());
+            hyper::service::service_fn(move |req| inner(ctx.clone(), req, "http", authority.clone()))
+        };
+        if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(io), service).await {
+            tracing::debug!(target: "errand::proxy", "tunnel to {authority} ended: {e}");
+        }
+        return;
     }
-    for h in ["proxy-connection", "proxy-authorization"] {
-        req.headers_mut().remove(h);
-    }
-    match ctx.client.request(req).await {
-        Ok(resp) => Ok(resp.map(|b| b.boxed())),
+    let Some(mitm) = ctx.mitm.clone() else { return };
+    let host = authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(&authority);
+    let config = match mitm.server_config(host) {
+        Ok(c) => c,
         Err(e) => {
-            use std::error::Error;
-            let mut detail = e.to_string();
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                detail = format!("{detail}: {c}");
-                cause = c.source();
-            }
-            let mut r = text(StatusCode::BAD_GATEWAY, format!("cannot reach {url}: {detail}"));
-            r.headers_mut().insert(UNREACHABLE_HEADER, hyper::header::HeaderValue::from_static(net_error(&detail)));
-            Ok(r)
+            tracing::warn!(target: "errand::proxy", "no certificate for {host}: {e}");
+            return;
+        }
+    };
+    let stream = match tokio_rustls::TlsAcceptor::from(config).accept(io).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(target: "errand::proxy", "TLS with the browser for {authority} failed: {e}");
+            return;
+        }
+    };
+    let service = {
+        let (ctx, authority) = (ctx.clone(), authority.clone());
+        hyper::service::service_fn(move |req| inner(ctx.clone(), req, "https", authority.clone()))
+    };
+    if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
+        tracing::debug!(target: "errand::proxy", "tunnel to {authority} ended: {e}");
+    }
+}
+
+/// A request inside a tunnel: its URL is the tunnel's scheme and host (never what the
+/// request itself claims) with the request's path.
+async fn inner(ctx: Arc<Ctx>, req: Request<Incoming>, scheme: &'static str, authority: String) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let url = format!("{scheme}://{authority}{path}");
+    Ok(forward(ctx, req, url).await)
+}
+
+/// Judge, hold if it changes state, and send one request upstream.
+async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response<Body> {
+    if let Some(reason) = ctx.judge(&url) {
+        record(&ctx.blocked, &url, &reason, "request");
+        return refusal(&reason);
+    }
+    let Ok(uri) = url.parse::<Uri>() else {
+        return text(StatusCode::BAD_REQUEST, format!("not a URL errand can send: {url}"));
+    };
+    let (mut parts, body) = req.into_parts();
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    for h in ["proxy-connection", "proxy-authorization"] {
+        parts.headers.remove(h);
+    }
+    // Plain http through the network's proxy carries that proxy's credentials (https
+    // gets them on its CONNECT).
+    if parts.uri.scheme_str() == Some("http") {
+        if let Some(auth) = ctx.upstream.intercept(&parts.uri).and_then(|i| i.basic_auth().cloned()) {
+            parts.headers.insert(hyper::header::PROXY_AUTHORIZATION, auth);
         }
     }
+    let websocket = parts.headers.get(hyper::header::UPGRADE).is_some();
+    let mut client_upgrade = None;
+    let body: Body = if ctx.consent && consent::is_state_changing(parts.method.as_str()) {
+        let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let held = Outgoing {
+            method: parts.method.to_string(),
+            url: url.clone(),
+            referer: header("referer"),
+            origin: header("origin"),
+            dest: header("sec-fetch-dest"),
+            content_type: header("content-type"),
+            body: Bytes::new(),
+        };
+        let bytes = match http_body_util::Limited::new(body, MAX_HELD_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                tracing::debug!(target: "errand::proxy", "a held request's body could not be read: {e}");
+                return declined(&held, "its body could not be read whole (over 64 MiB, or cut off)");
+            }
+        };
+        let held = Outgoing { body: bytes.clone(), ..held };
+        // Decided in a task of its own: a page that withdraws its request while a person
+        // is asked (its frame navigates on) does not cut the question short, and the
+        // answer is still recorded.
+        let verdict = match ctx.gate.get() {
+            Some(g) => {
+                let (g, held) = (g.clone(), held.clone());
+                tokio::spawn(async move { g.hold(held).await }).await.unwrap_or_else(|e| Verdict::Deny(format!("errand could not decide ({e})")))
+            }
+            None => Verdict::Deny("errand was not ready to ask about it yet".into()),
+        };
+        if let Verdict::Deny(reason) = verdict {
+            return declined(&held, &reason);
+        }
+        Full::new(bytes).map_err(|never| match never {}).boxed()
+    } else if websocket {
+        let mut req = Request::from_parts(parts, body);
+        client_upgrade = Some(hyper::upgrade::on(&mut req));
+        let (p, b) = req.into_parts();
+        parts = p;
+        b.boxed()
+    } else {
+        body.boxed()
+    };
+    match ctx.client.request(Request::from_parts(parts, body)).await {
+        Ok(mut resp) => {
+            if let (Some(browser_side), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
+                let server_side = hyper::upgrade::on(&mut resp);
+                tokio::spawn(async move {
+                    if let (Ok(a), Ok(b)) = (browser_side.await, server_side.await) {
+                        let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(a), &mut TokioIo::new(b)).await;
+                    }
+                });
+            }
+            resp.map(|b| b.boxed())
+        }
+        Err(e) => unreachable(&url, &e),
+    }
+}
+
+/// The answer to a declined request: a form sent as a navigation gets `204 No Content`,
+/// which keeps the page where it was; anything else a refusal.
+fn declined(held: &Outgoing, reason: &str) -> Response<Body> {
+    let mut r = if held.is_navigation() {
+        let mut r = Response::new(empty());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        r
+    } else {
+        text(StatusCode::FORBIDDEN, format!("declined by errand: {reason}"))
+    };
+    r.headers_mut().insert(BLOCKED_HEADER, HeaderValue::from_static("consent"));
+    r
+}
+
+/// The proxy's answer when it could not reach a server or trust its certificate.
+fn unreachable(url: &str, e: &(dyn std::error::Error + 'static)) -> Response<Body> {
+    let mut detail = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        detail = format!("{detail}: {c}");
+        cause = c.source();
+    }
+    let code = net_error(&detail);
+    let msg = if code.starts_with("ERR_CERT") {
+        format!("errand refused {url}: the server's certificate could not be verified ({detail}); for an intranet server, pass its certificate authority with --trust-ca FILE")
+    } else {
+        format!("cannot reach {url}: {detail}")
+    };
+    let mut r = text(StatusCode::BAD_GATEWAY, msg);
+    r.headers_mut().insert(UNREACHABLE_HEADER, HeaderValue::from_static(code));
+    r
 }
 
 /// The Chromium net error for a failure to reach a server, from its description.
 pub fn net_error(detail: &str) -> &'static str {
     let d = detail.to_ascii_lowercase();
-    if d.contains("refused") {
+    if d.contains("notvalidforname") || d.contains("not valid for name") {
+        "ERR_CERT_COMMON_NAME_INVALID"
+    } else if d.contains("expired") || d.contains("notvalidyet") {
+        "ERR_CERT_DATE_INVALID"
+    } else if d.contains("unknownissuer") || d.contains("unknown issuer") {
+        "ERR_CERT_AUTHORITY_INVALID"
+    } else if d.contains("certificate") {
+        "ERR_CERT_INVALID"
+    } else if d.contains("refused") {
         "ERR_CONNECTION_REFUSED"
     } else if d.contains("dns") || d.contains("resolve") || d.contains("name or service") {
         "ERR_NAME_NOT_RESOLVED"
@@ -156,7 +409,7 @@ fn empty() -> Body {
 
 fn refusal(reason: &str) -> Response<Body> {
     let mut r = text(StatusCode::FORBIDDEN, format!("blocked by errand: {reason}"));
-    r.headers_mut().insert(BLOCKED_HEADER, hyper::header::HeaderValue::from_static("1"));
+    r.headers_mut().insert(BLOCKED_HEADER, HeaderValue::from_static("1"));
     r
 }
 
@@ -168,20 +421,21 @@ pub fn tunnel_url(url: &str) -> Option<String> {
 
 /// Fill in the resource type and the target kind of the newest matching proxy record
 /// that has none yet (the proxy itself only sees the request line).
-pub fn attribute(blocked: &Mutex<Vec<Blocked>>, matches: impl Fn(&Blocked) -> bool, resource: &str, source: &str) {
+/// Returns whether there was one.
+pub fn attribute(blocked: &Mutex<Vec<Blocked>>, matches: impl Fn(&Blocked) -> bool, resource: &str, source: &str) -> bool {
     let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(rec) = b.iter_mut().rev().find(|x| x.layer == "proxy" && x.resource.is_empty() && matches(x)) {
-        rec.resource = resource.to_string();
-        if !source.is_empty() {
-            rec.source = source.to_string();
-        }
+    let Some(rec) = b.iter_mut().rev().find(|x| x.layer == "proxy" && x.resource.is_empty() && matches(x)) else { return false };
+    rec.resource = resource.to_string();
+    if !source.is_empty() {
+        rec.source = source.to_string();
     }
+    true
 }
 
 fn text(code: StatusCode, msg: String) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(msg)).map_err(|never| match never {}).boxed());
     *r.status_mut() = code;
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     r
 }
 

@@ -61,16 +61,36 @@ pub struct Site {
 impl Site {
     /// Start both servers on free ports (127.0.0.1 and 127.0.0.2).
     pub async fn start() -> Site {
+        Site::start_with(None).await
+    }
+
+    /// Both servers over https, with certificates from `ca`.
+    pub async fn start_tls(ca: &TestCa) -> Site {
+        Site::start_with(Some(ca)).await
+    }
+
+    async fn start_with(ca: Option<&TestCa>) -> Site {
         let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
         let b = tokio::net::TcpListener::bind("127.0.0.2:0").await.expect("bind 127.0.0.2 (loopback range)");
-        let origin = format!("http://{}", a.local_addr().expect("addr"));
-        let foreign = format!("http://{}", b.local_addr().expect("addr"));
+        let scheme = if ca.is_some() { "https" } else { "http" };
+        let origin = format!("{scheme}://{}", a.local_addr().expect("addr"));
+        let foreign = format!("{scheme}://{}", b.local_addr().expect("addr"));
         let log = Arc::new(Mutex::new(vec![]));
         let foreign_log = Arc::new(Mutex::new(vec![]));
         let held = Arc::new(Held::default());
         let shop = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        serve(a, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone(), held: held.clone(), shop: shop.clone() });
-        serve(b, Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone(), held: Arc::new(Held::default()), shop: Arc::default() });
+        let ctx_a = Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone(), held: held.clone(), shop: shop.clone() };
+        let ctx_b = Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone(), held: Arc::new(Held::default()), shop: Arc::default() };
+        match ca {
+            None => {
+                serve(a, ctx_a);
+                serve(b, ctx_b);
+            }
+            Some(ca) => {
+                serve_tls(a, ca.acceptor(&["127.0.0.1"]), Router::new().fallback(any(handle)).with_state(ctx_a));
+                serve_tls(b, ca.acceptor(&["127.0.0.2"]), Router::new().fallback(any(handle)).with_state(ctx_b));
+            }
+        }
         Site { origin, foreign, log, foreign_log, held, shop }
     }
 
@@ -88,6 +108,70 @@ fn serve(listener: tokio::net::TcpListener, ctx: Ctx) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
     });
+}
+
+/// Serve `app` over TLS (HTTP/1.1 and HTTP/2, as the client's ALPN asks).
+pub fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router) {
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(sock).await else { return };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+}
+
+/// A certificate authority for tests, written to a PEM file errand is given with
+/// `--trust-ca` (or `Options::trust_ca`). A second one that nobody is told about makes
+/// an untrusted server.
+pub struct TestCa {
+    /// The CA's certificate, PEM.
+    pub pem: PathBuf,
+    _dir: tempfile::TempDir,
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.distinguished_name.push(rcgen::DnType::CommonName, "errand test CA");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
+        let cert = p.self_signed(&key).expect("CA");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pem = dir.path().join("test-ca.pem");
+        std::fs::write(&pem, cert.pem()).expect("write CA");
+        TestCa { pem, _dir: dir, cert, key }
+    }
+
+    /// A TLS acceptor whose certificate names `names` (host names or IP addresses).
+    pub fn acceptor(&self, names: &[&str]) -> tokio_rustls::TlsAcceptor {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let p = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("params");
+        let leaf = p.signed_by(&key, &self.cert, &self.key).expect("leaf");
+        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], der)
+            .expect("cert");
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
+    }
 }
 
 pub fn site_dir() -> PathBuf {

@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use allowlist::{Decision, Policy};
 use browser::{Action, Browser, ElementTarget, LaunchOptions, Options, Source, Submission, Verdict};
-use fixtures::Site;
+use fixtures::{Site, TestCa};
 
 fn host(o: &str) -> String {
-    o.trim_start_matches("http://").to_string()
+    o.split_once("://").map(|(_, h)| h).unwrap_or(o).to_string()
 }
 
 async fn start(site: &Site, approve: bool, seen: Arc<Mutex<Vec<Submission>>>) -> Browser {
+    start_with(site, approve, seen, None).await
+}
+
+async fn start_with(site: &Site, approve: bool, seen: Arc<Mutex<Vec<Submission>>>, ca: Option<&TestCa>) -> Browser {
     let policy = Policy::parse(&[host(&site.origin), host(&site.foreign)]).unwrap();
     let guard: browser::SharedGuard = Arc::new(move |u: &str| match policy.decide(u) {
         Decision::Allow => None,
@@ -26,7 +30,7 @@ async fn start(site: &Site, approve: bool, seen: Arc<Mutex<Vec<Submission>>>) ->
             Verdict::Deny("the user declined this submission".into())
         }
     });
-    let opts = Options { guard: Some(guard), consent: Some(consent), ..Options::default() };
+    let opts = Options { guard: Some(guard), consent: Some(consent), trust_ca: ca.map(|c| vec![c.pem.clone()]).unwrap_or_default(), ..Options::default() };
     Browser::start(Source::Launch(LaunchOptions::default()), opts).await.expect("Chromium starts")
 }
 
@@ -65,9 +69,25 @@ async fn until_writes(site: &Site, n: usize) {
 
 #[tokio::test]
 async fn denied_submissions_never_reach_the_server_by_any_route() {
-    let site = Site::start().await;
+    denied(None).await;
+}
+
+#[tokio::test]
+async fn denied_submissions_never_reach_the_server_by_any_route_over_https() {
+    denied(Some(&TestCa::new())).await;
+}
+
+async fn site_for(ca: Option<&TestCa>) -> Site {
+    match ca {
+        Some(ca) => Site::start_tls(ca).await,
+        None => Site::start().await,
+    }
+}
+
+async fn denied(ca: Option<&TestCa>) {
+    let site = site_for(ca).await;
     let seen = Arc::new(Mutex::new(vec![]));
-    let b = start(&site, false, seen.clone()).await;
+    let b = start_with(&site, false, seen.clone(), ca).await;
     for (route, action) in routes() {
         b.act(&Action::Navigate { url: site.url("/consent.html") }).await.unwrap();
         let o = b.act(&action).await.unwrap_or_else(|e| panic!("{route}: {e}"));
@@ -107,9 +127,18 @@ async fn denied_submissions_never_reach_the_server_by_any_route() {
 
 #[tokio::test]
 async fn approved_submissions_arrive_exactly_once_with_their_body() {
-    let site = Site::start().await;
+    approved(None).await;
+}
+
+#[tokio::test]
+async fn approved_submissions_arrive_exactly_once_with_their_body_over_https() {
+    approved(Some(&TestCa::new())).await;
+}
+
+async fn approved(ca: Option<&TestCa>) {
+    let site = site_for(ca).await;
     let seen = Arc::new(Mutex::new(vec![]));
-    let b = start(&site, true, seen.clone()).await;
+    let b = start_with(&site, true, seen.clone(), ca).await;
     for (i, (route, action)) in routes().into_iter().enumerate() {
         b.act(&Action::Navigate { url: site.url("/consent.html") }).await.unwrap();
         b.act(&action).await.unwrap_or_else(|e| panic!("{route}: {e}"));

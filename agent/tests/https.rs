@@ -1,0 +1,155 @@
+//! errand over https: its proxy opens TLS with a certificate authority made for the run,
+//! verifies every server's certificate itself, and holds state-changing requests there
+//! as it does for http. The fixture servers use a test CA given with `--trust-ca`.
+
+use std::process::Stdio;
+
+use fixtures::{Site, TestCa};
+
+fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    for k in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ERRAND_LOG"] {
+        c.env_remove(k);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+fn out(o: &std::process::Output) -> (Option<i32>, String, String) {
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+// Multi-threaded: the fixture site must answer while this test waits on errand.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_pages_load_and_their_posts_are_held_in_the_proxy() {
+    let ca = TestCa::new();
+    let site = Site::start_tls(&ca).await;
+    let pem = ca.pem.to_str().unwrap();
+    let (code, stdout, err) = out(&bin().args(["extract", &site.url("/articles/otters.html"), "--trust-ca", pem]).output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("otter"), "{stdout}");
+    // A page that posts as it loads: held in the proxy (the log says so) and declined;
+    // DevTools request interception is never switched on in a browser errand launched.
+    let page = site.url("/posts-on-load.html");
+    let (code, _, err) = out(&bin().args(["open", &page, "--trust-ca", pem]).env("ERRAND_LOG", "errand::consent=debug").output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("held POST"), "the proxy held nothing: {err}");
+    assert!(!err.contains("Fetch.enable"), "{err}");
+    let sent: Vec<_> = site.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect();
+    assert!(sent.is_empty(), "state-changing requests reached the server: {sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn certificates_errand_cannot_verify_are_refused_with_the_reason() {
+    let ca = TestCa::new();
+    let site = Site::start_tls(&ca).await;
+    let page = site.url("/articles/otters.html");
+    // Not told to trust the test CA: the platform's roots do not know it.
+    let (code, stdout, err) = out(&bin().args(["open", &page]).output().unwrap());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("ERR_CERT_AUTHORITY_INVALID") && err.contains("--trust-ca"), "{err}");
+    assert!(!stdout.contains("otter"), "{stdout}");
+    // Trusted CA, but the certificate names another host.
+    let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
+    let wrong = format!("https://{}/", listener.local_addr().unwrap());
+    fixtures::serve_tls(listener, ca.acceptor(&["127.0.0.9", "elsewhere.test"]), axum::Router::new().fallback(|| async { "should not be seen" }));
+    let (code, stdout, err) = out(&bin().args(["open", &wrong, "--trust-ca", ca.pem.to_str().unwrap()]).output().unwrap());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("ERR_CERT_COMMON_NAME_INVALID"), "{err}");
+    assert!(!stdout.contains("should not be seen"), "{stdout}");
+}
+
+#[test]
+fn a_trust_file_that_holds_no_certificate_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, "not a certificate").unwrap();
+    let (code, _, err) = out(&bin().args(["open", "http://127.0.0.1:9/", "--trust-ca", f.to_str().unwrap()]).output().unwrap());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("notes.txt") && err.contains("CERTIFICATE"), "{err}");
+}
+
+/// A minimal forward proxy standing in for a company's: it logs each request line (with
+/// the credentials it was given), tunnels CONNECT and relays absolute-form requests.
+async fn company_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log2 = log.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let log = log2.clone();
+            tokio::spawn(async move {
+                let mut r = BufReader::new(sock);
+                let mut head = vec![];
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let end = line == "\r\n";
+                    head.push(line);
+                    if end {
+                        break;
+                    }
+                }
+                let first = head[0].trim().to_string();
+                let auth = head.iter().find(|h| h.to_ascii_lowercase().starts_with("proxy-authorization:")).map(|h| h.split_once(':').unwrap().1.trim().to_string()).unwrap_or_default();
+                log.lock().unwrap().push(format!("{first} auth={auth}"));
+                let mut parts = first.split_whitespace();
+                let (method, target) = (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string());
+                let hostport = if method == "CONNECT" { target.clone() } else { target.trim_start_matches("http://").split('/').next().unwrap_or_default().to_string() };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&hostport).await else { return };
+                if method == "CONNECT" {
+                    let _ = r.get_mut().write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+                } else {
+                    let relayed: String = head.iter().filter(|h| !h.to_ascii_lowercase().starts_with("proxy-authorization:")).cloned().collect();
+                    let _ = upstream.write_all(relayed.as_bytes()).await;
+                }
+                let buffered = r.buffer().to_vec();
+                let _ = upstream.write_all(&buffered).await;
+                let _ = tokio::io::copy_bidirectional(&mut r.into_inner(), &mut upstream).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), log)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_company_proxy_errand_connects_through_it_after_its_own_checks() {
+    let (proxy, log) = company_proxy().await;
+    let with_credentials = proxy.replace("http://", "http://ann:Pr0xyPw@");
+    // Plain http: sent to the proxy in absolute form, with its credentials.
+    let site = Site::start().await;
+    let (code, stdout, err) = out(&bin().args(["extract", &site.url("/articles/otters.html"), "--upstream-proxy", &with_credentials]).env_remove("NO_PROXY").output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("otter"), "{stdout}");
+    let basic = "Basic YW5uOlByMHh5UHc="; // ann:Pr0xyPw
+    assert!(log.lock().unwrap().iter().any(|l| l.starts_with(&format!("GET {}", site.url("/articles/otters.html"))) && l.ends_with(basic)), "{:?}", log.lock().unwrap());
+    assert!(!err.contains("Pr0xyPw"), "the proxy's password was shown: {err}");
+    // https: a CONNECT tunnel through the proxy, with its credentials; errand still opens
+    // and checks the server's TLS itself.
+    let ca = TestCa::new();
+    let tls = Site::start_tls(&ca).await;
+    let (code, stdout, err) = out(&bin().args(["extract", &tls.url("/articles/otters.html"), "--upstream-proxy", &with_credentials, "--trust-ca", ca.pem.to_str().unwrap()]).env_remove("NO_PROXY").output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("otter"), "{stdout}");
+    let hostport = tls.origin.trim_start_matches("https://").to_string();
+    assert!(log.lock().unwrap().iter().any(|l| l.starts_with(&format!("CONNECT {hostport}")) && l.ends_with(basic)), "{:?}", log.lock().unwrap());
+    // The allowlist is judged before the proxy is used: the page's frame on a host not
+    // allowed never reaches the company's proxy.
+    let (code, _, err) = out(&bin().args(["open", &site.url("/consent.html"), "--upstream-proxy", &proxy]).env_remove("NO_PROXY").output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    let foreign = site.foreign.trim_start_matches("http://").to_string();
+    assert!(!log.lock().unwrap().iter().any(|l| l.contains(&foreign)), "a blocked host reached the proxy: {:?}", log.lock().unwrap());
+    // NO_PROXY is honoured.
+    let before = log.lock().unwrap().len();
+    let (code, _, err) = out(&bin().args(["extract", &site.url("/articles/otters.html"), "--upstream-proxy", &proxy]).env("NO_PROXY", "127.0.0.1").output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(log.lock().unwrap().len(), before, "NO_PROXY was not honoured: {:?}", log.lock().unwrap());
+    // A proxy address errand cannot use is bad input.
+    let (code, _, err) = out(&bin().args(["open", &site.url("/"), "--upstream-proxy", "socks5://user:S3cret@127.0.0.1:1080"]).output().unwrap());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("http://HOST:PORT") && !err.contains("S3cret"), "{err}");
+}
