@@ -453,6 +453,8 @@ async fn https_hosts(n: usize, dir: &std::path::Path) -> Result<(Vec<String>, Be
         tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
+                // As real servers do: no Nagle delay on small writes.
+                let _ = sock.set_nodelay(true);
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(sock).await else { return };
                     let service = hyper::service::service_fn(|_req| async {

@@ -250,13 +250,13 @@ pub const VERIFY_ALTERED: u8 = 1;
 pub const VERIFY_INCOMPLETE: u8 = 3;
 
 /// The recording's log checked, with the files it names read from inside its folder only.
+/// Signatures are checked against this machine's recording key.
 fn verification(dir: &Path) -> Result<recordings::Verdict> {
     let path = dir.join(recordings::LOG);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(recordings::verify(&text, |file| {
-        let rel = crate::output::check_path(file).ok()?;
-        std::fs::read(dir.join(rel)).ok().map(|b| recordings::sha256(&b))
-    }))
+    let bytes = recordings::read_inside(dir, recordings::LOG).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let key = recordings::Key::load(&crate::run::data_dir())?;
+    Ok(recordings::verify(&text, key.as_ref(), |file| recordings::read_inside(dir, file).ok().map(|b| recordings::sha256(&b))))
 }
 
 fn verify(dir: &Path) -> Result<ExitCode> {
@@ -396,13 +396,14 @@ pub fn report(dir: &Path) -> Result<String> {
     for l in &r.lines {
         match &l.record {
             Record::ModelTurn { text, .. } => intent = text.clone(),
-            Record::Step { step, tool, args, intent: i, ok, summary, url, title, screenshot, ms, .. } => {
+            Record::Step { step, tool, args, intent: i, ok, summary, url, title, screenshot, screenshot_sha256, ms, .. } => {
                 let said = if i.is_empty() { &intent } else { i };
                 let mut args = args.clone();
                 if let Some(c) = args.get_mut("content").and_then(|c| c.as_str().map(|s| s.len())) {
                     args["content"] = serde_json::json!(format!("({c} bytes)"));
                 }
-                let shot = screenshot.as_ref().and_then(|f| crate::output::check_path(f).ok()).and_then(|f| std::fs::read(dir.join(f)).ok());
+                // Only a plain file of the recording that matches its recorded hash.
+                let shot = screenshot.as_ref().and_then(|f| recordings::read_inside(dir, f).ok()).filter(|b| screenshot_sha256.as_deref() == Some(recordings::sha256(b).as_str()));
                 let img = match shot {
                     Some(b) => format!("<br><img class=\"thumb\" alt=\"page after step {step}\" src=\"data:image/jpeg;base64,{}\">", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)),
                     None => String::new(),
@@ -470,8 +471,8 @@ pub fn report(dir: &Path) -> Result<String> {
     // Extracts, then each output file beside the extracts it cites.
     let mut extracts: Vec<(u32, String, String, String)> = vec![];
     for l in &r.lines {
-        if let Record::Extract { n, url, title, file, .. } = &l.record {
-            let md = crate::output::check_path(file).ok().and_then(|f| std::fs::read_to_string(dir.join(f)).ok()).unwrap_or_default();
+        if let Record::Extract { n, url, title, file, sha256, .. } = &l.record {
+            let md = recordings::read_inside(dir, file).ok().filter(|b| recordings::sha256(b) == *sha256).map(|b| String::from_utf8_lossy(&b).to_string()).unwrap_or_default();
             extracts.push((*n, url.clone(), title.clone(), md));
         }
     }

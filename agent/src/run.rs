@@ -141,13 +141,19 @@ fn civil(days: u64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-pub fn default_record_root() -> PathBuf {
+/// errand's data folder: `$XDG_DATA_HOME/errand`, else `~/.local/share/errand`. It holds
+/// the recordings (by default) and the key that signs them.
+pub fn data_dir() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."));
-    base.join("errand/recordings")
+    base.join("errand")
+}
+
+pub fn default_record_root() -> PathBuf {
+    data_dir().join("recordings")
 }
 
 /// Usage errors a run is refused for before anything starts (exit 2).
@@ -251,7 +257,11 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     };
     let rec_dir = args.record_dir.clone().unwrap_or_else(default_record_root).join(&id);
     let rec_dir = std::path::absolute(&rec_dir).unwrap_or(rec_dir);
-    let rec = match Recorder::create(&rec_dir) {
+    let key = match recordings::Key::load_or_create(&data_dir()) {
+        Ok(k) => k,
+        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+    };
+    let rec = match Recorder::create(&rec_dir, key) {
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
@@ -512,7 +522,16 @@ impl Session {
                 done = Some(summary.clone());
                 format!("done: {}", one_line(&summary, 120))
             }
-            Tool::WriteFile { path, content, sources } => match self.out.write(&path, content.as_bytes()) {
+            Tool::WriteFile { path, content, sources } => {
+                // A secret typed this session never lands in an output file (nor, through
+                // it, in the review page): the model's copy of it is replaced.
+                let clean = self.rec.secrets().redact(&content);
+                let redacted = clean != content;
+                let content = clean;
+                if redacted {
+                    self.narr.line(&format!("    a secret typed this session was taken out of {path}"));
+                }
+                match self.out.write(&path, content.as_bytes()) {
                 Ok(w) => {
                     let max = self.extracts.len() as u32;
                     let mut cites = citations(&content, max);
@@ -528,6 +547,9 @@ impl Session {
                     } else {
                         format!("wrote {} bytes to {}", w.bytes, w.path)
                     };
+                    if redacted {
+                        result.text.push_str(&format!("; a secret typed this session was replaced with {}", recordings::REDACTED));
+                    }
                     result.text.clone()
                 }
                 Err(e) => {
@@ -535,7 +557,8 @@ impl Session {
                     result.is_error = true;
                     format!("refused: {e}")
                 }
-            },
+                }
+            }
             Tool::ExtractTable { target } => match self.browser.extract_table(target.as_ref()).await {
                 Ok(v) => {
                     let rows = v["rows"].as_array().map(|r| r.len()).unwrap_or(0);
@@ -760,12 +783,13 @@ impl Session {
 
     /// A thumbnail of the page after a step, saved in the recording as
     /// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one.
-    async fn picture(&self) -> Option<String> {
+    async fn picture(&self) -> Option<(String, String)> {
         picture(&self.browser, &self.rec, &self.narr, self.steps).await
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, screenshot: Option<String>, ms: u64) {
+    fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, screenshot: Option<(String, String)>, ms: u64) {
+        let (screenshot, screenshot_sha256) = screenshot.map(|(f, h)| (Some(f), Some(h))).unwrap_or_default();
         let (url, title) = self.browser.tabs().into_iter().find(|x| x.3).map(|x| (x.2, x.1)).unwrap_or_default();
         self.rec.log(Record::Step {
             step: self.steps,
@@ -780,6 +804,7 @@ impl Session {
             title,
             locator,
             screenshot,
+            screenshot_sha256,
             ms,
         });
     }
@@ -958,7 +983,7 @@ mod tests {
 /// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one, or if the page
 /// shows a secret typed in this session (a GET form puts a password in the address, an
 /// echo page prints it).
-pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Option<String> {
+pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Option<(String, String)> {
     let secrets = rec.secrets();
     if !secrets.is_empty() {
         let shown = browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
@@ -971,7 +996,7 @@ pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32)
     let file = format!("screenshots/{n:03}.jpg");
     let saved = std::fs::create_dir_all(rec.dir.join("screenshots")).and_then(|_| std::fs::write(rec.dir.join(&file), &img));
     match saved {
-        Ok(()) => Some(file),
+        Ok(()) => Some((file, recordings::sha256(&img))),
         Err(e) => {
             narr.line(&format!("    could not save a screenshot in the recording: {e}"));
             None

@@ -145,7 +145,11 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
     };
     let id = crate::run::session_id();
     let rec_dir = a.record_dir.clone().unwrap_or_else(crate::run::default_record_root).join(&id);
-    let rec = match Recorder::create(&rec_dir) {
+    let key = match recordings::Key::load_or_create(&crate::run::data_dir()) {
+        Ok(k) => k,
+        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+    };
+    let rec = match Recorder::create(&rec_dir, key) {
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
@@ -210,7 +214,8 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
             }
         };
         let (url, title) = r.where_now().await;
-        let screenshot = if browser.is_gone() { None } else { crate::run::picture(&browser, &rec, &narr, n).await };
+        let shot = if browser.is_gone() { None } else { crate::run::picture(&browser, &rec, &narr, n).await };
+        let (screenshot, screenshot_sha256) = shot.map(|(f, h)| (Some(f), Some(h))).unwrap_or_default();
         ran += 1;
         let ms = t.elapsed().as_millis() as u64;
         let (ok, summary) = match &res {
@@ -232,6 +237,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
             title,
             locator: None,
             screenshot,
+            screenshot_sha256,
             ms,
         });
         r.record_blocks();

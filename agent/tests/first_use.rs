@@ -399,3 +399,32 @@ async fn a_password_the_model_announces_before_typing_it_is_never_recorded() {
     assert!(lines.iter().any(|l| l["type"] == "model_turn" && l["text"].as_str().unwrap().contains("password [secret]")), "the turn is recorded, redacted");
     assert!(!all_text(&dir).contains("Hunter2Secret") && !r.stderr.contains("Hunter2Secret"), "{}", r.stderr);
 }
+
+#[tokio::test]
+async fn a_password_field_that_turns_into_text_on_focus_stays_secret_in_every_file() {
+    let site = Site::start().await;
+    let d = dirs();
+    // The page makes its password field a text field as it is focused; the model also
+    // copies the code into a file it writes.
+    let model = script_model(
+        &d,
+        "reveal.json",
+        json!([
+            {"tool": "type", "args": {"selector": "#code", "text": "Zx9-Vault-Code", "submit": true}},
+            {"tool": "write_file", "args": {"path": "notes.md", "content": "# Notes\n\nUnlocked with Zx9-Vault-Code.\n"}},
+            {"tool": "done", "args": {"summary": "unlocked"}}
+        ]),
+    );
+    let r = run(errand(&d, &["unlock", "--start", &site.url("/reveal.html"), "--model", &model], &[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (dir, lines) = recording(&d.rec);
+    // The form was held (no terminal: declined), its field masked in the record.
+    assert!(lines.iter().any(|l| l["type"] == "consent" && l["url"].as_str().unwrap_or_default().contains("route=reveal")), "the submission was held");
+    let report = recordings_cmd(&d.rec, &["report", dir.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    let notes = std::fs::read_to_string(d.out.join("notes.md")).unwrap();
+    assert!(notes.contains("Unlocked with [secret]."), "{notes}");
+    for (what, text) in [("recording", all_text(&dir)), ("outputs", all_text(&d.out)), ("narration", r.stderr.clone()), ("--json", r.stdout.clone())] {
+        assert!(!text.contains("Zx9-Vault-Code"), "the code is in the {what}");
+    }
+}

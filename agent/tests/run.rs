@@ -784,6 +784,42 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     let (code, v) = out(recordings_cmd(&d.rec, &["verify", changed.to_str().unwrap()]));
     assert_eq!(code, Some(1));
     assert!(v.contains("extract 1: extracts/001.md was changed"), "{v}");
+    // Edited and re-chained by someone without this machine's key: a blocked record
+    // removed, every hash recomputed. The signatures give it away.
+    let rechained = d.root.join("rechained");
+    copy_dir(&dir, &rechained);
+    let kept: Vec<&str> = log.lines().filter(|l| !l.contains("\"type\":\"blocked\"")).collect();
+    assert!(kept.len() < log.lines().count(), "the run recorded a blocked request to remove");
+    std::fs::write(rechained.join("session.jsonl"), rechain(&kept)).unwrap();
+    let (code, v) = out(recordings_cmd(&d.rec, &["verify", rechained.to_str().unwrap()]));
+    assert_eq!(code, Some(1), "{v}");
+    assert!(v.contains("line 1: its signature does not match this machine's recording key"), "{v}");
+    // Its last line edited: its own hash no longer matches it.
+    let last = d.root.join("last");
+    copy_dir(&dir, &last);
+    let n = ls.len();
+    let mut edited_last: Vec<String> = log.lines().map(str::to_string).collect();
+    edited_last[n - 1] = edited_last[n - 1].replacen("\"outcome\":\"", "\"outcome\":\"x", 1);
+    std::fs::write(last.join("session.jsonl"), edited_last.join("\n") + "\n").unwrap();
+    let (code, v) = out(recordings_cmd(&d.rec, &["verify", last.to_str().unwrap()]));
+    assert_eq!(code, Some(1), "{v}");
+    assert!(v.contains(&format!("line {n}: the line was edited")), "{v}");
+    // A screenshot replaced by a link to a file elsewhere on this machine: verify fails,
+    // and the report embeds nothing of that file.
+    let linked = d.root.join("linked");
+    copy_dir(&dir, &linked);
+    let shot = lines.iter().find_map(|l| l["screenshot"].as_str()).unwrap().to_string();
+    let private_shot = d.root.join("private.jpg");
+    std::fs::write(&private_shot, "PRIVATE-PHOTO-BYTES").unwrap();
+    std::fs::remove_file(linked.join(&shot)).unwrap();
+    std::os::unix::fs::symlink(&private_shot, linked.join(&shot)).unwrap();
+    let (code, v) = out(recordings_cmd(&d.rec, &["verify", linked.to_str().unwrap()]));
+    assert_eq!(code, Some(1), "{v}");
+    assert!(v.contains(&format!("its screenshot {shot} is missing (or is not a plain file inside the recording)")), "{v}");
+    assert!(recordings_cmd(&d.rec, &["report", linked.to_str().unwrap()]).status.success());
+    let html = std::fs::read_to_string(linked.join("report.html")).unwrap();
+    use base64::Engine;
+    assert!(!html.contains(&base64::engine::general_purpose::STANDARD.encode("PRIVATE-PHOTO-BYTES")), "the linked file is in the report");
     // A recording from elsewhere whose output folder points at a private folder of this
     // machine: the report shows no file that does not match its recorded hash.
     let hostile = d.root.join("hostile");
@@ -1140,4 +1176,28 @@ async fn no_secret_survives_in_any_file_of_a_recording_or_its_report() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("step 1 typed a secret") && err.contains("--until 0"), "{err}");
     assert!(!err.contains("the model failed"), "{err}");
+}
+
+/// Lines re-chained as someone without errand's key would: each line's `prev`, own hash
+/// and a made-up signature recomputed.
+fn rechain(lines: &[&str]) -> String {
+    let mut out = String::new();
+    let mut prev = String::new();
+    for l in lines {
+        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("hash");
+        o.remove("mac");
+        o.insert("prev".into(), json!(prev));
+        let seq = out.lines().count();
+        o.insert("seq".into(), json!(seq));
+        let unsealed = serde_json::to_string(&v).unwrap();
+        let hash = recordings::sha256(unsealed.as_bytes());
+        let mac = recordings::sha256(format!("guess{hash}").as_bytes());
+        let sealed = format!("{},\"hash\":\"{hash}\",\"mac\":\"{mac}\"}}", unsealed.strip_suffix('}').unwrap());
+        prev = recordings::sha256(sealed.as_bytes());
+        out.push_str(&sealed);
+        out.push('\n');
+    }
+    out
 }

@@ -368,7 +368,7 @@ impl Browser {
                     blocked_shown: Mutex::new(0),
                     layers,
                 };
-                b.init(events, false).await?;
+                b.init(events, None).await?;
                 Ok(b)
             }
             Source::Attach(url) => {
@@ -376,13 +376,30 @@ impl Browser {
                 resolve_intercept(&mut opts, false);
                 let ws = launch::resolve_cdp_url(&url, opts.call_timeout).await?;
                 let (cdp, events) = Cdp::connect(&ws, opts.call_timeout).await?;
-                let layers = if opts.guard.is_some() {
-                    vec![
+                let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
+                // errand's browser context sends its traffic through errand's proxy when the
+                // browser can reach it (it runs on this machine): that covers what a
+                // DevTools session misses (requests of targets going away or not yet set up,
+                // speculative loads, WebSocket handshakes). The proxy cannot open https
+                // here (this browser was not told to trust errand's key, and must not trust
+                // it for the user's other tabs), so consent stays with interception.
+                let local = url::Url::parse(&ws).ok().and_then(|u| u.host_str().map(str::to_string)).is_some_and(|h| h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+                let mut proxy = None;
+                if opts.guard.is_some() && opts.proxy_layer && local {
+                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: None, consent: false, client_tls: tls::client_config(&opts.trust_ca)?, route: opts.upstream.clone() };
+                    proxy = Some(proxy::start(setup).await.map_err(BrowserError::Proxy)?);
+                }
+                let layers = match (&opts.guard, &proxy) {
+                    (None, _) => vec![],
+                    (Some(_), Some(p)) => vec![
                         CDP_LAYER.to_string(),
-                        "not active: the filtering proxy and launch flags (errand did not start this browser); WebSocket handshakes, preconnects, DNS prefetch and WebRTC (STUN) are not covered in this mode".to_string(),
-                    ]
-                } else {
-                    vec![]
+                        format!("proxy: errand's browser context sends every HTTP, HTTPS and WebSocket request through errand's filtering proxy at {}, which judges it again", p.addr),
+                        "not active: the launch flags (errand did not start this browser); DNS prefetch and WebRTC (STUN) are not covered in this mode".to_string(),
+                    ],
+                    (Some(_), None) => vec![
+                        CDP_LAYER.to_string(),
+                        "not active: the filtering proxy (the browser is on another machine) and launch flags (errand did not start this browser); WebSocket handshakes, preconnects, DNS prefetch and WebRTC (STUN) are not covered in this mode".to_string(),
+                    ],
                 };
                 let b = Browser {
                     cdp,
@@ -393,11 +410,11 @@ impl Browser {
                     profile: Mutex::new(None),
                     description: format!("attached to {url}"),
                     launched: false,
-                    blocked: Arc::default(),
+                    blocked,
                     blocked_shown: Mutex::new(0),
                     layers,
                 };
-                b.init(events, true).await?;
+                b.init(events, Some(proxy.as_ref().map(|p| p.addr))).await?;
                 Ok(b)
             }
         }
@@ -454,7 +471,9 @@ impl Browser {
         self.opts.guard.as_ref().and_then(|g| g.judge(url))
     }
 
-    async fn init(&self, events: mpsc::UnboundedReceiver<Event>, attach: bool) -> Result<()> {
+    /// `attach` is set for a browser errand attached to, with errand's proxy if its
+    /// context is to use one.
+    async fn init(&self, events: mpsc::UnboundedReceiver<Event>, attach: Option<Option<std::net::SocketAddr>>) -> Result<()> {
         tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone(), self.blocked.clone()));
         let c = &self.cdp;
         c.raw(None, "Target.setDiscoverTargets", json!({"discover": true})).await?;
@@ -465,10 +484,15 @@ impl Browser {
         } else {
             let _ = c.raw(None, "Browser.setDownloadBehavior", json!({"behavior": "deny", "eventsEnabled": true})).await;
         }
-        if attach {
+        if let Some(proxy) = attach {
             // Work in a browser context of our own: the user's other tabs and cookies stay
             // untouched, and only our pages are tracked.
-            let ctx = c.raw(None, "Target.createBrowserContext", json!({"disposeOnDetach": true})).await?;
+            let mut params = json!({"disposeOnDetach": true});
+            if let Some(addr) = proxy {
+                params["proxyServer"] = json!(format!("http://{addr}"));
+                params["proxyBypassList"] = json!("<-loopback>");
+            }
+            let ctx = c.raw(None, "Target.createBrowserContext", params).await?;
             let ctx = ctx["browserContextId"].as_str().unwrap_or_default().to_string();
             self.st().context = Some(ctx.clone());
             c.raw(None, "Target.setAutoAttach", auto_attach()).await?;

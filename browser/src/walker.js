@@ -107,7 +107,7 @@
     if (t === 'INPUT' || t === 'TEXTAREA') {
       const ty = (el.type || '').toLowerCase();
       if (ty === 'checkbox' || ty === 'radio') { if (el.checked) s.push('checked'); }
-      else if (ty === 'password') { if (el.value) s.push('value=••••'); }
+      else if (isSecretField(el)) { if (el.value) s.push('value=••••'); }
       else if (role !== 'button' && el.value) s.push('value=' + JSON.stringify(cut(el.value, 60)));
       if (el.readOnly) s.push('readonly');
       if (el.required) s.push('required');
@@ -355,6 +355,8 @@
     const editable = t === 'TEXTAREA' || (t === 'INPUT' && !['checkbox', 'radio', 'button', 'submit', 'reset', 'image', 'file', 'range', 'color'].includes((el.type || '').toLowerCase())) || el.isContentEditable;
     if (!editable) return { error: 'not a text field: ' + describe(el) };
     if (el.disabled || el.readOnly) return { error: 'the field is disabled or read-only: ' + describe(el) };
+    // Decided before focusing: focus handlers may change the field.
+    const secret = isSecretField(el);
     el.scrollIntoView({ block: 'center', behavior: 'instant' });
     el.focus();
     if (t === 'INPUT' || t === 'TEXTAREA') {
@@ -364,7 +366,7 @@
       const sel = getSelection(); const range = document.createRange();
       range.selectNodeContents(el); if (append) range.collapse(false); sel.removeAllRanges(); sel.addRange(range);
     }
-    return { ok: true, loc: locator(el), secret: isSecretField(el), value: '' };
+    return { ok: true, loc: locator(el), secret: secret || isSecretField(el), value: '' };
   }
 
   function valueOf(id) {
@@ -468,7 +470,7 @@
     const ae = document.activeElement;
     if (!form && ae && ae.form) form = ae.form;
     const secretIn = (root) => [...root.querySelectorAll('input')]
-      .filter((i) => i.type === 'password' || /^cc-/.test(i.autocomplete || '') || i.hasAttribute('data-secret'))
+      .filter((i) => isSecretField(i))
       .map((i) => i.name).filter(Boolean);
     const clean = (t) => (t || '').replace(/\s+/g, ' ').trim();
     let purpose = '';
@@ -502,9 +504,15 @@
   }, true);
 
   // A field whose text errand treats as secret: never recorded, drawn as dots in pictures.
+  // Once seen as secret, a field stays secret: a page that turns a password field into a
+  // text field when it is focused (onfocus="this.type='text'") does not unmask it.
+  const everSecret = new WeakSet();
   function isSecretField(el) {
-    return (el.tagName === 'INPUT' && (el.type || '').toLowerCase() === 'password') || el.hasAttribute('data-secret') || /^cc-/.test(el.autocomplete || '') ||
+    if (everSecret.has(el)) return true;
+    const secret = (el.tagName === 'INPUT' && (el.type || '').toLowerCase() === 'password') || el.hasAttribute('data-secret') || /^cc-/.test(el.autocomplete || '') ||
       /pass|secret|token|card|cvv|cvc/i.test((el.name || '') + ' ' + (el.id || '') + ' ' + (el.autocomplete || ''));
+    if (secret) everSecret.add(el);
+    return secret;
   }
 
   // Before a screenshot: draw every secret field's text as dots (passwords already are),
