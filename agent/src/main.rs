@@ -14,6 +14,7 @@ mod output;
 mod policy;
 mod review;
 mod run;
+mod secrets;
 mod site;
 mod tools;
 mod userflow;
@@ -185,6 +186,12 @@ enum Cmd {
         #[arg(long, global = true, env = "ERRAND_ALLOWLIST", value_name = "FILE")]
         allowlist: Option<PathBuf>,
     },
+    /// Store secrets the model may use by name (`{{secret:NAME}}`) but never see; errand
+    /// writes a value in only for requests to its hosts
+    Secrets {
+        #[command(subcommand)]
+        cmd: secrets::SecretsCmd,
+    },
     /// Replay a recorded session without a model, under today's allowlist and consent
     #[command(after_help = AFTER_HELP)]
     Replay(ReplayArgs),
@@ -315,6 +322,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     listen_for_signals();
     match cli.cmd {
         Cmd::Allow { cmd, allowlist } => Ok(allow::run(cmd, allowlist)),
+        Cmd::Secrets { cmd } => Ok(secrets::run(cmd)),
         Cmd::Demo { browser, json, out, record_dir } => {
             let origin = site::serve(site::Pages::demo(), "127.0.0.1:0").await?;
             errln!("errand demo: serving the bundled demo site at {origin}");

@@ -204,6 +204,8 @@ struct Session {
     last_state: Option<PageState>,
     /// Output file -> extract numbers it cites.
     sources: Vec<(String, Vec<u32>)>,
+    /// The system prompt, with the names of the stored secrets.
+    system: String,
 }
 
 /// Run a task. Returns the process exit code.
@@ -282,6 +284,15 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
             }
         }
     }
+    // Stored secrets: the model learns their names, the proxy their values, and the
+    // recording and narration redact the values wherever they would appear.
+    let bindings = match crate::secrets::bindings() {
+        Ok(b) => b,
+        Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
+    };
+    for b in &bindings {
+        rec.secrets().add(&b.value);
+    }
     narr.redact_with(rec.secrets().clone());
     let rules = match allowlist::file::load_submit_rules(&path) {
         Ok(r) => r,
@@ -305,6 +316,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     narr.spin("starting the browser");
     let mut opts = args.browser.options(live.guard());
     opts.consent = Some(std::sync::Arc::new(consent.clone()));
+    opts.secrets = bindings.clone();
     // Downloads land in the output folder's downloads/, named as the page suggests and
     // never over another file.
     opts.download_dir = Some(out.root.join("downloads"));
@@ -357,6 +369,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         flags_seen: vec![],
         last_state: None,
         sources: vec![],
+        system: format!("{SYSTEM}{}", crate::secrets::prompt(&bindings)),
     };
     let end = tokio::select! {
         e = s.drive() => e,
@@ -415,7 +428,7 @@ impl Session {
                 written: self.out.written(),
                 max_pages: self.args.max_pages,
             };
-            let req = Request { system: SYSTEM, tools: &specs, turns: &self.turns, observation: Some(&obs), max_tokens: 4096 };
+            let req = Request { system: &self.system, tools: &specs, turns: &self.turns, observation: Some(&obs), max_tokens: 4096 };
             self.narr.spin("waiting for the model");
             let t = Instant::now();
             let narr = &self.narr;
@@ -493,6 +506,11 @@ impl Session {
                 last.text.push_str(&block);
             }
             self.condense();
+            // A stored secret's value never reaches the model, even when a site shows it
+            // back (a server echoing a form), nor a password typed earlier.
+            for r in results.iter_mut() {
+                r.text = self.rec.secrets().redact(&r.text);
+            }
             self.turns.push(Turn::Results(results));
         }
     }

@@ -4,6 +4,8 @@
 
 use std::process::Stdio;
 
+mod common;
+
 use fixtures::{Site, TestCa};
 
 fn bin() -> std::process::Command {
@@ -152,4 +154,72 @@ async fn behind_a_company_proxy_errand_connects_through_it_after_its_own_checks(
     let (code, _, err) = out(&bin().args(["open", &site.url("/"), "--upstream-proxy", "socks5://user:S3cret@127.0.0.1:1080"]).output().unwrap());
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("http://HOST:PORT") && !err.contains("S3cret"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stored_secret_reaches_only_its_own_host_and_is_never_written_down() {
+    let ca = TestCa::new();
+    let site = Site::start_tls(&ca).await;
+    let host = site.origin.trim_start_matches("https://").to_string();
+    let foreign = site.foreign.trim_start_matches("https://").to_string();
+    let d = common::dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let store = d.root.join("secrets.json");
+    let value = "S3cr3t-Bank-Value_42";
+    // Stored from a pipe (no terminal), listed without its value.
+    let mut set = bin().args(["secrets", "set", "bank", "--host", &host]).env("ERRAND_SECRETS", &store).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    set.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
+    let o = set.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, list, _) = out(&bin().args(["secrets", "list"]).env("ERRAND_SECRETS", &store).output().unwrap());
+    assert_eq!((code, list.trim()), (Some(0), format!("bank\t{host}").as_str()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&store).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // The model signs in with the placeholder; the page's own script copies the field to
+    // another (allowed) host; then, as if injected, the model types the placeholder into a
+    // form on that other host.
+    let model = common::script_model(
+        &d,
+        "bank.json",
+        serde_json::json!([
+            {"tool": "type", "args": {"selector": "#pw", "text": "{{secret:bank}}", "submit": true}},
+            {"tool": "navigate", "args": {"url": format!("{}/login.html", site.foreign)}},
+            {"tool": "type", "args": {"selector": "#user", "text": "{{secret:bank}}", "submit": true}},
+            {"tool": "done", "args": {"summary": "signed in"}}
+        ]),
+    );
+    let allow = foreign.clone();
+    let mut c = common::errand(&d, &["sign in", "--start", &site.url("/login.html"), "--model", &model, "--confirm", "approve", "--allow", &allow, "--trust-ca", ca.pem.to_str().unwrap(), "--json"], &[]);
+    c.env("ERRAND_SECRETS", &store);
+    let r = common::run(c).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The bank received the value once, in its login form.
+    let bank: Vec<_> = site.requests().into_iter().filter(|q| q.body.contains(value)).collect();
+    assert_eq!(bank.len(), 1, "{:?}", site.requests());
+    assert_eq!((bank[0].method.as_str(), bank[0].query.as_str()), ("POST", "route=login"));
+    assert!(bank[0].body.contains(&format!("pw={value}")), "{:?}", bank[0]);
+    // The other host got the placeholder from the page's script and from the model, never
+    // the value.
+    let elsewhere = site.foreign_log.lock().unwrap().clone();
+    let posts: Vec<_> = elsewhere.iter().filter(|q| q.method == "POST").collect();
+    assert!(posts.iter().any(|q| q.path == "/steal" && q.body == "{{secret:bank}}"), "{elsewhere:?}");
+    assert!(posts.iter().any(|q| q.path == "/echo" && q.body.contains("user=%7B%7Bsecret%3Abank%7D%7D")), "{elsewhere:?}");
+    for q in &posts {
+        assert!(!q.body.contains(value) && !q.query.contains(value), "the value reached another host: {q:?}");
+    }
+    // Recorded and narrated: the placeholder went elsewhere unfilled.
+    let (dir, lines) = common::recording(&d.rec);
+    assert!(lines.iter().any(|l| l["type"] == "blocked" && l["layer"] == "secrets" && l["url"].as_str().unwrap_or_default().contains(&foreign)), "no record of the placeholder sent elsewhere");
+    assert!(recordings_report(&d.rec, &dir));
+    for (what, text) in [("recording", common::all_text(&dir)), ("outputs", common::all_text(&d.out)), ("narration", r.stderr.clone()), ("--json", r.stdout.clone())] {
+        assert!(!text.contains(value), "the value is in the {what}");
+    }
+}
+
+fn recordings_report(rec: &std::path::Path, dir: &std::path::Path) -> bool {
+    common::recordings_cmd(rec, &["report", dir.to_str().unwrap()]).status.success()
 }

@@ -20,6 +20,7 @@ mod gate;
 pub mod guard;
 pub mod launch;
 pub mod proxy;
+pub mod secrets;
 pub mod tls;
 pub mod upstream;
 pub mod state;
@@ -116,6 +117,9 @@ pub struct Options {
     /// How errand's proxy reaches servers: directly (the default) or through the
     /// network's proxy.
     pub upstream: upstream::Route,
+    /// Secrets errand's proxy writes into requests to their hosts, in place of the
+    /// `{{secret:NAME}}` the page holds.
+    pub secrets: Vec<secrets::Binding>,
 }
 
 impl std::fmt::Debug for Options {
@@ -145,6 +149,7 @@ impl Default for Options {
             consent: None,
             trust_ca: vec![],
             upstream: upstream::Route::Direct,
+            secrets: vec![],
         }
     }
 }
@@ -292,7 +297,7 @@ impl Browser {
             Source::Launch(mut l) => {
                 let mut opts = opts;
                 let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
-                let proxied = (opts.guard.is_some() || opts.consent.is_some()) && opts.proxy_layer;
+                let proxied = (opts.guard.is_some() || opts.consent.is_some() || !opts.secrets.is_empty()) && opts.proxy_layer;
                 let intercept = resolve_intercept(&mut opts, proxied);
                 let mut layers = vec![];
                 if opts.guard.is_some() && intercept {
@@ -305,7 +310,7 @@ impl Browser {
                     // one key its certificates carry, for this launch only.
                     let authority = Arc::new(tls::Authority::new()?);
                     let client_tls = tls::client_config(&opts.trust_ca)?;
-                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: Some(authority.clone()), consent: opts.consent.is_some() && !intercept, client_tls, route: opts.upstream.clone() };
+                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: Some(authority.clone()), consent: opts.consent.is_some() && !intercept, client_tls, route: opts.upstream.clone(), secrets: opts.secrets.clone() };
                     let p = proxy::start(setup).await.map_err(BrowserError::Proxy)?;
                     // Loopback goes through the proxy too. Chromium's own background calls
                     // (update and account services, which no switch silences) skip it and
@@ -386,7 +391,7 @@ impl Browser {
                 let local = url::Url::parse(&ws).ok().and_then(|u| u.host_str().map(str::to_string)).is_some_and(|h| h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
                 let mut proxy = None;
                 if opts.guard.is_some() && opts.proxy_layer && local {
-                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: None, consent: false, client_tls: tls::client_config(&opts.trust_ca)?, route: opts.upstream.clone() };
+                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: None, consent: false, client_tls: tls::client_config(&opts.trust_ca)?, route: opts.upstream.clone(), secrets: opts.secrets.clone() };
                     proxy = Some(proxy::start(setup).await.map_err(BrowserError::Proxy)?);
                 }
                 let layers = match (&opts.guard, &proxy) {

@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 
 use crate::consent::{self, Verdict};
 use crate::guard::{Blocked, SharedGuard};
+use crate::secrets::{self, Binding, Context};
 use crate::tls::Authority;
 use crate::upstream::{Route, Upstream};
 
@@ -88,6 +89,8 @@ pub struct Setup {
     pub client_tls: rustls::ClientConfig,
     /// Through which proxy, if any, servers are reached.
     pub route: Route,
+    /// Secrets the proxy writes into requests to their hosts (see [`crate::secrets`]).
+    pub secrets: Vec<Binding>,
 }
 
 /// A running proxy.
@@ -121,6 +124,7 @@ struct Ctx {
     mitm: Option<Arc<Authority>>,
     consent: bool,
     gate: Arc<OnceLock<SharedGate>>,
+    secrets: Vec<Binding>,
 }
 
 impl Ctx {
@@ -144,7 +148,7 @@ pub async fn start(setup: Setup) -> std::io::Result<Proxy> {
     let client = Client::builder(TokioExecutor::new()).build(connector);
     let via = upstream.describe();
     let gate: Arc<OnceLock<SharedGate>> = Arc::default();
-    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone() });
+    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone(), secrets: setup.secrets });
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
@@ -286,7 +290,9 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
     }
     let websocket = parts.headers.get(hyper::header::UPGRADE).is_some();
     let mut client_upgrade = None;
-    let body: Body = if ctx.consent && consent::is_state_changing(parts.method.as_str()) {
+    let holds = ctx.consent && consent::is_state_changing(parts.method.as_str());
+    let may_fill = !ctx.secrets.is_empty() && !matches!(parts.method, Method::GET | Method::HEAD) && !websocket;
+    let body: Body = if holds || may_fill {
         let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let held = Outgoing {
             method: parts.method.to_string(),
@@ -305,19 +311,35 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
             }
         };
         let held = Outgoing { body: bytes.clone(), ..held };
-        // Decided in a task of its own: a page that withdraws its request while a person
-        // is asked (its frame navigates on) does not cut the question short, and the
-        // answer is still recorded.
-        let verdict = match ctx.gate.get() {
-            Some(g) => {
-                let (g, held) = (g.clone(), held.clone());
-                tokio::spawn(async move { g.hold(held).await }).await.unwrap_or_else(|e| Verdict::Deny(format!("errand could not decide ({e})")))
+        if holds {
+            // Decided in a task of its own: a page that withdraws its request while a
+            // person is asked (its frame navigates on) does not cut the question short,
+            // and the answer is still recorded.
+            let verdict = match ctx.gate.get() {
+                Some(g) => {
+                    let (g, held) = (g.clone(), held.clone());
+                    tokio::spawn(async move { g.hold(held).await }).await.unwrap_or_else(|e| Verdict::Deny(format!("errand could not decide ({e})")))
+                }
+                None => Verdict::Deny("errand was not ready to ask about it yet".into()),
+            };
+            if let Verdict::Deny(reason) = verdict {
+                return declined(&held, &reason);
             }
-            None => Verdict::Deny("errand was not ready to ask about it yet".into()),
-        };
-        if let Verdict::Deny(reason) = verdict {
-            return declined(&held, &reason);
         }
+        // Secrets are written in only now, after the person saw the placeholder.
+        let bytes = match std::str::from_utf8(&bytes) {
+            Ok(text) if !ctx.secrets.is_empty() && secrets::has_placeholder(text) => {
+                let f = secrets::fill(text, Context::of_body(&held.content_type), &url, &ctx.secrets);
+                note_refused(&ctx, &url, &f);
+                if f.filled.is_empty() {
+                    bytes
+                } else {
+                    parts.headers.remove(hyper::header::CONTENT_LENGTH);
+                    Bytes::from(f.text)
+                }
+            }
+            _ => bytes,
+        };
         Full::new(bytes).map_err(|never| match never {}).boxed()
     } else if websocket {
         let mut req = Request::from_parts(parts, body);
@@ -328,6 +350,9 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
     } else {
         body.boxed()
     };
+    if !ctx.secrets.is_empty() {
+        fill_head(&ctx, &mut parts, &url);
+    }
     match ctx.client.request(Request::from_parts(parts, body)).await {
         Ok(mut resp) => {
             if let (Some(browser_side), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
@@ -341,6 +366,41 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
             resp.map(|b| b.boxed())
         }
         Err(e) => unreachable(&url, &e),
+    }
+}
+
+/// Write secrets into a request's URL and headers where they may go.
+fn fill_head(ctx: &Ctx, parts: &mut hyper::http::request::Parts, url: &str) {
+    if let Some(pq) = parts.uri.path_and_query().map(|p| p.as_str().to_string()).filter(|p| secrets::has_placeholder(p)) {
+        let f = secrets::fill(&pq, Context::Url, url, &ctx.secrets);
+        note_refused(ctx, url, &f);
+        if !f.filled.is_empty() {
+            let mut p = parts.uri.clone().into_parts();
+            if let Ok(pq) = f.text.parse() {
+                p.path_and_query = Some(pq);
+                if let Ok(u) = Uri::from_parts(p) {
+                    parts.uri = u;
+                }
+            }
+        }
+    }
+    for value in parts.headers.values_mut() {
+        let Some(text) = value.to_str().ok().filter(|t| secrets::has_placeholder(t)).map(str::to_string) else { continue };
+        let f = secrets::fill(&text, Context::Raw, url, &ctx.secrets);
+        note_refused(ctx, url, &f);
+        if let (false, Ok(v)) = (f.filled.is_empty(), HeaderValue::from_str(&f.text)) {
+            *value = v;
+        }
+    }
+}
+
+/// Record each placeholder that was sent where its secret may not go (it went out as the
+/// placeholder).
+fn note_refused(ctx: &Ctx, url: &str, f: &secrets::Filled) {
+    for name in &f.refused {
+        let hosts = ctx.secrets.iter().find(|b| &b.name == name).map(|b| b.hosts.join(", ")).unwrap_or_default();
+        let reason = format!("the placeholder {{{{secret:{name}}}}} was sent to a destination the secret is not bound to ({hosts}); it went out as the placeholder, never the value");
+        ctx.blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url: url.to_string(), reason, layer: "secrets".into(), source: String::new(), resource: String::new() });
     }
 }
 
