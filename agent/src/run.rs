@@ -251,6 +251,16 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Ok(l) => l,
         Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
     };
+    // Stored secrets: the model learns their names, the proxy their values, and the
+    // recording and narration redact the values wherever they would appear.
+    let bindings = match crate::secrets::bindings() {
+        Ok(b) => b,
+        Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
+    };
+    let key = match recordings::Key::load_or_create(&data_dir()) {
+        Ok(k) => k,
+        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+    };
     let id = session_id();
     let out_root = args.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(&id));
     let out = match OutDir::open(&out_root) {
@@ -259,10 +269,6 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     };
     let rec_dir = args.record_dir.clone().unwrap_or_else(default_record_root).join(&id);
     let rec_dir = std::path::absolute(&rec_dir).unwrap_or(rec_dir);
-    let key = match recordings::Key::load_or_create(&data_dir()) {
-        Ok(k) => k,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
-    };
     let rec = match Recorder::create(&rec_dir, key) {
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
@@ -284,12 +290,6 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
             }
         }
     }
-    // Stored secrets: the model learns their names, the proxy their values, and the
-    // recording and narration redact the values wherever they would appear.
-    let bindings = match crate::secrets::bindings() {
-        Ok(b) => b,
-        Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
-    };
     for b in &bindings {
         rec.secrets().add(&b.value);
     }

@@ -223,3 +223,18 @@ async fn a_stored_secret_reaches_only_its_own_host_and_is_never_written_down() {
 fn recordings_report(rec: &std::path::Path, dir: &std::path::Path) -> bool {
     common::recordings_cmd(rec, &["report", dir.to_str().unwrap()]).status.success()
 }
+
+#[tokio::test]
+async fn a_damaged_secrets_file_is_bad_input_and_nothing_is_started() {
+    let d = common::dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let store = d.root.join("secrets.json");
+    std::fs::write(&store, "{not json").unwrap();
+    let mut c = common::errand(&d, &["x", "--start", "http://127.0.0.1:9/", "--model", "builtin"], &[]);
+    c.env("ERRAND_SECRETS", &store);
+    let r = common::run(c).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("secrets.json") && r.stderr.contains("store the secrets again"), "{}", r.stderr);
+    assert!(!d.out.exists() && !d.rec.exists(), "an output folder or a recording was made");
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), "{not json", "the file was changed");
+}
