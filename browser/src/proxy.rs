@@ -120,6 +120,8 @@ struct Ctx {
     guard: Option<SharedGuard>,
     blocked: Arc<Mutex<Vec<Blocked>>>,
     client: Client<HttpsConnector<Upstream>, Body>,
+    /// HTTP/1.1 only, for WebSocket handshakes: an upgrade cannot ride on HTTP/2.
+    client_h1: Client<HttpsConnector<Upstream>, Body>,
     upstream: Upstream,
     mitm: Option<Arc<Authority>>,
     consent: bool,
@@ -144,11 +146,13 @@ pub async fn start(setup: Setup) -> std::io::Result<Proxy> {
     http.set_nodelay(true);
     http.enforce_http(false);
     let upstream = Upstream::new(&setup.route, http).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(setup.client_tls).https_or_http().enable_all_versions().wrap_connector(upstream.clone());
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(setup.client_tls.clone()).https_or_http().enable_all_versions().wrap_connector(upstream.clone());
     let client = Client::builder(TokioExecutor::new()).build(connector);
+    let h1 = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(setup.client_tls).https_or_http().enable_http1().wrap_connector(upstream.clone());
+    let client_h1 = Client::builder(TokioExecutor::new()).build(h1);
     let via = upstream.describe();
     let gate: Arc<OnceLock<SharedGate>> = Arc::default();
-    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone(), secrets: setup.secrets });
+    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, client_h1, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone(), secrets: setup.secrets });
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else { continue };
@@ -353,7 +357,8 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
     if !ctx.secrets.is_empty() {
         fill_head(&ctx, &mut parts, &url);
     }
-    match ctx.client.request(Request::from_parts(parts, body)).await {
+    let client = if websocket { &ctx.client_h1 } else { &ctx.client };
+    match client.request(Request::from_parts(parts, body)).await {
         Ok(mut resp) => {
             if let (Some(browser_side), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status()) {
                 let server_side = hyper::upgrade::on(&mut resp);
