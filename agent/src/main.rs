@@ -116,10 +116,11 @@ impl BrowserArgs {
     }
 
     pub fn options(&self, guard: browser::SharedGuard) -> Options {
-        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, guard: Some(guard), trust_ca: self.trust_ca.clone(), upstream: match &self.upstream_proxy {
+        let upstream = match &self.upstream_proxy {
             Some(u) => browser::upstream::Route::Via(u.clone()),
             None => browser::upstream::Route::FromEnv,
-        }, ..Options::default() }
+        };
+        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, guard: Some(guard), trust_ca: self.trust_ca.clone(), upstream, ..Options::default() }
     }
 
     /// [`BrowserArgs::options`] for the commands that only read (`open`, `extract`): every

@@ -283,7 +283,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         if let Some(u) = std::env::var(key).ok().and_then(|v| url::Url::parse(&v).ok()) {
             if let Some(p) = u.password() {
                 rec.secrets().add(p);
-                if let Ok(decoded) = url::form_urlencoded::parse(format!("p={p}").as_bytes()).next().map(|(_, v)| v.to_string()).ok_or(()) {
+                if let Some((_, decoded)) = url::form_urlencoded::parse(format!("p={p}").as_bytes()).next() {
                     rec.secrets().add(&decoded);
                 }
                 rec.secrets().add(&format!("{}:{p}", u.username()));
@@ -550,31 +550,31 @@ impl Session {
                     self.narr.line(&format!("    a secret typed this session was taken out of {path}"));
                 }
                 match self.out.write(&path, content.as_bytes()) {
-                Ok(w) => {
-                    let max = self.extracts.len() as u32;
-                    let mut cites = citations(&content, max);
-                    cites.extend(sources.into_iter().filter(|n| (1..=max).contains(n)));
-                    cites.sort();
-                    cites.dedup();
-                    self.sources.retain(|(p, _)| *p != w.path);
-                    self.sources.push((w.path.clone(), cites));
-                    self.rec.log(Record::FileWritten { path: w.path.clone(), sha256: w.sha256.clone(), bytes: w.bytes as u64 });
-                    self.narr.event(json!({"event": "file", "path": w.path, "bytes": w.bytes}));
-                    result.text = if w.path != w.asked {
-                        format!("wrote {} bytes to {} ({} already exists and was not yours to overwrite)", w.bytes, w.path, w.asked)
-                    } else {
-                        format!("wrote {} bytes to {}", w.bytes, w.path)
-                    };
-                    if redacted {
-                        result.text.push_str(&format!("; a secret typed this session was replaced with {}", recordings::REDACTED));
+                    Ok(w) => {
+                        let max = self.extracts.len() as u32;
+                        let mut cites = citations(&content, max);
+                        cites.extend(sources.into_iter().filter(|n| (1..=max).contains(n)));
+                        cites.sort();
+                        cites.dedup();
+                        self.sources.retain(|(p, _)| *p != w.path);
+                        self.sources.push((w.path.clone(), cites));
+                        self.rec.log(Record::FileWritten { path: w.path.clone(), sha256: w.sha256.clone(), bytes: w.bytes as u64 });
+                        self.narr.event(json!({"event": "file", "path": w.path, "bytes": w.bytes}));
+                        result.text = if w.path != w.asked {
+                            format!("wrote {} bytes to {} ({} already exists and was not yours to overwrite)", w.bytes, w.path, w.asked)
+                        } else {
+                            format!("wrote {} bytes to {}", w.bytes, w.path)
+                        };
+                        if redacted {
+                            result.text.push_str(&format!("; a secret typed this session was replaced with {}", recordings::REDACTED));
+                        }
+                        result.text.clone()
                     }
-                    result.text.clone()
-                }
-                Err(e) => {
-                    result.text = format!("error: {e}");
-                    result.is_error = true;
-                    format!("refused: {e}")
-                }
+                    Err(e) => {
+                        result.text = format!("error: {e}");
+                        result.is_error = true;
+                        format!("refused: {e}")
+                    }
                 }
             }
             Tool::ExtractTable { target } => match self.browser.extract_table(target.as_ref()).await {

@@ -67,20 +67,7 @@ impl Gate for ConsentGate {
             let (verdict, sender) = match find_sender(&st, &o).await {
                 Err((gone, sender)) => (Verdict::Deny(gone), sender),
                 Ok(sender) => {
-                    let d = describe(&cdp, &st, &sender, &o.url).await;
-                    let purpose = d["purpose"].as_str().unwrap_or_default().to_string();
-                    let secret: Vec<String> = d["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
-                    let (fields, body) = consent::describe_body(&o.content_type, &String::from_utf8_lossy(&o.body), &secret);
-                    let sub = Submission {
-                        method: o.method.clone(),
-                        url: o.url.clone(),
-                        page: if sender.tab_url.is_empty() { sender.frame_url.clone() } else { sender.tab_url.clone() },
-                        frame: if sender.frame_url != sender.tab_url { sender.frame_url.clone() } else { String::new() },
-                        resource: sender.resource.clone(),
-                        purpose,
-                        fields,
-                        body,
-                    };
+                    let sub = submission(&cdp, &st, &sender, &o.method, &o.url, &o.content_type, &String::from_utf8_lossy(&o.body)).await;
                     (consent.decide(sub).await, sender)
                 }
             };
@@ -170,11 +157,7 @@ async fn find_sender(st: &Mutex<State>, o: &Outgoing) -> Result<Sender, (String,
         }
     };
     match found {
-        Some((id, f)) => {
-            let id = id.clone();
-            let session = f.session.clone();
-            sender_of(&s, &id, &session, &resource)
-        }
+        Some((id, f)) => sender_of(&s, id, &f.session, &resource),
         None => Err(("declined: no open page sent it (its tab or frame was already gone), so nobody could be asked".into(), Sender { resource, ..Sender::default() })),
     }
 }
@@ -209,10 +192,29 @@ fn sender_of(s: &State, frame: &str, session: &str, resource: &str) -> Result<Se
     Ok(sender)
 }
 
+/// A held request described for a person: the page and frame that sent it, the form's
+/// purpose, and its fields with the page's secret ones masked. Both consent paths (the
+/// proxy's gate and DevTools interception) ask with this.
+pub(crate) async fn submission(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, method: &str, url: &str, content_type: &str, body: &str) -> Submission {
+    let d = describe(cdp, st, sender, url).await;
+    let secret: Vec<String> = d["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let (fields, body) = consent::describe_body(content_type, body, &secret);
+    Submission {
+        method: method.to_string(),
+        url: url.to_string(),
+        page: if sender.tab_url.is_empty() { sender.frame_url.clone() } else { sender.tab_url.clone() },
+        frame: if sender.frame_url != sender.tab_url { sender.frame_url.clone() } else { String::new() },
+        resource: sender.resource.clone(),
+        purpose: d["purpose"].as_str().unwrap_or_default().to_string(),
+        fields,
+        body,
+    }
+}
+
 /// The walker's description of what a request submits: for a form, as it was submitted
 /// (reported through a binding); for a script's request, asked in the frame's current
 /// document. `Null` when neither is there.
-pub(crate) async fn describe(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, url: &str) -> Value {
+async fn describe(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, url: &str) -> Value {
     let strip = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_string();
     if sender.resource == "Document" {
         // The walker's report can trail the request a little.

@@ -388,7 +388,7 @@ impl Browser {
                 // speculative loads, WebSocket handshakes). The proxy cannot open https
                 // here (this browser was not told to trust errand's key, and must not trust
                 // it for the user's other tabs), so consent stays with interception.
-                let local = url::Url::parse(&ws).ok().and_then(|u| u.host_str().map(str::to_string)).is_some_and(|h| h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+                let local = url::Url::parse(&ws).ok().and_then(|u| u.host_str().map(upstream::is_loopback)).unwrap_or(false);
                 let mut proxy = None;
                 if opts.guard.is_some() && opts.proxy_layer && local {
                     let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: None, consent: false, client_tls: tls::client_config(&opts.trust_ca)?, route: opts.upstream.clone(), secrets: opts.secrets.clone() };
@@ -858,42 +858,19 @@ struct Held {
     url: String,
     method: String,
     params: Value,
-    source: String,
-    world: Option<i64>,
-    frame: String,
-    frame_url: String,
-    frame_session: String,
-    tab_url: String,
+    sender: gate::Sender,
 }
 
 /// Describe a held request, ask the consent policy, and let it go or fail it.
 async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, blocked: Arc<Mutex<Vec<Blocked>>>, h: Held) {
     let req = &h.params["request"];
-    let resource = h.params["resourceType"].as_str().unwrap_or_default().to_string();
     let content_type = req["headers"].as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type"))).and_then(|(_, v)| v.as_str()).unwrap_or_default().to_string();
-    let body = post_body(req);
-    let sender = gate::Sender { frame: h.frame.clone(), frame_session: h.frame_session.clone(), world: h.world, resource: resource.clone(), ..gate::Sender::default() };
-    let described = Some(gate::describe(&cdp, &st, &sender, &h.url).await).filter(|v| !v.is_null());
-    // The form's purpose and the page's secret fields (to mask).
-    let d = described.unwrap_or(Value::Null);
-    let purpose = d["purpose"].as_str().unwrap_or_default().to_string();
-    let secret: Vec<String> = d["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
-    let (fields, text) = consent::describe_body(&content_type, &body, &secret);
-    let sub = Submission {
-        method: h.method.clone(),
-        url: h.url.clone(),
-        page: if h.tab_url.is_empty() { h.frame_url.clone() } else { h.tab_url.clone() },
-        frame: if h.frame_url != h.tab_url { h.frame_url.clone() } else { String::new() },
-        resource: resource.clone(),
-        purpose,
-        fields,
-        body: text,
-    };
+    let sub = gate::submission(&cdp, &st, &h.sender, &h.method, &h.url, &content_type, &post_body(req)).await;
     let verdict = consent.decide(sub).await;
     match verdict {
         Verdict::Allow => cdp.send_nowait(h.session.as_deref(), "Fetch.continueRequest", json!({"requestId": h.id})),
         Verdict::Deny(reason) => {
-            if resource == "Document" {
+            if h.sender.resource == "Document" {
                 // A declined form submission leaves the page as it was: a 204 answer to a
                 // navigation means "stay", where a failure would show an error page.
                 cdp.send_nowait(h.session.as_deref(), "Fetch.fulfillRequest", json!({"requestId": h.id, "responseCode": 204, "responseHeaders": [], "body": ""}));
@@ -904,8 +881,8 @@ async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, bl
                 url: h.url.clone(),
                 reason: format!("{reason} ({} {})", h.method, h.url),
                 layer: "consent".into(),
-                source: h.source.clone(),
-                resource,
+                source: h.sender.source,
+                resource: h.sender.resource,
             });
         }
     }
@@ -1241,13 +1218,13 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                         let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
                         drop(locked);
                         let tunnel = proxy::tunnel_url(&url).unwrap_or_default();
-                        let recorded = proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &ty, &source);
+                        proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &ty, &source);
                         // Failed in Chromium before it reached the proxy (a port Chromium
                         // never uses, a Chromium service host that skips the proxy and dies
                         // at the resolver): still the page's attempt on a host the allowlist
                         // refuses, so it is recorded as one.
-                        let known = || blocked.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|b| b.url == url || b.url == tunnel);
-                        if !recorded && opts.intercept != Some(true) && !known() {
+                        let known = blocked.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|b| b.url == url || b.url == tunnel);
+                        if !known && opts.intercept != Some(true) {
                             if let Some(reason) = opts.guard.as_ref().and_then(|g| g.judge(&url)) {
                                 blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url, reason, layer: "browser".into(), source, resource: ty });
                             }
@@ -1271,8 +1248,10 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     let (world, frame_url, frame_session) =
                         s.frames.get(&frame).map(|f| (f.world, f.url.clone(), f.session.clone())).unwrap_or((None, String::new(), String::new()));
                     let tab_url = s.frames.get(&frame).and_then(|f| s.tabs.iter().find(|t| t.target_id == f.tab)).map(|t| t.url.clone()).unwrap_or_default();
+                    let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
                     drop(locked);
-                    let held = Held { id, session: ev.session.clone(), url, method, params: p.clone(), source, world, frame, frame_url, frame_session, tab_url };
+                    let sender = gate::Sender { frame, frame_session, world, source, resource, frame_url, tab_url };
+                    let held = Held { id, session: ev.session.clone(), url, method, params: p.clone(), sender };
                     tokio::spawn(decide_held(cdp.clone(), st.clone(), c.clone(), blocked.clone(), held));
                     continue;
                 }

@@ -226,16 +226,8 @@ async fn open_tunnel(ctx: Arc<Ctx>, upgraded: hyper::upgrade::Upgraded, authorit
         Ok([first, ..]) => *first == 0x16,
         _ => return,
     };
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     if !tls {
-        let service = {
-            let (ctx, authority) = (ctx.clone(), authority.clone());
-            hyper::service::service_fn(move |req| inner(ctx.clone(), req, "http", authority.clone()))
-        };
-        if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(io), service).await {
-            tracing::debug!(target: "errand::proxy", "tunnel to {authority} ended: {e}");
-        }
-        return;
+        return serve_tunnel(ctx, TokioIo::new(io), "http", authority).await;
     }
     let Some(mitm) = ctx.mitm.clone() else { return };
     let host = authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(&authority);
@@ -246,18 +238,23 @@ async fn open_tunnel(ctx: Arc<Ctx>, upgraded: hyper::upgrade::Upgraded, authorit
             return;
         }
     };
-    let stream = match tokio_rustls::TlsAcceptor::from(config).accept(io).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!(target: "errand::proxy", "TLS with the browser for {authority} failed: {e}");
-            return;
-        }
-    };
+    match tokio_rustls::TlsAcceptor::from(config).accept(io).await {
+        Ok(stream) => serve_tunnel(ctx, TokioIo::new(stream), "https", authority).await,
+        Err(e) => tracing::debug!(target: "errand::proxy", "TLS with the browser for {authority} failed: {e}"),
+    }
+}
+
+/// Serve HTTP/1.1 or HTTP/2 (and upgrades) on a tunnel's stream.
+async fn serve_tunnel<S>(ctx: Arc<Ctx>, io: TokioIo<S>, scheme: &'static str, authority: String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = {
         let (ctx, authority) = (ctx.clone(), authority.clone());
-        hyper::service::service_fn(move |req| inner(ctx.clone(), req, "https", authority.clone()))
+        hyper::service::service_fn(move |req| inner(ctx.clone(), req, scheme, authority.clone()))
     };
-    if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    if let Err(e) = builder.serve_connection_with_upgrades(io, service).await {
         tracing::debug!(target: "errand::proxy", "tunnel to {authority} ended: {e}");
     }
 }
@@ -293,7 +290,8 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
         }
     }
     let websocket = parts.headers.get(hyper::header::UPGRADE).is_some();
-    let mut client_upgrade = None;
+    // The browser's side of a WebSocket upgrade, once the server agrees.
+    let client_upgrade = if websocket { parts.extensions.remove::<hyper::upgrade::OnUpgrade>() } else { None };
     let holds = ctx.consent && consent::is_state_changing(parts.method.as_str());
     let may_fill = !ctx.secrets.is_empty() && !matches!(parts.method, Method::GET | Method::HEAD) && !websocket;
     let body: Body = if holds || may_fill {
@@ -345,12 +343,6 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
             _ => bytes,
         };
         Full::new(bytes).map_err(|never| match never {}).boxed()
-    } else if websocket {
-        let mut req = Request::from_parts(parts, body);
-        client_upgrade = Some(hyper::upgrade::on(&mut req));
-        let (p, b) = req.into_parts();
-        parts = p;
-        b.boxed()
     } else {
         body.boxed()
     };
@@ -486,15 +478,14 @@ pub fn tunnel_url(url: &str) -> Option<String> {
 
 /// Fill in the resource type and the target kind of the newest matching proxy record
 /// that has none yet (the proxy itself only sees the request line).
-/// Returns whether there was one.
-pub fn attribute(blocked: &Mutex<Vec<Blocked>>, matches: impl Fn(&Blocked) -> bool, resource: &str, source: &str) -> bool {
+pub fn attribute(blocked: &Mutex<Vec<Blocked>>, matches: impl Fn(&Blocked) -> bool, resource: &str, source: &str) {
     let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(rec) = b.iter_mut().rev().find(|x| x.layer == "proxy" && x.resource.is_empty() && matches(x)) else { return false };
-    rec.resource = resource.to_string();
-    if !source.is_empty() {
-        rec.source = source.to_string();
+    if let Some(rec) = b.iter_mut().rev().find(|x| x.layer == "proxy" && x.resource.is_empty() && matches(x)) {
+        rec.resource = resource.to_string();
+        if !source.is_empty() {
+            rec.source = source.to_string();
+        }
     }
-    true
 }
 
 fn text(code: StatusCode, msg: String) -> Response<Body> {

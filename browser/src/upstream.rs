@@ -108,26 +108,25 @@ impl Upstream {
         m.intercept(&probe).map(|i| without_credentials(&i.uri().to_string()))
     }
 
-    /// A raw connection to `host:port` (for CONNECT tunnels errand does not open).
+    /// A raw connection to `host:port` (for CONNECT tunnels errand does not open): as
+    /// for an https request to it, without the TLS.
     pub async fn tunnel(&self, authority: &str) -> Result<TokioIo<TcpStream>, BoxError> {
         let uri: Uri = format!("https://{authority}/").parse()?;
-        match self.intercept(&uri) {
-            None => {
-                let uri: Uri = format!("http://{authority}/").parse()?;
-                Ok(tower_call(self.direct.clone(), uri).await?)
-            }
-            Some(i) => {
-                let mut t = Tunnel::new(i.uri().clone(), self.direct.clone());
-                if let Some(auth) = i.basic_auth() {
-                    t = t.with_auth(auth.clone());
-                }
-                Ok(tower_call(t, uri).await?)
-            }
+        Ok(tower_service::Service::call(&mut self.clone(), uri).await?.io)
+    }
+
+    /// A CONNECT tunnel through the network's proxy, with its credentials if it has any.
+    fn through(&self, i: &Intercept) -> Tunnel<HttpConnector> {
+        let t = Tunnel::new(i.uri().clone(), self.direct.clone());
+        match i.basic_auth() {
+            Some(auth) => t.with_auth(auth.clone()),
+            None => t,
         }
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// localhost, 127.0.0.0/8 or ::1 (bracketed or not).
+pub(crate) fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -187,15 +186,9 @@ impl tower_service::Service<Uri> for Upstream {
             let https = dst.scheme_str() == Some("https");
             match this.intercept(&dst) {
                 None => Ok(Conn { io: tower_call(this.direct.clone(), dst).await?, proxied: false }),
-                Some(i) if https => {
-                    // CONNECT to the server's host and port (the tunnel assumes 443 when
-                    // the URL has none, which is right for https).
-                    let mut t = Tunnel::new(i.uri().clone(), this.direct.clone());
-                    if let Some(auth) = i.basic_auth() {
-                        t = t.with_auth(auth.clone());
-                    }
-                    Ok(Conn { io: tower_call(t, dst).await?, proxied: false })
-                }
+                // CONNECT to the server's host and port (the tunnel assumes 443 when the
+                // URL has none, which is right for https).
+                Some(i) if https => Ok(Conn { io: tower_call(this.through(&i), dst).await?, proxied: false }),
                 Some(i) => Ok(Conn { io: tower_call(this.direct.clone(), i.uri().clone()).await?, proxied: true }),
             }
         })

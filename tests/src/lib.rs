@@ -83,12 +83,12 @@ impl Site {
         let ctx_b = Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone(), held: Arc::new(Held::default()), shop: Arc::default() };
         match ca {
             None => {
-                serve(a, ctx_a);
-                serve(b, ctx_b);
+                serve(a, app(ctx_a));
+                serve(b, app(ctx_b));
             }
             Some(ca) => {
-                serve_tls(a, ca.acceptor(&["127.0.0.1"]), Router::new().fallback(any(handle)).with_state(ctx_a));
-                serve_tls(b, ca.acceptor(&["127.0.0.2"]), Router::new().fallback(any(handle)).with_state(ctx_b));
+                serve_tls(a, ca.acceptor(&["127.0.0.1"]), app(ctx_a));
+                serve_tls(b, ca.acceptor(&["127.0.0.2"]), app(ctx_b));
             }
         }
         Site { origin, foreign, log, foreign_log, held, shop }
@@ -103,8 +103,12 @@ impl Site {
     }
 }
 
-fn serve(listener: tokio::net::TcpListener, ctx: Ctx) {
-    let app = Router::new().fallback(any(handle)).with_state(ctx);
+/// The fixture site's routes for one server.
+fn app(ctx: Ctx) -> Router {
+    Router::new().fallback(any(handle)).with_state(ctx)
+}
+
+fn serve(listener: tokio::net::TcpListener, app: Router) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
     });
