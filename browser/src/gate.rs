@@ -20,8 +20,11 @@ use crate::guard::Blocked;
 use crate::proxy::{Gate, Outgoing};
 use crate::State;
 
-/// How long a held request waits for DevTools to report who sent it.
-const SENDER_WAIT: Duration = Duration::from_millis(300);
+/// How long a held request waits for DevTools to report who sent it. DevTools' events
+/// can trail the network by hundreds of milliseconds when many frames start at once on a
+/// busy machine (30 sandboxed frames posting on two cores: 300 ms was not always enough);
+/// only requests DevTools never reports (a frame torn down as it sent) wait this long.
+const SENDER_WAIT: Duration = Duration::from_secs(2);
 
 /// A state-changing request DevTools reported (`Network.requestWillBeSent`), kept a few
 /// seconds so the proxy's copy can be matched to its sender.

@@ -145,7 +145,13 @@ async fn approved_requests_from_sandboxed_frames_arrive_once_each_over_https() {
     let b = start(&site, Mode::Approve, Some(&ca), asked.clone()).await;
     b.act(&Action::Navigate { url: site.url("/leaks/srcdoc.html") }).await.unwrap();
     let forms = |site: &Site| writes(site).iter().filter(|l| l.path == "/c/5-srcdoc-form").count();
-    assert!(until(|| forms(&site) >= 30).await, "only {} of 30 approved forms arrived", forms(&site));
+    assert!(
+        until(|| forms(&site) >= 30).await,
+        "only {} of 30 approved forms arrived; asked about {:?}; errand blocked {:?}",
+        forms(&site),
+        asked.lock().unwrap().iter().map(|s| s.url.clone()).collect::<Vec<_>>(),
+        b.blocked()
+    );
     b.act(&Action::Wait { text: None, selector: None, ms: Some(300) }).await.unwrap();
     let asked = asked.lock().unwrap();
     for i in 0..30 {
