@@ -358,9 +358,9 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
 const TIMINGS: &str = r#"(() => {
   const out = [];
   const nav = performance.getEntriesByType('navigation')[0];
-  if (nav) out.push([location.href, nav.responseEnd - nav.fetchStart]);
+  if (nav) out.push([location.href, nav.responseEnd - nav.fetchStart, nav.responseEnd - nav.requestStart]);
   for (const e of performance.getEntriesByType('resource')) {
-    if (e.name.startsWith(location.origin) && e.responseEnd > 0) out.push([e.name, e.responseEnd - e.fetchStart]);
+    if (e.name.startsWith(location.origin) && e.responseEnd > 0 && e.requestStart > 0) out.push([e.name, e.responseEnd - e.fetchStart, e.responseEnd - e.requestStart]);
   }
   return out;
 })()"#;
@@ -509,13 +509,21 @@ async fn sequential(b: &Browser, origin: &str) -> Result<Vec<f64>> {
     Ok(eval_value(b, SEQUENTIAL).await.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default())
 }
 
-async fn page_timings(b: &Browser, url: &str) -> Option<HashMap<String, f64>> {
+/// Per same-origin request of a page load: the whole time the page waited for it
+/// (`fetchStart` to `responseEnd`: the browser's own queue, connecting, the request on
+/// the wire) and the part on the wire alone (`requestStart` to `responseEnd`).
+async fn page_timings(b: &Browser, url: &str) -> Option<HashMap<String, (f64, f64)>> {
     b.act(&Action::Navigate { url: url.to_string() }).await.ok()?;
     let v = eval_value(b, TIMINGS).await;
+    // Leave the page: its timers and animations would otherwise take the machine from
+    // the next browser's measurement.
+    if let Some(origin) = url::Url::parse(url).ok().map(|u| u.origin().ascii_serialization()) {
+        let _ = b.act(&Action::Navigate { url: format!("{origin}/errand-idle") }).await;
+    }
     let mut out = HashMap::new();
-    for pair in v.as_array().into_iter().flatten() {
-        if let (Some(u), Some(d)) = (pair[0].as_str(), pair[1].as_f64()) {
-            out.entry(u.to_string()).or_insert(d);
+    for row in v.as_array().into_iter().flatten() {
+        if let (Some(u), Some(total), Some(wire)) = (row[0].as_str(), row[1].as_f64(), row[2].as_f64()) {
+            out.entry(u.to_string()).or_insert((total, wire));
         }
     }
     Some(out)
@@ -553,12 +561,16 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
     }
     // Per variant: its timings and its differences from the unguarded browser's, request
     // by request (paired by URL).
+    // Per variant: its timings and its differences from the unguarded browser's, request
+    // by request (paired by URL), for the whole time and for the time on the wire.
     let mut with: Vec<Vec<f64>> = vec![vec![]; n];
     let mut deltas: Vec<Vec<f64>> = vec![vec![]; n];
+    let mut wire: Vec<Vec<f64>> = vec![vec![]; n];
+    let mut wire_deltas: Vec<Vec<f64>> = vec![vec![]; n];
     let mut loaded = 0;
     for (i, id) in ids.iter().enumerate() {
         let url = format!("{origin}{id}");
-        let mut t: Vec<Option<HashMap<String, f64>>> = vec![None; n];
+        let mut t: Vec<Option<HashMap<String, (f64, f64)>>> = vec![None; n];
         for k in order(i) {
             t[k] = page_timings(&browsers[k], &url).await;
         }
@@ -567,13 +579,16 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
             continue;
         }
         loaded += 1;
-        for (u, x) in &base {
+        for (u, (x, xw)) in &base {
             if t.iter().skip(1).all(|m| m.as_ref().is_some_and(|m| m.contains_key(u))) {
                 with[0].push(*x);
+                wire[0].push(*xw);
                 for k in 1..n {
-                    let y = t[k].as_ref().and_then(|m| m.get(u)).copied().unwrap_or_default();
+                    let (y, yw) = t[k].as_ref().and_then(|m| m.get(u)).copied().unwrap_or_default();
                     with[k].push(y);
                     deltas[k].push(y - x);
+                    wire[k].push(yw);
+                    wire_deltas[k].push(yw - xw);
                 }
             }
         }
@@ -599,10 +614,13 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
         outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{}", kinds[k].label(), if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", m - mp, p - pp) });
     }
     outln!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", with[0].len());
-    for k in 0..n {
-        let (m, p) = (median(&mut with[k]), p95(&mut with[k]));
-        let added = if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", median(&mut deltas[k]), p95(&mut deltas[k])) };
-        outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{added}", kinds[k].label());
+    for (title, with, deltas) in [("whole time the page waited (fetchStart to responseEnd):", &mut with, &mut deltas), ("on the wire (requestStart to responseEnd: the proxy's hop and work, without the browser's queue):", &mut wire, &mut wire_deltas)] {
+        outln!("   {title}");
+        for k in 0..n {
+            let (m, p) = (median(&mut with[k]), p95(&mut with[k]));
+            let added = if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", median(&mut deltas[k]), p95(&mut deltas[k])) };
+            outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{added}", kinds[k].label());
+        }
     }
     if let [(plain_new, plain_again), (proxy_new, proxy_again)] = handshakes.as_mut_slice() {
         outln!("  https: {} new hosts, one request each and then a second (connection reused):", https.len());

@@ -5,11 +5,11 @@
 //! request only when it goes to one of those hosts (over https unless the pattern says
 //! `http://`). See `browser::secrets` for the filling.
 //!
-//! The store is a JSON file readable by its owner only (`~/.config/errand/secrets.json`,
-//! or `$XDG_CONFIG_HOME/errand/…`; `$ERRAND_SECRETS` for another), replaced atomically on
-//! each change. An operating-system keyring would keep the values encrypted at rest; on
-//! the headless machines errand mostly runs on there is none, so the file is the store
-//! for now.
+//! Values are kept in the operating system's keyring (Secret Service on Linux, Keychain,
+//! Credential Manager) when there is one; the names and hosts, and the values when there
+//! is no keyring (headless machines, CI), in a JSON file readable by its owner only
+//! (`~/.config/errand/secrets.json`, or `$XDG_CONFIG_HOME/errand/…`), replaced atomically
+//! on each change. `$ERRAND_SECRETS` names another file and keeps everything in it.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,6 @@ use allowlist::{Decision, Policy};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
-
 
 #[derive(Subcommand)]
 pub enum SecretsCmd {
@@ -48,7 +47,36 @@ struct Store {
 struct Stored {
     name: String,
     hosts: Vec<String>,
-    value: String,
+    /// The value, when it is kept in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    /// The value is in the system keyring instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    keyring: bool,
+}
+
+/// The keyring service errand's values are filed under; the secret's name is the user.
+const KEYRING_SERVICE: &str = "errand";
+
+fn keyring_entry(name: &str) -> keyring::Result<keyring::Entry> {
+    keyring::Entry::new(KEYRING_SERVICE, name)
+}
+
+/// Values go to the system keyring unless `$ERRAND_SECRETS` names a file to keep them in.
+fn use_keyring() -> bool {
+    std::env::var_os("ERRAND_SECRETS").is_none_or(|v| v.is_empty())
+}
+
+/// A stored secret's value, from the file or the keyring.
+fn value_of(s: &Stored, path: &Path) -> Result<String> {
+    match (&s.value, s.keyring) {
+        (Some(v), _) => Ok(v.clone()),
+        // (The keyring's error repeats its causes in its own text: that text alone.)
+        (None, true) => keyring_entry(&s.name).and_then(|e| e.get_password()).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| {
+            format!("secret {} is kept in the system keyring, which could not be read; unlock the keyring, or store the secret again with `errand secrets set {} --host …`", s.name, s.name)
+        }),
+        (None, false) => bail!("secret {} in {} has no value; store it again with `errand secrets set {} --host …`", s.name, path.display(), s.name),
+    }
 }
 
 /// The store's location.
@@ -101,7 +129,8 @@ pub fn bindings() -> Result<Vec<browser::secrets::Binding>> {
     for s in store.secrets {
         let policies = parse_hosts(&s.hosts).with_context(|| format!("secret {} in {}", s.name, path.display()))?;
         let allows = Arc::new(move |url: &str| policies.iter().any(|(p, policy)| pattern_allows(p, policy, url)));
-        out.push(browser::secrets::Binding { name: s.name, value: s.value, hosts: s.hosts, allows });
+        let value = value_of(&s, &path)?;
+        out.push(browser::secrets::Binding { name: s.name, value, hosts: s.hosts, allows });
     }
     Ok(out)
 }
@@ -154,10 +183,33 @@ fn run_inner(cmd: SecretsCmd) -> Result<ExitCode> {
             if value.is_empty() {
                 bail!("no value given for {name}; nothing stored");
             }
+            let before = store.secrets.iter().find(|s| s.name == name).cloned();
+            let (stored, place) = if use_keyring() {
+                match keyring_entry(&name).and_then(|e| e.set_password(&value)) {
+                    Ok(()) => (Stored { name: name.clone(), hosts: hosts.clone(), value: None, keyring: true }, format!("the system keyring (its hosts in {})", path.display())),
+                    Err(e) => {
+                        errln!("no system keyring to keep it in ({e}); keeping the value in {}, readable by you only", path.display());
+                        (Stored { name: name.clone(), hosts: hosts.clone(), value: Some(value), keyring: false }, path.display().to_string())
+                    }
+                }
+            } else {
+                (Stored { name: name.clone(), hosts: hosts.clone(), value: Some(value), keyring: false }, path.display().to_string())
+            };
+            let in_keyring = stored.keyring;
             store.secrets.retain(|s| s.name != name);
-            store.secrets.push(Stored { name: name.clone(), hosts: hosts.clone(), value });
-            save(&path, &store)?;
-            errln!("stored {name} for {} in {}", hosts.join(", "), path.display());
+            store.secrets.push(stored);
+            if let Err(e) = save(&path, &store) {
+                // Leave no value in the keyring that no file names.
+                if in_keyring && !before.as_ref().is_some_and(|b| b.keyring) {
+                    let _ = keyring_entry(&name).and_then(|e| e.delete_credential());
+                }
+                return Err(e);
+            }
+            // An older value of the same name left in the keyring goes.
+            if before.is_some_and(|b| b.keyring) && !in_keyring {
+                let _ = keyring_entry(&name).and_then(|e| e.delete_credential());
+            }
+            errln!("stored {name} for {} in {place}", hosts.join(", "));
             Ok(ExitCode::SUCCESS)
         }
         SecretsCmd::List => {
@@ -172,11 +224,16 @@ fn run_inner(cmd: SecretsCmd) -> Result<ExitCode> {
         }
         SecretsCmd::Remove { name } => {
             let mut store = load(&path)?;
-            let before = store.secrets.len();
-            store.secrets.retain(|s| s.name != name);
-            if store.secrets.len() == before {
+            let Some(gone) = store.secrets.iter().find(|s| s.name == name).cloned() else {
                 bail!("no secret named {name}; see errand secrets list");
+            };
+            if gone.keyring {
+                match keyring_entry(&name).and_then(|e| e.delete_credential()) {
+                    Ok(()) | Err(keyring::Error::NoEntry) => {}
+                    Err(e) => bail!("could not remove {name} from the system keyring ({e}); nothing was changed: unlock the keyring and try again"),
+                }
             }
+            store.secrets.retain(|s| s.name != name);
             save(&path, &store)?;
             errln!("removed {name}");
             Ok(ExitCode::SUCCESS)

@@ -238,3 +238,56 @@ async fn a_damaged_secrets_file_is_bad_input_and_nothing_is_started() {
     assert!(!d.out.exists() && !d.rec.exists(), "an output folder or a recording was made");
     assert_eq!(std::fs::read_to_string(&store).unwrap(), "{not json", "the file was changed");
 }
+
+/// Without `$ERRAND_SECRETS`, values go to the system keyring; a machine without one (no
+/// D-Bus session, as on servers and in CI) keeps them in the secrets file, says so, and
+/// lists and removes them as usual.
+#[cfg(target_os = "linux")]
+#[test]
+fn without_a_keyring_secrets_are_kept_in_the_file_and_it_says_so() {
+    use std::io::Write;
+    let d = common::dirs();
+    let config = d.root.join("config");
+    let no_keyring = |c: &mut std::process::Command| {
+        c.env_remove("ERRAND_SECRETS").env("XDG_CONFIG_HOME", &config).env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.root.join("no-bus").display())).env_remove("DISPLAY");
+    };
+    let mut set = bin();
+    set.args(["secrets", "set", "bank", "--host", "bank.example"]);
+    no_keyring(&mut set);
+    let mut set = set.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    set.stdin.take().unwrap().write_all(b"Kept-In-File-77\n").unwrap();
+    let o = set.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let file = config.join("errand").join("secrets.json");
+    assert!(err.contains("no system keyring") && err.contains(&file.display().to_string()), "{err}");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("Kept-In-File-77"));
+    let mut list = bin();
+    list.args(["secrets", "list"]);
+    no_keyring(&mut list);
+    let (code, listed, _) = out(&list.output().unwrap());
+    assert_eq!((code, listed.trim()), (Some(0), "bank\tbank.example"));
+    let mut remove = bin();
+    remove.args(["secrets", "remove", "bank"]);
+    no_keyring(&mut remove);
+    let (code, _, err) = out(&remove.output().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("Kept-In-File-77"));
+}
+
+/// A file that says a value is in the keyring, on a machine where the keyring cannot be
+/// read: bad input, said plainly, before anything starts.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_secret_whose_keyring_cannot_be_read_stops_the_run_before_it_starts() {
+    let d = common::dirs();
+    std::fs::create_dir_all(&d.root).unwrap();
+    let store = d.root.join("secrets.json");
+    std::fs::write(&store, r#"{"secrets":[{"name":"bank","hosts":["bank.example"],"keyring":true}]}"#).unwrap();
+    let mut c = common::errand(&d, &["x", "--start", "http://127.0.0.1:9/", "--model", "builtin"], &[]);
+    c.env("ERRAND_SECRETS", &store).env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.root.join("no-bus").display())).env_remove("DISPLAY");
+    let r = common::run(c).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("secret bank is kept in the system keyring, which could not be read"), "{}", r.stderr);
+    assert!(!d.out.exists() && !d.rec.exists(), "an output folder or a recording was made");
+}

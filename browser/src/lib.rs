@@ -277,6 +277,8 @@ pub struct Browser {
     pub(crate) blocked_shown: Mutex<usize>,
     /// The enforcement layers in force.
     layers: Vec<String>,
+    /// errand's filtering proxy, which runs as long as the browser is kept.
+    _proxy: Option<proxy::Proxy>,
 }
 
 impl std::fmt::Debug for Browser {
@@ -372,6 +374,7 @@ impl Browser {
                     blocked,
                     blocked_shown: Mutex::new(0),
                     layers,
+                    _proxy: proxy,
                 };
                 b.init(events, None).await?;
                 Ok(b)
@@ -418,8 +421,10 @@ impl Browser {
                     blocked,
                     blocked_shown: Mutex::new(0),
                     layers,
+                    _proxy: proxy,
                 };
-                b.init(events, Some(proxy.as_ref().map(|p| p.addr))).await?;
+                let addr = b._proxy.as_ref().map(|p| p.addr);
+                b.init(events, Some(addr)).await?;
                 Ok(b)
             }
         }

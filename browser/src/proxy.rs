@@ -100,6 +100,7 @@ pub struct Proxy {
     /// The network's proxy errand's proxy connects through, if any (no credentials).
     pub via: Option<String>,
     gate: Arc<OnceLock<SharedGate>>,
+    _stop: Arc<Stop>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -127,6 +128,8 @@ struct Ctx {
     consent: bool,
     gate: Arc<OnceLock<SharedGate>>,
     secrets: Vec<Binding>,
+    /// The runtime that started the proxy, where the gate runs.
+    main: tokio::runtime::Handle,
 }
 
 impl Ctx {
@@ -135,10 +138,14 @@ impl Ctx {
     }
 }
 
-/// Start the proxy on an ephemeral loopback port.
+/// Start the proxy on an ephemeral loopback port, on a thread of its own: page loads
+/// fill errand's main runtime with DevTools events, and a request should not wait behind
+/// them. What needs the pages (the consent [`Gate`]) still runs on the caller's runtime.
+/// The proxy stops when the last clone of the returned [`Proxy`] is dropped.
 pub async fn start(setup: Setup) -> std::io::Result<Proxy> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(Duration::from_secs(10)));
     // Small requests on loopback: Nagle's algorithm with delayed ACKs would add up to
@@ -152,25 +159,61 @@ pub async fn start(setup: Setup) -> std::io::Result<Proxy> {
     let client_h1 = Client::builder(TokioExecutor::new()).build(h1);
     let via = upstream.describe();
     let gate: Arc<OnceLock<SharedGate>> = Arc::default();
-    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, client_h1, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone(), secrets: setup.secrets });
-    tokio::spawn(async move {
-        loop {
-            let Ok((sock, _)) = listener.accept().await else { continue };
-            let _ = sock.set_nodelay(true);
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .preserve_header_case(true)
-                    .serve_connection(TokioIo::new(sock), service)
-                    .with_upgrades();
-                if let Err(e) = conn.await {
-                    tracing::debug!(target: "errand::proxy", "connection ended: {e}");
-                }
-            });
+    let main = tokio::runtime::Handle::current();
+    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, client_h1, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone(), secrets: setup.secrets, main });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let listener = {
+        let _inside = rt.enter();
+        TcpListener::from_std(std_listener)?
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new().name("errand-proxy".into()).spawn(move || {
+        rt.block_on(async move {
+            tokio::select! {
+                _ = accept(listener, ctx) => {}
+                _ = stopped => {}
+            }
+        });
+        // Dropping the runtime here ends every open connection and tunnel.
+    })?;
+    Ok(Proxy { addr, via, gate, _stop: Arc::new(Stop(Some(stop))) })
+}
+
+/// Ends the proxy's thread when dropped.
+struct Stop(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            let _ = s.send(());
         }
-    });
-    Ok(Proxy { addr, via, gate })
+    }
+}
+
+async fn accept(listener: TcpListener, ctx: Arc<Ctx>) {
+    loop {
+        let sock = match listener.accept().await {
+            Ok((sock, _)) => sock,
+            Err(e) => {
+                // Out of file descriptors, most likely: let some close.
+                tracing::warn!(target: "errand::proxy", "cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = sock.set_nodelay(true);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .preserve_header_case(true)
+                .serve_connection(TokioIo::new(sock), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(target: "errand::proxy", "connection ended: {e}");
+            }
+        });
+    }
 }
 
 async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
@@ -320,7 +363,7 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
             let verdict = match ctx.gate.get() {
                 Some(g) => {
                     let (g, held) = (g.clone(), held.clone());
-                    tokio::spawn(async move { g.hold(held).await }).await.unwrap_or_else(|e| Verdict::Deny(format!("errand could not decide ({e})")))
+                    ctx.main.spawn(async move { g.hold(held).await }).await.unwrap_or_else(|e| Verdict::Deny(format!("errand could not decide ({e})")))
                 }
                 None => Verdict::Deny("errand was not ready to ask about it yet".into()),
             };

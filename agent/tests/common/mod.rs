@@ -43,7 +43,8 @@ pub fn dirs() -> Dirs {
 pub fn errand(d: &Dirs, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
     c.arg("run").args(args).arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec);
-    c.env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml")).env("ERRAND_RETRY_BASE_MS", "10");
+    // The test's own allowlist and secrets file, never the user's (nor their keyring).
+    c.env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml")).env("ERRAND_SECRETS", d.root.join("secrets.json")).env("ERRAND_RETRY_BASE_MS", "10");
     for k in ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"] {
         c.env_remove(k);
     }
