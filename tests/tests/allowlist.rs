@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use allowlist::{Decision, Policy};
-use browser::{Action, Browser, BrowserError, LaunchOptions, Options, SharedGuard, Source, StateOptions};
+mod common;
+
+use common::guard;
+use browser::{Action, Browser, BrowserError, LaunchOptions, Options, Source, StateOptions};
 use fixtures::Site;
 
 struct Sink {
@@ -53,14 +55,6 @@ async fn sink() -> Sink {
         }
     });
     Sink { url, udp_port, tcp, bytes, udp }
-}
-
-fn guard(patterns: &[String]) -> SharedGuard {
-    let policy = Policy::parse(patterns).expect("valid patterns");
-    Arc::new(move |url: &str| match policy.decide(url) {
-        Decision::Allow => None,
-        Decision::Block { reason } => Some(reason),
-    })
 }
 
 async fn run(site: &Site, sink: &Sink, allow_sink: bool) -> Browser {

@@ -4,24 +4,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use allowlist::{Decision, Policy};
+mod common;
+
 use browser::{Action, Browser, ElementTarget, LaunchOptions, Options, Source, Submission, Verdict};
 use fixtures::{Site, TestCa};
-
-fn host(o: &str) -> String {
-    o.split_once("://").map(|(_, h)| h).unwrap_or(o).to_string()
-}
 
 async fn start(site: &Site, approve: bool, seen: Arc<Mutex<Vec<Submission>>>) -> Browser {
     start_with(site, approve, seen, None).await
 }
 
 async fn start_with(site: &Site, approve: bool, seen: Arc<Mutex<Vec<Submission>>>, ca: Option<&TestCa>) -> Browser {
-    let policy = Policy::parse(&[host(&site.origin), host(&site.foreign)]).unwrap();
-    let guard: browser::SharedGuard = Arc::new(move |u: &str| match policy.decide(u) {
-        Decision::Allow => None,
-        Decision::Block { reason } => Some(reason),
-    });
+    let guard = common::guard(&common::site_hosts(site));
     let consent: browser::SharedConsent = Arc::new(move |s: Submission| {
         seen.lock().unwrap().push(s);
         if approve {

@@ -11,7 +11,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use allowlist::{Decision, Policy};
+mod common;
+
 use browser::{Action, Browser, ElementTarget, LaunchOptions, Options, Source, Submission, Verdict};
 use fixtures::{Logged, Site, TestCa};
 
@@ -23,16 +24,8 @@ enum Mode {
     Unguarded,
 }
 
-fn host(o: &str) -> String {
-    o.split_once("://").map(|(_, h)| h).unwrap_or(o).to_string()
-}
-
 async fn start(site: &Site, mode: Mode, ca: Option<&TestCa>, asked: Arc<Mutex<Vec<Submission>>>) -> Browser {
-    let policy = Policy::parse(&[host(&site.origin), host(&site.foreign)]).unwrap();
-    let guard: browser::SharedGuard = Arc::new(move |u: &str| match policy.decide(u) {
-        Decision::Allow => None,
-        Decision::Block { reason } => Some(reason),
-    });
+    let guard = common::guard(&common::site_hosts(site));
     let consent: Option<browser::SharedConsent> = match mode {
         Mode::Unguarded => None,
         _ => Some(Arc::new(move |s: Submission| {

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use allowlist::{Decision, Policy};
+mod common;
+
 use browser::{Action, Browser, LaunchOptions, Options, Source, StateOptions, Submission, Verdict};
 use fixtures::{Site, TestCa};
 use futures::StreamExt;
@@ -43,11 +44,7 @@ async fn echo(ca: Option<&TestCa>) -> String {
 
 async fn start(ca: Option<&TestCa>) -> Browser {
     // Any port on 127.0.0.1: the page's site and the echo server.
-    let policy = Policy::parse(&["127.0.0.1".to_string()]).unwrap();
-    let guard: browser::SharedGuard = Arc::new(move |u: &str| match policy.decide(u) {
-        Decision::Allow => None,
-        Decision::Block { reason } => Some(reason),
-    });
+    let guard = common::guard(&["127.0.0.1".to_string()]);
     let consent: browser::SharedConsent = Arc::new(|_: Submission| Verdict::Deny("no".into()));
     let opts = Options { guard: Some(guard), consent: Some(consent), trust_ca: ca.map(|c| vec![c.pem.clone()]).unwrap_or_default(), ..Options::default() };
     Browser::start(Source::Launch(LaunchOptions::default()), opts).await.expect("Chromium starts")
