@@ -490,8 +490,12 @@ async fn new_hosts(b: &Browser, origin: &str, hosts: &[String]) -> Result<(Vec<f
         hosts = json!(hosts)
     );
     let v = eval_value(b, &expr).await;
-    let nums = |x: &Value| x.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default();
-    Ok((nums(&v[0]), nums(&v[1])))
+    Ok((floats(&v[0]), floats(&v[1])))
+}
+
+/// The numbers of a JSON array (none if it is not one).
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default()
 }
 
 async fn eval_value(b: &Browser, expression: &str) -> Value {
@@ -506,7 +510,7 @@ async fn eval_value(b: &Browser, expression: &str) -> Value {
 async fn sequential(b: &Browser, origin: &str) -> Result<Vec<f64>> {
     // An idle same-origin page (a plain 404): nothing else competes with the fetches.
     b.act(&Action::Navigate { url: format!("{origin}/errand-idle") }).await?;
-    Ok(eval_value(b, SEQUENTIAL).await.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default())
+    Ok(floats(&eval_value(b, SEQUENTIAL).await))
 }
 
 /// Per same-origin request of a page load: the whole time the page waited for it
@@ -559,8 +563,6 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
             seq[k].extend(sequential(&browsers[k], &origin).await?);
         }
     }
-    // Per variant: its timings and its differences from the unguarded browser's, request
-    // by request (paired by URL).
     // Per variant: its timings and its differences from the unguarded browser's, request
     // by request (paired by URL), for the whole time and for the time on the wire.
     let mut with: Vec<Vec<f64>> = vec![vec![]; n];

@@ -527,7 +527,7 @@ impl Session {
                 result.text = format!("error: {e}");
                 result.is_error = true;
                 self.narrate_step(call, intent, &format!("refused: {e}"), t);
-                self.record_step(call, args_shown, intent, false, &result.text, &url_before, None, None, t.elapsed().as_millis() as u64);
+                self.record_step(call, args_shown, intent, false, &result.text, &url_before, None, Shot::default(), t.elapsed().as_millis() as u64);
                 return (result, None);
             }
         };
@@ -622,7 +622,7 @@ impl Session {
         self.narrate_step(call, intent, &outcome_line, t);
         // The step's time is errand's and the page's, not the recording's picture.
         let ms = t.elapsed().as_millis() as u64;
-        let picture = if matches!(call.name.as_str(), "write_file" | "done") { None } else { self.picture().await };
+        let picture = if matches!(call.name.as_str(), "write_file" | "done") { Shot::default() } else { self.picture().await };
         self.record_step(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, picture, ms);
         (result, done)
     }
@@ -800,14 +800,13 @@ impl Session {
     }
 
     /// A thumbnail of the page after a step, saved in the recording as
-    /// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one.
-    async fn picture(&self) -> Option<(String, String)> {
+    /// `screenshots/NNN.jpg`; none (and a note) if the browser cannot take one.
+    async fn picture(&self) -> Shot {
         picture(&self.browser, &self.rec, &self.narr, self.steps).await
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, screenshot: Option<(String, String)>, ms: u64) {
-        let (screenshot, screenshot_sha256) = screenshot.map(|(f, h)| (Some(f), Some(h))).unwrap_or_default();
+    fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, shot: Shot, ms: u64) {
         let (url, title) = self.browser.tabs().into_iter().find(|x| x.3).map(|x| (x.2, x.1)).unwrap_or_default();
         self.rec.log(Record::Step {
             step: self.steps,
@@ -821,8 +820,8 @@ impl Session {
             url,
             title,
             locator,
-            screenshot,
-            screenshot_sha256,
+            screenshot: shot.file,
+            screenshot_sha256: shot.sha256,
             ms,
         });
     }
@@ -997,27 +996,35 @@ mod tests {
     }
 }
 
+/// A step's screenshot as its record names it: the file in the recording and its SHA-256,
+/// both absent when there is none.
+#[derive(Default)]
+pub struct Shot {
+    pub file: Option<String>,
+    pub sha256: Option<String>,
+}
+
 /// A thumbnail of the page after step `n`, saved in the recording as
-/// `screenshots/NNN.jpg`; None (and a note) if the browser cannot take one, or if the page
+/// `screenshots/NNN.jpg`; none (and a note) if the browser cannot take one, or if the page
 /// shows a secret typed in this session (a GET form puts a password in the address, an
 /// echo page prints it).
-pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Option<(String, String)> {
+pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Shot {
     let secrets = rec.secrets();
     if !secrets.is_empty() {
         let shown = browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
         if shown.map(|v| secrets.found_in(v.as_str().unwrap_or_default())).unwrap_or(true) {
             narr.line("    no screenshot for this step: the page shows a secret typed earlier");
-            return None;
+            return Shot::default();
         }
     }
-    let img = tokio::time::timeout(Duration::from_secs(5), browser.thumbnail()).await.ok()?.ok()?;
+    let Ok(Ok(img)) = tokio::time::timeout(Duration::from_secs(5), browser.thumbnail()).await else { return Shot::default() };
     let file = format!("screenshots/{n:03}.jpg");
     let saved = std::fs::create_dir_all(rec.dir.join("screenshots")).and_then(|_| std::fs::write(rec.dir.join(&file), &img));
     match saved {
-        Ok(()) => Some((file, recordings::sha256(&img))),
+        Ok(()) => Shot { file: Some(file), sha256: Some(recordings::sha256(&img)) },
         Err(e) => {
             narr.line(&format!("    could not save a screenshot in the recording: {e}"));
-            None
+            Shot::default()
         }
     }
 }

@@ -183,30 +183,27 @@ fn run_inner(cmd: SecretsCmd) -> Result<ExitCode> {
             if value.is_empty() {
                 bail!("no value given for {name}; nothing stored");
             }
-            let before = store.secrets.iter().find(|s| s.name == name).cloned();
-            let (stored, place) = if use_keyring() {
-                match keyring_entry(&name).and_then(|e| e.set_password(&value)) {
-                    Ok(()) => (Stored { name: name.clone(), hosts: hosts.clone(), value: None, keyring: true }, format!("the system keyring (its hosts in {})", path.display())),
+            let was_in_keyring = store.secrets.iter().any(|s| s.name == name && s.keyring);
+            let in_keyring = use_keyring()
+                && match keyring_entry(&name).and_then(|e| e.set_password(&value)) {
+                    Ok(()) => true,
                     Err(e) => {
                         errln!("no system keyring to keep it in ({e}); keeping the value in {}, readable by you only", path.display());
-                        (Stored { name: name.clone(), hosts: hosts.clone(), value: Some(value), keyring: false }, path.display().to_string())
+                        false
                     }
-                }
-            } else {
-                (Stored { name: name.clone(), hosts: hosts.clone(), value: Some(value), keyring: false }, path.display().to_string())
-            };
-            let in_keyring = stored.keyring;
+                };
+            let place = if in_keyring { format!("the system keyring (its hosts in {})", path.display()) } else { path.display().to_string() };
             store.secrets.retain(|s| s.name != name);
-            store.secrets.push(stored);
+            store.secrets.push(Stored { name: name.clone(), hosts: hosts.clone(), value: (!in_keyring).then_some(value), keyring: in_keyring });
             if let Err(e) = save(&path, &store) {
                 // Leave no value in the keyring that no file names.
-                if in_keyring && !before.as_ref().is_some_and(|b| b.keyring) {
+                if in_keyring && !was_in_keyring {
                     let _ = keyring_entry(&name).and_then(|e| e.delete_credential());
                 }
                 return Err(e);
             }
             // An older value of the same name left in the keyring goes.
-            if before.is_some_and(|b| b.keyring) && !in_keyring {
+            if was_in_keyring && !in_keyring {
                 let _ = keyring_entry(&name).and_then(|e| e.delete_credential());
             }
             errln!("stored {name} for {} in {place}", hosts.join(", "));

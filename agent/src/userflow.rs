@@ -214,8 +214,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
             }
         };
         let (url, title) = r.where_now().await;
-        let shot = if browser.is_gone() { None } else { crate::run::picture(&browser, &rec, &narr, n).await };
-        let (screenshot, screenshot_sha256) = shot.map(|(f, h)| (Some(f), Some(h))).unwrap_or_default();
+        let shot = if browser.is_gone() { crate::run::Shot::default() } else { crate::run::picture(&browser, &rec, &narr, n).await };
         ran += 1;
         let ms = t.elapsed().as_millis() as u64;
         let (ok, summary) = match &res {
@@ -236,8 +235,8 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
             url,
             title,
             locator: None,
-            screenshot,
-            screenshot_sha256,
+            screenshot: shot.file,
+            screenshot_sha256: shot.sha256,
             ms,
         });
         r.record_blocks();

@@ -218,15 +218,19 @@ pub(crate) async fn submission(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, me
 /// (reported through a binding); for a script's request, asked in the frame's current
 /// document. `Null` when neither is there.
 async fn describe(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, url: &str) -> Value {
-    let strip = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_string();
+    let without_query = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_string();
     if sender.resource == "Document" {
         // The walker's report can trail the request a little.
         for _ in 0..10 {
             {
                 let s = lock(st);
-                let mut forms: Vec<&(Instant, Value)> = s.submitted.values().filter(|(t, v)| t.elapsed() < Duration::from_secs(3) && v["action"].as_str().map(strip) == Some(strip(url))).collect();
-                forms.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
-                if let Some((_, v)) = forms.first() {
+                // The newest form submitted to this address lately.
+                let form = s
+                    .submitted
+                    .values()
+                    .filter(|(t, v)| t.elapsed() < Duration::from_secs(3) && v["action"].as_str().map(without_query) == Some(without_query(url)))
+                    .max_by_key(|(t, _)| *t);
+                if let Some((_, v)) = form {
                     return v.clone();
                 }
             }

@@ -376,7 +376,7 @@ impl Browser {
                     layers,
                     _proxy: proxy,
                 };
-                b.init(events, None).await?;
+                b.init(events, Reached::Launched).await?;
                 Ok(b)
             }
             Source::Attach(url) => {
@@ -397,6 +397,7 @@ impl Browser {
                     let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: None, consent: false, client_tls: tls::client_config(&opts.trust_ca)?, route: opts.upstream.clone(), secrets: opts.secrets.clone() };
                     proxy = Some(proxy::start(setup).await.map_err(BrowserError::Proxy)?);
                 }
+                let proxy_addr = proxy.as_ref().map(|p| p.addr);
                 let layers = match (&opts.guard, &proxy) {
                     (None, _) => vec![],
                     (Some(_), Some(p)) => vec![
@@ -423,8 +424,7 @@ impl Browser {
                     layers,
                     _proxy: proxy,
                 };
-                let addr = b._proxy.as_ref().map(|p| p.addr);
-                b.init(events, Some(addr)).await?;
+                b.init(events, Reached::Attached { proxy: proxy_addr }).await?;
                 Ok(b)
             }
         }
@@ -481,9 +481,7 @@ impl Browser {
         self.opts.guard.as_ref().and_then(|g| g.judge(url))
     }
 
-    /// `attach` is set for a browser errand attached to, with errand's proxy if its
-    /// context is to use one.
-    async fn init(&self, events: mpsc::UnboundedReceiver<Event>, attach: Option<Option<std::net::SocketAddr>>) -> Result<()> {
+    async fn init(&self, events: mpsc::UnboundedReceiver<Event>, reached: Reached) -> Result<()> {
         tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone(), self.blocked.clone()));
         let c = &self.cdp;
         c.raw(None, "Target.setDiscoverTargets", json!({"discover": true})).await?;
@@ -494,7 +492,7 @@ impl Browser {
         } else {
             let _ = c.raw(None, "Browser.setDownloadBehavior", json!({"behavior": "deny", "eventsEnabled": true})).await;
         }
-        if let Some(proxy) = attach {
+        if let Reached::Attached { proxy } = reached {
             // Work in a browser context of our own: the user's other tabs and cookies stay
             // untouched, and only our pages are tracked.
             let mut params = json!({"disposeOnDetach": true});
@@ -752,6 +750,14 @@ impl Browser {
         st.navigating.get(tab).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
             || st.navigating.iter().any(|(f, t)| f != tab && t.elapsed() < Duration::from_secs(2) && st.frames.get(f).is_some_and(|fr| fr.tab == tab))
     }
+}
+
+/// How errand reached the browser, for [`Browser::init`].
+enum Reached {
+    Launched,
+    /// Over `--cdp-url`; errand's browser context sends its traffic through this proxy
+    /// of errand's, if there is one.
+    Attached { proxy: Option<std::net::SocketAddr> },
 }
 
 /// Settle [`Options::intercept`] once, before any target attaches: on only when there is
