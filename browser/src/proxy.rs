@@ -535,6 +535,10 @@ fn text(code: StatusCode, msg: String) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(msg)).map_err(|never| match never {}).boxed());
     *r.status_mut() = code;
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    // errand's own answers (refusals, unreachable hosts) are never stored: Chromium would
+    // spend a disk-cache write on each, and a refusal must not outlive the person's
+    // allowing the host a moment later.
+    r.headers_mut().insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -549,4 +553,30 @@ fn record(blocked: &Mutex<Vec<Blocked>>, url: &str, reason: &str, source: &str) 
     let source = if CHROMIUM_SERVICES.contains(&host.as_str()) { "chromium" } else { source };
     let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
     b.push(Blocked { url: url.to_string(), reason: reason.to_string(), layer: "proxy".into(), source: source.into(), resource: String::new() });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A refusal is marked as errand's and is never stored by the browser's cache, so a
+    /// host the person allows a moment later is not answered from a stale refusal.
+    #[tokio::test]
+    async fn refusals_are_marked_and_never_cached() {
+        let guard: SharedGuard = Arc::new(|_: &str| Some("not on the allowlist".to_string()));
+        let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
+        let client_tls = crate::tls::client_config(&[]).map_err(|e| e.to_string()).unwrap();
+        let setup = Setup { guard: Some(guard), blocked: blocked.clone(), mitm: None, consent: false, client_tls, route: Route::default(), secrets: vec![] };
+        let proxy = start(setup).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        s.write_all(b"GET http://foreign.example/x HTTP/1.1\r\nHost: foreign.example\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).await.unwrap();
+        let head = got.to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 403"), "{got}");
+        assert!(head.contains("x-errand-blocked: 1"), "{got}");
+        assert!(head.contains("cache-control: no-store"), "{got}");
+        assert_eq!(blocked.lock().unwrap()[0].url, "http://foreign.example/x");
+    }
 }
