@@ -14,6 +14,8 @@ use recordings::flow;
 use recordings::{Line, Record};
 use serde_json::json;
 
+use crate::tools;
+
 #[derive(Subcommand, Debug)]
 pub enum RecordingsCmd {
     /// Recordings, newest first: id, when, steps, outcome, task
@@ -547,20 +549,15 @@ fn selectors(loc: &serde_json::Value) -> Vec<flow::Selector> {
     out
 }
 
-/// A navigation the step must cause.
-fn navigation(url: &str) -> Vec<flow::AssertedEvent> {
-    vec![flow::AssertedEvent::Navigation { url: Some(url.to_string()), title: None }]
-}
-
 /// The recording as a @puppeteer/replay `UserFlow`, and the steps that have no
 /// equivalent there (history moves, extracts, files), named.
 pub fn user_flow(dir: &Path) -> Result<(flow::UserFlow, Vec<String>)> {
-    use flow::{Common, Press, Step as F};
+    use flow::{Common, Step as F};
     let rec = crate::model::replay::load(dir).map_err(|e| anyhow::anyhow!(e))?;
     let mut steps = vec![F::SetViewport { width: 1280, height: 720, device_scale_factor: 1.0, is_mobile: false, has_touch: false, is_landscape: true, common: Common::default() }];
     let mut skipped = vec![];
     if let Some(start) = &rec.start {
-        steps.push(F::Navigate { url: start.clone(), common: Common { asserted_events: navigation(start), ..Common::default() } });
+        steps.push(F::Navigate { url: start.clone(), common: Common { asserted_events: tools::navigation(start), ..Common::default() } });
     }
     let mut here = rec.start.clone().unwrap_or_default();
     for s in &rec.steps {
@@ -574,40 +571,13 @@ pub fn user_flow(dir: &Path) -> Result<(flow::UserFlow, Vec<String>)> {
             continue;
         }
         let at = Common { frame: frame.clone(), ..Common::default() };
-        let sel = selectors(&loc);
-        let step = match s.tool.as_str() {
-            "navigate" => F::Navigate { url: s.args["url"].as_str().unwrap_or_default().to_string(), common: Common { asserted_events: navigation(&s.url), ..Common::default() } },
-            "click" if !sel.is_empty() => {
-                let [ox, oy] = serde_json::from_value::<[f64; 2]>(loc["offset"].clone()).unwrap_or([1.0, 1.0]);
-                let mut common = at;
-                if s.url != before && !s.url.is_empty() && frame.is_none() {
-                    common.asserted_events = navigation(&s.url);
-                }
-                F::Click { press: Press { selectors: sel, offset_x: ox, offset_y: oy, button: None, device_type: None }, duration: None, common }
-            }
-            "type" if !sel.is_empty() && s.args["text"] != recordings::REDACTED => {
-                steps.push(F::Change { selectors: sel, value: s.args["text"].as_str().unwrap_or_default().to_string(), common: at });
-                if s.args["submit"] == true {
-                    steps.push(F::KeyDown { key: "Enter".into(), common: Common::default() });
-                    steps.push(F::KeyUp { key: "Enter".into(), common: Common::default() });
-                }
-                continue;
-            }
-            "select" if !sel.is_empty() => F::Change { selectors: sel, value: s.args["value"].as_str().unwrap_or_default().to_string(), common: at },
-            "press" => {
-                let key = s.args["key"].as_str().unwrap_or_default().to_string();
-                steps.push(F::KeyDown { key: key.clone(), common: Common::default() });
-                steps.push(F::KeyUp { key, common: Common::default() });
-                continue;
-            }
-            "scroll" => F::Scroll { selectors: None, x: Some(0.0), y: Some(if s.args["direction"] == "up" { -600.0 } else { 600.0 }), common: Common::default() },
-            "wait" if s.args["text"].is_string() => F::WaitForExpression { expression: format!("document.body.innerText.includes({})", s.args["text"]), common: Common::default() },
-            _ => {
-                skipped.push(format!("step {} ({}) has no Recorder equivalent", s.n, s.tool));
-                continue;
-            }
-        };
-        steps.push(step);
+        let offset = serde_json::from_value::<[f64; 2]>(loc["offset"].clone()).unwrap_or([1.0, 1.0]);
+        let moved = s.url != before && !s.url.is_empty() && frame.is_none();
+        let recorded = tools::Recorded { args: &s.args, selectors: selectors(&loc), at, offset, url: &s.url, moved };
+        match tools::export(&s.tool, &recorded) {
+            Some(more) => steps.extend(more),
+            None => skipped.push(format!("step {} ({}) has no Recorder equivalent", s.n, s.tool)),
+        }
     }
     Ok((flow::UserFlow { title: rec.task, timeout: None, selector_attribute: None, steps }, skipped))
 }

@@ -451,7 +451,7 @@ impl Session {
             self.tokens_in += reply.usage.input;
             self.tokens_out += reply.usage.output;
             self.tokens_cached += reply.usage.cache_read;
-            let calls_json: Vec<Value> = reply.calls.iter().map(|c| json!({"id": c.id, "tool": c.name, "args": redact_args(&c.name, c.args.as_ref().ok())})).collect();
+            let calls_json: Vec<Value> = reply.calls.iter().map(|c| json!({"id": c.id, "tool": c.name, "args": tools::redact(&c.name, c.args.as_ref().ok())})).collect();
             // The turn is logged once its calls have run: only then is it known which typed
             // values were secrets, and the writer redacts them from the model's words too
             // ("I will sign in with the password …").
@@ -622,7 +622,7 @@ impl Session {
         self.narrate_step(call, intent, &outcome_line, t);
         // The step's time is errand's and the page's, not the recording's picture.
         let ms = t.elapsed().as_millis() as u64;
-        let picture = if matches!(call.name.as_str(), "write_file" | "done") { Shot::default() } else { self.picture().await };
+        let picture = if tools::kind(&call.name).is_some_and(|k| !k.in_browser()) { Shot::default() } else { self.picture().await };
         self.record_step(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, picture, ms);
         (result, done)
     }
@@ -789,7 +789,7 @@ impl Session {
     }
 
     fn narrate_step(&self, call: &ToolCall, intent: &str, outcome: &str, t: Instant) {
-        let target = describe_call(call);
+        let target = tools::describe(&call.name, call.args.as_ref().ok());
         if !intent.is_empty() {
             self.narr.line(&format!("[{}] {intent}", self.steps));
             self.narr.line(&format!("    {target} → {outcome} ({} ms)", t.elapsed().as_millis()));
@@ -901,34 +901,6 @@ impl Session {
 fn writeln_str(s: &mut String, line: &str) -> std::fmt::Result {
     use std::fmt::Write;
     writeln!(s, "{line}")
-}
-
-/// The arguments as they may be shown and recorded. Whether a field is secret is only
-/// known once the text is typed, so the model-turn record never holds typed text; the
-/// step record holds it unless the field was a password or secret field (see `step`).
-fn redact_args(tool: &str, args: Option<&Value>) -> Value {
-    let mut v = args.cloned().unwrap_or(Value::Null);
-    if tool == "type" {
-        if let Some(o) = v.as_object_mut() {
-            o.insert("text".into(), json!("[recorded with the step]"));
-        }
-    }
-    v
-}
-
-fn describe_call(call: &ToolCall) -> String {
-    let a = call.args.as_ref().ok().cloned().unwrap_or(Value::Null);
-    let target = a["ref"].as_str().map(str::to_string).or_else(|| a["selector"].as_str().map(|s| format!("selector {s:?}"))).or_else(|| a["text"].as_str().filter(|_| call.name != "type").map(|t| format!("text {t:?}")));
-    match call.name.as_str() {
-        "navigate" | "tab_new" => format!("{} {}", call.name, a["url"].as_str().unwrap_or("")),
-        "type" => format!("type into {}", target.unwrap_or_default()),
-        "write_file" => format!("write_file {}", a["path"].as_str().unwrap_or("")),
-        "press" => format!("press {}", a["key"].as_str().unwrap_or("")),
-        _ => match target {
-            Some(t) => format!("{} {t}", call.name),
-            None => call.name.clone(),
-        },
-    }
 }
 
 /// Citation numbers `[n]` in a text that name an extract of this run.

@@ -1,10 +1,16 @@
-//! The tools the model sees, and how a call becomes something errand can execute.
+//! The tools the model sees, each defined once.
+//!
+//! [`TOOLS`] is the one table: a tool's name, description and JSON schema (what models
+//! are sent), its parser, its [`Kind`] (which decides how the agent loop and replay treat
+//! it), what of its arguments the model-turn record leaves out, its one-line description
+//! for the narration, and its Recorder export. Adding a tool is adding one entry.
 //!
 //! The names and arguments are a contract shared with `script:` files and recordings.
 //! Parsing is pure and strict: an unknown tool, a missing or mistyped argument comes back
 //! to the model as an error result that says what was expected, never a crash.
 
 use browser::{Action, Direction, ElementTarget};
+use recordings::flow::{self, AssertedEvent, Common, Press, Step as F};
 use serde_json::{json, Value};
 
 use crate::model::ToolSpec;
@@ -16,6 +22,370 @@ pub enum Tool {
     ExtractTable { target: Option<ElementTarget> },
     WriteFile { path: String, content: String, sources: Vec<u32> },
     Done { summary: String },
+}
+
+/// What a tool does to the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Acts in the browser and may move the page (navigate, click, type, …): replay
+    /// checks the page is where the recording was afterwards.
+    Web,
+    /// Reads the page without moving it (extract, a table, a screenshot).
+    Read,
+    /// Writes a file in the output folder: nothing in the browser changes, so the step
+    /// gets no screenshot.
+    File,
+    /// Ends the run.
+    Finish,
+}
+
+impl Kind {
+    /// Whether the step happens in the browser (and so gets a screenshot).
+    pub fn in_browser(self) -> bool {
+        matches!(self, Kind::Web | Kind::Read)
+    }
+}
+
+/// A recorded step as the Recorder export needs it.
+pub struct Recorded<'a> {
+    /// The step's arguments as recorded (typed secrets already redacted).
+    pub args: &'a Value,
+    /// Selectors for the element the step acted on, best first (empty: none known).
+    pub selectors: Vec<flow::Selector>,
+    /// The frame the element is in.
+    pub at: Common,
+    /// Where on the element a click pressed.
+    pub offset: [f64; 2],
+    /// The page after the step.
+    pub url: &'a str,
+    /// Whether the step moved the top frame to another page.
+    pub moved: bool,
+}
+
+/// One tool.
+pub struct ToolDef {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub kind: Kind,
+    schema: fn() -> Value,
+    parse: fn(&str, &Value) -> Result<Tool, BadCall>,
+    /// The call in a few words, for the narration.
+    describe: fn(&str, &Value) -> String,
+    /// Arguments the model-turn record leaves out: whether typed text is secret is only
+    /// known once it is typed, and the step record holds it unless it was.
+    withheld: &'static [&'static str],
+    /// The step as Recorder steps; `None` when the Recorder has no equivalent.
+    export: fn(&Recorded) -> Option<Vec<F>>,
+}
+
+/// Every tool, in the order models are shown them.
+pub static TOOLS: &[ToolDef] = &[
+    ToolDef {
+        name: "navigate",
+        description: "Open a URL in the current tab. Only hosts on the allowlist can be opened; others are refused with the reason.",
+        kind: Kind::Web,
+        schema: || json!({"type": "object", "properties": {"url": {"type": "string", "description": "An absolute http(s) URL."}}, "required": ["url"]}),
+        parse: |n, a| web(Action::Navigate { url: need_str(n, a, "url")? }),
+        describe: |n, a| format!("{n} {}", str_arg(a, "url")),
+        withheld: &[],
+        export: |r| Some(vec![F::Navigate { url: str_arg(r.args, "url").to_string(), common: Common { asserted_events: navigation(r.url), ..Common::default() } }]),
+    },
+    ToolDef {
+        name: "click",
+        description: "Click an element (a link, button, checkbox, …) by its ref from the latest page state.",
+        kind: Kind::Web,
+        schema: || with_element(json!({}), &[]),
+        parse: |n, a| web(Action::Click { target: need_element(n, a)? }),
+        describe: on_target,
+        withheld: &[],
+        export: |r| {
+            let mut common = r.at.clone();
+            if r.moved {
+                common.asserted_events = navigation(r.url);
+            }
+            let press = Press { selectors: found(r)?, offset_x: r.offset[0], offset_y: r.offset[1], button: None, device_type: None };
+            Some(vec![F::Click { press, duration: None, common }])
+        },
+    },
+    ToolDef {
+        name: "type",
+        description: "Type text into a text field, replacing what is there. Set submit to press Enter afterwards (e.g. to run a search).",
+        kind: Kind::Web,
+        schema: || {
+            with_element(
+                json!({"text": {"type": "string", "description": "The text to type."}, "submit": {"type": "boolean", "description": "Press Enter after typing."}}),
+                &["text"],
+            )
+        },
+        parse: |n, a| {
+            let text = need_str(n, a, "text")?;
+            let submit = a.get("submit").and_then(Value::as_bool).unwrap_or(false);
+            web(Action::Type { target: need_element(n, a)?, text, append: false, submit })
+        },
+        // The text is what is typed, not which field.
+        describe: |_, a| format!("type into {}", target_of(a, false).unwrap_or_default()),
+        withheld: &["text"],
+        export: |r| {
+            if r.args["text"] == recordings::REDACTED {
+                return None;
+            }
+            let mut steps = vec![F::Change { selectors: found(r)?, value: str_arg(r.args, "text").to_string(), common: r.at.clone() }];
+            if r.args["submit"] == true {
+                steps.extend(key("Enter"));
+            }
+            Some(steps)
+        },
+    },
+    ToolDef {
+        name: "select",
+        description: "Choose an option of a <select> by its value or visible label.",
+        kind: Kind::Web,
+        schema: || with_element(json!({"value": {"type": "string", "description": "The option's value or label."}}), &["value"]),
+        parse: |n, a| web(Action::Select { target: need_element(n, a)?, value: need_str(n, a, "value")? }),
+        describe: on_target,
+        withheld: &[],
+        export: |r| Some(vec![F::Change { selectors: found(r)?, value: str_arg(r.args, "value").to_string(), common: r.at.clone() }]),
+    },
+    ToolDef {
+        name: "press",
+        description: "Press a key or chord on the focused element, e.g. \"Enter\", \"Escape\", \"Control+A\".",
+        kind: Kind::Web,
+        schema: || json!({"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}),
+        parse: |n, a| web(Action::Press { key: need_str(n, a, "key")? }),
+        describe: |n, a| format!("{n} {}", str_arg(a, "key")),
+        withheld: &[],
+        export: |r| Some(key(str_arg(r.args, "key")).to_vec()),
+    },
+    ToolDef {
+        name: "scroll",
+        description: "Scroll the page (up, down, top, bottom) or scroll an element into view by its ref.",
+        kind: Kind::Web,
+        schema: || with_element(json!({"direction": {"type": "string", "enum": ["up", "down", "left", "right", "top", "bottom"]}}), &[]),
+        parse: |_, a| {
+            let direction = match s(a, "direction") {
+                None => Direction::Down,
+                Some(d) => serde_json::from_value(json!(d)).map_err(|_| BadCall(format!("scroll: direction must be up, down, left, right, top or bottom, not {d:?}")))?,
+            };
+            web(Action::Scroll { direction, target: element(a) })
+        },
+        describe: on_target,
+        withheld: &[],
+        export: |r| Some(vec![F::Scroll { selectors: None, x: Some(0.0), y: Some(if r.args["direction"] == "up" { -600.0 } else { 600.0 }), common: Common::default() }]),
+    },
+    ToolDef {
+        name: "back",
+        description: "Go back in the tab's history.",
+        kind: Kind::Web,
+        schema: no_args,
+        parse: |_, _| web(Action::Back),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "forward",
+        description: "Go forward in the tab's history.",
+        kind: Kind::Web,
+        schema: no_args,
+        parse: |_, _| web(Action::Forward),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "tab_new",
+        description: "Open a new tab, optionally at a URL, and switch to it.",
+        kind: Kind::Web,
+        schema: || json!({"type": "object", "properties": {"url": {"type": "string"}}}),
+        parse: |_, a| web(Action::TabNew { url: s(a, "url").map(str::to_string) }),
+        describe: |n, a| format!("{n} {}", str_arg(a, "url")),
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "tab_switch",
+        description: "Switch to the tab with this index (see Tabs in the page state).",
+        kind: Kind::Web,
+        schema: || json!({"type": "object", "properties": {"index": {"type": "integer", "minimum": 0}}, "required": ["index"]}),
+        parse: |n, a| web(Action::TabSwitch { index: index(n, a, "index")?.ok_or_else(|| BadCall("tab_switch needs \"index\"".into()))? }),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "tab_close",
+        description: "Close a tab (default: the current one).",
+        kind: Kind::Web,
+        schema: || json!({"type": "object", "properties": {"index": {"type": "integer", "minimum": 0}}}),
+        parse: |n, a| web(Action::TabClose { index: index(n, a, "index")? }),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "wait",
+        description: "Wait until some text appears on the page, or for a number of milliseconds (at most 10000).",
+        kind: Kind::Web,
+        schema: || json!({"type": "object", "properties": {"text": {"type": "string"}, "ms": {"type": "integer", "minimum": 0, "maximum": 10000}}}),
+        parse: |_, a| {
+            let ms = match a.get("ms") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| BadCall("wait: \"ms\" must be a whole number".into()))?),
+            };
+            let text = s(a, "text").map(str::to_string);
+            if ms.is_none() && text.is_none() {
+                return Err(BadCall("wait needs \"text\" to wait for, or \"ms\"".into()));
+            }
+            web(Action::Wait { text, selector: None, ms })
+        },
+        describe: on_target,
+        withheld: &[],
+        export: |r| {
+            r.args["text"].is_string().then(|| vec![F::WaitForExpression { expression: format!("document.body.innerText.includes({})", r.args["text"]), common: Common::default() }])
+        },
+    },
+    ToolDef {
+        name: "extract",
+        description: "Extract the current page's main content as Markdown (title, byline, date, text with headings, lists, tables and links). It is saved as a numbered extract you can cite as [n] in reports.",
+        kind: Kind::Read,
+        schema: no_args,
+        parse: |_, _| web(Action::Extract),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "extract_table",
+        description: "Read an HTML table as rows of cells (text exactly as shown). Give the table's ref or selector, or nothing for the page's largest table.",
+        kind: Kind::Read,
+        schema: || with_element(json!({}), &[]),
+        parse: |_, a| Ok(Tool::ExtractTable { target: element(a) }),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "screenshot",
+        description: "Take a screenshot of the viewport (or the full page) to look at the layout.",
+        kind: Kind::Read,
+        schema: || json!({"type": "object", "properties": {"full_page": {"type": "boolean"}}}),
+        parse: |_, a| web(Action::Screenshot { full_page: a.get("full_page").and_then(Value::as_bool).unwrap_or(false) }),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "write_file",
+        description: "Write a file in the output folder (a relative path such as \"report.md\" or \"data/prices.csv\"). CSV and JSON are validated. Existing files are never overwritten: a clash gets a new name, which the result tells you. Citations [n] in the content, and the extract numbers in sources, are recorded as the file's sources.",
+        kind: Kind::File,
+        schema: || {
+            json!({"type": "object", "properties": {
+                "path": {"type": "string"},
+                "content": {"type": "string"},
+                "sources": {"type": "array", "items": {"type": "integer"}, "description": "Numbers of the extracts this file draws on (for files that cannot carry [n] citations, like CSV)."}
+            }, "required": ["path", "content"]})
+        },
+        parse: |n, a| {
+            let sources = match a.get("sources") {
+                None | Some(Value::Null) => vec![],
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .map(|v| v.as_u64().map(|n| n as u32).ok_or_else(|| BadCall("write_file: sources must be extract numbers".into())))
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(BadCall("write_file: sources must be a list of extract numbers".into())),
+            };
+            Ok(Tool::WriteFile { path: need_str(n, a, "path")?, content: need_str(n, a, "content")?, sources })
+        },
+        describe: |n, a| format!("{n} {}", str_arg(a, "path")),
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "done",
+        description: "Finish the task, with a short summary of what was found and which files were written.",
+        kind: Kind::Finish,
+        schema: || json!({"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}),
+        parse: |_, a| Ok(Tool::Done { summary: s(a, "summary").unwrap_or_default().to_string() }),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+];
+
+/// The tool of this name.
+pub fn find(name: &str) -> Option<&'static ToolDef> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// The kind of the tool of this name; `None` for a name that is no tool.
+pub fn kind(name: &str) -> Option<Kind> {
+    find(name).map(|t| t.kind)
+}
+
+/// Every tool, with a JSON schema and a description written for a model.
+pub fn specs() -> Vec<ToolSpec> {
+    TOOLS.iter().map(|t| ToolSpec { name: t.name, description: t.description, schema: (t.schema)() }).collect()
+}
+
+/// Turn a model's call into a [`Tool`].
+pub fn parse(name: &str, args: &Result<Value, String>) -> Result<Tool, BadCall> {
+    let args = match args {
+        Ok(v) if v.is_object() => v,
+        Ok(v) => return Err(BadCall(format!("the arguments of {name} must be a JSON object, got {v}"))),
+        Err(raw) => {
+            let head: String = raw.chars().take(120).collect();
+            return Err(BadCall(format!("the arguments of {name} are not valid JSON ({head}); send a JSON object")));
+        }
+    };
+    match find(name) {
+        Some(t) => (t.parse)(name, args),
+        None => {
+            let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+            Err(BadCall(format!("there is no tool {name:?}; the tools are: {}", names.join(", "))))
+        }
+    }
+}
+
+/// A call in a few words, for the narration ("type into e4", "navigate https://…").
+pub fn describe(name: &str, args: Option<&Value>) -> String {
+    let a = args.cloned().unwrap_or(Value::Null);
+    match find(name) {
+        Some(t) => (t.describe)(name, &a),
+        None => on_target(name, &a),
+    }
+}
+
+/// The arguments as the model-turn record holds them (see [`ToolDef::withheld`]).
+pub fn redact(name: &str, args: Option<&Value>) -> Value {
+    let mut v = args.cloned().unwrap_or(Value::Null);
+    if let (Some(t), Some(o)) = (find(name), v.as_object_mut()) {
+        for k in t.withheld {
+            o.insert((*k).into(), json!("[recorded with the step]"));
+        }
+    }
+    v
+}
+
+/// A recorded step as Recorder steps, or `None` when the Recorder has no equivalent.
+pub fn export(name: &str, step: &Recorded) -> Option<Vec<F>> {
+    find(name).and_then(|t| (t.export)(step))
+}
+
+/// Why a call could not be parsed (sent back to the model as an error result).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadCall(pub String);
+
+fn web(a: Action) -> Result<Tool, BadCall> {
+    Ok(Tool::Web(a))
+}
+
+fn no_args() -> Value {
+    json!({"type": "object", "properties": {}})
+}
+
+fn none(_: &Recorded) -> Option<Vec<F>> {
+    None
 }
 
 fn element_props() -> Value {
@@ -36,103 +406,13 @@ fn with_element(extra: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
 
-/// Every tool, with a JSON schema and a description written for a model.
-pub fn specs() -> Vec<ToolSpec> {
-    vec![
-        ToolSpec {
-            name: "navigate",
-            description: "Open a URL in the current tab. Only hosts on the allowlist can be opened; others are refused with the reason.",
-            schema: json!({"type": "object", "properties": {"url": {"type": "string", "description": "An absolute http(s) URL."}}, "required": ["url"]}),
-        },
-        ToolSpec {
-            name: "click",
-            description: "Click an element (a link, button, checkbox, …) by its ref from the latest page state.",
-            schema: with_element(json!({}), &[]),
-        },
-        ToolSpec {
-            name: "type",
-            description: "Type text into a text field, replacing what is there. Set submit to press Enter afterwards (e.g. to run a search).",
-            schema: with_element(
-                json!({"text": {"type": "string", "description": "The text to type."}, "submit": {"type": "boolean", "description": "Press Enter after typing."}}),
-                &["text"],
-            ),
-        },
-        ToolSpec {
-            name: "select",
-            description: "Choose an option of a <select> by its value or visible label.",
-            schema: with_element(json!({"value": {"type": "string", "description": "The option's value or label."}}), &["value"]),
-        },
-        ToolSpec {
-            name: "press",
-            description: "Press a key or chord on the focused element, e.g. \"Enter\", \"Escape\", \"Control+A\".",
-            schema: json!({"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}),
-        },
-        ToolSpec {
-            name: "scroll",
-            description: "Scroll the page (up, down, top, bottom) or scroll an element into view by its ref.",
-            schema: with_element(json!({"direction": {"type": "string", "enum": ["up", "down", "left", "right", "top", "bottom"]}}), &[]),
-        },
-        ToolSpec { name: "back", description: "Go back in the tab's history.", schema: json!({"type": "object", "properties": {}}) },
-        ToolSpec { name: "forward", description: "Go forward in the tab's history.", schema: json!({"type": "object", "properties": {}}) },
-        ToolSpec {
-            name: "tab_new",
-            description: "Open a new tab, optionally at a URL, and switch to it.",
-            schema: json!({"type": "object", "properties": {"url": {"type": "string"}}}),
-        },
-        ToolSpec {
-            name: "tab_switch",
-            description: "Switch to the tab with this index (see Tabs in the page state).",
-            schema: json!({"type": "object", "properties": {"index": {"type": "integer", "minimum": 0}}, "required": ["index"]}),
-        },
-        ToolSpec {
-            name: "tab_close",
-            description: "Close a tab (default: the current one).",
-            schema: json!({"type": "object", "properties": {"index": {"type": "integer", "minimum": 0}}}),
-        },
-        ToolSpec {
-            name: "wait",
-            description: "Wait until some text appears on the page, or for a number of milliseconds (at most 10000).",
-            schema: json!({"type": "object", "properties": {"text": {"type": "string"}, "ms": {"type": "integer", "minimum": 0, "maximum": 10000}}}),
-        },
-        ToolSpec {
-            name: "extract",
-            description: "Extract the current page's main content as Markdown (title, byline, date, text with headings, lists, tables and links). It is saved as a numbered extract you can cite as [n] in reports.",
-            schema: json!({"type": "object", "properties": {}}),
-        },
-        ToolSpec {
-            name: "extract_table",
-            description: "Read an HTML table as rows of cells (text exactly as shown). Give the table's ref or selector, or nothing for the page's largest table.",
-            schema: with_element(json!({}), &[]),
-        },
-        ToolSpec {
-            name: "screenshot",
-            description: "Take a screenshot of the viewport (or the full page) to look at the layout.",
-            schema: json!({"type": "object", "properties": {"full_page": {"type": "boolean"}}}),
-        },
-        ToolSpec {
-            name: "write_file",
-            description: "Write a file in the output folder (a relative path such as \"report.md\" or \"data/prices.csv\"). CSV and JSON are validated. Existing files are never overwritten: a clash gets a new name, which the result tells you. Citations [n] in the content, and the extract numbers in sources, are recorded as the file's sources.",
-            schema: json!({"type": "object", "properties": {
-                "path": {"type": "string"},
-                "content": {"type": "string"},
-                "sources": {"type": "array", "items": {"type": "integer"}, "description": "Numbers of the extracts this file draws on (for files that cannot carry [n] citations, like CSV)."}
-            }, "required": ["path", "content"]}),
-        },
-        ToolSpec {
-            name: "done",
-            description: "Finish the task, with a short summary of what was found and which files were written.",
-            schema: json!({"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}),
-        },
-    ]
-}
-
-/// Why a call could not be parsed (sent back to the model as an error result).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct BadCall(pub String);
-
 fn s<'a>(args: &'a Value, key: &str) -> Option<&'a str> {
     args.get(key).and_then(Value::as_str)
+}
+
+/// A string argument as shown, empty when absent.
+fn str_arg<'a>(args: &'a Value, key: &str) -> &'a str {
+    s(args, key).unwrap_or("")
 }
 
 fn need_str(tool: &str, args: &Value, key: &str) -> Result<String, BadCall> {
@@ -160,71 +440,37 @@ fn index(tool: &str, args: &Value, key: &str) -> Result<Option<usize>, BadCall> 
     }
 }
 
-/// Turn a model's call into a [`Tool`].
-pub fn parse(name: &str, args: &Result<Value, String>) -> Result<Tool, BadCall> {
-    let args = match args {
-        Ok(v) if v.is_object() => v,
-        Ok(v) => return Err(BadCall(format!("the arguments of {name} must be a JSON object, got {v}"))),
-        Err(raw) => {
-            let head: String = raw.chars().take(120).collect();
-            return Err(BadCall(format!("the arguments of {name} are not valid JSON ({head}); send a JSON object")));
-        }
-    };
-    let web = |a| Ok(Tool::Web(a));
-    match name {
-        "navigate" => web(Action::Navigate { url: need_str(name, args, "url")? }),
-        "click" => web(Action::Click { target: need_element(name, args)? }),
-        "type" => {
-            let text = need_str(name, args, "text")?;
-            let submit = args.get("submit").and_then(Value::as_bool).unwrap_or(false);
-            web(Action::Type { target: need_element(name, args)?, text, append: false, submit })
-        }
-        "select" => web(Action::Select { target: need_element(name, args)?, value: need_str(name, args, "value")? }),
-        "press" => web(Action::Press { key: need_str(name, args, "key")? }),
-        "scroll" => {
-            let direction = match s(args, "direction") {
-                None => Direction::Down,
-                Some(d) => serde_json::from_value(json!(d))
-                    .map_err(|_| BadCall(format!("scroll: direction must be up, down, left, right, top or bottom, not {d:?}")))?,
-            };
-            web(Action::Scroll { direction, target: element(args) })
-        }
-        "back" => web(Action::Back),
-        "forward" => web(Action::Forward),
-        "tab_new" => web(Action::TabNew { url: s(args, "url").map(str::to_string) }),
-        "tab_switch" => web(Action::TabSwitch { index: index(name, args, "index")?.ok_or_else(|| BadCall("tab_switch needs \"index\"".into()))? }),
-        "tab_close" => web(Action::TabClose { index: index(name, args, "index")? }),
-        "wait" => {
-            let ms = match args.get("ms") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().ok_or_else(|| BadCall("wait: \"ms\" must be a whole number".into()))?),
-            };
-            let text = s(args, "text").map(str::to_string);
-            if ms.is_none() && text.is_none() {
-                return Err(BadCall("wait needs \"text\" to wait for, or \"ms\"".into()));
-            }
-            web(Action::Wait { text, selector: None, ms })
-        }
-        "extract" => web(Action::Extract),
-        "extract_table" => Ok(Tool::ExtractTable { target: element(args) }),
-        "screenshot" => web(Action::Screenshot { full_page: args.get("full_page").and_then(Value::as_bool).unwrap_or(false) }),
-        "write_file" => {
-            let sources = match args.get("sources") {
-                None | Some(Value::Null) => vec![],
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .map(|v| v.as_u64().map(|n| n as u32).ok_or_else(|| BadCall("write_file: sources must be extract numbers".into())))
-                    .collect::<Result<_, _>>()?,
-                Some(_) => return Err(BadCall("write_file: sources must be a list of extract numbers".into())),
-            };
-            Ok(Tool::WriteFile { path: need_str(name, args, "path")?, content: need_str(name, args, "content")?, sources })
-        }
-        "done" => Ok(Tool::Done { summary: s(args, "summary").unwrap_or_default().to_string() }),
-        other => {
-            let names: Vec<&str> = specs().iter().map(|t| t.name).collect();
-            Err(BadCall(format!("there is no tool {other:?}; the tools are: {}", names.join(", "))))
-        }
+/// The element a call names, in words: its ref, selector or (unless the text is what
+/// is typed) visible text.
+fn target_of(a: &Value, text_names_it: bool) -> Option<String> {
+    a["ref"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| a["selector"].as_str().map(|s| format!("selector {s:?}")))
+        .or_else(|| a["text"].as_str().filter(|_| text_names_it).map(|t| format!("text {t:?}")))
+}
+
+/// The tool's name, and the element it acts on if it names one.
+fn on_target(name: &str, a: &Value) -> String {
+    match target_of(a, true) {
+        Some(t) => format!("{name} {t}"),
+        None => name.to_string(),
     }
+}
+
+/// The selectors of the step's element; `None` (no Recorder equivalent) without any.
+fn found(r: &Recorded) -> Option<Vec<flow::Selector>> {
+    (!r.selectors.is_empty()).then(|| r.selectors.clone())
+}
+
+/// A navigation the step must cause.
+pub fn navigation(url: &str) -> Vec<AssertedEvent> {
+    vec![AssertedEvent::Navigation { url: Some(url.to_string()), title: None }]
+}
+
+/// A key pressed and released.
+fn key(k: &str) -> [F; 2] {
+    [F::KeyDown { key: k.to_string(), common: Common::default() }, F::KeyUp { key: k.to_string(), common: Common::default() }]
 }
 
 #[cfg(test)]
@@ -276,5 +522,37 @@ mod tests {
             assert_eq!(t.schema["type"], "object", "{}", t.name);
             assert!(t.description.len() > 20, "{}", t.name);
         }
+    }
+
+    #[test]
+    fn names_are_unique_and_kinds_say_how_the_loop_treats_a_tool() {
+        let mut names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), TOOLS.len());
+        let table = [("click", Some(Kind::Web)), ("extract", Some(Kind::Read)), ("screenshot", Some(Kind::Read)), ("write_file", Some(Kind::File)), ("done", Some(Kind::Finish)), ("fly", None)];
+        for (name, want) in table {
+            assert_eq!(kind(name), want, "{name}");
+        }
+        assert!(Kind::Read.in_browser() && !Kind::File.in_browser());
+    }
+
+    #[test]
+    fn calls_are_described_in_a_few_words_and_typed_text_is_withheld() {
+        let table = [
+            ("type", json!({"ref": "e4", "text": "Hunter2"}), "type into e4"),
+            ("navigate", json!({"url": "https://a.example/"}), "navigate https://a.example/"),
+            ("click", json!({"text": "Buy"}), "click text \"Buy\""),
+            ("click", json!({"selector": "#b"}), "click selector \"#b\""),
+            ("press", json!({"key": "Enter"}), "press Enter"),
+            ("write_file", json!({"path": "r.md"}), "write_file r.md"),
+            ("back", json!({}), "back"),
+            ("fly", json!({"ref": "e1"}), "fly e1"),
+        ];
+        for (name, args, want) in table {
+            assert_eq!(describe(name, Some(&args)), want);
+        }
+        assert_eq!(redact("type", Some(&json!({"ref": "e4", "text": "Hunter2"}))), json!({"ref": "e4", "text": "[recorded with the step]"}));
+        assert_eq!(redact("click", Some(&json!({"text": "Buy"}))), json!({"text": "Buy"}));
     }
 }

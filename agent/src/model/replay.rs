@@ -141,7 +141,9 @@ impl Replay {
                 }
             }
             let here = obs.and_then(|o| o.state).map(|s| s.url.clone()).unwrap_or_default();
-            let web = !matches!(prev.tool.as_str(), "write_file" | "done" | "screenshot" | "extract" | "extract_table");
+            // Only a step that may move the page is checked for where it left it; a name that is
+            // no tool (a crafted recording) is checked too.
+            let web = crate::tools::kind(&prev.tool).is_none_or(|k| k == crate::tools::Kind::Web);
             if web && prev.ok && !prev.url.is_empty() && !here.is_empty() && place(&here) != place(&prev.url) {
                 self.diverge(format!("after step {} ({}) the page is {here}, where the recording was at {}", prev.n, prev.tool, prev.url))?;
             }
