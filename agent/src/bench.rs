@@ -657,7 +657,7 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     script.push(json!({"tool": "done", "args": {"summary": "benchmark"}}));
     let file = tmp.path().join("script.json");
     std::fs::write(&file, serde_json::to_string(&script)?)?;
-    let mut browser = crate::BrowserArgs::default();
+    let mut browser = crate::args::BrowserArgs::default();
     browser.chrome = chrome;
     browser.allowlist = Some(tmp.path().join("allowlist.toml"));
     let args = crate::run::RunArgs {

@@ -148,6 +148,6 @@ impl Narrator {
     pub fn bad_input(&self, msg: &str) -> ExitCode {
         self.line(&format!("error: {msg}"));
         self.event(serde_json::json!({"event": "error", "kind": "bad_input", "message": msg}));
-        ExitCode::from(crate::run::BAD_INPUT)
+        ExitCode::from(crate::exit::BAD_INPUT)
     }
 }

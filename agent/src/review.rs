@@ -62,24 +62,24 @@ pub enum RecordingsCmd {
 }
 
 pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
-    let root = root.unwrap_or_else(crate::run::default_record_root);
+    let root = root.unwrap_or_else(crate::session::default_record_root);
     // A recording that is not there is bad input (exit 2), like a mistyped id.
     let found = |id: &str| find(&root, id).map_err(|e| errln!("error: {e:#}"));
     match cmd {
         RecordingsCmd::List { json } => list(&root, json),
         RecordingsCmd::Show { id } => match found(&id) {
             Ok(d) => show(&d),
-            Err(()) => Ok(ExitCode::from(crate::run::BAD_INPUT)),
+            Err(()) => Ok(ExitCode::from(crate::exit::BAD_INPUT)),
         },
         RecordingsCmd::Verify { id } => match found(&id) {
             Ok(d) => verify(&d),
-            Err(()) => Ok(ExitCode::from(crate::run::BAD_INPUT)),
+            Err(()) => Ok(ExitCode::from(crate::exit::BAD_INPUT)),
         },
         RecordingsCmd::Export { id, format, out } => {
             if format != "puppeteer-replay" {
                 bail!("unknown --format {format:?}; the one format is puppeteer-replay");
             }
-            let Ok(dir) = found(&id) else { return Ok(ExitCode::from(crate::run::BAD_INPUT)) };
+            let Ok(dir) = found(&id) else { return Ok(ExitCode::from(crate::exit::BAD_INPUT)) };
             let (uf, skipped) = user_flow(&dir)?;
             let text = serde_json::to_string_pretty(&uf)?;
             // What errand writes must read back as a valid flow.
@@ -94,7 +94,7 @@ pub fn run(cmd: RecordingsCmd, root: Option<PathBuf>) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RecordingsCmd::Report { id, open } => {
-            let Ok(dir) = found(&id) else { return Ok(ExitCode::from(crate::run::BAD_INPUT)) };
+            let Ok(dir) = found(&id) else { return Ok(ExitCode::from(crate::exit::BAD_INPUT)) };
             let html = report(&dir)?;
             let path = dir.join("report.html");
             std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
@@ -179,7 +179,7 @@ fn list(root: &Path, as_json: bool) -> Result<ExitCode> {
     }
     outln!("{:<22} {:<24} {:>5}  {:<10} task", "id", "started", "steps", "outcome");
     for s in &all {
-        outln!("{:<22} {:<24} {:>5}  {:<10} {}", s.id, when(s.t), s.steps, s.outcome, crate::run::one_line(&s.task, 70));
+        outln!("{:<22} {:<24} {:>5}  {:<10} {}", s.id, when(s.t), s.steps, s.outcome, crate::text::one_line(&s.task, 70));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -194,21 +194,21 @@ pub fn timeline_line(l: &Line, t0: u64) -> Option<String> {
             if consent.is_empty() { "not recorded" } else { consent }
         ),
         Record::ModelTurn { turn, text, tokens_in, tokens_out, ms, .. } if !text.trim().is_empty() => {
-            format!("model turn {turn} ({ms} ms, {tokens_in} in / {tokens_out} out): {}", crate::run::one_line(text, 100))
+            format!("model turn {turn} ({ms} ms, {tokens_in} in / {tokens_out} out): {}", crate::text::one_line(text, 100))
         }
         Record::ModelTurn { .. } => return None,
         Record::Step { step, tool, args, ok, summary, url, ms, .. } => {
-            let args = if args.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { crate::run::one_line(&args.to_string(), 80) };
-            format!("[{step}] {tool} {args} → {}{} ({ms} ms)\n          at {url}", if *ok { "" } else { "error: " }, crate::run::one_line(summary, 120))
+            let args = if args.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { crate::text::one_line(&args.to_string(), 80) };
+            format!("[{step}] {tool} {args} → {}{} ({ms} ms)\n          at {url}", if *ok { "" } else { "error: " }, crate::text::one_line(summary, 120))
         }
         Record::Blocked { url, reason, layer, .. } => format!("blocked {url}: {reason} ({layer})"),
         Record::Extract { n, url, title, file, .. } => format!("extract [{n}] {title} — {url} (saved as {file})"),
         Record::FileWritten { path, bytes, sha256 } => format!("wrote {path} ({bytes} bytes, sha256 {})", sha256.chars().take(12).collect::<String>()),
-        Record::Flag { url, text } => format!("flagged text on {url}: {}", crate::run::one_line(text, 100)),
+        Record::Flag { url, text } => format!("flagged text on {url}: {}", crate::text::one_line(text, 100)),
         Record::Consent { method, url, purpose, decision, by, .. } => format!("consent: {method} {url} ({purpose}) → {decision} by {by}"),
         Record::AllowPrompt { url, pattern, answer } => format!("allow prompt for {url} ({pattern}): {answer}"),
         Record::Error { message } => format!("error: {message}"),
-        Record::SessionEnd { outcome, steps, summary, .. } => format!("session end: {outcome} after {steps} steps: {}", crate::run::one_line(summary, 120)),
+        Record::SessionEnd { outcome, steps, summary, .. } => format!("session end: {outcome} after {steps} steps: {}", crate::text::one_line(summary, 120)),
     };
     Some(format!("{at}  {text}"))
 }
@@ -257,7 +257,7 @@ fn verification(dir: &Path) -> Result<recordings::Verdict> {
     let path = dir.join(recordings::LOG);
     let bytes = recordings::read_inside(dir, recordings::LOG).with_context(|| format!("cannot read {}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
-    let key = recordings::Key::load(&crate::run::data_dir())?;
+    let key = recordings::Key::load(&crate::session::data_dir())?;
     Ok(recordings::verify(&text, key.as_ref(), |file| recordings::read_inside(dir, file).ok().map(|b| recordings::sha256(&b))))
 }
 
@@ -365,7 +365,7 @@ pub fn report(dir: &Path) -> Result<String> {
         Record::SessionStart { task, .. } => Some(task.as_str()),
         _ => None,
     });
-    h.push_str(&format!("<title>errand recording: {}</title><style>{STYLE}</style></head><body>", esc(&crate::run::one_line(task.unwrap_or("?"), 80))));
+    h.push_str(&format!("<title>errand recording: {}</title><style>{STYLE}</style></head><body>", esc(&crate::text::one_line(task.unwrap_or("?"), 80))));
     h.push_str(&format!("<h1>{}</h1>", esc(task.unwrap_or("(no session start)"))));
     let mut out_dir = None;
     if let Some(l) = start {
@@ -413,9 +413,9 @@ pub fn report(dir: &Path) -> Result<String> {
                 let outcome = step_outcome(*ok, summary);
                 h.push_str(&format!(
                     "<tr class=\"step\"><td>{step}</td><td>{}<br><code>{} {}</code></td><td class=\"{outcome}\"><span class=\"badge\">{outcome}</span>{} <span class=\"meta\">({ms} ms)</span></td><td>{}<br><code>{}</code>{img}</td></tr>",
-                    esc(&crate::run::one_line(said, 200)),
+                    esc(&crate::text::one_line(said, 200)),
                     esc(tool),
-                    esc(&crate::run::one_line(&args.to_string(), 200)),
+                    esc(&crate::text::one_line(&args.to_string(), 200)),
                     esc(summary),
                     esc(title),
                     esc(url)

@@ -22,12 +22,15 @@ use clap::Args;
 use recordings::{Record, Recorder};
 use serde_json::{json, Value};
 
+use crate::args::at_least_one;
 use crate::consent::{Confirm, SessionConsent};
-use crate::model::{Provider, Reply, Request, ToolCall, ToolResult, Turn};
+use crate::model::{Extract, Observation, Provider, Reply, Request, ToolCall, ToolResult, Turn};
 use crate::narrate::Narrator;
 use crate::output::OutDir;
+use crate::text::one_line;
+use crate::session::{data_dir, default_record_root, picture, session_id, Shot};
 use crate::tools::{self, Tool};
-use crate::BrowserArgs;
+use crate::args::BrowserArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -77,28 +80,6 @@ pub struct RunArgs {
     pub browser: BrowserArgs,
 }
 
-/// One extract taken during the run.
-#[derive(Debug, Clone)]
-pub struct Extract {
-    pub n: u32,
-    pub url: String,
-    pub title: String,
-    pub markdown: String,
-    /// When it was taken (RFC 3339, UTC).
-    pub fetched_at: String,
-}
-
-/// The structured view of where the run stands (for the built-in policy; models get
-/// the rendered text). Borrowed from the session: nothing is copied per step.
-pub struct Observation<'a> {
-    pub task: &'a str,
-    pub start: &'a [String],
-    pub state: Option<&'a PageState>,
-    pub extracts: &'a [Extract],
-    pub written: Vec<String>,
-    pub max_pages: usize,
-}
-
 const SYSTEM: &str = "You are errand, a careful web research agent. You operate a real browser through the tools \
 and turn what you find into files in the output folder.
 
@@ -115,46 +96,6 @@ How to work:
 - Use extract to read a page's main content; each extract is numbered [n] and can be cited.
 - Write reports in Markdown citing extracts as [n]; write tables as CSV.
 - When the task is complete, call done with a short summary.";
-
-/// Exit code for bad input (usage, config, unreadable files).
-pub const BAD_INPUT: u8 = 2;
-
-pub fn session_id() -> String {
-    let ms = recordings::now_ms();
-    let secs = ms / 1000;
-    // Civil date from Unix days (no time crate needed for one format).
-    let (y, m, d) = civil(secs / 86_400);
-    let t = secs % 86_400;
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:04x}", t / 3600, t / 60 % 60, t % 60, (ms as u32 ^ std::process::id()) & 0xffff)
-}
-
-fn civil(days: u64) -> (i64, u32, u32) {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// errand's data folder: `$XDG_DATA_HOME/errand`, else `~/.local/share/errand`. It holds
-/// the recordings (by default) and the key that signs them.
-pub fn data_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("errand")
-}
-
-pub fn default_record_root() -> PathBuf {
-    data_dir().join("recordings")
-}
 
 /// Usage errors a run is refused for before anything starts (exit 2).
 fn check_run_args(args: &RunArgs) -> Result<(), String> {
@@ -373,7 +314,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     };
     let end = tokio::select! {
         e = s.drive() => e,
-        why = crate::interrupted() => End::Interrupted(why),
+        why = crate::signals::interrupted() => End::Interrupted(why),
         _ = abort.notified() => End::Aborted,
     };
     s.narr.stop_spin();
@@ -931,15 +872,6 @@ pub fn citations(text: &str, max: u32) -> Vec<u32> {
     out
 }
 
-pub fn one_line(s: &str, max: usize) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > max {
-        format!("{}…", s.chars().take(max).collect::<String>())
-    } else {
-        s
-    }
-}
-
 fn truncate(s: &mut String, max: usize) {
     if s.len() > max {
         let mut cut = max;
@@ -960,61 +892,4 @@ mod tests {
         assert_eq!(citations("See [2] and [1], also [9] and [x] [2].", 3), vec![1, 2]);
     }
 
-    #[test]
-    fn session_ids_sort_by_time() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(20_417), (2025, 11, 25));
-        assert_eq!(session_id().len(), 20);
-    }
-}
-
-/// A step's screenshot as its record names it: the file in the recording and its SHA-256,
-/// both absent when there is none.
-#[derive(Default)]
-pub struct Shot {
-    pub file: Option<String>,
-    pub sha256: Option<String>,
-}
-
-/// A thumbnail of the page after step `n`, saved in the recording as
-/// `screenshots/NNN.jpg`; none (and a note) if the browser cannot take one, or if the page
-/// shows a secret typed in this session (a GET form puts a password in the address, an
-/// echo page prints it).
-pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Shot {
-    let secrets = rec.secrets();
-    if !secrets.is_empty() {
-        let shown = browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
-        if shown.map(|v| secrets.found_in(v.as_str().unwrap_or_default())).unwrap_or(true) {
-            narr.line("    no screenshot for this step: the page shows a secret typed earlier");
-            return Shot::default();
-        }
-    }
-    let Ok(Ok(img)) = tokio::time::timeout(Duration::from_secs(5), browser.thumbnail()).await else { return Shot::default() };
-    let file = format!("screenshots/{n:03}.jpg");
-    let saved = std::fs::create_dir_all(rec.dir.join("screenshots")).and_then(|_| std::fs::write(rec.dir.join(&file), &img));
-    match saved {
-        Ok(()) => Shot { file: Some(file), sha256: Some(recordings::sha256(&img)) },
-        Err(e) => {
-            narr.line(&format!("    could not save a screenshot in the recording: {e}"));
-            Shot::default()
-        }
-    }
-}
-
-/// A count that must be 1 or more (`--parallel`, `--max-pages`).
-pub fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be 1 or more".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{e}")),
-    }
-}
-
-/// A speed-up factor that must be above 0 (`--speed`).
-pub fn positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err("must be a number above 0, e.g. 2 for twice the recorded pace".into()),
-        Err(e) => Err(format!("{e}")),
-    }
 }

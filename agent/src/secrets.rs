@@ -165,7 +165,7 @@ pub fn run(cmd: SecretsCmd) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             errln!("error: {e:#}");
-            ExitCode::from(crate::run::BAD_INPUT)
+            ExitCode::from(crate::exit::BAD_INPUT)
         }
     }
 }

@@ -13,7 +13,13 @@ use browser::{Action, Direction, ElementTarget};
 use recordings::flow::{self, AssertedEvent, Common, Press, Step as F};
 use serde_json::{json, Value};
 
-use crate::model::ToolSpec;
+/// A tool as the model sees it: what providers send (see [`specs`]).
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub schema: Value,
+}
 
 /// A parsed tool call.
 #[derive(Debug, Clone, PartialEq)]

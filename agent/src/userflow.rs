@@ -31,7 +31,7 @@ pub struct FlowArgs<'a> {
     pub keep_going: bool,
     pub json: bool,
     pub record_dir: Option<std::path::PathBuf>,
-    pub browser: &'a crate::BrowserArgs,
+    pub browser: &'a crate::args::BrowserArgs,
 }
 
 /// The reference runner's default step timeout.
@@ -106,7 +106,7 @@ fn describe(s: &Step) -> String {
         Step::Scroll { selectors, x, y, .. } => format!("scroll {}to {},{}", selectors.as_deref().map(|s| format!("{} ", sel(s))).unwrap_or_default(), x.unwrap_or(0.0), y.unwrap_or(0.0)),
         Step::Close { .. } => "close".into(),
         Step::WaitForElement { selectors, .. } => format!("waitForElement {}", sel(selectors)),
-        Step::WaitForExpression { expression, .. } => format!("waitForExpression {}", crate::run::one_line(expression, 60)),
+        Step::WaitForExpression { expression, .. } => format!("waitForExpression {}", crate::text::one_line(expression, 60)),
         Step::EmulateNetworkConditions { .. } => "emulateNetworkConditions".into(),
         Step::CustomStep { name, .. } => format!("customStep {name}"),
     }
@@ -143,9 +143,9 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         Ok(r) => r,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
-    let id = crate::run::session_id();
-    let rec_dir = a.record_dir.clone().unwrap_or_else(crate::run::default_record_root).join(&id);
-    let key = match recordings::Key::load_or_create(&crate::run::data_dir()) {
+    let id = crate::session::session_id();
+    let rec_dir = a.record_dir.clone().unwrap_or_else(crate::session::default_record_root).join(&id);
+    let key = match recordings::Key::load_or_create(&crate::session::data_dir()) {
         Ok(k) => k,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
@@ -208,13 +208,13 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         // stopped, and the browser closed below like at any other end.
         let res = tokio::select! {
             res = r.step(n, step) => res,
-            why = crate::interrupted() => {
+            why = crate::signals::interrupted() => {
                 stopped = Some(why);
                 Err(format!("stopped by {why}"))
             }
         };
         let (url, title) = r.where_now().await;
-        let shot = if browser.is_gone() { crate::run::Shot::default() } else { crate::run::picture(&browser, &rec, &narr, n).await };
+        let shot = if browser.is_gone() { crate::session::Shot::default() } else { crate::session::picture(&browser, &rec, &narr, n).await };
         ran += 1;
         let ms = t.elapsed().as_millis() as u64;
         let (ok, summary) = match &res {

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 
 use super::{ProviderError, Reply, Request, ToolCall};
-use crate::run::{Extract, Observation};
+use crate::model::{Extract, Observation};
 
 const STOP: &[&str] = &[
     "the", "and", "for", "with", "that", "this", "from", "into", "what", "which", "how", "about", "are", "was", "were", "you", "your", "our",

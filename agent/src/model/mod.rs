@@ -15,15 +15,11 @@ pub mod script;
 
 use std::time::Duration;
 
+use browser::state::PageState;
+
 use serde_json::Value;
 
-/// A tool as the model sees it.
-#[derive(Debug, Clone)]
-pub struct ToolSpec {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub schema: Value,
-}
+pub use crate::tools::ToolSpec;
 
 /// A tool call the model made.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +55,7 @@ pub struct Request<'a> {
     pub tools: &'a [ToolSpec],
     pub turns: &'a [Turn],
     /// Structured view of the latest observation, for the built-in policy.
-    pub observation: Option<&'a crate::run::Observation<'a>>,
+    pub observation: Option<&'a crate::model::Observation<'a>>,
     pub max_tokens: u32,
 }
 
@@ -247,4 +243,26 @@ pub(crate) fn http_error(provider: &str, key_var: &str, status: u16, headers: &r
         500..=599 => ProviderError::Server { provider, status, message },
         _ => ProviderError::BadResponse { provider, message: format!("HTTP {status}: {message}") },
     }
+}
+
+/// One extract taken during the run.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    pub n: u32,
+    pub url: String,
+    pub title: String,
+    pub markdown: String,
+    /// When it was taken (RFC 3339, UTC).
+    pub fetched_at: String,
+}
+
+/// The structured view of where the run stands (for the built-in policy; models get
+/// the rendered text). Borrowed from the session: nothing is copied per step.
+pub struct Observation<'a> {
+    pub task: &'a str,
+    pub start: &'a [String],
+    pub state: Option<&'a PageState>,
+    pub extracts: &'a [Extract],
+    pub written: Vec<String>,
+    pub max_pages: usize,
 }

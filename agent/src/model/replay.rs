@@ -137,7 +137,7 @@ impl Replay {
                     // The result carries the page state for a model; the person reading the
                     // divergence wants the error alone.
                     let error = text.split("<page_state").next().unwrap_or_default();
-                    self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, crate::run::one_line(error, 200)))?;
+                    self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, crate::text::one_line(error, 200)))?;
                 }
             }
             let here = obs.and_then(|o| o.state).map(|s| s.url.clone()).unwrap_or_default();

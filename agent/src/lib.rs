@@ -1,0 +1,43 @@
+//! errand as a library: the agent loop, its tools, model providers, consent, output
+//! files and the commands, for the `errand` binary and any other front end (an MCP server,
+//! batches of tasks) to use.
+//!
+//! Module map:
+//! - [`cli`]: the command line, and which module runs each command.
+//! - [`args`]: options several commands share (the browser, the allowlist) and value parsers.
+//! - [`run`]: `errand run`, the agent loop; [`tools`]: the one table of the model's tools.
+//! - [`model`]: model providers (Anthropic, OpenAI-compatible, scripts, the built-in
+//!   policy, replay) and the observation types they read.
+//! - [`session`]: what every session shares: ids, data folders, step screenshots.
+//! - [`consent`]: who approves state-changing requests; [`secrets`]: `errand secrets` and
+//!   the values the proxy writes in; [`policy`]: the live allowlist of a session.
+//! - [`allow`]: `errand allow`; [`open`]: `errand open` and `errand extract`;
+//!   [`replay`]: `errand replay`; [`userflow`]: Recorder flows; [`review`]:
+//!   `errand recordings`; [`bench`]: `errand bench`; [`site`]: the bundled demo site.
+//! - [`narrate`]: the narration on stderr and `--json` events; [`output`]: files in the
+//!   output folder; [`stdio`]: printing that survives a closed pipe; [`text`]: text
+//!   helpers; [`signals`]: Ctrl-C and SIGTERM; [`exit`]: exit codes.
+
+#[macro_use]
+pub mod stdio;
+pub mod allow;
+pub mod args;
+pub mod bench;
+pub mod cli;
+pub mod consent;
+pub mod exit;
+pub mod model;
+pub mod narrate;
+pub mod open;
+pub mod output;
+pub mod policy;
+pub mod replay;
+pub mod review;
+pub mod run;
+pub mod secrets;
+pub mod session;
+pub mod signals;
+pub mod site;
+pub mod text;
+pub mod tools;
+pub mod userflow;

@@ -1,0 +1,171 @@
+//! `errand replay`: a recorded session, or a Chrome DevTools Recorder flow, run again
+//! without a model under today's allowlist and consent.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::args::{file_policy, BrowserArgs};
+use crate::{consent, model, output, policy, review, run, session, stdio, userflow};
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The recording: its id (or a unique prefix) under --record-dir, or its folder; or a
+    /// Chrome DevTools Recorder user flow (a .json file, the @puppeteer/replay format)
+    recording: String,
+    /// The output folder for the replay's files (default ./errand-out/<new session id>)
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Who approves state-changing requests again: ask (on a terminal; otherwise deny),
+    /// deny, or approve
+    #[arg(long, value_enum, default_value_t = consent::Confirm::Ask)]
+    confirm: consent::Confirm,
+    /// Seconds to wait for an answer before a submission counts as declined
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    confirm_timeout: u64,
+    /// Keep the recorded pace, N times faster (default: as fast as the pages allow)
+    #[arg(long, value_name = "N", value_parser = crate::args::positive)]
+    speed: Option<f64>,
+    /// Stop after this step
+    #[arg(long, value_name = "N")]
+    until: Option<u32>,
+    /// Note divergences and go on instead of stopping at the first
+    #[arg(long)]
+    keep_going: bool,
+    /// Replay a recording that does not verify (altered, or stopped before its end)
+    #[arg(long)]
+    force: bool,
+    /// Print events as JSON Lines on stdout
+    #[arg(long, short = 'j')]
+    json: bool,
+    /// Where recordings are found, and where the replay's own recording goes
+    #[arg(long, env = "ERRAND_RECORD_DIR", value_name = "DIR")]
+    record_dir: Option<PathBuf>,
+    #[command(flatten)]
+    browser: BrowserArgs,
+}
+
+/// `errand replay`: the recorded steps through the agent loop again (see model::replay),
+/// then the new files compared with the recorded ones.
+pub async fn run(a: ReplayArgs) -> Result<ExitCode> {
+    let as_file = PathBuf::from(&a.recording);
+    if as_file.is_file() {
+        let text = match std::fs::read_to_string(&as_file) {
+            Ok(t) => t,
+            Err(e) => {
+                errln!("error: cannot read {}: {e}", as_file.display());
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let flow = match recordings::flow::parse(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                errln!("error: {}: {e}; errand replays Chrome Recorder flows (JSON) and errand recordings (folders)", as_file.display());
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let args = userflow::FlowArgs {
+            confirm: a.confirm,
+            confirm_timeout: a.confirm_timeout,
+            until: a.until,
+            keep_going: a.keep_going,
+            json: a.json,
+            record_dir: a.record_dir.clone(),
+            browser: &a.browser,
+        };
+        return userflow::run(&as_file, flow, args).await;
+    }
+    let root = a.record_dir.clone().unwrap_or_else(session::default_record_root);
+    let dir = match review::find(&root, &a.recording) {
+        Ok(d) => d,
+        Err(e) => {
+            errln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    // A recording is input from wherever it came: it must verify (or be forced), and it
+    // never widens today's allowlist.
+    if let Err(why) = review::check(&dir) {
+        if !a.force {
+            errln!("error: {}: {why}; see `errand recordings verify`, or pass --force to replay it anyway", dir.display());
+            return Ok(ExitCode::from(2));
+        }
+        errln!("warning: {}: {why}; replaying it anyway (--force)", dir.display());
+    }
+    let rec = match model::replay::load(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            errln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Some(start) = &rec.start {
+        match file_policy(&a.browser, &[]) {
+            Ok(live) => {
+                if let Some(why) = browser::Guard::judge(live.as_ref(), start) {
+                    let host = policy::pattern_for_url(start).unwrap_or_else(|_| start.clone());
+                    errln!("error: the recording starts at {start}, which today's allowlist does not allow ({why}); replay it with --allow {host}, or add it with errand allow add {host}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            Err(e) => {
+                errln!("error: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let id = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(session::session_id()));
+    let files = rec.files.clone();
+    let steps = rec.steps.len() as u32;
+    errln!("errand replay {id}: {}, from {}", stdio::plural(steps as usize, "step"), rec.start.as_deref().unwrap_or("the first step"));
+    let args = run::RunArgs {
+        task: rec.task.clone(),
+        start: rec.start.clone().into_iter().collect(),
+        out: Some(out.clone()),
+        model: None,
+        max_steps: steps + 2,
+        max_tokens: u64::MAX,
+        record_dir: a.record_dir.clone(),
+        json: a.json,
+        confirm: a.confirm,
+        confirm_timeout: a.confirm_timeout,
+        dry_run: false,
+        max_pages: 20,
+        search: None,
+        browser: a.browser,
+    };
+    let r = model::replay::Replay::new(&id, rec, a.until, a.keep_going, a.speed);
+    let diverged = r.diverged.clone();
+    let code = run::run_with(args, Some(model::Provider::Replay(r))).await?;
+    // The new files against the recorded ones.
+    let mut differ = 0;
+    if a.until.is_none() {
+        for (path, sha) in &files {
+            let now = output::check_path(path).ok().and_then(|p| std::fs::read(out.join(p)).ok()).map(|b| recordings::sha256(&b));
+            let verdict = match now {
+                Some(h) if &h == sha => "same as recorded",
+                Some(_) => {
+                    differ += 1;
+                    "differs from the recorded file"
+                }
+                None => {
+                    differ += 1;
+                    "not written this time"
+                }
+            };
+            errln!("  {path}: {verdict}");
+        }
+    }
+    let d = diverged.lock().map(|d| d.clone()).unwrap_or_default();
+    for x in &d {
+        errln!("  diverged: {x}");
+    }
+    if d.is_empty() && differ == 0 && code == ExitCode::SUCCESS {
+        errln!("replay matched the recording");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
+}

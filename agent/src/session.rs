@@ -1,0 +1,93 @@
+//! What every session shares, whoever drives it (`errand run`, a replay, a Recorder
+//! flow): its id, where errand keeps its data and recordings, and the screenshot each step
+//! leaves in the recording.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use browser::Browser;
+use recordings::Recorder;
+
+use crate::narrate::Narrator;
+
+pub fn session_id() -> String {
+    let ms = recordings::now_ms();
+    let secs = ms / 1000;
+    // Civil date from Unix days (no time crate needed for one format).
+    let (y, m, d) = civil(secs / 86_400);
+    let t = secs % 86_400;
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:04x}", t / 3600, t / 60 % 60, t % 60, (ms as u32 ^ std::process::id()) & 0xffff)
+}
+
+fn civil(days: u64) -> (i64, u32, u32) {
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// errand's data folder: `$XDG_DATA_HOME/errand`, else `~/.local/share/errand`. It holds
+/// the recordings (by default) and the key that signs them.
+pub fn data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("errand")
+}
+
+pub fn default_record_root() -> PathBuf {
+    data_dir().join("recordings")
+}
+
+/// A step's screenshot as its record names it: the file in the recording and its SHA-256,
+/// both absent when there is none.
+#[derive(Default)]
+pub struct Shot {
+    pub file: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// A thumbnail of the page after step `n`, saved in the recording as
+/// `screenshots/NNN.jpg`; none (and a note) if the browser cannot take one, or if the page
+/// shows a secret typed in this session (a GET form puts a password in the address, an
+/// echo page prints it).
+pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Shot {
+    let secrets = rec.secrets();
+    if !secrets.is_empty() {
+        let shown = browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
+        if shown.map(|v| secrets.found_in(v.as_str().unwrap_or_default())).unwrap_or(true) {
+            narr.line("    no screenshot for this step: the page shows a secret typed earlier");
+            return Shot::default();
+        }
+    }
+    let Ok(Ok(img)) = tokio::time::timeout(Duration::from_secs(5), browser.thumbnail()).await else { return Shot::default() };
+    let file = format!("screenshots/{n:03}.jpg");
+    let saved = std::fs::create_dir_all(rec.dir.join("screenshots")).and_then(|_| std::fs::write(rec.dir.join(&file), &img));
+    match saved {
+        Ok(()) => Shot { file: Some(file), sha256: Some(recordings::sha256(&img)) },
+        Err(e) => {
+            narr.line(&format!("    could not save a screenshot in the recording: {e}"));
+            Shot::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_sort_by_time() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(20_417), (2025, 11, 25));
+        assert_eq!(session_id().len(), 20);
+    }
+}
