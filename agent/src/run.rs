@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use std::io::IsTerminal;
 
 use anyhow::Result;
 use browser::state::PageState;
@@ -28,7 +27,7 @@ use crate::model::{Extract, Observation, Provider, Reply, Request, ToolCall, Too
 use crate::narrate::Narrator;
 use crate::output::OutDir;
 use crate::text::one_line;
-use crate::session::{data_dir, default_record_root, picture, session_id, Shot};
+use crate::session::{self, picture, session_id, Shot};
 use crate::tools::{self, Tool};
 use crate::args::BrowserArgs;
 
@@ -173,10 +172,9 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Ok(p) => p,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
-    let path = crate::allow::path(args.browser.allowlist.clone()).map_err(|e| anyhow::anyhow!(e))?;
-    let base = match allowlist::file::load(&path) {
-        Ok(b) => b,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+    let file = match session::allowlist_file(&args.browser) {
+        Ok(f) => f,
+        Err(e) => return Ok(narr.bad_input(&e)),
     };
     let mut extra = vec![];
     // A replay's start page comes from a recording, which must not widen the allowlist:
@@ -188,7 +186,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
             Err(e) => return Ok(narr.bad_input(&format!("--start {s}: {e:#}"))),
         }
     }
-    let live = match crate::policy::build(base, &args.browser.allow, &extra) {
+    let live = match crate::policy::build(file.base, &args.browser.allow, &extra) {
         Ok(l) => l,
         Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
     };
@@ -198,21 +196,15 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Ok(b) => b,
         Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
     };
-    let key = match recordings::Key::load_or_create(&data_dir()) {
-        Ok(k) => k,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
-    };
     let id = session_id();
     let out_root = args.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(&id));
     let out = match OutDir::open(&out_root) {
         Ok(o) => o,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
-    let rec_dir = args.record_dir.clone().unwrap_or_else(default_record_root).join(&id);
-    let rec_dir = std::path::absolute(&rec_dir).unwrap_or(rec_dir);
-    let rec = match Recorder::create(&rec_dir, key) {
+    let (rec_dir, rec) = match session::open_recording(args.record_dir.clone(), &id) {
         Ok(r) => r,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+        Err(e) => return Ok(narr.bad_input(&e)),
     };
     for key in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] {
         if let Ok(v) = std::env::var(key) {
@@ -235,19 +227,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         rec.secrets().add(&b.value);
     }
     narr.redact_with(rec.secrets().clone());
-    let rules = match allowlist::file::load_submit_rules(&path) {
-        Ok(r) => r,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
-    };
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let consent_policy = format!(
-        "{}{}{}; submit rules: {}",
-        format!("{:?}", args.confirm).to_lowercase(),
-        if args.confirm == Confirm::Ask && !interactive { " (no terminal: deny)" } else { "" },
-        if args.dry_run { "; dry run" } else { "" },
-        if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
-    );
-    let consent = SessionConsent::new(args.confirm, args.dry_run, interactive, rules, Duration::from_secs(args.confirm_timeout), rec.clone());
+    let (consent, consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec);
     narr.info(&format!("run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
     narr.event(json!({"event": "start", "session": id, "task": args.task, "model": provider.describe(), "allowlist": live.patterns(), "out": out.root, "recording": rec_dir}));
@@ -265,11 +245,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Ok(b) => b,
         Err(e) => {
             narr.stop_spin();
-            rec.log(Record::Error { message: e.to_string() });
-            rec.log(Record::SessionEnd { outcome: "failed".into(), steps: 0, tokens_in: 0, tokens_out: 0, summary: e.to_string() });
-            rec.flush().await;
-            narr.line(&format!("error: could not start the browser: {e}"));
-            return Ok(ExitCode::from(1));
+            return Ok(session::browser_failed(&rec, &narr, &e).await);
         }
     };
     narr.stop_spin();
@@ -292,7 +268,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     let mut s = Session {
         args,
         live: live.clone(),
-        allowlist_file: path.clone(),
+        allowlist_file: file.path,
         consent,
         browser,
         rec,
@@ -719,14 +695,7 @@ impl Session {
     }
 
     fn record_blocks(&mut self) {
-        let all = self.browser.blocked();
-        for b in all.iter().skip(self.blocks_recorded) {
-            if b.source != "chromium" {
-                self.narr.event(json!({"event": "blocked", "url": b.url, "reason": b.reason, "layer": b.layer}));
-            }
-            self.rec.log(Record::Blocked { url: b.url.clone(), reason: b.reason.clone(), layer: b.layer.clone(), source: b.source.clone(), resource: b.resource.clone() });
-        }
-        self.blocks_recorded = all.len();
+        session::record_blocks(&self.browser, &self.rec, &self.narr, &mut self.blocks_recorded);
     }
 
     fn narrate_step(&self, call: &ToolCall, intent: &str, outcome: &str, t: Instant) {

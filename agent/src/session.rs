@@ -2,12 +2,17 @@
 //! flow): its id, where errand keeps its data and recordings, and the screenshot each step
 //! leaves in the recording.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use browser::Browser;
-use recordings::Recorder;
+use browser::{Blocked, Browser, BrowserError};
+use recordings::{Record, Recorder};
+use serde_json::json;
 
+use crate::args::BrowserArgs;
+use crate::consent::{Confirm, SessionConsent};
 use crate::narrate::Narrator;
 
 pub fn session_id() -> String {
@@ -78,6 +83,72 @@ pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32)
             Shot::default()
         }
     }
+}
+
+/// The allowlist file a session uses: where it is, its patterns and its `[[submit]]`
+/// rules. An error here is bad input: the file is reported and left as it is.
+pub struct AllowlistFile {
+    pub path: PathBuf,
+    pub base: allowlist::Policy,
+    pub rules: Vec<String>,
+}
+
+pub fn allowlist_file(browser: &BrowserArgs) -> Result<AllowlistFile, String> {
+    let path = crate::allow::path(browser.allowlist.clone())?;
+    let base = allowlist::file::load(&path).map_err(|e| e.to_string())?;
+    let rules = allowlist::file::load_submit_rules(&path).map_err(|e| e.to_string())?;
+    Ok(AllowlistFile { path, base, rules })
+}
+
+/// Create the recording of session `id` under `root` (default: the data folder's), signed
+/// with errand's key. Returns its folder, absolute, and the recorder.
+pub fn open_recording(root: Option<PathBuf>, id: &str) -> Result<(PathBuf, Recorder), String> {
+    let key = recordings::Key::load_or_create(&data_dir()).map_err(|e| e.to_string())?;
+    let dir = root.unwrap_or_else(default_record_root).join(id);
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let rec = Recorder::create(&dir, key).map_err(|e| e.to_string())?;
+    Ok((dir, rec))
+}
+
+/// The session's consent, and how the recording describes its policy ("ask (no
+/// terminal: deny); submit rules: none"). Without a terminal nobody can be asked.
+pub fn consent(confirm: Confirm, dry_run: bool, timeout_secs: u64, rules: Vec<String>, rec: &Recorder) -> (SessionConsent, String) {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let policy = format!(
+        "{}{}{}; submit rules: {}",
+        format!("{confirm:?}").to_lowercase(),
+        if confirm == Confirm::Ask && !interactive { " (no terminal: deny)" } else { "" },
+        if dry_run { "; dry run" } else { "" },
+        if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
+    );
+    (SessionConsent::new(confirm, dry_run, interactive, rules, Duration::from_secs(timeout_secs), rec.clone()), policy)
+}
+
+/// The browser would not start: the recording says so and is closed readable, and the
+/// person is told. Exit 1.
+pub async fn browser_failed(rec: &Recorder, narr: &Narrator, e: &BrowserError) -> ExitCode {
+    rec.log(Record::Error { message: e.to_string() });
+    rec.log(Record::SessionEnd { outcome: "failed".into(), steps: 0, tokens_in: 0, tokens_out: 0, summary: e.to_string() });
+    rec.flush().await;
+    narr.line(&format!("error: could not start the browser: {e}"));
+    ExitCode::from(1)
+}
+
+/// Record every request the browser blocked since `seen` (which moves on) and announce
+/// the page's (not Chromium's own background calls) as `blocked` events. Returns the
+/// page's, for the caller to narrate or tell the model.
+pub fn record_blocks(browser: &Browser, rec: &Recorder, narr: &Narrator, seen: &mut usize) -> Vec<Blocked> {
+    let all = browser.blocked();
+    let mut page = vec![];
+    for b in all.iter().skip(*seen) {
+        rec.log(Record::Blocked { url: b.url.clone(), reason: b.reason.clone(), layer: b.layer.clone(), source: b.source.clone(), resource: b.resource.clone() });
+        if b.source != "chromium" {
+            narr.event(json!({"event": "blocked", "url": b.url, "reason": b.reason, "layer": b.layer}));
+            page.push(b.clone());
+        }
+    }
+    *seen = all.len();
+    page
 }
 
 #[cfg(test)]

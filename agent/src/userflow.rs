@@ -8,7 +8,6 @@
 //! events; a step that cannot complete fails the replay with its number and reason.
 //! The browser half lives in `browser::userflow`; the flow's types in `recordings::flow`.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -20,8 +19,8 @@ use recordings::flow::{AssertedEvent, Button, Common, Operator, Selector, Step, 
 use recordings::{Record, Recorder};
 use serde_json::{json, Value};
 
-use crate::consent::SessionConsent;
 use crate::narrate::Narrator;
+use crate::session;
 
 /// What the replay command passes on.
 pub struct FlowArgs<'a> {
@@ -129,39 +128,22 @@ fn button(b: Option<Button>) -> &'static str {
 /// Run one flow. Exit 0 when every step completed, 1 when a step failed, 2 on bad input.
 pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCode> {
     let mut narr = Narrator::new(a.json);
-    let allow_path = crate::allow::path(a.browser.allowlist.clone()).map_err(|e| anyhow::anyhow!(e))?;
-    let base = match allowlist::file::load(&allow_path) {
-        Ok(b) => b,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+    let file = match session::allowlist_file(a.browser) {
+        Ok(f) => f,
+        Err(e) => return Ok(narr.bad_input(&e)),
     };
     let named = hosts(&flow);
-    let live = match crate::policy::build(base, &a.browser.allow, &named) {
+    let live = match crate::policy::build(file.base, &a.browser.allow, &named) {
         Ok(l) => l,
         Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
     };
-    let rules = match allowlist::file::load_submit_rules(&allow_path) {
+    let id = session::session_id();
+    let (rec_dir, rec) = match session::open_recording(a.record_dir.clone(), &id) {
         Ok(r) => r,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
-    };
-    let id = crate::session::session_id();
-    let rec_dir = a.record_dir.clone().unwrap_or_else(crate::session::default_record_root).join(&id);
-    let key = match recordings::Key::load_or_create(&crate::session::data_dir()) {
-        Ok(k) => k,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
-    };
-    let rec = match Recorder::create(&rec_dir, key) {
-        Ok(r) => r,
-        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+        Err(e) => return Ok(narr.bad_input(&e)),
     };
     narr.redact_with(rec.secrets().clone());
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let consent = SessionConsent::new(a.confirm, false, interactive, rules.clone(), Duration::from_secs(a.confirm_timeout), rec.clone());
-    let consent_policy = format!(
-        "{}{}; submit rules: {}",
-        format!("{:?}", a.confirm).to_lowercase(),
-        if a.confirm == crate::consent::Confirm::Ask && !interactive { " (no terminal: deny)" } else { "" },
-        if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
-    );
+    let (consent, consent_policy) = session::consent(a.confirm, false, a.confirm_timeout, file.rules, &rec);
     narr.info(&format!("replay {}: Recorder flow \"{}\", {} (recording {id})", path.display(), flow.title, crate::stdio::plural(flow.steps.len(), "step")));
     narr.info(&format!("allowlist: {} (the flow's own hosts: {})", live.patterns().join(", "), if named.is_empty() { "none".into() } else { named.join(", ") }));
     narr.event(json!({"event": "start", "session": id, "flow": path, "title": flow.title, "steps": flow.steps.len(), "allowlist": live.patterns(), "recording": rec_dir}));
@@ -172,13 +154,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
     opts.consent = Some(std::sync::Arc::new(consent.clone()));
     let browser = match Browser::start(a.browser.source(vec![]), opts).await {
         Ok(b) => b,
-        Err(e) => {
-            rec.log(Record::Error { message: e.to_string() });
-            rec.log(Record::SessionEnd { outcome: "failed".into(), steps: 0, tokens_in: 0, tokens_out: 0, summary: e.to_string() });
-            rec.flush().await;
-            narr.line(&format!("error: could not start the browser: {e}"));
-            return Ok(ExitCode::from(1));
-        }
+        Err(e) => return Ok(session::browser_failed(&rec, &narr, &e).await),
     };
     rec.log(Record::SessionStart {
         session: id.clone(),
@@ -214,7 +190,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
             }
         };
         let (url, title) = r.where_now().await;
-        let shot = if browser.is_gone() { crate::session::Shot::default() } else { crate::session::picture(&browser, &rec, &narr, n).await };
+        let shot = if browser.is_gone() { session::Shot::default() } else { session::picture(&browser, &rec, &narr, n).await };
         ran += 1;
         let ms = t.elapsed().as_millis() as u64;
         let (ok, summary) = match &res {
@@ -281,18 +257,11 @@ impl FlowRun<'_> {
         self.browser.tabs_fresh().await.into_iter().find(|t| t.3).map(|t| (t.2, t.1)).unwrap_or_default()
     }
 
+    /// Record what was blocked since the last step; the page's attempts are narrated.
     fn record_blocks(&mut self) {
-        let all = self.browser.blocked();
-        for b in all.iter().skip(self.blocked_seen) {
-            // Chromium's own background requests are recorded, not narrated.
-            if b.source == "chromium" {
-                self.rec.log(Record::Blocked { url: b.url.clone(), reason: b.reason.clone(), layer: b.layer.clone(), source: b.source.clone(), resource: b.resource.clone() });
-                continue;
-            }
+        for b in session::record_blocks(self.browser, self.rec, self.narr, &mut self.blocked_seen) {
             self.narr.line(&format!("  blocked {} ({}): {}", b.url, b.layer, b.reason));
-            self.rec.log(Record::Blocked { url: b.url.clone(), reason: b.reason.clone(), layer: b.layer.clone(), source: b.source.clone(), resource: b.resource.clone() });
         }
-        self.blocked_seen = all.len();
     }
 
     /// Run one step; Ok carries what happened, Err why the step failed.
