@@ -55,7 +55,10 @@ fn trust_ca(s: &str) -> Result<PathBuf, String> {
 fn cdp_url(s: &str) -> Result<String, String> {
     match url::Url::parse(s) {
         Ok(u) if matches!(u.scheme(), "ws" | "wss" | "http" | "https") && u.host_str().is_some() => Ok(s.to_string()),
-        Ok(u) => Err(format!("{s} is a {} address; give the browser's DevTools address, ws://HOST:PORT/devtools/browser/… or http://HOST:PORT", u.scheme())),
+        Ok(u) => Err(format!(
+            "{s} is a {} address; give the browser's DevTools address, ws://HOST:PORT/devtools/browser/… or http://HOST:PORT",
+            u.scheme()
+        )),
         Err(e) => Err(format!("{e}; give the browser's DevTools address, ws://HOST:PORT/devtools/browser/… or http://HOST:PORT")),
     }
 }
@@ -79,13 +82,21 @@ impl BrowserArgs {
             Some(u) => browser::upstream::Route::Via(u.clone()),
             None => browser::upstream::Route::FromEnv,
         };
-        Options { viewport: if self.headed { None } else { Some((1280, 720)) }, guard: Some(guard), trust_ca: self.trust_ca.clone(), upstream, ..Options::default() }
+        Options {
+            viewport: if self.headed { None } else { Some((1280, 720)) },
+            guard: Some(guard),
+            trust_ca: self.trust_ca.clone(),
+            upstream,
+            ..Options::default()
+        }
     }
 
     /// [`BrowserArgs::options`] for the commands that only read (`open`, `extract`): every
     /// form submission and other state-changing request a page sends is refused.
     pub fn read_only(&self, guard: browser::SharedGuard) -> Options {
-        let deny: browser::SharedConsent = std::sync::Arc::new(|_: browser::Submission| browser::Verdict::Deny("this command only reads pages: it sends no form and no other state-changing request".into()));
+        let deny: browser::SharedConsent = std::sync::Arc::new(|_: browser::Submission| {
+            browser::Verdict::Deny("this command only reads pages: it sends no form and no other state-changing request".into())
+        });
         Options { consent: Some(deny), ..self.options(guard) }
     }
 }

@@ -156,7 +156,8 @@ struct Row {
 }
 
 async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: bool, chrome: Option<PathBuf>, audit: bool) -> Result<()> {
-    let pages = Pages::from_dir(&dir).with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
+    let pages = Pages::from_dir(&dir)
+        .with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
     let mut ids = pages.ids();
     if let Some(n) = limit {
         ids.truncate(n);
@@ -235,11 +236,7 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
         let tokens = bpe.encode_with_special_tokens(&text).len();
         let counted = b
             .cdp()
-            .raw(
-                b.active_session().as_deref(),
-                "Runtime.evaluate",
-                json!({"expression": visible_interactive(), "returnByValue": true}),
-            )
+            .raw(b.active_session().as_deref(), "Runtime.evaluate", json!({"expression": visible_interactive(), "returnByValue": true}))
             .await
             .ok()
             .map(|v| v["result"]["value"].clone())
@@ -317,7 +314,9 @@ async fn page_state(dir: PathBuf, limit: Option<usize>, reps: usize, per_page: b
     );
     outln!("  in the viewport: pages with every visible element listed: {all_vp}/{}", rows.len());
     outln!("  pages over the {}-element budget (rest summarised as \"N more below\"): {budget_cut}", StateOptions::default().max_elements);
-    outln!("  peers (issue 4, same pages): Playwright MCP 44.6/88.1 ms, 8,725/18,369 tokens; browser-use 224.8/619.7 ms, 3,426/8,369 tokens");
+    outln!(
+        "  peers (issue 4, same pages): Playwright MCP 44.6/88.1 ms, 8,725/18,369 tokens; browser-use 224.8/619.7 ms, 3,426/8,369 tokens"
+    );
     for f in &failed {
         outln!("  failed: {f}");
     }
@@ -425,7 +424,12 @@ async fn bench_browser(origins: &[String], how: Enforce, chrome: Option<PathBuf>
         }
     }
     let launch = LaunchOptions { chrome, extra_args: extra, ..LaunchOptions::default() };
-    let mut opts = Options { settle_timeout: Duration::from_secs(3), proxy_layer: how != Enforce::Cdp, trust_ca: tls.map(|t| vec![t.ca.clone()]).unwrap_or_default(), ..Options::default() };
+    let mut opts = Options {
+        settle_timeout: Duration::from_secs(3),
+        proxy_layer: how != Enforce::Cdp,
+        trust_ca: tls.map(|t| vec![t.ca.clone()]).unwrap_or_default(),
+        ..Options::default()
+    };
     if how != Enforce::Nothing {
         opts.guard = Some(origins_only(origins)?);
     }
@@ -462,7 +466,9 @@ async fn https_hosts(n: usize, dir: &std::path::Path) -> Result<(Vec<String>, Be
                         r.headers_mut().insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));
                         Ok::<_, std::convert::Infallible>(r)
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+                    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
                 });
             }
         });
@@ -500,7 +506,11 @@ fn floats(v: &Value) -> Vec<f64> {
 
 async fn eval_value(b: &Browser, expression: &str) -> Value {
     b.cdp()
-        .raw(b.active_session().as_deref(), "Runtime.evaluate", json!({"expression": expression, "returnByValue": true, "awaitPromise": true}))
+        .raw(
+            b.active_session().as_deref(),
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        )
         .await
         .ok()
         .map(|v| v["result"]["value"].clone())
@@ -534,7 +544,8 @@ async fn page_timings(b: &Browser, url: &str) -> Option<HashMap<String, (f64, f6
 }
 
 async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_only: bool, consent: bool, hosts: usize) -> Result<()> {
-    let pages = Pages::from_dir(&dir).with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
+    let pages = Pages::from_dir(&dir)
+        .with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
     let mut ids = pages.ids();
     if let Some(n) = limit {
         ids.truncate(n);
@@ -542,7 +553,12 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
     let origin = site::serve(pages, "127.0.0.1:0").await?;
     let tmp = tempfile::tempdir()?;
     let hosts = if cdp_only { 0 } else { hosts };
-    let (https, tls) = if hosts > 0 { let (o, t) = https_hosts(hosts, tmp.path()).await?; (o, Some(t)) } else { (vec![], None) };
+    let (https, tls) = if hosts > 0 {
+        let (o, t) = https_hosts(hosts, tmp.path()).await?;
+        (o, Some(t))
+    } else {
+        (vec![], None)
+    };
     let mut allowed = vec![origin.clone()];
     allowed.extend(https.iter().cloned());
     // Browsers side by side, used in rotation (which goes first rotates too), so drift in
@@ -608,19 +624,33 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
     for b in &browsers {
         b.close().await;
     }
-    outln!("errand enforcement-latency benchmark ({})", if cdp_only { "CDP interception alone, as when attached" } else { "filtering proxy and launch flags, as launched by errand" });
+    outln!(
+        "errand enforcement-latency benchmark ({})",
+        if cdp_only { "CDP interception alone, as when attached" } else { "filtering proxy and launch flags, as launched by errand" }
+    );
     outln!("  sequential requests from an idle page ({} each):", seq[0].len());
     let (mp, pp) = (median(&mut seq[0].clone()), p95(&mut seq[0].clone()));
     for k in 0..n {
         let (m, p) = (median(&mut seq[k]), p95(&mut seq[k]));
-        outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{}", kinds[k].label(), if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", m - mp, p - pp) });
+        outln!(
+            "    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{}",
+            kinds[k].label(),
+            if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", m - mp, p - pp) }
+        );
     }
     outln!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", with[0].len());
-    for (title, with, deltas) in [("whole time the page waited (fetchStart to responseEnd):", &mut with, &mut deltas), ("on the wire (requestStart to responseEnd: the proxy's hop and work, without the browser's queue):", &mut wire, &mut wire_deltas)] {
+    for (title, with, deltas) in [
+        ("whole time the page waited (fetchStart to responseEnd):", &mut with, &mut deltas),
+        ("on the wire (requestStart to responseEnd: the proxy's hop and work, without the browser's queue):", &mut wire, &mut wire_deltas),
+    ] {
         outln!("   {title}");
         for k in 0..n {
             let (m, p) = (median(&mut with[k]), p95(&mut with[k]));
-            let added = if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", median(&mut deltas[k]), p95(&mut deltas[k])) };
+            let added = if k == 0 {
+                String::new()
+            } else {
+                format!("   added median {:>5.2} ms  p95 {:>5.2} ms", median(&mut deltas[k]), p95(&mut deltas[k]))
+            };
             outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{added}", kinds[k].label());
         }
     }
@@ -628,7 +658,12 @@ async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_
         outln!("  https: {} new hosts, one request each and then a second (connection reused):", https.len());
         outln!("    first request, {:<19} median {:>6.2} ms   p95 {:>6.2} ms", "without enforcement", median(plain_new), p95(plain_new));
         outln!("    first request, {:<19} median {:>6.2} ms   p95 {:>6.2} ms   (TLS opened and verified in the proxy: added {:.2} ms per new host)", "through the proxy", median(proxy_new), p95(proxy_new), median(proxy_new) - median(plain_new));
-        outln!("    second request, {:<18} median {:>6.2} ms   p95 {:>6.2} ms", "without enforcement", median(plain_again), p95(plain_again));
+        outln!(
+            "    second request, {:<18} median {:>6.2} ms   p95 {:>6.2} ms",
+            "without enforcement",
+            median(plain_again),
+            p95(plain_again)
+        );
         outln!("    second request, {:<18} median {:>6.2} ms   p95 {:>6.2} ms", "through the proxy", median(proxy_again), p95(proxy_again));
     }
     Ok(())
@@ -684,7 +719,9 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
         .lines
         .iter()
         .filter_map(|l| match &l.record {
-            recordings::Record::ModelTurn { ms, calls, .. } => Some((l.t, *ms, calls.first().and_then(|c| c["tool"].as_str()).unwrap_or("").to_string())),
+            recordings::Record::ModelTurn { ms, calls, .. } => {
+                Some((l.t, *ms, calls.first().and_then(|c| c["tool"].as_str()).unwrap_or("").to_string()))
+            }
             _ => None,
         })
         .collect();
@@ -702,19 +739,29 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     }
     // The recording's size per step: log, extracts and one screenshot a step.
     fn size(p: &std::path::Path) -> u64 {
-        std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| if e.path().is_dir() { size(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }).sum()
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| if e.path().is_dir() { size(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) })
+            .sum()
     }
     let steps = log.lines.iter().filter(|l| matches!(l.record, recordings::Record::Step { .. })).count().max(1);
     let shots = std::fs::read_dir(rec.join("screenshots")).map(|d| d.count()).unwrap_or(0);
     let bytes = size(&rec);
-    outln!("  recording        {:.1} KB per step ({} KB for {steps} steps, {shots} screenshots)", bytes as f64 / 1024.0 / steps as f64, bytes / 1024);
+    outln!(
+        "  recording        {:.1} KB per step ({} KB for {steps} steps, {shots} screenshots)",
+        bytes as f64 / 1024.0 / steps as f64,
+        bytes / 1024
+    );
     Ok(())
 }
 
 /// Extract every benchmark page through a real Chromium (pages served from loopback, their
 /// other hosts failing fast) and score the text with the benchmark's own `score.py`.
 async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf>, parallel: usize, chrome: Option<PathBuf>) -> Result<()> {
-    let pages = Pages::from_dir(&dir.join("html")).with_context(|| format!("no benchmark at {} (run from the repository root, or pass --dir)", dir.display()))?;
+    let pages = Pages::from_dir(&dir.join("html"))
+        .with_context(|| format!("no benchmark at {} (run from the repository root, or pass --dir)", dir.display()))?;
     let mut ids = pages.ids();
     if let Some(n) = limit {
         ids.truncate(n);
@@ -759,7 +806,8 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
     let truth_tmp = tempfile::NamedTempFile::new()?;
     let mut truth = dir.join("ground-truth.json");
     if limit.is_some() {
-        let all: Value = serde_json::from_str(&std::fs::read_to_string(&truth).with_context(|| format!("cannot read {}", truth.display()))?)?;
+        let all: Value =
+            serde_json::from_str(&std::fs::read_to_string(&truth).with_context(|| format!("cannot read {}", truth.display()))?)?;
         let subset: serde_json::Map<String, Value> = ids
             .iter()
             .map(|id| id.trim_start_matches('/').trim_end_matches(".html").to_string())

@@ -142,7 +142,8 @@ fn without_userinfo(text: &str) -> String {
 
 /// The demo's task: answered from the bundled site, which also carries a prompt
 /// injection (the forum page) and a link off the allowlist.
-const DEMO_TASK: &str = "How much does an air-source heat pump cost to buy, install and run, and how do heat pumps cope with cold climates?";
+const DEMO_TASK: &str =
+    "How much does an air-source heat pump cost to buy, install and run, and how do heat pumps cope with cold climates?";
 
 pub fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ERRAND_LOG").unwrap_or_else(|_| "warn".into());

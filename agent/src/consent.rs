@@ -135,10 +135,13 @@ impl SessionConsent {
             return Some("dry run: every form submission and state-changing request will be denied and listed at the end".into());
         }
         match i.mode {
-            Confirm::Approve => Some("warning: --confirm approve: every form submission and state-changing request will be sent without asking".into()),
+            Confirm::Approve => {
+                Some("warning: --confirm approve: every form submission and state-changing request will be sent without asking".into())
+            }
             Confirm::Deny => Some("--confirm deny: form submissions and state-changing requests will be denied".into()),
             Confirm::Ask if !i.interactive => Some(
-                "no terminal to ask at: form submissions and state-changing requests will be denied (pass --confirm approve to send them)".into(),
+                "no terminal to ask at: form submissions and state-changing requests will be denied (pass --confirm approve to send them)"
+                    .into(),
             ),
             Confirm::Ask => None,
         }
@@ -181,7 +184,9 @@ pub fn shown(text: &str, max: usize) -> String {
             '\n' => o.push_str("\\n"),
             '\r' => o.push_str("\\r"),
             '\t' => o.push_str("\\t"),
-            c if c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c) => o.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c) => {
+                o.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => o.push(c),
         }
     }

@@ -51,8 +51,18 @@ pub async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel:
         let r = r.map_err(|e| e.to_string());
         let line = match r {
             Ok(v) => {
-                let again = if v["view"] == "without scripts" { "; its scripts lost the article, so it was read again without scripts" } else { "" };
-                errln!("[{}/{}] {url}: {} chars of text ({} ms since start{again})", i + 1, urls.len(), v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0), t.elapsed().as_millis());
+                let again = if v["view"] == "without scripts" {
+                    "; its scripts lost the article, so it was read again without scripts"
+                } else {
+                    ""
+                };
+                errln!(
+                    "[{}/{}] {url}: {} chars of text ({} ms since start{again})",
+                    i + 1,
+                    urls.len(),
+                    v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0),
+                    t.elapsed().as_millis()
+                );
                 if json {
                     let mut o = serde_json::json!({"url": url, "error": null});
                     for k in ["status", "title", "byline", "date", "lang", "markdown", "text", "view"] {

@@ -59,7 +59,9 @@ pub fn build(base: Policy, allow: &[String], extra: &[String]) -> Result<Arc<Liv
 pub fn pattern_for_url(url: &str) -> Result<String> {
     let u = match url::Url::parse(url) {
         Ok(u) => u,
-        Err(url::ParseError::RelativeUrlWithoutBase) => anyhow::bail!("{url:?} is not a full address; write it with its scheme, e.g. https://{url}"),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            anyhow::bail!("{url:?} is not a full address; write it with its scheme, e.g. https://{url}")
+        }
         Err(e) => anyhow::bail!("{url:?} is not a valid URL ({e})"),
     };
     if !matches!(u.scheme(), "http" | "https") {

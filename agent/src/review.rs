@@ -119,7 +119,8 @@ pub fn find(root: &Path, id: &str) -> Result<PathBuf> {
     if root.join(id).join(recordings::LOG).is_file() {
         return Ok(root.join(id));
     }
-    let mut hits: Vec<PathBuf> = ids(root).into_iter().filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with(id))).collect();
+    let mut hits: Vec<PathBuf> =
+        ids(root).into_iter().filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with(id))).collect();
     match hits.len() {
         1 => Ok(hits.remove(0)),
         0 => bail!("no recording {id:?} in {} (see `errand recordings list`, or pass a recording folder)", root.display()),
@@ -198,17 +199,26 @@ pub fn timeline_line(l: &Line, t0: u64) -> Option<String> {
         }
         Record::ModelTurn { .. } => return None,
         Record::Step { step, tool, args, ok, summary, url, ms, .. } => {
-            let args = if args.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { crate::text::one_line(&args.to_string(), 80) };
-            format!("[{step}] {tool} {args} → {}{} ({ms} ms)\n          at {url}", if *ok { "" } else { "error: " }, crate::text::one_line(summary, 120))
+            let args =
+                if args.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { crate::text::one_line(&args.to_string(), 80) };
+            format!(
+                "[{step}] {tool} {args} → {}{} ({ms} ms)\n          at {url}",
+                if *ok { "" } else { "error: " },
+                crate::text::one_line(summary, 120)
+            )
         }
         Record::Blocked { url, reason, layer, .. } => format!("blocked {url}: {reason} ({layer})"),
         Record::Extract { n, url, title, file, .. } => format!("extract [{n}] {title} — {url} (saved as {file})"),
-        Record::FileWritten { path, bytes, sha256 } => format!("wrote {path} ({bytes} bytes, sha256 {})", sha256.chars().take(12).collect::<String>()),
+        Record::FileWritten { path, bytes, sha256 } => {
+            format!("wrote {path} ({bytes} bytes, sha256 {})", sha256.chars().take(12).collect::<String>())
+        }
         Record::Flag { url, text } => format!("flagged text on {url}: {}", crate::text::one_line(text, 100)),
         Record::Consent { method, url, purpose, decision, by, .. } => format!("consent: {method} {url} ({purpose}) → {decision} by {by}"),
         Record::AllowPrompt { url, pattern, answer } => format!("allow prompt for {url} ({pattern}): {answer}"),
         Record::Error { message } => format!("error: {message}"),
-        Record::SessionEnd { outcome, steps, summary, .. } => format!("session end: {outcome} after {steps} steps: {}", crate::text::one_line(summary, 120)),
+        Record::SessionEnd { outcome, steps, summary, .. } => {
+            format!("session end: {outcome} after {steps} steps: {}", crate::text::one_line(summary, 120))
+        }
     };
     Some(format!("{at}  {text}"))
 }
@@ -309,7 +319,8 @@ img.thumb.big{width:100%;max-width:64rem;cursor:zoom-out}pre{white-space:pre-wra
 .meta{color:#555}.file{display:grid;grid-template-columns:1fr 1fr;gap:1rem}";
 
 /// The review page's one script: thumbnails enlarge on click.
-const REPORT_SCRIPT: &str = "for (const i of document.querySelectorAll('img.thumb')) i.addEventListener('click', () => i.classList.toggle('big'));";
+const REPORT_SCRIPT: &str =
+    "for (const i of document.querySelectorAll('img.thumb')) i.addEventListener('click', () => i.classList.toggle('big'));";
 
 /// How a blocked request made by no page (Chromium's own) is labelled.
 pub const BACKGROUND: &str = "browser background";
@@ -355,17 +366,25 @@ fn markdown(text: &str) -> String {
 /// offline and sends nothing anywhere.
 pub fn report(dir: &Path) -> Result<String> {
     let r = recordings::read(dir).with_context(|| format!("cannot read the recording in {}", dir.display()))?;
-    let mut h = String::from("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
+    let mut h = String::from(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">",
+    );
     // No script runs but the page's own (allowed by its hash), no form goes anywhere, and
     // nothing loads: whatever a crafted recording smuggles in stays inert text.
-    let script_hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, <sha2::Sha256 as sha2::Digest>::digest(REPORT_SCRIPT.as_bytes()));
+    let script_hash = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        <sha2::Sha256 as sha2::Digest>::digest(REPORT_SCRIPT.as_bytes()),
+    );
     h.push_str(&format!("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; form-action 'none'; base-uri 'none'\">"));
     let start = r.lines.iter().find(|l| matches!(l.record, Record::SessionStart { .. }));
     let task = start.and_then(|l| match &l.record {
         Record::SessionStart { task, .. } => Some(task.as_str()),
         _ => None,
     });
-    h.push_str(&format!("<title>errand recording: {}</title><style>{STYLE}</style></head><body>", esc(&crate::text::one_line(task.unwrap_or("?"), 80))));
+    h.push_str(&format!(
+        "<title>errand recording: {}</title><style>{STYLE}</style></head><body>",
+        esc(&crate::text::one_line(task.unwrap_or("?"), 80))
+    ));
     h.push_str(&format!("<h1>{}</h1>", esc(task.unwrap_or("(no session start)"))));
     let mut out_dir = None;
     if let Some(l) = start {
@@ -385,10 +404,14 @@ pub fn report(dir: &Path) -> Result<String> {
         }
     }
     let end = r.lines.iter().rev().find_map(|l| match &l.record {
-        Record::SessionEnd { outcome, steps, summary, .. } => Some(format!("<p id=\"outcome\"><b>{}</b> after {steps} steps: {}</p>", esc(outcome), esc(summary))),
+        Record::SessionEnd { outcome, steps, summary, .. } => {
+            Some(format!("<p id=\"outcome\"><b>{}</b> after {steps} steps: {}</p>", esc(outcome), esc(summary)))
+        }
         _ => None,
     });
-    h.push_str(&end.unwrap_or_else(|| "<p id=\"outcome\" class=\"err\"><b>incomplete</b>: the session was stopped before it finished</p>".into()));
+    h.push_str(
+        &end.unwrap_or_else(|| "<p id=\"outcome\" class=\"err\"><b>incomplete</b>: the session was stopped before it finished</p>".into()),
+    );
     if !r.skipped.is_empty() || r.broken_at.is_some() {
         h.push_str(&format!("<p class=\"err\">This log has unreadable lines {:?} or a broken hash chain (at line {:?}); check it with <code>errand recordings verify</code>.</p>", r.skipped, r.broken_at));
     }
@@ -405,9 +428,15 @@ pub fn report(dir: &Path) -> Result<String> {
                     args["content"] = serde_json::json!(format!("({c} bytes)"));
                 }
                 // Only a plain file of the recording that matches its recorded hash.
-                let shot = screenshot.as_ref().and_then(|f| recordings::read_inside(dir, f).ok()).filter(|b| screenshot_sha256.as_deref() == Some(recordings::sha256(b).as_str()));
+                let shot = screenshot
+                    .as_ref()
+                    .and_then(|f| recordings::read_inside(dir, f).ok())
+                    .filter(|b| screenshot_sha256.as_deref() == Some(recordings::sha256(b).as_str()));
                 let img = match shot {
-                    Some(b) => format!("<br><img class=\"thumb\" alt=\"page after step {step}\" src=\"data:image/jpeg;base64,{}\">", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)),
+                    Some(b) => format!(
+                        "<br><img class=\"thumb\" alt=\"page after step {step}\" src=\"data:image/jpeg;base64,{}\">",
+                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)
+                    ),
                     None => String::new(),
                 };
                 let outcome = step_outcome(*ok, summary);
@@ -442,10 +471,19 @@ pub fn report(dir: &Path) -> Result<String> {
         .iter()
         .filter(|l| matches!(l.record, Record::Blocked { .. }))
         .partition(|l| matches!(&l.record, Record::Blocked { source, .. } if source == BACKGROUND || source == "chromium"));
-    h.push_str(&format!("<h2>Blocked requests ({})</h2><table id=\"blocked\"><tr><th>address</th><th>why</th><th>layer</th></tr>", blocked.len()));
+    h.push_str(&format!(
+        "<h2>Blocked requests ({})</h2><table id=\"blocked\"><tr><th>address</th><th>why</th><th>layer</th></tr>",
+        blocked.len()
+    ));
     for l in blocked {
         if let Record::Blocked { url, reason, layer, source, .. } = &l.record {
-            h.push_str(&format!("<tr><td><code>{}</code></td><td>{}</td><td>{} ({})</td></tr>", esc(url), esc(reason), esc(layer), esc(source)));
+            h.push_str(&format!(
+                "<tr><td><code>{}</code></td><td>{}</td><td>{} ({})</td></tr>",
+                esc(url),
+                esc(reason),
+                esc(layer),
+                esc(source)
+            ));
         }
     }
     h.push_str("</table>");
@@ -460,12 +498,27 @@ pub fn report(dir: &Path) -> Result<String> {
     }
 
     let consents: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::Consent { .. })).collect();
-    h.push_str(&format!("<h2>Consent decisions ({})</h2><table id=\"consent\"><tr><th>request</th><th>purpose and fields</th><th>decision</th></tr>", consents.len()));
+    h.push_str(&format!(
+        "<h2>Consent decisions ({})</h2><table id=\"consent\"><tr><th>request</th><th>purpose and fields</th><th>decision</th></tr>",
+        consents.len()
+    ));
     for l in consents {
         if let Record::Consent { method, url, purpose, fields, decision, by, .. } = &l.record {
             let f: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let class = if decision.starts_with("allow") || decision.starts_with("approve") || decision.starts_with("sent") { "done" } else { "declined" };
-            h.push_str(&format!("<tr><td><code>{} {}</code></td><td>{}<br><code>{}</code></td><td class=\"{class}\">{} (by {})</td></tr>", esc(method), esc(url), esc(purpose), esc(&f.join(" ")), esc(decision), esc(by)));
+            let class = if decision.starts_with("allow") || decision.starts_with("approve") || decision.starts_with("sent") {
+                "done"
+            } else {
+                "declined"
+            };
+            h.push_str(&format!(
+                "<tr><td><code>{} {}</code></td><td>{}<br><code>{}</code></td><td class=\"{class}\">{} (by {})</td></tr>",
+                esc(method),
+                esc(url),
+                esc(purpose),
+                esc(&f.join(" ")),
+                esc(decision),
+                esc(by)
+            ));
         }
     }
     h.push_str("</table>");
@@ -474,19 +527,30 @@ pub fn report(dir: &Path) -> Result<String> {
     let mut extracts: Vec<(u32, String, String, String)> = vec![];
     for l in &r.lines {
         if let Record::Extract { n, url, title, file, sha256, .. } = &l.record {
-            let md = recordings::read_inside(dir, file).ok().filter(|b| recordings::sha256(b) == *sha256).map(|b| String::from_utf8_lossy(&b).to_string()).unwrap_or_default();
+            let md = recordings::read_inside(dir, file)
+                .ok()
+                .filter(|b| recordings::sha256(b) == *sha256)
+                .map(|b| String::from_utf8_lossy(&b).to_string())
+                .unwrap_or_default();
             extracts.push((*n, url.clone(), title.clone(), md));
         }
     }
     h.push_str(&format!("<h2>Extracts ({})</h2>", extracts.len()));
     for (n, url, title, md) in &extracts {
-        h.push_str(&format!("<details class=\"extract\" id=\"extract-{n}\"><summary>[{n}] {} — <code>{}</code></summary><pre>{}</pre></details>", esc(title), esc(url), esc(md)));
+        h.push_str(&format!(
+            "<details class=\"extract\" id=\"extract-{n}\"><summary>[{n}] {} — <code>{}</code></summary><pre>{}</pre></details>",
+            esc(title),
+            esc(url),
+            esc(md)
+        ));
     }
     // errand's map of sources is the last sources*.json it wrote (a model may have taken
     // the plain name for a file of its own).
     // It is read only while it matches its recorded hash, like every file shown.
     let map = r.lines.iter().rev().find_map(|l| match &l.record {
-        Record::FileWritten { path, sha256, .. } if path.starts_with("sources") && path.ends_with(".json") => Some((path.clone(), sha256.clone())),
+        Record::FileWritten { path, sha256, .. } if path.starts_with("sources") && path.ends_with(".json") => {
+            Some((path.clone(), sha256.clone()))
+        }
         _ => None,
     });
     let cites: serde_json::Value = out_dir
@@ -499,7 +563,8 @@ pub fn report(dir: &Path) -> Result<String> {
     h.push_str(&format!("<h2>Files written ({})</h2>", files.len()));
     for l in files {
         if let Record::FileWritten { path, sha256, bytes } = &l.record {
-            let content = out_dir.as_ref().and_then(|o| crate::output::check_path(path).ok().map(|p| o.join(p))).and_then(|p| std::fs::read(p).ok());
+            let content =
+                out_dir.as_ref().and_then(|o| crate::output::check_path(path).ok().map(|p| o.join(p))).and_then(|p| std::fs::read(p).ok());
             let note = match &content {
                 Some(c) if recordings::sha256(c) == *sha256 => String::new(),
                 Some(_) => " <span class=\"err\">(changed since the run)</span>".into(),
@@ -512,12 +577,23 @@ pub fn report(dir: &Path) -> Result<String> {
                 .filter(|f| f["file"] == path.as_str())
                 .flat_map(|f| f["sources"].as_array().cloned().unwrap_or_default())
                 .filter_map(|s| s["n"].as_u64().map(|n| (n, s)))
-                .map(|(n, s)| format!("<li><a href=\"#extract-{n}\">[{n}]</a> {} — <code>{}</code></li>", esc(s["title"].as_str().unwrap_or_default()), esc(s["url"].as_str().unwrap_or_default())))
+                .map(|(n, s)| {
+                    format!(
+                        "<li><a href=\"#extract-{n}\">[{n}]</a> {} — <code>{}</code></li>",
+                        esc(s["title"].as_str().unwrap_or_default()),
+                        esc(s["url"].as_str().unwrap_or_default())
+                    )
+                })
                 .collect();
             // Only a file that still matches its recorded hash is shown: a recording from
             // elsewhere cannot make the report copy in some other file of this machine.
-            let text = content.filter(|c| recordings::sha256(c) == *sha256).map(|c| String::from_utf8_lossy(&c).to_string()).unwrap_or_default();
-            let shown = if path.ends_with(".md") && !text.is_empty() { format!("<div class=\"md\">{}</div>", markdown(&text)) } else { format!("<pre>{}</pre>", esc(&text)) };
+            let text =
+                content.filter(|c| recordings::sha256(c) == *sha256).map(|c| String::from_utf8_lossy(&c).to_string()).unwrap_or_default();
+            let shown = if path.ends_with(".md") && !text.is_empty() {
+                format!("<div class=\"md\">{}</div>", markdown(&text))
+            } else {
+                format!("<pre>{}</pre>", esc(&text))
+            };
             h.push_str(&format!(
                 "<div class=\"file\" data-path=\"{}\"><div><h3><code>{}</code> ({bytes} bytes){note}</h3>{shown}</div><div><h3>Cites</h3><ul>{}</ul></div></div>",
                 esc(path),
@@ -535,13 +611,18 @@ pub fn report(dir: &Path) -> Result<String> {
 /// `text/…` when the element shows text.
 fn selectors(loc: &serde_json::Value) -> Vec<flow::Selector> {
     let mut out = vec![];
-    let css: Vec<String> = loc["css"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let css: Vec<String> =
+        loc["css"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
     if !css.is_empty() {
         out.push(flow::Selector::Parts(css));
     }
     let (role, name) = (loc["role"].as_str().unwrap_or_default(), loc["name"].as_str().unwrap_or_default());
     if !name.is_empty() {
-        out.push(flow::Selector::Parts(vec![if role.is_empty() { format!("aria/{name}") } else { format!("aria/{name}[role=\"{role}\"]") }]));
+        out.push(flow::Selector::Parts(vec![if role.is_empty() {
+            format!("aria/{name}")
+        } else {
+            format!("aria/{name}[role=\"{role}\"]")
+        }]));
     }
     if let Some(t) = loc["text"].as_str().filter(|t| !t.is_empty() && t.len() < 64) {
         out.push(flow::Selector::Parts(vec![format!("text/{t}")]));
@@ -554,7 +635,15 @@ fn selectors(loc: &serde_json::Value) -> Vec<flow::Selector> {
 pub fn user_flow(dir: &Path) -> Result<(flow::UserFlow, Vec<String>)> {
     use flow::{Common, Step as F};
     let rec = crate::model::replay::load(dir).map_err(|e| anyhow::anyhow!(e))?;
-    let mut steps = vec![F::SetViewport { width: 1280, height: 720, device_scale_factor: 1.0, is_mobile: false, has_touch: false, is_landscape: true, common: Common::default() }];
+    let mut steps = vec![F::SetViewport {
+        width: 1280,
+        height: 720,
+        device_scale_factor: 1.0,
+        is_mobile: false,
+        has_touch: false,
+        is_landscape: true,
+        common: Common::default(),
+    }];
     let mut skipped = vec![];
     if let Some(start) = &rec.start {
         steps.push(F::Navigate { url: start.clone(), common: Common { asserted_events: tools::navigation(start), ..Common::default() } });

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-
 use anyhow::Result;
 use browser::state::PageState;
 use browser::{Action, Browser, StateOptions};
@@ -22,14 +21,14 @@ use recordings::{Record, Recorder};
 use serde_json::{json, Value};
 
 use crate::args::at_least_one;
+use crate::args::BrowserArgs;
 use crate::consent::{Confirm, SessionConsent};
 use crate::model::{Extract, Observation, Provider, Reply, Request, ToolCall, ToolResult, Turn};
 use crate::narrate::Narrator;
 use crate::output::OutDir;
-use crate::text::one_line;
 use crate::session::{self, picture, session_id, Shot};
+use crate::text::one_line;
 use crate::tools::{self, Tool};
-use crate::args::BrowserArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -99,14 +98,20 @@ How to work:
 /// Usage errors a run is refused for before anything starts (exit 2).
 fn check_run_args(args: &RunArgs) -> Result<(), String> {
     if args.task.trim().is_empty() {
-        return Err("the task is empty; say what to do, e.g. errand run \"compare the prices of the plans\" --start https://vendor.example/pricing".into());
+        return Err(
+            "the task is empty; say what to do, e.g. errand run \"compare the prices of the plans\" --start https://vendor.example/pricing"
+                .into(),
+        );
     }
     let builtin = match args.model.as_deref() {
         Some(m) => m == "builtin",
         None => std::env::var_os("ANTHROPIC_API_KEY").is_none() && std::env::var_os("OPENAI_API_KEY").is_none(),
     };
     if builtin && args.start.is_empty() && args.search.is_none() {
-        return Err("the built-in policy needs somewhere to begin: pass --start URL (repeatable) or --search 'https://site/search?q={query}'".into());
+        return Err(
+            "the built-in policy needs somewhere to begin: pass --start URL (repeatable) or --search 'https://site/search?q={query}'"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -349,10 +354,7 @@ impl Session {
             self.narr.spin("waiting for the model");
             let t = Instant::now();
             let narr = &self.narr;
-            let reply = self
-                .provider
-                .next(&req, &mut |e, d| narr.line(&format!("    {e}; retrying in {:.1} s", d.as_secs_f64())))
-                .await;
+            let reply = self.provider.next(&req, &mut |e, d| narr.line(&format!("    {e}; retrying in {:.1} s", d.as_secs_f64()))).await;
             self.narr.stop_spin();
             let reply: Reply = match reply {
                 Ok(r) => r,
@@ -368,7 +370,11 @@ impl Session {
             self.tokens_in += reply.usage.input;
             self.tokens_out += reply.usage.output;
             self.tokens_cached += reply.usage.cache_read;
-            let calls_json: Vec<Value> = reply.calls.iter().map(|c| json!({"id": c.id, "tool": c.name, "args": tools::redact(&c.name, c.args.as_ref().ok())})).collect();
+            let calls_json: Vec<Value> = reply
+                .calls
+                .iter()
+                .map(|c| json!({"id": c.id, "tool": c.name, "args": tools::redact(&c.name, c.args.as_ref().ok())}))
+                .collect();
             // The turn is logged once its calls have run: only then is it known which typed
             // values were secrets, and the writer redacts them from the model's words too
             // ("I will sign in with the password …").
@@ -385,7 +391,11 @@ impl Session {
                 self.rec.log(turn_record);
                 idle += 1;
                 if idle >= 2 || matches!(self.provider, Provider::Script(_)) {
-                    return End::Failed(if reply.text.is_empty() { "the model stopped without calling done".into() } else { format!("the model stopped without calling done: {}", one_line(&reply.text, 200)) });
+                    return End::Failed(if reply.text.is_empty() {
+                        "the model stopped without calling done".into()
+                    } else {
+                        format!("the model stopped without calling done: {}", one_line(&reply.text, 200))
+                    });
                 }
                 self.turns.push(Turn::User("Use a tool to continue, or call done with a summary if the task is complete.".into()));
                 continue;
@@ -396,7 +406,13 @@ impl Session {
             let mut finished = None;
             for call in &reply.calls {
                 if finished.is_some() || self.steps >= self.args.max_steps {
-                    results.push(ToolResult { id: call.id.clone(), name: call.name.clone(), text: "not run: the run ended before this call".into(), image: None, is_error: true });
+                    results.push(ToolResult {
+                        id: call.id.clone(),
+                        name: call.name.clone(),
+                        text: "not run: the run ended before this call".into(),
+                        image: None,
+                        is_error: true,
+                    });
                     continue;
                 }
                 self.steps += 1;
@@ -444,7 +460,17 @@ impl Session {
                 result.text = format!("error: {e}");
                 result.is_error = true;
                 self.narrate_step(call, intent, &format!("refused: {e}"), t);
-                self.record_step(call, args_shown, intent, false, &result.text, &url_before, None, Shot::default(), t.elapsed().as_millis() as u64);
+                self.record_step(
+                    call,
+                    args_shown,
+                    intent,
+                    false,
+                    &result.text,
+                    &url_before,
+                    None,
+                    Shot::default(),
+                    t.elapsed().as_millis() as u64,
+                );
                 return (result, None);
             }
         };
@@ -497,9 +523,11 @@ impl Session {
             Tool::ExtractTable { target } => match self.browser.extract_table(target.as_ref()).await {
                 Ok(v) => {
                     let rows = v["rows"].as_array().map(|r| r.len()).unwrap_or(0);
-                    let mut text = serde_json::to_string(&json!({"caption": v["caption"], "header": v["header"], "rows": v["rows"]})).unwrap_or_default();
+                    let mut text = serde_json::to_string(&json!({"caption": v["caption"], "header": v["header"], "rows": v["rows"]}))
+                        .unwrap_or_default();
                     truncate(&mut text, 20_000);
-                    result.text = format!("table with {rows} rows:\n<page_content note=\"untrusted web content\">\n{text}\n</page_content>");
+                    result.text =
+                        format!("table with {rows} rows:\n<page_content note=\"untrusted web content\">\n{text}\n</page_content>");
                     format!("table with {rows} rows")
                 }
                 Err(e) => self.browser_error(&mut result, e),
@@ -583,7 +611,9 @@ impl Session {
             "deny" => {}
             "always" => match allowlist::file::add(&self.allowlist_file, std::slice::from_ref(&pattern)) {
                 Ok(_) => self.narr.line(&format!("    added {pattern} to {}", self.allowlist_file.display())),
-                Err(e) => self.narr.line(&format!("    could not add {pattern} to the allowlist file ({e}); allowed for this session only")),
+                Err(e) => {
+                    self.narr.line(&format!("    could not add {pattern} to the allowlist file ({e}); allowed for this session only"))
+                }
             },
             "once" => once = Some(pattern.clone()),
             _ => {}
@@ -593,7 +623,15 @@ impl Session {
                 self.live.add(p);
             }
         }
-        self.narr.line(&format!("    {}", match choice { "deny" => "denied", "once" => "allowed once", "session" => "allowed for this session", _ => "allowed always" }));
+        self.narr.line(&format!(
+            "    {}",
+            match choice {
+                "deny" => "denied",
+                "once" => "allowed once",
+                "session" => "allowed for this session",
+                _ => "allowed always",
+            }
+        ));
         self.rec.log(Record::AllowPrompt { url, pattern, answer: choice.into() });
         once
     }
@@ -608,7 +646,11 @@ impl Session {
                 let path = format!("downloads/{file}");
                 match std::fs::read(self.out.root.join(&path)) {
                     Ok(bytes) => {
-                        self.rec.log(Record::FileWritten { path: path.clone(), sha256: recordings::sha256(&bytes), bytes: bytes.len() as u64 });
+                        self.rec.log(Record::FileWritten {
+                            path: path.clone(),
+                            sha256: recordings::sha256(&bytes),
+                            bytes: bytes.len() as u64,
+                        });
                         self.narr.event(json!({"event": "file", "path": path, "bytes": bytes.len()}));
                     }
                     Err(e) => self.narr.line(&format!("    the download {path} cannot be read: {e}")),
@@ -716,7 +758,18 @@ impl Session {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_step(&self, call: &ToolCall, args: Value, intent: &str, ok: bool, summary: &str, url_before: &str, locator: Option<Value>, shot: Shot, ms: u64) {
+    fn record_step(
+        &self,
+        call: &ToolCall,
+        args: Value,
+        intent: &str,
+        ok: bool,
+        summary: &str,
+        url_before: &str,
+        locator: Option<Value>,
+        shot: Shot,
+        ms: u64,
+    ) {
         let (url, title) = self.browser.tabs().into_iter().find(|x| x.3).map(|x| (x.2, x.1)).unwrap_or_default();
         self.rec.log(Record::Step {
             step: self.steps,
@@ -766,11 +819,19 @@ impl Session {
             End::Done(s) => ("done", s.clone(), 0),
             End::Budget(s) => ("budget", s.clone(), 1),
             End::Failed(s) => ("failed", s.clone(), 1),
-            End::Aborted if self.consent.0.aborted.load(std::sync::atomic::Ordering::SeqCst) => ("aborted", "stopped at the consent prompt".to_string(), 1),
+            End::Aborted if self.consent.0.aborted.load(std::sync::atomic::Ordering::SeqCst) => {
+                ("aborted", "stopped at the consent prompt".to_string(), 1)
+            }
             End::Aborted => ("aborted", "stopped".to_string(), 1),
             End::Interrupted(why) => ("aborted", format!("stopped by {why}"), 1),
         };
-        self.rec.log(Record::SessionEnd { outcome: outcome.into(), steps: self.steps, tokens_in: self.tokens_in, tokens_out: self.tokens_out, summary: summary.clone() });
+        self.rec.log(Record::SessionEnd {
+            outcome: outcome.into(),
+            steps: self.steps,
+            tokens_in: self.tokens_in,
+            tokens_out: self.tokens_out,
+            summary: summary.clone(),
+        });
         self.rec.flush().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;
         let written = self.out.written();
@@ -860,5 +921,4 @@ mod tests {
     fn citations_name_only_existing_extracts() {
         assert_eq!(citations("See [2] and [1], also [9] and [x] [2].", 3), vec![1, 2]);
     }
-
 }

@@ -89,7 +89,8 @@ pub fn path() -> Option<PathBuf> {
 
 fn load(path: &Path) -> Result<Store> {
     match std::fs::read_to_string(path) {
-        Ok(t) => serde_json::from_str(&t).with_context(|| format!("{} is not a secrets file errand wrote; move it away and store the secrets again", path.display())),
+        Ok(t) => serde_json::from_str(&t)
+            .with_context(|| format!("{} is not a secrets file errand wrote; move it away and store the secrets again", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -98,7 +99,8 @@ fn load(path: &Path) -> Result<Store> {
 fn save(path: &Path, store: &Store) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new().prefix(".secrets-").tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(".secrets-").tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     // (tempfile makes it readable by its owner only.)
     tmp.write_all(serde_json::to_string_pretty(store)?.as_bytes())?;
     tmp.as_file().sync_all()?;
@@ -118,7 +120,10 @@ fn pattern_allows(pattern: &str, policy: &Policy, url: &str) -> bool {
 }
 
 fn parse_hosts(hosts: &[String]) -> Result<Vec<(String, Policy)>> {
-    hosts.iter().map(|h| Policy::parse(std::slice::from_ref(h)).map(|p| (h.clone(), p)).map_err(|e| anyhow::anyhow!("--host {h}: {e}"))).collect()
+    hosts
+        .iter()
+        .map(|h| Policy::parse(std::slice::from_ref(h)).map(|p| (h.clone(), p)).map_err(|e| anyhow::anyhow!("--host {h}: {e}")))
+        .collect()
 }
 
 /// The stored secrets as bindings for the browser's proxy, or an error naming the file.
@@ -152,7 +157,10 @@ exactly; errand writes the value in only when it is sent to the secret's own hos
 
 fn read_value(name: &str) -> Result<String> {
     if std::io::stdin().is_terminal() {
-        let v = dialoguer::Password::new().with_prompt(format!("value of {name}")).interact().context("could not read the value from the terminal")?;
+        let v = dialoguer::Password::new()
+            .with_prompt(format!("value of {name}"))
+            .interact()
+            .context("could not read the value from the terminal")?;
         return Ok(v);
     }
     let mut line = String::new();
@@ -192,9 +200,15 @@ fn run_inner(cmd: SecretsCmd) -> Result<ExitCode> {
                         false
                     }
                 };
-            let place = if in_keyring { format!("the system keyring (its hosts in {})", path.display()) } else { path.display().to_string() };
+            let place =
+                if in_keyring { format!("the system keyring (its hosts in {})", path.display()) } else { path.display().to_string() };
             store.secrets.retain(|s| s.name != name);
-            store.secrets.push(Stored { name: name.clone(), hosts: hosts.clone(), value: (!in_keyring).then_some(value), keyring: in_keyring });
+            store.secrets.push(Stored {
+                name: name.clone(),
+                hosts: hosts.clone(),
+                value: (!in_keyring).then_some(value),
+                keyring: in_keyring,
+            });
             if let Err(e) = save(&path, &store) {
                 // Leave no value in the keyring that no file names.
                 if in_keyring && !was_in_keyring {
@@ -227,7 +241,9 @@ fn run_inner(cmd: SecretsCmd) -> Result<ExitCode> {
             if gone.keyring {
                 match keyring_entry(&name).and_then(|e| e.delete_credential()) {
                     Ok(()) | Err(keyring::Error::NoEntry) => {}
-                    Err(e) => bail!("could not remove {name} from the system keyring ({e}); nothing was changed: unlock the keyring and try again"),
+                    Err(e) => bail!(
+                        "could not remove {name} from the system keyring ({e}); nothing was changed: unlock the keyring and try again"
+                    ),
                 }
             }
             store.secrets.retain(|s| s.name != name);

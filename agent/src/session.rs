@@ -141,7 +141,13 @@ pub fn record_blocks(browser: &Browser, rec: &Recorder, narr: &Narrator, seen: &
     let all = browser.blocked();
     let mut page = vec![];
     for b in all.iter().skip(*seen) {
-        rec.log(Record::Blocked { url: b.url.clone(), reason: b.reason.clone(), layer: b.layer.clone(), source: b.source.clone(), resource: b.resource.clone() });
+        rec.log(Record::Blocked {
+            url: b.url.clone(),
+            reason: b.reason.clone(),
+            layer: b.layer.clone(),
+            source: b.source.clone(),
+            resource: b.resource.clone(),
+        });
         if b.source != "chromium" {
             narr.event(json!({"event": "blocked", "url": b.url, "reason": b.reason, "layer": b.layer}));
             page.push(b.clone());

@@ -536,7 +536,14 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), TOOLS.len());
-        let table = [("click", Some(Kind::Web)), ("extract", Some(Kind::Read)), ("screenshot", Some(Kind::Read)), ("write_file", Some(Kind::File)), ("done", Some(Kind::Finish)), ("fly", None)];
+        let table = [
+            ("click", Some(Kind::Web)),
+            ("extract", Some(Kind::Read)),
+            ("screenshot", Some(Kind::Read)),
+            ("write_file", Some(Kind::File)),
+            ("done", Some(Kind::Finish)),
+            ("fly", None),
+        ];
         for (name, want) in table {
             assert_eq!(kind(name), want, "{name}");
         }
@@ -558,7 +565,10 @@ mod tests {
         for (name, args, want) in table {
             assert_eq!(describe(name, Some(&args)), want);
         }
-        assert_eq!(redact("type", Some(&json!({"ref": "e4", "text": "Hunter2"}))), json!({"ref": "e4", "text": "[recorded with the step]"}));
+        assert_eq!(
+            redact("type", Some(&json!({"ref": "e4", "text": "Hunter2"}))),
+            json!({"ref": "e4", "text": "[recorded with the step]"})
+        );
         assert_eq!(redact("click", Some(&json!({"text": "Buy"}))), json!({"text": "Buy"}));
     }
 }

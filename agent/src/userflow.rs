@@ -102,7 +102,12 @@ fn describe(s: &Step) -> String {
         Step::Change { selectors, .. } => format!("change {}", sel(selectors)),
         Step::KeyDown { key, .. } => format!("keyDown {key}"),
         Step::KeyUp { key, .. } => format!("keyUp {key}"),
-        Step::Scroll { selectors, x, y, .. } => format!("scroll {}to {},{}", selectors.as_deref().map(|s| format!("{} ", sel(s))).unwrap_or_default(), x.unwrap_or(0.0), y.unwrap_or(0.0)),
+        Step::Scroll { selectors, x, y, .. } => format!(
+            "scroll {}to {},{}",
+            selectors.as_deref().map(|s| format!("{} ", sel(s))).unwrap_or_default(),
+            x.unwrap_or(0.0),
+            y.unwrap_or(0.0)
+        ),
         Step::Close { .. } => "close".into(),
         Step::WaitForElement { selectors, .. } => format!("waitForElement {}", sel(selectors)),
         Step::WaitForExpression { expression, .. } => format!("waitForExpression {}", crate::text::one_line(expression, 60)),
@@ -144,8 +149,17 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
     };
     narr.redact_with(rec.secrets().clone());
     let (consent, consent_policy) = session::consent(a.confirm, false, a.confirm_timeout, file.rules, &rec);
-    narr.info(&format!("replay {}: Recorder flow \"{}\", {} (recording {id})", path.display(), flow.title, crate::stdio::plural(flow.steps.len(), "step")));
-    narr.info(&format!("allowlist: {} (the flow's own hosts: {})", live.patterns().join(", "), if named.is_empty() { "none".into() } else { named.join(", ") }));
+    narr.info(&format!(
+        "replay {}: Recorder flow \"{}\", {} (recording {id})",
+        path.display(),
+        flow.title,
+        crate::stdio::plural(flow.steps.len(), "step")
+    ));
+    narr.info(&format!(
+        "allowlist: {} (the flow's own hosts: {})",
+        live.patterns().join(", "),
+        if named.is_empty() { "none".into() } else { named.join(", ") }
+    ));
     narr.event(json!({"event": "start", "session": id, "flow": path, "title": flow.title, "steps": flow.steps.len(), "allowlist": live.patterns(), "recording": rec_dir}));
     if let Some(n) = consent.notice() {
         narr.info(&n);
@@ -287,7 +301,14 @@ impl FlowRun<'_> {
         let mut said = match step {
             Step::SetViewport { width, height, device_scale_factor, is_mobile, has_touch, is_landscape, .. } => {
                 if is_page {
-                    let v = Viewport { width: *width, height: *height, scale: *device_scale_factor, mobile: *is_mobile, touch: *has_touch, landscape: *is_landscape };
+                    let v = Viewport {
+                        width: *width,
+                        height: *height,
+                        scale: *device_scale_factor,
+                        mobile: *is_mobile,
+                        touch: *has_touch,
+                        landscape: *is_landscape,
+                    };
                     b.flow_viewport(&page, &v).await.map_err(err)?;
                     format!("viewport {width}x{height}")
                 } else {
@@ -304,13 +325,25 @@ impl FlowRun<'_> {
             Step::Click { press, duration, .. } => {
                 let found = b.flow_locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
                 let hold = Duration::from_millis(duration.unwrap_or(0));
-                let c = Click { offset: Some((press.offset_x, press.offset_y)), button: button(press.button), count: 1, hold, modifiers: self.modifiers };
+                let c = Click {
+                    offset: Some((press.offset_x, press.offset_y)),
+                    button: button(press.button),
+                    count: 1,
+                    hold,
+                    modifiers: self.modifiers,
+                };
                 b.flow_click(&page, &found, &c).await.map_err(err)?;
                 format!("clicked (selector {})", found.selector + 1)
             }
             Step::DoubleClick { press, .. } => {
                 let found = b.flow_locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
-                let c = Click { offset: Some((press.offset_x, press.offset_y)), button: button(press.button), count: 2, hold: Duration::ZERO, modifiers: self.modifiers };
+                let c = Click {
+                    offset: Some((press.offset_x, press.offset_y)),
+                    button: button(press.button),
+                    count: 2,
+                    hold: Duration::ZERO,
+                    modifiers: self.modifiers,
+                };
                 b.flow_click(&page, &found, &c).await.map_err(err)?;
                 format!("double-clicked (selector {})", found.selector + 1)
             }
@@ -436,12 +469,18 @@ impl FlowRun<'_> {
                         // The reference stops waiting when the expression throws (its poller
                         // dies and the step times out), so an error fails the step: at once.
                         Err(_) if Instant::now() >= deadline => {
-                            return Err(format!("waitForExpression timed out after {} ms: the expression's promise never settled", timeout.as_millis()))
+                            return Err(format!(
+                                "waitForExpression timed out after {} ms: the expression's promise never settled",
+                                timeout.as_millis()
+                            ))
                         }
                         Err(e) => return Err(format!("{e}; an expression that throws is not tried again")),
                     }
                     if Instant::now() > deadline {
-                        return Err(format!("waitForExpression timed out after {} ms: the expression never became true", timeout.as_millis()));
+                        return Err(format!(
+                            "waitForExpression timed out after {} ms: the expression never became true",
+                            timeout.as_millis()
+                        ));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -458,7 +497,8 @@ impl FlowRun<'_> {
         // Expected navigations: the frame must have navigated since the step began.
         for e in &c.asserted_events {
             let AssertedEvent::Navigation { url, title } = e;
-            let (now_url, now_title) = b.flow_wait_navigation(&frame, navigations, timeout).await.map_err(|e| format!("expected a navigation: {e}"))?;
+            let (now_url, now_title) =
+                b.flow_wait_navigation(&frame, navigations, timeout).await.map_err(|e| format!("expected a navigation: {e}"))?;
             said.push_str(&format!("; navigated to {now_url}"));
             // The reference waits for the navigation only; a different address or title
             // is worth a note, not a failure.

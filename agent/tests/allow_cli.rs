@@ -4,13 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn errand(file: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errand"))
-        .arg("allow")
-        .arg("--allowlist")
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("errand runs")
+    Command::new(env!("CARGO_BIN_EXE_errand")).arg("allow").arg("--allowlist").arg(file).args(args).output().expect("errand runs")
 }
 
 fn text(o: &Output) -> String {
@@ -33,7 +27,10 @@ fn add_list_check_remove() {
     assert_eq!(o.status.code(), Some(1), "exit 0 only if all are allowed");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("allow https://docs.rs/"), "{out}");
-    assert!(out.contains("block http://2130706433:8081/: http://127.0.0.1:8081 is not allowed (the allowlist has 127.0.0.1:8080)"), "{out}");
+    assert!(
+        out.contains("block http://2130706433:8081/: http://127.0.0.1:8081 is not allowed (the allowlist has 127.0.0.1:8080)"),
+        "{out}"
+    );
     assert!(out.contains("block http://allowed.com@evil.example/: evil.example is not on the allowlist"), "{out}");
 
     let o = errand(&f, &["remove", "docs.rs", "nothere.example"]);
@@ -52,7 +49,11 @@ fn a_malformed_file_is_reported_with_its_line_and_left_untouched() {
     for args in [&["add", "ok.example"][..], &["remove", "docs.rs"], &["list"], &["check", "https://docs.rs/"]] {
         let o = errand(&f, args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
-        assert!(text(&o).contains(&format!("{}:4:3: \"*.co.uk\" would allow every site under the public suffix", f.display())), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("{}:4:3: \"*.co.uk\" would allow every site under the public suffix", f.display())),
+            "{}",
+            text(&o)
+        );
         assert_eq!(std::fs::read(&f).unwrap(), original.as_bytes(), "byte-for-byte unchanged after {args:?}");
     }
     std::fs::write(&f, "allow = [\n  \"docs.rs\"\n  \"x.example\"\n]\n").unwrap();

@@ -82,7 +82,12 @@ async fn extract_into_a_closed_pipe_stops_quietly_and_http_errors_are_errors() {
 
 /// Temporary profiles errand left in `tmp`.
 fn profiles(tmp: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(tmp).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("errand-profile-")).collect()
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("errand-profile-"))
+        .collect()
 }
 
 #[tokio::test]
@@ -98,7 +103,14 @@ async fn sigterm_and_ctrl_c_close_the_browser_remove_the_profile_and_end_the_rec
         let mut child = c.spawn().unwrap();
         let pid = child.id().unwrap() as i32;
         // Wait until the run is under way (the first step is recorded).
-        let rec_has_step = || std::fs::read_dir(&d.rec).ok().and_then(|mut r| r.next()).and_then(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("session.jsonl")).unwrap_or_default().contains("\"step\":1,")).unwrap_or(false);
+        let rec_has_step = || {
+            std::fs::read_dir(&d.rec)
+                .ok()
+                .and_then(|mut r| r.next())
+                .and_then(|e| e.ok())
+                .map(|e| std::fs::read_to_string(e.path().join("session.jsonl")).unwrap_or_default().contains("\"step\":1,"))
+                .unwrap_or(false)
+        };
         for _ in 0..300 {
             if rec_has_step() {
                 break;
@@ -118,7 +130,14 @@ async fn sigterm_and_ctrl_c_close_the_browser_remove_the_profile_and_end_the_rec
     }
     // `open` and `extract` too: interrupted while a page never answers.
     for cmd in ["open", "extract"] {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args([cmd, &site.url("/never")]).env("TMPDIR", tmp.path()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+            .args([cmd, &site.url("/never")])
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         for _ in 0..300 {
             if !profiles(tmp.path()).is_empty() {
                 break;
@@ -172,7 +191,24 @@ fn help_names_every_value_the_environment_and_the_exit_codes() {
     let o = bin().args(["run", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    for want in ["-s, --start <URL>", "-o, --out <DIR>", "-m, --model <MODEL>", "--record-dir <DIR>", "--confirm-timeout <SECONDS>", "--max-steps <N>", "--chrome <FILE>", "--profile <DIR>", "--allowlist <FILE>", "--cdp-url <URL>", "Examples:", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "CHROME", "ERRAND_LOG", "Exit codes:"] {
+    for want in [
+        "-s, --start <URL>",
+        "-o, --out <DIR>",
+        "-m, --model <MODEL>",
+        "--record-dir <DIR>",
+        "--confirm-timeout <SECONDS>",
+        "--max-steps <N>",
+        "--chrome <FILE>",
+        "--profile <DIR>",
+        "--allowlist <FILE>",
+        "--cdp-url <URL>",
+        "Examples:",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_BASE_URL",
+        "CHROME",
+        "ERRAND_LOG",
+        "Exit codes:",
+    ] {
         assert!(help.contains(want), "run --help lacks {want:?}:\n{help}");
     }
     // Every option and argument says what it is.
@@ -182,11 +218,27 @@ fn help_names_every_value_the_environment_and_the_exit_codes() {
         if last_was_flag {
             assert!(!t.is_empty(), "an option without a description in:\n{help}");
         }
-        last_was_flag = t.starts_with("--") || (t.len() > 3 && t.starts_with('-') && t.as_bytes()[2] == b',') || (t.starts_with('<') && t.ends_with('>'));
+        last_was_flag = t.starts_with("--")
+            || (t.len() > 3 && t.starts_with('-') && t.as_bytes()[2] == b',')
+            || (t.starts_with('<') && t.ends_with('>'));
     }
     // Every subcommand's arguments and options say what they are (the short help puts the
     // description on the same line).
-    for cmd in [&["demo"][..], &["extract"], &["open"], &["allow", "add"], &["allow", "remove"], &["allow", "check"], &["allow", "submit-add"], &["allow", "submit-remove"], &["recordings", "list"], &["recordings", "show"], &["recordings", "verify"], &["recordings", "report"], &["recordings", "export"]] {
+    for cmd in [
+        &["demo"][..],
+        &["extract"],
+        &["open"],
+        &["allow", "add"],
+        &["allow", "remove"],
+        &["allow", "check"],
+        &["allow", "submit-add"],
+        &["allow", "submit-remove"],
+        &["recordings", "list"],
+        &["recordings", "show"],
+        &["recordings", "verify"],
+        &["recordings", "report"],
+        &["recordings", "export"],
+    ] {
         let o = bin().args(cmd).arg("-h").output().unwrap();
         let help = String::from_utf8_lossy(&o.stdout);
         for line in help.lines().filter(|l| l.starts_with("  ") && matches!(l.trim_start().chars().next(), Some('-' | '<'))) {
@@ -208,7 +260,8 @@ async fn narration_reads_as_english_and_carries_no_colour_codes_off_a_terminal()
     let d = dirs();
     let model = script_model(&d, "one.json", json!([{"tool": "done", "args": {"summary": "nothing to do"}}]));
     // A warning from the log is printed too (an unknown log target level is still a filter).
-    let r = run(errand(&d, &["one step", "--start", &site.url("/index.html"), "--model", &model], &[("ERRAND_LOG", "warn,errand=debug")])).await;
+    let r = run(errand(&d, &["one step", "--start", &site.url("/index.html"), "--model", &model], &[("ERRAND_LOG", "warn,errand=debug")]))
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("errand: errand"), "{}", r.stderr);
     assert!(r.stderr.contains("after 1 step in"), "{}", r.stderr);
@@ -236,7 +289,8 @@ async fn the_builtin_policy_follows_the_sites_structure_and_fails_when_nothing_i
     let start = site.url("/kayaks/index.html");
     // "Pricing" shares no word with the task: found through the site's navigation. The
     // gallery answers 404: noted as not read, never cited.
-    let r = run(errand(&d, &["What do kayak rental plans cost and where can I see otters?", "--start", &start, "--model", "builtin"], &[])).await;
+    let r = run(errand(&d, &["What do kayak rental plans cost and where can I see otters?", "--start", &start, "--model", "builtin"], &[]))
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = std::fs::read_to_string(d.out.join("report.md")).unwrap();
     assert!(report.contains("25 euros") && report.contains("/kayaks/pricing.html>"), "{report}");
@@ -259,7 +313,11 @@ async fn a_run_saves_downloads_in_its_output_folder() {
     let d = dirs();
     std::fs::create_dir_all(d.out.join("downloads")).unwrap();
     std::fs::write(d.out.join("downloads/report.txt"), "someone else's file").unwrap();
-    let model = script_model(&d, "dl.json", json!([{"tool": "click", "args": {"text": "Download file"}}, {"tool": "wait", "args": {"ms": 1500}}, {"tool": "done", "args": {"summary": "downloaded"}}]));
+    let model = script_model(
+        &d,
+        "dl.json",
+        json!([{"tool": "click", "args": {"text": "Download file"}}, {"tool": "wait", "args": {"ms": 1500}}, {"tool": "done", "args": {"summary": "downloaded"}}]),
+    );
     let r = run(errand(&d, &["download the file", "--start", &site.url("/popup.html"), "--model", &model], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Named as the server suggested (report.txt), beside (never over) the file already there.
@@ -293,7 +351,12 @@ async fn a_recorder_flow_stops_cleanly_on_sigterm() {
         .unwrap();
     // Under way: the navigation (step 1) is recorded.
     for _ in 0..500 {
-        let started = std::fs::read_dir(&d.rec).ok().and_then(|mut r| r.next()).and_then(|e| e.ok()).map(|e| std::fs::read_to_string(e.path().join("session.jsonl")).unwrap_or_default().contains("\"step\":1,")).unwrap_or(false);
+        let started = std::fs::read_dir(&d.rec)
+            .ok()
+            .and_then(|mut r| r.next())
+            .and_then(|e| e.ok())
+            .map(|e| std::fs::read_to_string(e.path().join("session.jsonl")).unwrap_or_default().contains("\"step\":1,"))
+            .unwrap_or(false);
         if started {
             break;
         }
@@ -313,11 +376,13 @@ async fn a_recorder_flow_stops_cleanly_on_sigterm() {
 async fn chromiums_background_calls_stay_out_of_the_record_and_a_pages_calls_to_those_hosts_do_not() {
     let site = Site::start().await;
     let d = dirs();
-    let model = script_model(&d, "look.json", json!([{"tool": "wait", "args": {"ms": 1500}}, {"tool": "done", "args": {"summary": "looked"}}]));
+    let model =
+        script_model(&d, "look.json", json!([{"tool": "wait", "args": {"ms": 1500}}, {"tool": "done", "args": {"summary": "looked"}}]));
     let r = run(errand(&d, &["look", "--start", &site.url("/google-hosts.html"), "--model", &model], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (_, lines) = recording(&d.rec);
-    let blocked: Vec<(&str, &str)> = lines.iter().filter(|l| l["type"] == "blocked").map(|l| (l["url"].as_str().unwrap(), l["source"].as_str().unwrap())).collect();
+    let blocked: Vec<(&str, &str)> =
+        lines.iter().filter(|l| l["type"] == "blocked").map(|l| (l["url"].as_str().unwrap(), l["source"].as_str().unwrap())).collect();
     // Chromium's own update and account calls: stopped at launch, so none in the record.
     assert!(blocked.iter().all(|(_, source)| *source != "chromium"), "{blocked:?}");
     // The page's calls to the very same hosts are refused and recorded as the page's.
@@ -339,7 +404,8 @@ async fn open_and_extract_only_read_a_page_that_posts_as_it_loads() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("must send none of them"));
     // Both commands have ended, and their browsers with them: nothing more can arrive.
-    let sent: Vec<_> = site.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect();
+    let sent: Vec<_> =
+        site.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect();
     assert!(sent.is_empty(), "state-changing requests reached the server: {sent:?}");
 }
 
@@ -349,7 +415,11 @@ async fn short_passwords_and_credentials_in_a_base_url_are_never_recorded() {
     let site = Site::start().await;
     // A short password, typed and sent in a GET form's address.
     let d = dirs();
-    let model = script_model(&d, "pw.json", json!([{"tool": "type", "args": {"selector": "#pw", "text": "Q7", "submit": true}}, {"tool": "done", "args": {"summary": "typed"}}]));
+    let model = script_model(
+        &d,
+        "pw.json",
+        json!([{"tool": "type", "args": {"selector": "#pw", "text": "Q7", "submit": true}}, {"tool": "done", "args": {"summary": "typed"}}]),
+    );
     let r = run(errand(&d, &["sign in", "--start", &site.url("/form.html"), "--model", &model], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(site.requests().iter().any(|q| q.query.contains("pw=Q7")), "the form was sent with the password");
@@ -360,7 +430,12 @@ async fn short_passwords_and_credentials_in_a_base_url_are_never_recorded() {
     let d = dirs();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://gw-user:gw-TOKEN-4711@127.0.0.1:{closed}");
-    let r = run(errand(&d, &["x", "--start", &site.url("/index.html"), "--model", "anthropic:claude-test"], &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &base)])).await;
+    let r = run(errand(
+        &d,
+        &["x", "--start", &site.url("/index.html"), "--model", "anthropic:claude-test"],
+        &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &base)],
+    ))
+    .await;
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
     let (dir, _) = recording(&d.rec);
@@ -388,15 +463,26 @@ async fn a_password_the_model_announces_before_typing_it_is_never_recorded() {
     let server = vendor(
         "/v1/messages",
         vec![
-            claude("I will sign in with the password Hunter2Secret!", &[("t1", "type", json!({"selector": "#pw", "text": "Hunter2Secret!"}))]),
+            claude(
+                "I will sign in with the password Hunter2Secret!",
+                &[("t1", "type", json!({"selector": "#pw", "text": "Hunter2Secret!"}))],
+            ),
             claude("Signed in; Hunter2Secret! worked.", &[("t2", "done", json!({"summary": "signed in"}))]),
         ],
     )
     .await;
-    let r = run(errand(&d, &["sign in", "--start", &site.url("/form.html"), "--model", "anthropic:claude-test"], &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &server.uri())])).await;
+    let r = run(errand(
+        &d,
+        &["sign in", "--start", &site.url("/form.html"), "--model", "anthropic:claude-test"],
+        &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &server.uri())],
+    ))
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (dir, lines) = recording(&d.rec);
-    assert!(lines.iter().any(|l| l["type"] == "model_turn" && l["text"].as_str().unwrap().contains("password [secret]")), "the turn is recorded, redacted");
+    assert!(
+        lines.iter().any(|l| l["type"] == "model_turn" && l["text"].as_str().unwrap().contains("password [secret]")),
+        "the turn is recorded, redacted"
+    );
     assert!(!all_text(&dir).contains("Hunter2Secret") && !r.stderr.contains("Hunter2Secret"), "{}", r.stderr);
 }
 
@@ -419,12 +505,17 @@ async fn a_password_field_that_turns_into_text_on_focus_stays_secret_in_every_fi
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (dir, lines) = recording(&d.rec);
     // The form was held (no terminal: declined), its field masked in the record.
-    assert!(lines.iter().any(|l| l["type"] == "consent" && l["url"].as_str().unwrap_or_default().contains("route=reveal")), "the submission was held");
+    assert!(
+        lines.iter().any(|l| l["type"] == "consent" && l["url"].as_str().unwrap_or_default().contains("route=reveal")),
+        "the submission was held"
+    );
     let report = recordings_cmd(&d.rec, &["report", dir.to_str().unwrap()]);
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
     let notes = std::fs::read_to_string(d.out.join("notes.md")).unwrap();
     assert!(notes.contains("Unlocked with [secret]."), "{notes}");
-    for (what, text) in [("recording", all_text(&dir)), ("outputs", all_text(&d.out)), ("narration", r.stderr.clone()), ("--json", r.stdout.clone())] {
+    for (what, text) in
+        [("recording", all_text(&dir)), ("outputs", all_text(&d.out)), ("narration", r.stderr.clone()), ("--json", r.stdout.clone())]
+    {
         assert!(!text.contains("Zx9-Vault-Code"), "the code is in the {what}");
     }
 }

@@ -260,16 +260,34 @@ fn failing_flows(site: &Site) -> Vec<(Value, &'static str)> {
         (json!({"type": "navigate", "url": unreachable}), "step 2 (navigate): navigating to http://127.0.0.1:"),
         (json!({"type": "navigate", "url": unreachable}), "net::ERR_CONNECTION_REFUSED"),
         // No selector matches: every one is named with why.
-        (json!({"type": "click", "selectors": [["#nope"], ["aria/Nothing like this"]], "offsetX": 1, "offsetY": 1}), "step 2 (click): no element matches #nope (not found); aria/Nothing like this (not found)"),
+        (
+            json!({"type": "click", "selectors": [["#nope"], ["aria/Nothing like this"]], "offsetX": 1, "offsetY": 1}),
+            "step 2 (click): no element matches #nope (not found); aria/Nothing like this (not found)",
+        ),
         // Found but never visible (the log is empty, so it has no height): never clicked.
-        (json!({"type": "click", "selectors": [["#log"]], "offsetX": 1, "offsetY": 1}), "step 2 (click): no element matches #log (found but not visible)"),
-        (json!({"type": "waitForElement", "selectors": ["button"], "operator": "==", "count": 3}), "step 2 (waitForElement): waitForElement timed out"),
-        (json!({"type": "waitForExpression", "expression": "window.neverSet === true"}), "step 2 (waitForExpression): waitForExpression timed out"),
+        (
+            json!({"type": "click", "selectors": [["#log"]], "offsetX": 1, "offsetY": 1}),
+            "step 2 (click): no element matches #log (found but not visible)",
+        ),
+        (
+            json!({"type": "waitForElement", "selectors": ["button"], "operator": "==", "count": 3}),
+            "step 2 (waitForElement): waitForElement timed out",
+        ),
+        (
+            json!({"type": "waitForExpression", "expression": "window.neverSet === true"}),
+            "step 2 (waitForExpression): waitForExpression timed out",
+        ),
         // It throws until the paragraph appears (400 ms in), and the reference gives up on
         // an expression that throws.
-        (json!({"type": "waitForExpression", "expression": "document.querySelector('#appears-later').textContent === 'here'"}), "step 2 (waitForExpression): the expression failed: TypeError"),
+        (
+            json!({"type": "waitForExpression", "expression": "document.querySelector('#appears-later').textContent === 'here'"}),
+            "step 2 (waitForExpression): the expression failed: TypeError",
+        ),
         (json!({"type": "change", "selectors": ["#box"], "value": "x"}), "step 2 (change): the element cannot be filled out"),
-        (json!({"type": "click", "frame": [3], "selectors": ["button"], "offsetX": 1, "offsetY": 1}), "step 2 (click): the page has no frame at index path [3]"),
+        (
+            json!({"type": "click", "frame": [3], "selectors": ["button"], "offsetX": 1, "offsetY": 1}),
+            "step 2 (click): the page has no frame at index path [3]",
+        ),
         (json!({"type": "keyDown", "key": "NoSuchKey"}), "step 2 (keyDown): unknown key \"NoSuchKey\""),
         // The step's own timeout wins over the flow's.
         (json!({"type": "click", "selectors": ["#nope"], "offsetX": 1, "offsetY": 1, "timeout": 300}), "within 300 ms"),
@@ -293,7 +311,13 @@ async fn a_step_that_cannot_complete_fails_the_flow_with_its_number_and_reason()
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("bad.json");
     std::fs::write(&f, r#"{"title": "x", "steps": [{"type": "navigate"}]}"#).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("replay").arg(&f).arg("--record-dir").arg(tmp.path()).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .arg("replay")
+        .arg(&f)
+        .arg("--record-dir")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("step 1 of the flow: missing field `url`"), "{err}");
@@ -357,7 +381,8 @@ async fn a_flow_cannot_submit_or_reach_hosts_it_does_not_name() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Node.js and @puppeteer/replay: see tests/reference/README.md"]
 async fn matches_the_reference_runner() {
-    let dir = PathBuf::from(std::env::var("ERRAND_REFERENCE").expect("set ERRAND_REFERENCE to the folder with run-flow.mjs and node_modules"));
+    let dir =
+        PathBuf::from(std::env::var("ERRAND_REFERENCE").expect("set ERRAND_REFERENCE to the folder with run-flow.mjs and node_modules"));
     let site = Site::start().await;
     let mut flows = vec![(every_step_flow(&site), true), (frames_flow(&site), true)];
     flows.extend(failing_flows(&site).into_iter().map(|(f, _)| (f, false)));
@@ -423,7 +448,16 @@ async fn exported_frames_flow(site: &Site, tmp: &std::path::Path) -> Value {
     .unwrap();
     let foreign = site.foreign.trim_start_matches("http://").to_string();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
-        .args(["run", "Press the buttons", "--start", &site.url("/frames.html"), "--allow", &foreign, "--model", &format!("script:{}", script.display())])
+        .args([
+            "run",
+            "Press the buttons",
+            "--start",
+            &site.url("/frames.html"),
+            "--allow",
+            &foreign,
+            "--model",
+            &format!("script:{}", script.display()),
+        ])
         .arg("--record-dir")
         .arg(&rec)
         .arg("--out")
@@ -435,7 +469,12 @@ async fn exported_frames_flow(site: &Site, tmp: &std::path::Path) -> Value {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let id = std::fs::read_dir(&rec).unwrap().next().unwrap().unwrap().file_name().to_string_lossy().to_string();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["recordings", "export", &id, "--format", "puppeteer-replay"]).arg("--record-dir").arg(&rec).output().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["recordings", "export", &id, "--format", "puppeteer-replay"])
+        .arg("--record-dir")
+        .arg(&rec)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!String::from_utf8_lossy(&o.stderr).contains("inside a frame"), "{}", String::from_utf8_lossy(&o.stderr));
     let mut flow: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -445,7 +484,10 @@ async fn exported_frames_flow(site: &Site, tmp: &std::path::Path) -> Value {
         (json!([2]), "document.querySelector('#cross-button').textContent === 'Cross clicked'"),
         (json!([2]), "document.querySelector('#cross-input').value === 'hello'"),
     ] {
-        flow["steps"].as_array_mut().unwrap().push(json!({"type": "waitForExpression", "frame": frame, "expression": expr, "timeout": 2000}));
+        flow["steps"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "waitForExpression", "frame": frame, "expression": expr, "timeout": 2000}));
     }
     flow
 }

@@ -37,7 +37,8 @@ async fn https_pages_load_and_their_posts_are_held_in_the_proxy() {
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("held POST"), "the proxy held nothing: {err}");
     assert!(!err.contains("Fetch.enable"), "{err}");
-    let sent: Vec<_> = site.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect();
+    let sent: Vec<_> =
+        site.requests().into_iter().filter(|r| r.method != "GET").map(|r| format!("{} {}?{}", r.method, r.path, r.query)).collect();
     assert!(sent.is_empty(), "state-changing requests reached the server: {sent:?}");
 }
 
@@ -54,7 +55,11 @@ async fn certificates_errand_cannot_verify_are_refused_with_the_reason() {
     // Trusted CA, but the certificate names another host.
     let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
     let wrong = format!("https://{}/", listener.local_addr().unwrap());
-    fixtures::serve_tls(listener, ca.acceptor(&["127.0.0.9", "elsewhere.test"]), axum::Router::new().fallback(|| async { "should not be seen" }));
+    fixtures::serve_tls(
+        listener,
+        ca.acceptor(&["127.0.0.9", "elsewhere.test"]),
+        axum::Router::new().fallback(|| async { "should not be seen" }),
+    );
     let (code, stdout, err) = out(&bin().args(["open", &wrong, "--trust-ca", ca.pem.to_str().unwrap()]).output().unwrap());
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("ERR_CERT_COMMON_NAME_INVALID"), "{err}");
@@ -97,16 +102,25 @@ async fn company_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>
                     }
                 }
                 let first = head[0].trim().to_string();
-                let auth = head.iter().find(|h| h.to_ascii_lowercase().starts_with("proxy-authorization:")).map(|h| h.split_once(':').unwrap().1.trim().to_string()).unwrap_or_default();
+                let auth = head
+                    .iter()
+                    .find(|h| h.to_ascii_lowercase().starts_with("proxy-authorization:"))
+                    .map(|h| h.split_once(':').unwrap().1.trim().to_string())
+                    .unwrap_or_default();
                 log.lock().unwrap().push(format!("{first} auth={auth}"));
                 let mut parts = first.split_whitespace();
                 let (method, target) = (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string());
-                let hostport = if method == "CONNECT" { target.clone() } else { target.trim_start_matches("http://").split('/').next().unwrap_or_default().to_string() };
+                let hostport = if method == "CONNECT" {
+                    target.clone()
+                } else {
+                    target.trim_start_matches("http://").split('/').next().unwrap_or_default().to_string()
+                };
                 let Ok(mut upstream) = tokio::net::TcpStream::connect(&hostport).await else { return };
                 if method == "CONNECT" {
                     let _ = r.get_mut().write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
                 } else {
-                    let relayed: String = head.iter().filter(|h| !h.to_ascii_lowercase().starts_with("proxy-authorization:")).cloned().collect();
+                    let relayed: String =
+                        head.iter().filter(|h| !h.to_ascii_lowercase().starts_with("proxy-authorization:")).cloned().collect();
                     let _ = upstream.write_all(relayed.as_bytes()).await;
                 }
                 let buffered = r.buffer().to_vec();
@@ -124,34 +138,56 @@ async fn behind_a_company_proxy_errand_connects_through_it_after_its_own_checks(
     let with_credentials = proxy.replace("http://", "http://ann:Pr0xyPw@");
     // Plain http: sent to the proxy in absolute form, with its credentials.
     let site = Site::start().await;
-    let (code, stdout, err) = out(&bin().args(["extract", &site.url("/articles/otters.html"), "--upstream-proxy", &with_credentials]).env_remove("NO_PROXY").output().unwrap());
+    let (code, stdout, err) = out(&bin()
+        .args(["extract", &site.url("/articles/otters.html"), "--upstream-proxy", &with_credentials])
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap());
     assert_eq!(code, Some(0), "{err}");
     assert!(stdout.contains("otter"), "{stdout}");
     let basic = "Basic YW5uOlByMHh5UHc="; // ann:Pr0xyPw
-    assert!(log.lock().unwrap().iter().any(|l| l.starts_with(&format!("GET {}", site.url("/articles/otters.html"))) && l.ends_with(basic)), "{:?}", log.lock().unwrap());
+    assert!(
+        log.lock().unwrap().iter().any(|l| l.starts_with(&format!("GET {}", site.url("/articles/otters.html"))) && l.ends_with(basic)),
+        "{:?}",
+        log.lock().unwrap()
+    );
     assert!(!err.contains("Pr0xyPw"), "the proxy's password was shown: {err}");
     // https: a CONNECT tunnel through the proxy, with its credentials; errand still opens
     // and checks the server's TLS itself.
     let ca = TestCa::new();
     let tls = Site::start_tls(&ca).await;
-    let (code, stdout, err) = out(&bin().args(["extract", &tls.url("/articles/otters.html"), "--upstream-proxy", &with_credentials, "--trust-ca", ca.pem.to_str().unwrap()]).env_remove("NO_PROXY").output().unwrap());
+    let (code, stdout, err) = out(&bin()
+        .args(["extract", &tls.url("/articles/otters.html"), "--upstream-proxy", &with_credentials, "--trust-ca", ca.pem.to_str().unwrap()])
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap());
     assert_eq!(code, Some(0), "{err}");
     assert!(stdout.contains("otter"), "{stdout}");
     let hostport = tls.origin.trim_start_matches("https://").to_string();
-    assert!(log.lock().unwrap().iter().any(|l| l.starts_with(&format!("CONNECT {hostport}")) && l.ends_with(basic)), "{:?}", log.lock().unwrap());
+    assert!(
+        log.lock().unwrap().iter().any(|l| l.starts_with(&format!("CONNECT {hostport}")) && l.ends_with(basic)),
+        "{:?}",
+        log.lock().unwrap()
+    );
     // The allowlist is judged before the proxy is used: the page's frame on a host not
     // allowed never reaches the company's proxy.
-    let (code, _, err) = out(&bin().args(["open", &site.url("/consent.html"), "--upstream-proxy", &proxy]).env_remove("NO_PROXY").output().unwrap());
+    let (code, _, err) =
+        out(&bin().args(["open", &site.url("/consent.html"), "--upstream-proxy", &proxy]).env_remove("NO_PROXY").output().unwrap());
     assert_eq!(code, Some(0), "{err}");
     let foreign = site.foreign.trim_start_matches("http://").to_string();
     assert!(!log.lock().unwrap().iter().any(|l| l.contains(&foreign)), "a blocked host reached the proxy: {:?}", log.lock().unwrap());
     // NO_PROXY is honoured.
     let before = log.lock().unwrap().len();
-    let (code, _, err) = out(&bin().args(["extract", &site.url("/articles/otters.html"), "--upstream-proxy", &proxy]).env("NO_PROXY", "127.0.0.1").output().unwrap());
+    let (code, _, err) = out(&bin()
+        .args(["extract", &site.url("/articles/otters.html"), "--upstream-proxy", &proxy])
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .unwrap());
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(log.lock().unwrap().len(), before, "NO_PROXY was not honoured: {:?}", log.lock().unwrap());
     // A proxy address errand cannot use is bad input.
-    let (code, _, err) = out(&bin().args(["open", &site.url("/"), "--upstream-proxy", "socks5://user:S3cret@127.0.0.1:1080"]).output().unwrap());
+    let (code, _, err) =
+        out(&bin().args(["open", &site.url("/"), "--upstream-proxy", "socks5://user:S3cret@127.0.0.1:1080"]).output().unwrap());
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("http://HOST:PORT") && !err.contains("S3cret"), "{err}");
 }
@@ -167,7 +203,14 @@ async fn a_stored_secret_reaches_only_its_own_host_and_is_never_written_down() {
     let store = d.root.join("secrets.json");
     let value = "S3cr3t-Bank-Value_42";
     // Stored from a pipe (no terminal), listed without its value.
-    let mut set = bin().args(["secrets", "set", "bank", "--host", &host]).env("ERRAND_SECRETS", &store).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut set = bin()
+        .args(["secrets", "set", "bank", "--host", &host])
+        .env("ERRAND_SECRETS", &store)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     set.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
     let o = set.wait_with_output().unwrap();
@@ -193,7 +236,24 @@ async fn a_stored_secret_reaches_only_its_own_host_and_is_never_written_down() {
         ]),
     );
     let allow = foreign.clone();
-    let mut c = common::errand(&d, &["sign in", "--start", &site.url("/login.html"), "--model", &model, "--confirm", "approve", "--allow", &allow, "--trust-ca", ca.pem.to_str().unwrap(), "--json"], &[]);
+    let mut c = common::errand(
+        &d,
+        &[
+            "sign in",
+            "--start",
+            &site.url("/login.html"),
+            "--model",
+            &model,
+            "--confirm",
+            "approve",
+            "--allow",
+            &allow,
+            "--trust-ca",
+            ca.pem.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
     c.env("ERRAND_SECRETS", &store);
     let r = common::run(c).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -213,9 +273,17 @@ async fn a_stored_secret_reaches_only_its_own_host_and_is_never_written_down() {
     }
     // Recorded and narrated: the placeholder went elsewhere unfilled.
     let (dir, lines) = common::recording(&d.rec);
-    assert!(lines.iter().any(|l| l["type"] == "blocked" && l["layer"] == "secrets" && l["url"].as_str().unwrap_or_default().contains(&foreign)), "no record of the placeholder sent elsewhere");
+    assert!(
+        lines.iter().any(|l| l["type"] == "blocked" && l["layer"] == "secrets" && l["url"].as_str().unwrap_or_default().contains(&foreign)),
+        "no record of the placeholder sent elsewhere"
+    );
     assert!(recordings_report(&d.rec, &dir));
-    for (what, text) in [("recording", common::all_text(&dir)), ("outputs", common::all_text(&d.out)), ("narration", r.stderr.clone()), ("--json", r.stdout.clone())] {
+    for (what, text) in [
+        ("recording", common::all_text(&dir)),
+        ("outputs", common::all_text(&d.out)),
+        ("narration", r.stderr.clone()),
+        ("--json", r.stdout.clone()),
+    ] {
         assert!(!text.contains(value), "the value is in the {what}");
     }
 }
@@ -249,7 +317,10 @@ fn without_a_keyring_secrets_are_kept_in_the_file_and_it_says_so() {
     let d = common::dirs();
     let config = d.root.join("config");
     let no_keyring = |c: &mut std::process::Command| {
-        c.env_remove("ERRAND_SECRETS").env("XDG_CONFIG_HOME", &config).env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.root.join("no-bus").display())).env_remove("DISPLAY");
+        c.env_remove("ERRAND_SECRETS")
+            .env("XDG_CONFIG_HOME", &config)
+            .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.root.join("no-bus").display()))
+            .env_remove("DISPLAY");
     };
     let mut set = bin();
     set.args(["secrets", "set", "bank", "--host", "bank.example"]);
@@ -285,7 +356,9 @@ async fn a_secret_whose_keyring_cannot_be_read_stops_the_run_before_it_starts() 
     let store = d.root.join("secrets.json");
     std::fs::write(&store, r#"{"secrets":[{"name":"bank","hosts":["bank.example"],"keyring":true}]}"#).unwrap();
     let mut c = common::errand(&d, &["x", "--start", "http://127.0.0.1:9/", "--model", "builtin"], &[]);
-    c.env("ERRAND_SECRETS", &store).env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.root.join("no-bus").display())).env_remove("DISPLAY");
+    c.env("ERRAND_SECRETS", &store)
+        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", d.root.join("no-bus").display()))
+        .env_remove("DISPLAY");
     let r = common::run(c).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("secret bank is kept in the system keyring, which could not be read"), "{}", r.stderr);

@@ -21,12 +21,18 @@ async fn anthropic_drives_a_multi_step_run_in_its_wire_format() {
         "/v1/messages",
         vec![
             anthropic_error(429, "rate_limit_error", "Number of requests has exceeded your rate limit").insert_header("retry-after", "0"),
-            claude("I will search the library for otters.", &[("toolu_1", "type", json!({"selector": "#q", "text": "otters", "submit": true}))]),
+            claude(
+                "I will search the library for otters.",
+                &[("toolu_1", "type", json!({"selector": "#q", "text": "otters", "submit": true}))],
+            ),
             anthropic_error(529, "overloaded_error", "Overloaded"),
             claude("Flying there.", &[("toolu_fly", "fly", json!({"to": "the moon"}))]),
             claude("Opening the otter article.", &[("toolu_2", "click", json!({"text": "Eurasian otters"}))]),
             claude("Reading the article and its table.", &[("toolu_3", "extract", json!({})), ("toolu_4", "extract_table", json!({}))]),
-            claude("Writing the report.", &[("toolu_5", "write_file", json!({"path": "otters.md", "content": "# Otters\n\nAdults weigh 7–12 kg [1].\n"}))]),
+            claude(
+                "Writing the report.",
+                &[("toolu_5", "write_file", json!({"path": "otters.md", "content": "# Otters\n\nAdults weigh 7–12 kg [1].\n"}))],
+            ),
             claude("All done.", &[("toolu_6", "done", json!({"summary": "Wrote otters.md"}))]),
         ],
     )
@@ -51,13 +57,34 @@ async fn anthropic_drives_a_multi_step_run_in_its_wire_format() {
     assert!(b0["system"][0]["text"].as_str().unwrap().contains("untrusted"));
     let tools = b0["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    for n in ["navigate", "click", "type", "select", "press", "scroll", "back", "forward", "tab_new", "tab_switch", "tab_close", "wait", "extract", "extract_table", "screenshot", "write_file", "done"] {
+    for n in [
+        "navigate",
+        "click",
+        "type",
+        "select",
+        "press",
+        "scroll",
+        "back",
+        "forward",
+        "tab_new",
+        "tab_switch",
+        "tab_close",
+        "wait",
+        "extract",
+        "extract_table",
+        "screenshot",
+        "write_file",
+        "done",
+    ] {
         assert!(names.contains(&n), "tool {n} missing: {names:?}");
     }
     assert!(tools.iter().all(|t| t["input_schema"]["type"] == "object" && t["description"].as_str().is_some_and(|s| !s.is_empty())));
     assert_eq!(tools.last().unwrap()["cache_control"]["type"], "ephemeral");
     let opening = b0["messages"][0]["content"][0]["text"].as_str().unwrap();
-    assert!(opening.contains("Find how much an otter weighs") && opening.contains("<page_state") && opening.contains("River Library"), "{opening}");
+    assert!(
+        opening.contains("Find how much an otter weighs") && opening.contains("<page_state") && opening.contains("River Library"),
+        "{opening}"
+    );
     // Retries repeat the same request.
     assert_eq!(body(&reqs[1]), b0);
     assert_eq!(body(&reqs[3]), body(&reqs[2]));
@@ -110,7 +137,8 @@ async fn anthropic_drives_a_multi_step_run_in_its_wire_format() {
 }
 
 fn gpt(calls: &[(&str, &str, &str)]) -> ResponseTemplate {
-    let tool_calls: Vec<Value> = calls.iter().map(|(id, name, args)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}})).collect();
+    let tool_calls: Vec<Value> =
+        calls.iter().map(|(id, name, args)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}})).collect();
     ResponseTemplate::new(200).set_body_json(json!({
         "id": "chatcmpl-test", "object": "chat.completion", "created": 1, "model": "gpt-test",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": tool_calls}, "finish_reason": "tool_calls"}],
@@ -180,7 +208,9 @@ async fn openai_compatible_servers_drive_a_run_in_their_wire_format() {
 async fn a_context_length_error_stops_the_run_with_a_clear_message() {
     let site = Site::start().await;
     let d = dirs();
-    let server = vendor("/v1/messages", vec![anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")]).await;
+    let server =
+        vendor("/v1/messages", vec![anthropic_error(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum")])
+            .await;
     let r = run(errand(
         &d,
         &["Anything", "--start", &site.url("/library.html"), "--model", "anthropic:claude-test"],
@@ -200,7 +230,11 @@ async fn ctrl_c_mid_run_closes_the_browser_and_finalises_the_recording() {
     let d = dirs();
     let server = MockServer::start().await;
     // The model takes its time: errand is interrupted while it waits.
-    Mock::given(method("POST")).and(path("/v1/messages")).respond_with(claude("x", &[]).set_delay(Duration::from_secs(60))).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(claude("x", &[]).set_delay(Duration::from_secs(60)))
+        .mount(&server)
+        .await;
     let mut c = errand(
         &d,
         &["Anything", "--start", &site.url("/library.html"), "--model", "anthropic:claude-test", "--json"],
@@ -226,7 +260,8 @@ async fn ctrl_c_mid_run_closes_the_browser_and_finalises_the_recording() {
     assert_eq!((end["type"].as_str(), end["outcome"].as_str()), (Some("session_end"), Some("aborted")));
     // The browser errand launched is gone with it.
     let stdout = String::from_utf8_lossy(&o.stdout);
-    let browser: Value = stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|e| e["event"] == "browser").expect("a browser event");
+    let browser: Value =
+        stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|e| e["event"] == "browser").expect("a browser event");
     let chromium = browser["pid"].as_u64().expect("the browser's pid");
     let alive = std::fs::read_to_string(format!("/proc/{chromium}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false);
     assert!(!alive, "Chromium {chromium} is still running");
@@ -252,7 +287,12 @@ async fn a_script_fills_a_search_form_follows_a_result_extracts_and_writes_a_fil
         .to_string(),
     )
     .unwrap();
-    let r = run(errand(&d, &["Note what otters weigh", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display()), "--json"], &[])).await;
+    let r = run(errand(
+        &d,
+        &["Note what otters weigh", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display()), "--json"],
+        &[],
+    ))
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The GET search form was submitted and the result followed.
     let log = site.requests();
@@ -264,7 +304,8 @@ async fn a_script_fills_a_search_form_follows_a_result_extracts_and_writes_a_fil
     assert!(site.foreign_log.lock().unwrap().is_empty());
     assert!(r.stderr.contains("blocked: 127.0.0.2"), "{}", r.stderr);
     assert!(r.stderr.contains("goes up with .."), "{}", r.stderr);
-    let steps: Vec<Value> = r.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|e| e["event"] == "step").collect();
+    let steps: Vec<Value> =
+        r.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|e| e["event"] == "step").collect();
     assert_eq!(steps.len(), 7);
 }
 
@@ -299,8 +340,17 @@ async fn bad_input_exits_2_and_starts_nothing() {
         assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
         assert!(!r.stderr.contains("starting the browser") && !r.stderr.contains("enforcing"), "{args:?} started: {}", r.stderr);
     }
-    for (cmd, args, says) in [("extract", vec!["--parallel", "0", "http://127.0.0.1:9/"], "--parallel"), ("replay", vec!["--speed", "0", "x"], "--speed"), ("open", vec!["notaurl"], "not a full address")] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg(cmd).args(&args).env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml")).output().unwrap();
+    for (cmd, args, says) in [
+        ("extract", vec!["--parallel", "0", "http://127.0.0.1:9/"], "--parallel"),
+        ("replay", vec!["--speed", "0", "x"], "--speed"),
+        ("open", vec!["notaurl"], "not a full address"),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+            .arg(cmd)
+            .args(&args)
+            .env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml"))
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{cmd} {args:?}: {err}");
         assert!(err.contains(says), "{cmd} {args:?}: {err}");
@@ -324,7 +374,11 @@ async fn the_demo_researches_the_bundled_site_into_cited_files() {
     // Every page the run extracted is cited in the report, and every citation resolves
     // to one of them.
     let (_, lines) = recording(&d.rec);
-    let extracts: Vec<(u64, String)> = lines.iter().filter(|l| l["type"] == "extract").map(|l| (l["n"].as_u64().unwrap(), l["url"].as_str().unwrap().to_string())).collect();
+    let extracts: Vec<(u64, String)> = lines
+        .iter()
+        .filter(|l| l["type"] == "extract")
+        .map(|l| (l["n"].as_u64().unwrap(), l["url"].as_str().unwrap().to_string()))
+        .collect();
     assert!(extracts.len() >= 3, "{extracts:?}");
     for (n, url) in &extracts {
         assert!(report.contains(&format!("[{n}] ")) && report.contains(&format!("<{url}>")), "extract {n} ({url}) not cited:\n{report}");
@@ -345,7 +399,10 @@ async fn the_demo_researches_the_bundled_site_into_cited_files() {
     assert!(sources.starts_with("n,title,url,fetched_at,words,relevance\n"), "{sources}");
     assert_eq!(sources.lines().count(), extracts.len() + 1);
     let table = std::fs::read_to_string(d.out.join("tables/what-a-heat-pump-costs-1.csv")).unwrap();
-    assert!(table.starts_with("System,Installed price (EUR),Annual running cost (EUR)\nAir-source heat pump,\"8,000–14,000\",900\n"), "{table}");
+    assert!(
+        table.starts_with("System,Installed price (EUR),Annual running cost (EUR)\nAir-source heat pump,\"8,000–14,000\",900\n"),
+        "{table}"
+    );
     // sources.json maps each file to the extracts it used.
     let map: Value = serde_json::from_str(&std::fs::read_to_string(d.out.join("sources.json")).unwrap()).unwrap();
     let files = map["files"].as_array().unwrap();
@@ -418,7 +475,13 @@ async fn at_a_terminal_a_person_decides_about_a_blocked_host() {
         )
         .unwrap();
         site.foreign_log.lock().unwrap().clear();
-        let args: Vec<String> = vec!["Visit the partner".into(), "--start".into(), site.url("/library.html"), "--model".into(), format!("script:{}", script.display())];
+        let args: Vec<String> = vec![
+            "Visit the partner".into(),
+            "--start".into(),
+            site.url("/library.html"),
+            "--model".into(),
+            format!("script:{}", script.display()),
+        ];
         let r = run_at_terminal(&d, &args, answer).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stderr.contains("the model wants to open") && r.stderr.contains("[o]nce, for this [s]ession, [a]lways"), "{}", r.stderr);
@@ -462,12 +525,31 @@ async fn the_recording_lists_every_blocked_attempt_of_a_hostile_page() {
         .to_string(),
     )
     .unwrap();
-    let r = run(errand(&d, &["Read the page", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display())], &[])).await;
+    let r =
+        run(errand(&d, &["Read the page", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display())], &[]))
+            .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(site.foreign_log.lock().unwrap().is_empty(), "the sink was reached");
     let (_, lines) = recording(&d.rec);
-    let blocked: Vec<String> = lines.iter().filter(|l| l["type"] == "blocked").map(|l| format!("{} [{} {}]", l["url"], l["reason"], l["resource"])).collect();
-    for v in ["img", "script", "style", "iframe", "form", "fetch", "xhr", "beacon", "eventsource", "worker", "decimal", "trailing-dot", "window-open", "click-fetch", "favicon"] {
+    let blocked: Vec<String> =
+        lines.iter().filter(|l| l["type"] == "blocked").map(|l| format!("{} [{} {}]", l["url"], l["reason"], l["resource"])).collect();
+    for v in [
+        "img",
+        "script",
+        "style",
+        "iframe",
+        "form",
+        "fetch",
+        "xhr",
+        "beacon",
+        "eventsource",
+        "worker",
+        "decimal",
+        "trailing-dot",
+        "window-open",
+        "click-fetch",
+        "favicon",
+    ] {
         assert!(
             blocked.iter().any(|b| b.contains(&format!("/v/{v}\"")) && b.contains("is not on the allowlist")),
             "the recording has no {v} attempt:\n{}",
@@ -485,7 +567,12 @@ fn consent_script(d: &Dirs, site: &Site, steps: Value) -> PathBuf {
 }
 
 fn writes(site: &Site) -> Vec<(String, String, String)> {
-    site.requests().into_iter().chain(site.foreign_log.lock().unwrap().clone()).filter(|l| l.method != "GET").map(|l| (l.method, l.query, l.body)).collect()
+    site.requests()
+        .into_iter()
+        .chain(site.foreign_log.lock().unwrap().clone())
+        .filter(|l| l.method != "GET")
+        .map(|l| (l.method, l.query, l.body))
+        .collect()
 }
 
 #[tokio::test]
@@ -510,7 +597,12 @@ async fn a_hostile_model_cannot_submit_anything_without_a_person() {
     steps.push(json!({"tool": "done", "args": {"summary": "tried"}}));
     let script = consent_script(&d, &site, Value::Array(steps));
     let foreign = site.foreign.trim_start_matches("http://").to_string();
-    let r = run(errand(&d, &["Sign in and post things", "--start", &page, "--allow", &foreign, "--model", &format!("script:{}", script.display()), "--json"], &[])).await;
+    let r = run(errand(
+        &d,
+        &["Sign in and post things", "--start", &page, "--allow", &foreign, "--model", &format!("script:{}", script.display()), "--json"],
+        &[],
+    ))
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("no terminal to ask at: form submissions and state-changing requests will be denied"), "{}", r.stderr);
     assert_eq!(writes(&site), vec![], "a state-changing request reached a server");
@@ -535,7 +627,9 @@ async fn approve_sends_once_and_dry_run_lists_what_would_have_been_sent() {
     ]);
     let d = dirs();
     let script = consent_script(&d, &site, steps.clone());
-    let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display()), "--confirm", "approve"], &[])).await;
+    let r =
+        run(errand(&d, &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display()), "--confirm", "approve"], &[]))
+            .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("warning: --confirm approve"), "{}", r.stderr);
     assert_eq!(writes(&site), vec![("POST".to_string(), "route=native".to_string(), "user=ann&password=hunter2".to_string())]);
@@ -543,10 +637,19 @@ async fn approve_sends_once_and_dry_run_lists_what_would_have_been_sent() {
     site.log.lock().unwrap().clear();
     let d = dirs();
     let script = consent_script(&d, &site, steps);
-    let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display()), "--confirm", "approve", "--dry-run"], &[])).await;
+    let r = run(errand(
+        &d,
+        &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display()), "--confirm", "approve", "--dry-run"],
+        &[],
+    ))
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(writes(&site), vec![]);
-    assert!(r.stderr.contains("would have submitted: POST") && r.stderr.contains("route=native") && r.stderr.contains("password=••••••"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("would have submitted: POST") && r.stderr.contains("route=native") && r.stderr.contains("password=••••••"),
+        "{}",
+        r.stderr
+    );
     let (_, lines) = recording(&d.rec);
     assert!(lines.iter().any(|l| l["type"] == "consent" && l["by"] == "dry run"));
 }
@@ -558,15 +661,26 @@ async fn at_a_terminal_a_person_approves_or_declines_a_submission() {
     for (answer, sent) in [("y\n", true), ("n\n", false)] {
         site.log.lock().unwrap().clear();
         let d = dirs();
-        let script = consent_script(&d, &site, json!([
-            {"tool": "click", "args": {"text": "Sign in"}},
-            {"tool": "done", "args": {"summary": "signed in"}}
-        ]));
-        let args: Vec<String> = vec!["Sign in".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+        let script = consent_script(
+            &d,
+            &site,
+            json!([
+                {"tool": "click", "args": {"text": "Sign in"}},
+                {"tool": "done", "args": {"summary": "signed in"}}
+            ]),
+        );
+        let args: Vec<String> =
+            vec!["Sign in".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
         let r = run_at_terminal(&d, &args, answer).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         // The prompt shows the request, the form's purpose and its fields, the password masked.
-        assert!(r.stderr.contains("the page wants to send a request") && r.stderr.contains("sends:   POST") && r.stderr.contains("route=native"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("the page wants to send a request")
+                && r.stderr.contains("sends:   POST")
+                && r.stderr.contains("route=native"),
+            "{}",
+            r.stderr
+        );
         assert!(r.stderr.contains("purpose: Sign in"), "{}", r.stderr);
         assert!(r.stderr.contains("user = ann") && r.stderr.contains("password = ••••••"), "{}", r.stderr);
         assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
@@ -596,12 +710,16 @@ async fn a_submit_rule_lets_one_endpoint_through_without_asking() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let script = consent_script(&d, &site, json!([
-        {"tool": "click", "args": {"text": "Sign in"}},
-        {"tool": "navigate", "args": {"url": page}},
-        {"tool": "click", "args": {"text": "Delete item"}},
-        {"tool": "done", "args": {"summary": "ok"}}
-    ]));
+    let script = consent_script(
+        &d,
+        &site,
+        json!([
+            {"tool": "click", "args": {"text": "Sign in"}},
+            {"tool": "navigate", "args": {"url": page}},
+            {"tool": "click", "args": {"text": "Delete item"}},
+            {"tool": "done", "args": {"summary": "ok"}}
+        ]),
+    );
     let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display())], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Both go to /echo (any query), so the rule lets both through; nothing else would.
@@ -623,7 +741,8 @@ async fn at_a_terminal_site_approves_the_rest_of_a_site_and_abort_stops_the_run(
     // "s": the first request goes, and so does the site's next one, without a question.
     let d = dirs();
     let script = consent_script(&d, &site, steps.clone());
-    let args: Vec<String> = vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+    let args: Vec<String> =
+        vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
     let r = run_at_terminal(&d, &args, "s\n").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(writes(&site).len(), 2, "{:?}", writes(&site));
@@ -635,7 +754,8 @@ async fn at_a_terminal_site_approves_the_rest_of_a_site_and_abort_stops_the_run(
     site.log.lock().unwrap().clear();
     let d = dirs();
     let script = consent_script(&d, &site, steps);
-    let args: Vec<String> = vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+    let args: Vec<String> =
+        vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
     let r = run_at_terminal(&d, &args, "a\n").await;
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(writes(&site), vec![]);
@@ -649,12 +769,23 @@ async fn an_unanswered_prompt_is_a_no_after_the_timeout() {
     let site = Site::start().await;
     let page = site.url("/consent.html");
     let d = dirs();
-    let script = consent_script(&d, &site, json!([
-        {"tool": "click", "args": {"text": "Sign in"}},
-        {"tool": "done", "args": {"summary": "ok"}}
-    ]));
-    let args: Vec<String> =
-        vec!["Sign in".into(), "--start".into(), page, "--model".into(), format!("script:{}", script.display()), "--confirm-timeout".into(), "1".into()];
+    let script = consent_script(
+        &d,
+        &site,
+        json!([
+            {"tool": "click", "args": {"text": "Sign in"}},
+            {"tool": "done", "args": {"summary": "ok"}}
+        ]),
+    );
+    let args: Vec<String> = vec![
+        "Sign in".into(),
+        "--start".into(),
+        page,
+        "--model".into(),
+        format!("script:{}", script.display()),
+        "--confirm-timeout".into(),
+        "1".into(),
+    ];
     let r = run_at_terminal(&d, &args, "").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("no answer within 1 s: declined"), "{}", r.stderr);
@@ -669,7 +800,11 @@ async fn errand_extract_prints_markdown_or_json_and_goes_on_past_a_failure() {
     let otters = site.url("/articles/otters.html");
     let missing = "http://127.0.0.1:1/nothing-listens-here".to_string();
     let beavers = site.url("/articles/beavers.html");
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["extract", &otters, &missing, &beavers, "--json"]).output().await.unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["extract", &otters, &missing, &beavers, "--json"])
+        .output()
+        .await
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
@@ -689,7 +824,13 @@ async fn errand_extract_loads_a_few_pages_at_a_time_and_prints_them_in_order() {
     use std::sync::atomic::Ordering::SeqCst;
     let site = Site::start().await;
     let urls: Vec<String> = (1..=6).map(|n| site.url(&format!("/held?ms=400&n={n}"))).collect();
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("extract").args(&urls).args(["--json", "--parallel", "3"]).output().await.unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .arg("extract")
+        .args(&urls)
+        .args(["--json", "--parallel", "3"])
+        .output()
+        .await
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let titles: Vec<&str> = lines.iter().map(|l| l["title"].as_str().unwrap()).collect();
@@ -699,7 +840,13 @@ async fn errand_extract_loads_a_few_pages_at_a_time_and_prints_them_in_order() {
     // One at a time when asked.
     let site = Site::start().await;
     let urls: Vec<String> = (1..=3).map(|n| site.url(&format!("/held?ms=200&n={n}"))).collect();
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("extract").args(&urls).args(["--parallel", "1"]).output().await.unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .arg("extract")
+        .args(&urls)
+        .args(["--parallel", "1"])
+        .output()
+        .await
+        .unwrap();
     assert!(o.status.success());
     assert_eq!(site.held.peak.load(SeqCst), 1);
 }
@@ -712,11 +859,19 @@ async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_a
     let broken = site.url("/articles/script-broken.html");
     let away = site.url("/articles/redirects-away.html");
     let otters = site.url("/articles/otters.html");
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).args(["extract", &broken, &away, &otters, "--json"]).output().await.unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["extract", &broken, &away, &otters, "--json"])
+        .output()
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(lines[0]["text"].as_str().unwrap().contains("heronries") && !lines[0]["text"].as_str().unwrap().contains("not available"), "{:?}", lines[0]);
+    assert!(
+        lines[0]["text"].as_str().unwrap().contains("heronries") && !lines[0]["text"].as_str().unwrap().contains("not available"),
+        "{:?}",
+        lines[0]
+    );
     assert_eq!(lines[0]["view"], "without scripts");
     assert!(lines[1]["text"].as_str().unwrap().contains("blunt noses"), "{:?}", lines[1]);
     assert_eq!(lines[1]["view"], "without scripts");
@@ -731,7 +886,15 @@ async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_a
 #[tokio::test]
 async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     let d = dirs();
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("demo").arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec).output().await.unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .arg("demo")
+        .arg("--out")
+        .arg(&d.out)
+        .arg("--record-dir")
+        .arg(&d.rec)
+        .output()
+        .await
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (dir, lines) = recording(&d.rec);
     let id = dir.file_name().unwrap().to_string_lossy().to_string();
@@ -841,8 +1004,14 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     copy_dir(std::path::Path::new(&out_dir), &outc);
     let evil = r#"{"files":[{"file":"report.md","sources":[{"n":"1"><img src=x onerror=alert(1)>","title":"<script>alert(2)</script>","url":"javascript:alert(3)"}]}]}"#;
     std::fs::write(outc.join("sources.json"), evil).unwrap();
-    let old_sha = lines.iter().rev().find(|l| l["type"] == "file_written" && l["path"] == "sources.json").unwrap()["sha256"].as_str().unwrap().to_string();
-    let log = std::fs::read_to_string(crafted.join("session.jsonl")).unwrap().replacen(&out_dir, outc.to_str().unwrap(), 1).replace(&old_sha, &recordings::sha256(evil.as_bytes()));
+    let old_sha = lines.iter().rev().find(|l| l["type"] == "file_written" && l["path"] == "sources.json").unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = std::fs::read_to_string(crafted.join("session.jsonl"))
+        .unwrap()
+        .replacen(&out_dir, outc.to_str().unwrap(), 1)
+        .replace(&old_sha, &recordings::sha256(evil.as_bytes()));
     std::fs::write(crafted.join("session.jsonl"), log).unwrap();
     assert!(recordings_cmd(&d.rec, &["report", crafted.to_str().unwrap()]).status.success());
     let html = std::fs::read_to_string(crafted.join("report.html")).unwrap();
@@ -863,8 +1032,23 @@ async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
     let d = dirs();
     std::fs::create_dir_all(&d.root).unwrap();
     let script = d.root.join("script.json");
-    std::fs::write(&script, json!([{"tool": "extract"}, {"tool": "wait", "args": {"ms": 10000}}, {"tool": "done", "args": {"summary": "x"}}]).to_string()).unwrap();
-    let mut c = errand(&d, &["Read the otters page", "--start", &site.url("/articles/otters.html"), "--model", &format!("script:{}", script.display()), "--json"], &[]);
+    std::fs::write(
+        &script,
+        json!([{"tool": "extract"}, {"tool": "wait", "args": {"ms": 10000}}, {"tool": "done", "args": {"summary": "x"}}]).to_string(),
+    )
+    .unwrap();
+    let mut c = errand(
+        &d,
+        &[
+            "Read the otters page",
+            "--start",
+            &site.url("/articles/otters.html"),
+            "--model",
+            &format!("script:{}", script.display()),
+            "--json",
+        ],
+        &[],
+    );
     c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).kill_on_drop(true);
     let mut child = c.spawn().unwrap();
     let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
@@ -903,7 +1087,9 @@ async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
     // Chromium went down with errand.
     let mut gone = false;
     for _ in 0..500 {
-        if !Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z ")) {
+        if !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+        {
             gone = true;
             break;
         }
@@ -918,7 +1104,16 @@ async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks
     let d = dirs();
     // The output folder as a user gives it, relative to where they stand...
     std::fs::create_dir_all(&d.root).unwrap();
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand")).current_dir(&d.root).arg("demo").arg("--out").arg("out").arg("--record-dir").arg(&d.rec).output().await.unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .current_dir(&d.root)
+        .arg("demo")
+        .arg("--out")
+        .arg("out")
+        .arg("--record-dir")
+        .arg(&d.rec)
+        .output()
+        .await
+        .unwrap();
     assert!(o.status.success());
     let (dir, lines) = recording(&d.rec);
     // Step records carry each page's own title, never its address in the title's place.
@@ -931,7 +1126,14 @@ async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks
     }
     // ...and the review made from another folder still finds every file.
     let elsewhere = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).current_dir(elsewhere.path()).arg("recordings").arg("--record-dir").arg(&d.rec).args(["report", dir.to_str().unwrap()]).output().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .current_dir(elsewhere.path())
+        .arg("recordings")
+        .arg("--record-dir")
+        .arg(&d.rec)
+        .args(["report", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let path = dir.join("report.html");
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), path.display().to_string());
@@ -979,7 +1181,8 @@ async fn the_html_report_renders_offline_with_its_screenshots_sources_and_blocks
     assert!(!shots.is_empty() && shots.iter().all(|s| s == true), "every thumbnail renders: {shown}");
     assert!(shown["outcome"].as_str().unwrap().starts_with("done"));
     // The page's blocks in the table; Chromium's own background calls apart.
-    let page_blocks = lines.iter().filter(|l| l["type"] == "blocked" && l["source"] != "chromium" && l["source"] != "browser background").count();
+    let page_blocks =
+        lines.iter().filter(|l| l["type"] == "blocked" && l["source"] != "chromium" && l["source"] != "browser background").count();
     assert_eq!(shown["blocked"], page_blocks);
     assert_eq!(shown["background"], count("blocked") - page_blocks);
     assert_eq!(shown["extracts"], count("extract"));
@@ -1047,12 +1250,19 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
         ],
     )
     .await;
-    let r = run(errand(&d, &["Buy the kettle", "--start", &site.url("/shop"), "--model", "anthropic:claude-test"], &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &server.uri())])).await;
+    let r = run(errand(
+        &d,
+        &["Buy the kettle", "--start", &site.url("/shop"), "--model", "anthropic:claude-test"],
+        &[("ANTHROPIC_API_KEY", "sk-test"), ("ANTHROPIC_BASE_URL", &server.uri())],
+    ))
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     drop(server); // the model server is gone for the replays
     let (dir, original) = recording(&d.rec);
     let id = dir.file_name().unwrap().to_string_lossy().to_string();
-    let last_url = |lines: &[Value]| lines.iter().rev().find(|l| l["type"] == "step" && l["tool"] != "done").map(|l| l["url"].as_str().unwrap().to_string()).unwrap();
+    let last_url = |lines: &[Value]| {
+        lines.iter().rev().find(|l| l["type"] == "step" && l["tool"] != "done").map(|l| l["url"].as_str().unwrap().to_string()).unwrap()
+    };
     let order = std::fs::read(d.out.join("order.md")).unwrap();
     // A replay uses today's allowlist only: the shop's host is on it.
     allow_site(&d, &site);
@@ -1081,7 +1291,10 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     assert_eq!(flow["title"], "Buy the kettle");
     let steps = flow["steps"].as_array().unwrap();
     assert_eq!(steps[0]["type"], "setViewport");
-    assert_eq!(steps[1], json!({"type": "navigate", "url": site.url("/shop"), "assertedEvents": [{"type": "navigation", "url": site.url("/shop")}]}));
+    assert_eq!(
+        steps[1],
+        json!({"type": "navigate", "url": site.url("/shop"), "assertedEvents": [{"type": "navigation", "url": site.url("/shop")}]})
+    );
     assert_eq!(steps[2]["type"], "click");
     let sels = steps[2]["selectors"].as_array().unwrap();
     assert!(sels.contains(&json!(["aria/Buy the kettle[role=\"button\"]"])) && sels.contains(&json!(["#buy"])), "{sels:?}");
@@ -1123,7 +1336,11 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     // locator (the CSS path) still finds the button.
     site.shop.store(0, SeqCst);
     let d2 = dirs();
-    let model = script_model(&d2, "buy.json", json!([{"tool": "click", "args": {"text": "Buy the kettle"}}, {"tool": "done", "args": {"summary": "bought"}}]));
+    let model = script_model(
+        &d2,
+        "buy.json",
+        json!([{"tool": "click", "args": {"text": "Buy the kettle"}}, {"tool": "done", "args": {"summary": "bought"}}]),
+    );
     let r = run(errand(&d2, &["Buy the kettle", "--start", &site.url("/shop"), "--model", &model], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (dir2, _) = recording(&d2.rec);
@@ -1155,7 +1372,12 @@ async fn no_secret_survives_in_any_file_of_a_recording_or_its_report() {
         .to_string(),
     )
     .unwrap();
-    let r = run(errand(&d, &["Fill in the account form", "--start", &site.url("/secret.html"), "--model", &format!("script:{}", script.display())], &[("ANTHROPIC_API_KEY", "sk-ant-SECRET-KEY"), ("OPENAI_API_KEY", "sk-SECRET-OPENAI")])).await;
+    let r = run(errand(
+        &d,
+        &["Fill in the account form", "--start", &site.url("/secret.html"), "--model", &format!("script:{}", script.display())],
+        &[("ANTHROPIC_API_KEY", "sk-ant-SECRET-KEY"), ("OPENAI_API_KEY", "sk-SECRET-OPENAI")],
+    ))
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (dir, lines) = recording(&d.rec);
     let o = recordings_cmd(&d.rec, &["report", dir.to_str().unwrap()]);

@@ -91,7 +91,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Policy, FileError> {
     for v in arr.iter() {
         let (line, column) = v.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         let Some(s) = v.as_str() else {
-            return Err(FileError::Syntax { path: path.to_path_buf(), line, column, message: "each allowlist entry must be a string".into() });
+            return Err(FileError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: "each allowlist entry must be a string".into(),
+            });
         };
         let p = Pattern::parse(s).map_err(|source| FileError::Pattern { path: path.to_path_buf(), line, column, source })?;
         patterns.push(p);
@@ -131,7 +136,12 @@ pub fn submit_rules(path: &Path, text: &str) -> Result<Vec<String>, FileError> {
         match url::Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => out.push(u.to_string()),
             _ => {
-                return Err(FileError::Syntax { path: path.to_path_buf(), line, column, message: format!("{url:?} is not an http(s) URL") });
+                return Err(FileError::Syntax {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: format!("{url:?} is not an http(s) URL"),
+                });
             }
         }
     }
@@ -210,7 +220,10 @@ pub fn remove(path: &Path, patterns: &[String]) -> Result<Edit, FileError> {
 fn submit_url(u: &str) -> Result<String, FileError> {
     match url::Url::parse(u.trim()) {
         Ok(x) if matches!(x.scheme(), "http" | "https") && x.host_str().is_some() => Ok(x.to_string()),
-        _ => Err(FileError::Shape { path: PathBuf::new(), message: format!("{u:?} is not an http(s) URL; a submit rule names an endpoint like https://intranet.example/search") }),
+        _ => Err(FileError::Shape {
+            path: PathBuf::new(),
+            message: format!("{u:?} is not an http(s) URL; a submit rule names an endpoint like https://intranet.example/search"),
+        }),
     }
 }
 
@@ -288,7 +301,8 @@ fn edit(path: &Path, change: impl FnOnce(&mut DocumentMut, &mut Edit)) -> Result
     // Validate the whole file first: a malformed file is reported and left alone.
     parse(path, &text)?;
     submit_rules(path, &text)?;
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FileError::Shape { path: path.to_path_buf(), message: e.to_string() })?;
+    let mut doc: DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| FileError::Shape { path: path.to_path_buf(), message: e.to_string() })?;
     let mut result = Edit::default();
     change(&mut doc, &mut result);
     if result.added.is_empty() && result.removed.is_empty() && path.exists() {
@@ -310,7 +324,6 @@ pub fn ensure(path: &Path) -> Result<(), FileError> {
     }
     edit_allow(path, |_, _| {}).map(|_| ())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -336,7 +349,10 @@ mod tests {
     fn errors_carry_line_and_column() {
         let p = Path::new("a.toml");
         let e = parse(p, "allow = [\n  \"docs.rs\",\n  \"*.com\",\n]\n").unwrap_err();
-        assert_eq!(e.to_string(), "a.toml:3:3: \"*.com\" would allow every site under the public suffix \"com\"; name a site instead, e.g. *.example.com");
+        assert_eq!(
+            e.to_string(),
+            "a.toml:3:3: \"*.com\" would allow every site under the public suffix \"com\"; name a site instead, e.g. *.example.com"
+        );
         let e = parse(p, "allow = [\n  \"docs.rs\"\n  \"x\"\n]\n").unwrap_err();
         assert!(e.to_string().starts_with("a.toml:3:3: "), "{e}");
         let e = parse(p, "allow = \"docs.rs\"\n").unwrap_err();

@@ -154,7 +154,9 @@ impl Pattern {
         }
         match (&self.host, host) {
             (HostPat::Exact(a), b) => a == b,
-            (HostPat::Subdomains(d), HostKey::Domain(h)) => h == d || (h.len() > d.len() && h.ends_with(d.as_str()) && h.as_bytes()[h.len() - d.len() - 1] == b'.'),
+            (HostPat::Subdomains(d), HostKey::Domain(h)) => {
+                h == d || (h.len() > d.len() && h.ends_with(d.as_str()) && h.as_bytes()[h.len() - d.len() - 1] == b'.')
+            }
             (HostPat::Subdomains(_), HostKey::Ip(_)) => false,
         }
     }
@@ -377,7 +379,18 @@ mod tests {
 
     #[test]
     fn pattern_table() {
-        let ok = ["docs.rs", "*.wikipedia.org", "127.0.0.1:8080", "https://example.com", "https://example.com/", "[::1]:3000", "localhost", "ÉXAMPLE.org", "*.example.co.uk", "*.myname.github.io"];
+        let ok = [
+            "docs.rs",
+            "*.wikipedia.org",
+            "127.0.0.1:8080",
+            "https://example.com",
+            "https://example.com/",
+            "[::1]:3000",
+            "localhost",
+            "ÉXAMPLE.org",
+            "*.example.co.uk",
+            "*.myname.github.io",
+        ];
         for p in ok {
             Pattern::parse(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
@@ -387,7 +400,19 @@ mod tests {
             assert!(matches!(e, PatternError::PublicSuffix { .. }), "{p}: {e:?}");
             assert!(e.to_string().contains("public suffix"), "{e}");
         }
-        let bad = ["", "  ", "ftp://x.com", "example.com/path", "ex*ample.com", "*.127.0.0.1", "user@example.com", "http://", "exa mple.com", "*.", "example.com?q"];
+        let bad = [
+            "",
+            "  ",
+            "ftp://x.com",
+            "example.com/path",
+            "ex*ample.com",
+            "*.127.0.0.1",
+            "user@example.com",
+            "http://",
+            "exa mple.com",
+            "*.",
+            "example.com?q",
+        ];
         for p in bad {
             assert!(Pattern::parse(p).is_err(), "{p:?} should be refused");
         }
@@ -423,7 +448,10 @@ mod tests {
             };
             if c["failure"] == true {
                 if base.is_none() {
-                    assert!(!other.decide(input).is_allowed() && !policy(&["example.com"]).decide(input).is_allowed(), "{input:?} must be blocked");
+                    assert!(
+                        !other.decide(input).is_allowed() && !policy(&["example.com"]).decide(input).is_allowed(),
+                        "{input:?} must be blocked"
+                    );
                     blocked += 1;
                 }
                 continue;

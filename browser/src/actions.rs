@@ -46,21 +46,59 @@ pub enum Direction {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    Navigate { url: String },
-    Click { target: ElementTarget },
-    Type { target: ElementTarget, text: String, #[serde(default)] append: bool, #[serde(default)] submit: bool },
-    Select { target: ElementTarget, value: String },
-    Check { target: ElementTarget, checked: bool },
-    Press { key: String },
-    Hover { target: ElementTarget },
-    Scroll { #[serde(default)] direction: Direction, target: Option<ElementTarget> },
+    Navigate {
+        url: String,
+    },
+    Click {
+        target: ElementTarget,
+    },
+    Type {
+        target: ElementTarget,
+        text: String,
+        #[serde(default)]
+        append: bool,
+        #[serde(default)]
+        submit: bool,
+    },
+    Select {
+        target: ElementTarget,
+        value: String,
+    },
+    Check {
+        target: ElementTarget,
+        checked: bool,
+    },
+    Press {
+        key: String,
+    },
+    Hover {
+        target: ElementTarget,
+    },
+    Scroll {
+        #[serde(default)]
+        direction: Direction,
+        target: Option<ElementTarget>,
+    },
     Back,
     Forward,
-    TabNew { url: Option<String> },
-    TabSwitch { index: usize },
-    TabClose { index: Option<usize> },
-    Wait { text: Option<String>, selector: Option<String>, ms: Option<u64> },
-    Screenshot { #[serde(default)] full_page: bool },
+    TabNew {
+        url: Option<String>,
+    },
+    TabSwitch {
+        index: usize,
+    },
+    TabClose {
+        index: Option<usize>,
+    },
+    Wait {
+        text: Option<String>,
+        selector: Option<String>,
+        ms: Option<u64>,
+    },
+    Screenshot {
+        #[serde(default)]
+        full_page: bool,
+    },
     Extract,
 }
 
@@ -163,9 +201,7 @@ impl Browser {
             }
             Action::Select { target, value } => {
                 let (frame, local) = self.resolve(target).await?;
-                let r = self
-                    .eval_in_frame(&frame, &format!("__errand.selectOption({local}, {})", json!(value)))
-                    .await?;
+                let r = self.eval_in_frame(&frame, &format!("__errand.selectOption({local}, {})", json!(value))).await?;
                 check_stale(&r, target)?;
                 if let Some(e) = r["error"].as_str() {
                     return Err(BrowserError::Action(e.to_string()));
@@ -227,8 +263,12 @@ impl Browser {
                         Direction::Up => "__errand.scrollBy(-Math.round(innerHeight*0.8))".to_string(),
                         Direction::Top => "__errand.scrollBy(-1e9)".to_string(),
                         Direction::Bottom => "__errand.scrollBy(1e9)".to_string(),
-                        Direction::Left => "(scrollBy({left:-Math.round(innerWidth*0.8),behavior:'instant'}),{moved:1,y:scrollY})".to_string(),
-                        Direction::Right => "(scrollBy({left:Math.round(innerWidth*0.8),behavior:'instant'}),{moved:1,y:scrollY})".to_string(),
+                        Direction::Left => {
+                            "(scrollBy({left:-Math.round(innerWidth*0.8),behavior:'instant'}),{moved:1,y:scrollY})".to_string()
+                        }
+                        Direction::Right => {
+                            "(scrollBy({left:Math.round(innerWidth*0.8),behavior:'instant'}),{moved:1,y:scrollY})".to_string()
+                        }
                     };
                     let r = self.eval_in_frame(&before.target_id, &expr).await?;
                     let moved = r["moved"].as_i64().unwrap_or(0);
@@ -253,7 +293,11 @@ impl Browser {
                 };
                 self.mark_navigating(&before.target_id);
                 self.cdp.raw(Some(&session), "Page.navigateToHistoryEntry", json!({"entryId": e["id"]})).await?;
-                out.summary = format!("went {} to {}", if matches!(action, Action::Back) { "back" } else { "forward" }, e["url"].as_str().unwrap_or(""));
+                out.summary = format!(
+                    "went {} to {}",
+                    if matches!(action, Action::Back) { "back" } else { "forward" },
+                    e["url"].as_str().unwrap_or("")
+                );
             }
             Action::TabNew { url } => {
                 let idx = self.new_tab().await?;
@@ -371,7 +415,9 @@ impl Browser {
                 Change::Dialog { dialog, message, answer } => out.summary.push_str(&format!("; {dialog} dialog \"{message}\" {answer}")),
                 Change::Download { file, state, .. } if state != "completed" => out.summary.push_str(&format!("; download {file} {state}")),
                 Change::Download { file, .. } => out.summary.push_str(&format!("; downloaded {file} into the output folder's downloads/")),
-                Change::DownloadDenied { url } => out.summary.push_str(&format!("; download of {url} refused (downloads are off for this command)")),
+                Change::DownloadDenied { url } => {
+                    out.summary.push_str(&format!("; download of {url} refused (downloads are off for this command)"))
+                }
                 Change::Crashed { detail } => out.summary.push_str(&format!("; {detail}")),
                 Change::TabClosed { url } => out.summary.push_str(&format!("; a tab closed itself{}", tab_label("", url))),
             }
@@ -437,7 +483,8 @@ impl Browser {
         let ok = self
             .wait_until(self.opts.call_timeout, || {
                 let st = self.st();
-                st.tabs.iter().any(|t| t.target_id == id && t.session.as_ref().is_some_and(|s| st.ready.contains(s))) && st.frames.contains_key(&id)
+                st.tabs.iter().any(|t| t.target_id == id && t.session.as_ref().is_some_and(|s| st.ready.contains(s)))
+                    && st.frames.contains_key(&id)
             })
             .await;
         if !ok {
@@ -719,8 +766,9 @@ impl Browser {
             "del" => "Delete",
             _ => key,
         };
-        let def = chromiumoxide::keys::get_key_definition(key)
-            .ok_or_else(|| BrowserError::Action(format!("unknown key {key:?}; use names like Enter, Tab, Escape, ArrowDown, PageDown, a")))?;
+        let def = chromiumoxide::keys::get_key_definition(key).ok_or_else(|| {
+            BrowserError::Action(format!("unknown key {key:?}; use names like Enter, Tab, Escape, ArrowDown, PageDown, a"))
+        })?;
         let text = if modifiers & !8 != 0 { None } else { def.text.or(if def.key.chars().count() == 1 { Some(def.key) } else { None }) };
         let mut down = json!({
             "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
@@ -735,7 +783,11 @@ impl Browser {
         }
         self.cdp.raw(Some(session), "Input.dispatchKeyEvent", down).await?;
         self.cdp
-            .raw(Some(session), "Input.dispatchKeyEvent", json!({"type": "keyUp", "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers}))
+            .raw(
+                Some(session),
+                "Input.dispatchKeyEvent",
+                json!({"type": "keyUp", "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers}),
+            )
             .await?;
         Ok(())
     }
@@ -860,7 +912,9 @@ impl Browser {
     /// "rendered"` or `"without scripts"`).
     pub fn extract_urls<'a>(&'a self, urls: &'a [String], parallel: usize) -> impl futures::Stream<Item = (usize, Result<Value>)> + 'a {
         use futures::StreamExt;
-        futures::stream::iter(urls.iter().enumerate()).map(move |(i, u)| async move { (i, self.extract_in_new_tab(u).await) }).buffered(parallel.max(1))
+        futures::stream::iter(urls.iter().enumerate())
+            .map(move |(i, u)| async move { (i, self.extract_in_new_tab(u).await) })
+            .buffered(parallel.max(1))
     }
 
     async fn extract_in_new_tab(&self, url: &str) -> Result<Value> {
@@ -870,7 +924,8 @@ impl Browser {
             v["view"] = json!("rendered");
             let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
             let landed = v["url"].as_str().unwrap_or_default().to_string();
-            let failed_page = landed.starts_with("chrome-error:") || landed.starts_with("data:") || self.blocked().iter().any(|b| b.url == landed);
+            let failed_page =
+                landed.starts_with("chrome-error:") || landed.starts_with("data:") || self.blocked().iter().any(|b| b.url == landed);
             if len(&v) >= SHORT_ARTICLE && !failed_page {
                 return Ok(v);
             }
@@ -901,7 +956,11 @@ impl Browser {
         // A page sent to a blocked host is read again without scripts by the caller.
         if let Some(p) = doc.problem().filter(|_| !doc.blocked) {
             // An error page is not the page's content: say so rather than extract it.
-            return Err(BrowserError::Action(if p.starts_with("net::") { format!("could not load {url}: {p}") } else { format!("{url} answered {p}") }));
+            return Err(BrowserError::Action(if p.starts_with("net::") {
+                format!("could not load {url}: {p}")
+            } else {
+                format!("{url} answered {p}")
+            }));
         }
         let mut v = self.extract_in(&tab.target_id).await?;
         v["status"] = json!(doc.status);
@@ -919,8 +978,11 @@ impl Browser {
             let busy = {
                 let st = self.st();
                 let now = Instant::now();
-                let inflight = st.inflight.iter().filter(|((s, _), t)| *s == session && now.duration_since(**t) < Duration::from_secs(2)).count();
-                st.navigating.get(&tab.target_id).is_some_and(|t| t.elapsed() < Duration::from_secs(30)) || inflight > 0 || st.consent_pending > 0
+                let inflight =
+                    st.inflight.iter().filter(|((s, _), t)| *s == session && now.duration_since(**t) < Duration::from_secs(2)).count();
+                st.navigating.get(&tab.target_id).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
+                    || inflight > 0
+                    || st.consent_pending > 0
             };
             if !busy && start.elapsed() >= self.opts.quiet / 2 {
                 if let Ok(v) = self.eval_in_frame(&tab.target_id, "[__errand.quietFor(), document.readyState]").await {
@@ -1006,10 +1068,7 @@ pub fn blocked_summary(b: &[crate::Blocked]) -> String {
             None => seen.push((x.reason.clone(), 1)),
         }
     }
-    seen.iter()
-        .map(|(r, n)| if *n > 1 { format!("{r} ({n} requests)") } else { r.clone() })
-        .collect::<Vec<_>>()
-        .join("; ")
+    seen.iter().map(|(r, n)| if *n > 1 { format!("{r} ({n} requests)") } else { r.clone() }).collect::<Vec<_>>().join("; ")
 }
 
 fn check_stale(r: &Value, target: &ElementTarget) -> Result<()> {

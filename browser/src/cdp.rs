@@ -116,17 +116,11 @@ impl std::fmt::Debug for Cdp {
 
 impl Cdp {
     /// Connect to a browser-level DevTools WebSocket URL.
-    pub async fn connect(
-        ws_url: &str,
-        timeout: Duration,
-    ) -> Result<(Cdp, mpsc::UnboundedReceiver<Event>), CdpError> {
-        let conn = tokio::time::timeout(
-            timeout,
-            Connection::<RawEvent>::connect(ws_url),
-        )
-        .await
-        .map_err(|_| CdpError::Connect { url: ws_url.into(), message: "timed out".into() })?
-        .map_err(|e| CdpError::Connect { url: ws_url.into(), message: e.to_string() })?;
+    pub async fn connect(ws_url: &str, timeout: Duration) -> Result<(Cdp, mpsc::UnboundedReceiver<Event>), CdpError> {
+        let conn = tokio::time::timeout(timeout, Connection::<RawEvent>::connect(ws_url))
+            .await
+            .map_err(|_| CdpError::Connect { url: ws_url.into(), message: "timed out".into() })?
+            .map_err(|e| CdpError::Connect { url: ws_url.into(), message: e.to_string() })?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (etx, erx) = mpsc::unbounded_channel();
         let closed = Arc::new(AtomicBool::new(false));
@@ -139,45 +133,24 @@ impl Cdp {
     }
 
     /// Send a typed command and decode its typed answer.
-    pub async fn call<C: Command>(
-        &self,
-        session: Option<&str>,
-        cmd: C,
-    ) -> Result<C::Response, CdpError> {
+    pub async fn call<C: Command>(&self, session: Option<&str>, cmd: C) -> Result<C::Response, CdpError> {
         let method = cmd.identifier().to_string();
-        let params = serde_json::to_value(&cmd)
-            .map_err(|source| CdpError::Decode { method: method.clone(), source })?;
+        let params = serde_json::to_value(&cmd).map_err(|source| CdpError::Decode { method: method.clone(), source })?;
         let v = self.raw(session, &method, params).await?;
         C::response_from_value(v).map_err(|source| CdpError::Decode { method, source })
     }
 
     /// Send an untyped command (for parameters the generated types do not cover).
-    pub async fn raw(
-        &self,
-        session: Option<&str>,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, CdpError> {
+    pub async fn raw(&self, session: Option<&str>, method: &str, params: Value) -> Result<Value, CdpError> {
         self.raw_with_timeout(session, method, params, self.timeout).await
     }
 
-    pub async fn raw_with_timeout(
-        &self,
-        session: Option<&str>,
-        method: &str,
-        params: Value,
-        timeout: Duration,
-    ) -> Result<Value, CdpError> {
+    pub async fn raw_with_timeout(&self, session: Option<&str>, method: &str, params: Value, timeout: Duration) -> Result<Value, CdpError> {
         if self.is_closed() {
             return Err(CdpError::Closed);
         }
         let (reply, rx) = oneshot::channel();
-        let req = Request {
-            method: method.to_string(),
-            session: session.map(str::to_string),
-            params,
-            reply,
-        };
+        let req = Request { method: method.to_string(), session: session.map(str::to_string), params, reply };
         self.tx.send(req).map_err(|_| CdpError::Closed)?;
         match tokio::time::timeout(timeout, rx).await {
             Err(_) => Err(CdpError::Timeout { method: method.to_string(), timeout }),
@@ -190,12 +163,7 @@ impl Cdp {
     /// e.g. resuming a target from inside the event task).
     pub fn send_nowait(&self, session: Option<&str>, method: &str, params: Value) {
         let (reply, _rx) = oneshot::channel();
-        let _ = self.tx.send(Request {
-            method: method.to_string(),
-            session: session.map(str::to_string),
-            params,
-            reply,
-        });
+        let _ = self.tx.send(Request { method: method.to_string(), session: session.map(str::to_string), params, reply });
     }
 }
 
@@ -205,8 +173,7 @@ async fn io_task(
     events: mpsc::UnboundedSender<Event>,
     closed: Arc<AtomicBool>,
 ) {
-    let mut pending: HashMap<CallId, (String, oneshot::Sender<Result<Value, CdpError>>)> =
-        HashMap::new();
+    let mut pending: HashMap<CallId, (String, oneshot::Sender<Result<Value, CdpError>>)> = HashMap::new();
     loop {
         tokio::select! {
             req = rx.recv() => {

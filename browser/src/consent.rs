@@ -66,7 +66,8 @@ pub fn is_state_changing(method: &str) -> bool {
     !matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS")
 }
 
-const SECRET_WORDS: &[&str] = &["pass", "pwd", "secret", "token", "card", "cc-", "ccnum", "cvc", "cvv", "pin", "ssn", "iban", "otp", "apikey", "api_key"];
+const SECRET_WORDS: &[&str] =
+    &["pass", "pwd", "secret", "token", "card", "cc-", "ccnum", "cvc", "cvv", "pin", "ssn", "iban", "otp", "apikey", "api_key"];
 
 /// True for a field name that suggests a secret.
 pub fn secret_name(name: &str) -> bool {

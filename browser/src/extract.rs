@@ -19,7 +19,13 @@ pub struct Article {
 
 /// Extract the main content of `html` (served from `url`).
 pub fn article(html: &str, url: &str) -> Option<Article> {
-    let opts = rs_trafilatura::Options { output_markdown: true, include_tables: true, include_links: true, url: Some(url.to_string()), ..Default::default() };
+    let opts = rs_trafilatura::Options {
+        output_markdown: true,
+        include_tables: true,
+        include_links: true,
+        url: Some(url.to_string()),
+        ..Default::default()
+    };
     let html = clean(html);
     let r = rs_trafilatura::extract_with_options(&html, &opts).ok()?;
     let m = &r.metadata;
@@ -71,7 +77,12 @@ pub fn clean(html: &str) -> String {
         }
     }
     let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let link_text = |n: &dom_query::NodeRef| -> usize { n.descendants_it().filter(|d| d.is_element() && d.node_name().as_deref() == Some("a")).map(|a| squash(&a.text()).chars().count()).sum() };
+    let link_text = |n: &dom_query::NodeRef| -> usize {
+        n.descendants_it()
+            .filter(|d| d.is_element() && d.node_name().as_deref() == Some("a"))
+            .map(|a| squash(&a.text()).chars().count())
+            .sum()
+    };
     let mut doomed: Vec<dom_query::NodeId> = vec![];
     let body = doc.select("body");
     for n in body.select("*").nodes() {
@@ -93,11 +104,19 @@ pub fn clean(html: &str) -> String {
             continue;
         }
         // Headed "related" blocks: the heading and the link list after it.
-        if len > 0 && len <= 40 && matches!(name.as_str(), "h2" | "h3" | "h4" | "h5" | "h6" | "strong" | "b" | "p" | "span" | "div" | "header") && n.element_children().len() <= 1 && RELATED.iter().any(|r| lower.starts_with(r)) {
+        if len > 0
+            && len <= 40
+            && matches!(name.as_str(), "h2" | "h3" | "h4" | "h5" | "h6" | "strong" | "b" | "p" | "span" | "div" | "header")
+            && n.element_children().len() <= 1
+            && RELATED.iter().any(|r| lower.starts_with(r))
+        {
             // Climb while the wrapper holds nothing but this heading.
             let mut h = *n;
             while let Some(p) = h.parent() {
-                if p.element_children().len() == 1 && squash(&p.text()).chars().count() == len && !matches!(p.node_name().as_deref(), Some("body" | "article" | "main")) {
+                if p.element_children().len() == 1
+                    && squash(&p.text()).chars().count() == len
+                    && !matches!(p.node_name().as_deref(), Some("body" | "article" | "main"))
+                {
                     h = p;
                 } else {
                     break;
@@ -167,17 +186,111 @@ fn squash_len(s: &str) -> usize {
     s.split_whitespace().map(|w| w.chars().count() + 1).sum()
 }
 
-const AD_LABELS: &[&str] = &["advertisement", "advert", "ad", "ads", "sponsored", "sponsored links", "sponsored content", "publicidade", "publicidad", "anzeige", "werbung", "publicité", "pubblicità", "реклама", "광고", "広告", "iklan", "advertisement scroll to continue with content"];
+const AD_LABELS: &[&str] = &[
+    "advertisement",
+    "advert",
+    "ad",
+    "ads",
+    "sponsored",
+    "sponsored links",
+    "sponsored content",
+    "publicidade",
+    "publicidad",
+    "anzeige",
+    "werbung",
+    "publicité",
+    "pubblicità",
+    "реклама",
+    "광고",
+    "広告",
+    "iklan",
+    "advertisement scroll to continue with content",
+];
 
 const RELATED: &[&str] = &[
-    "related", "explore further", "you may also", "you might also", "also on", "also read", "also see", "see also", "read more", "read also", "more from", "more in", "more on", "more stories", "more news", "more:", "don't miss", "don’t miss", "recommended", "most read", "most popular", "popular", "trending", "latest news", "top stories", "tags", "related tags", "leia também", "leia mais", "veja também", "lee también", "lesen sie auch", "mehr zum thema", "à lire aussi", "leggi anche", "关联", "相关", "関連", "관련", "читайте также", "похожие",
+    "related",
+    "explore further",
+    "you may also",
+    "you might also",
+    "also on",
+    "also read",
+    "also see",
+    "see also",
+    "read more",
+    "read also",
+    "more from",
+    "more in",
+    "more on",
+    "more stories",
+    "more news",
+    "more:",
+    "don't miss",
+    "don’t miss",
+    "recommended",
+    "most read",
+    "most popular",
+    "popular",
+    "trending",
+    "latest news",
+    "top stories",
+    "tags",
+    "related tags",
+    "leia também",
+    "leia mais",
+    "veja também",
+    "lee también",
+    "lesen sie auch",
+    "mehr zum thema",
+    "à lire aussi",
+    "leggi anche",
+    "关联",
+    "相关",
+    "関連",
+    "관련",
+    "читайте также",
+    "похожие",
 ];
 
 /// How teaser lines inside an article start ("READ MORE: …").
-const LEADS: &[&str] = &["see more", "watch:", "watch more", "listen:", "click here", "also:", "more:", "read:", "( leggi", "(leggi", "leia:", "mais:"];
+const LEADS: &[&str] =
+    &["see more", "watch:", "watch more", "listen:", "click here", "also:", "more:", "read:", "( leggi", "(leggi", "leia:", "mais:"];
 
 const NOISE: &[&str] = &[
-    "related", "related-posts", "related-articles", "recommended", "recommendations", "more-stories", "tags", "tag-list", "post-tags", "article-tags", "byline", "author", "author-info", "dateline", "date", "timestamp", "published", "updated", "share", "sharing", "social", "share-buttons", "newsletter", "subscribe", "comments", "comment-respond", "respond", "breadcrumb", "breadcrumbs", "promo", "advert", "advertisement", "ad", "ads", "sponsored",
+    "related",
+    "related-posts",
+    "related-articles",
+    "recommended",
+    "recommendations",
+    "more-stories",
+    "tags",
+    "tag-list",
+    "post-tags",
+    "article-tags",
+    "byline",
+    "author",
+    "author-info",
+    "dateline",
+    "date",
+    "timestamp",
+    "published",
+    "updated",
+    "share",
+    "sharing",
+    "social",
+    "share-buttons",
+    "newsletter",
+    "subscribe",
+    "comments",
+    "comment-respond",
+    "respond",
+    "breadcrumb",
+    "breadcrumbs",
+    "promo",
+    "advert",
+    "advertisement",
+    "ad",
+    "ads",
+    "sponsored",
 ];
 
 /// Whether the element's class or id, split into words (at spaces, `-`, `_`), names one
@@ -222,7 +335,15 @@ mod tests {
         for kept in ["absence of forty years", "annual report", "Four holts found", "Volunteers will count again"] {
             assert!(a.text.contains(kept), "lost {kept:?}: {}", a.text);
         }
-        for dropped in ["We use cookies", "Advertisement", "Photo: River Trust", "BEAVERS ARE BACK", "Kingfishers in the city", "All rights reserved", "Sport"] {
+        for dropped in [
+            "We use cookies",
+            "Advertisement",
+            "Photo: River Trust",
+            "BEAVERS ARE BACK",
+            "Kingfishers in the city",
+            "All rights reserved",
+            "Sport",
+        ] {
             assert!(!a.text.contains(dropped), "kept {dropped:?}: {}", a.text);
         }
         // Markdown keeps the structure: a heading, the list, the table, absolute links.
@@ -251,7 +372,9 @@ mod tests {
 
     #[test]
     fn class_words_match_whole() {
-        let doc = dom_query::Document::from(r#"<div id="a" class="post-tags"></div><div id="b" class="tagline"></div><div id="c" class="x" id2="share_bar"></div>"#);
+        let doc = dom_query::Document::from(
+            r#"<div id="a" class="post-tags"></div><div id="b" class="tagline"></div><div id="c" class="x" id2="share_bar"></div>"#,
+        );
         let one = |sel: &str| doc.select(sel).nodes().first().cloned().unwrap();
         assert!(has_token(&one("#a"), NOISE));
         assert!(!has_token(&one("#b"), NOISE));
@@ -260,6 +383,9 @@ mod tests {
 
     #[test]
     fn relative_links_become_absolute() {
-        assert_eq!(absolute_links("see [a](/x.html) and [b](https://o.example/y) ![i](p.png)", "http://h.example/d/page"), "see [a](http://h.example/x.html) and [b](https://o.example/y) ![i](http://h.example/d/p.png)");
+        assert_eq!(
+            absolute_links("see [a](/x.html) and [b](https://o.example/y) ![i](p.png)", "http://h.example/d/page"),
+            "see [a](http://h.example/x.html) and [b](https://o.example/y) ![i](http://h.example/d/p.png)"
+        );
     }
 }

@@ -120,7 +120,14 @@ fn origin_of(u: &str) -> Option<String> {
 
 /// The resource type DevTools would give, from `Sec-Fetch-Dest`.
 fn resource_of(o: &Outgoing) -> String {
-    if o.is_navigation() { "Document" } else if o.dest.ends_with("worker") { "Worker" } else { "Other" }.to_string()
+    if o.is_navigation() {
+        "Document"
+    } else if o.dest.ends_with("worker") {
+        "Worker"
+    } else {
+        "Other"
+    }
+    .to_string()
 }
 
 /// Find the frame or worker behind a held request, or say why nobody can be asked.
@@ -130,10 +137,15 @@ async fn find_sender(st: &Mutex<State>, o: &Outgoing) -> Result<Sender, (String,
         {
             let mut s = lock(st);
             if s.closing || s.gone.is_some() {
-                return Err(("declined: the session was ending, so nobody could be asked".into(), Sender { resource: resource_of(o), ..Sender::default() }));
+                return Err((
+                    "declined: the session was ending, so nobody could be asked".into(),
+                    Sender { resource: resource_of(o), ..Sender::default() },
+                ));
             }
             s.writes.retain(|w| w.at.elapsed() < Duration::from_secs(10));
-            if let Some(w) = s.writes.iter_mut().find(|w| !w.claimed && w.method.eq_ignore_ascii_case(&o.method) && strip(&w.url) == strip(&o.url)) {
+            if let Some(w) =
+                s.writes.iter_mut().find(|w| !w.claimed && w.method.eq_ignore_ascii_case(&o.method) && strip(&w.url) == strip(&o.url))
+            {
                 w.claimed = true;
                 let w = w.clone();
                 return sender_of(&s, &w.frame, &w.session, &w.resource);
@@ -161,14 +173,23 @@ async fn find_sender(st: &Mutex<State>, o: &Outgoing) -> Result<Sender, (String,
     };
     match found {
         Some((id, f)) => sender_of(&s, id, &f.session, &resource),
-        None => Err(("declined: no open page sent it (its tab or frame was already gone), so nobody could be asked".into(), Sender { resource, ..Sender::default() })),
+        None => Err((
+            "declined: no open page sent it (its tab or frame was already gone), so nobody could be asked".into(),
+            Sender { resource, ..Sender::default() },
+        )),
     }
 }
 
 /// The sender as state knows it, if it is still there to ask about.
 fn sender_of(s: &State, frame: &str, session: &str, resource: &str) -> Result<Sender, (String, Sender)> {
     let source = s.sessions.get(session).map(|(_, k)| k.clone()).unwrap_or_default();
-    let mut sender = Sender { source: source.clone(), resource: resource.to_string(), frame: frame.to_string(), frame_session: session.to_string(), ..Sender::default() };
+    let mut sender = Sender {
+        source: source.clone(),
+        resource: resource.to_string(),
+        frame: frame.to_string(),
+        frame_session: session.to_string(),
+        ..Sender::default()
+    };
     if frame.is_empty() {
         // A worker: it must still be attached.
         if source.is_empty() {
@@ -198,9 +219,18 @@ fn sender_of(s: &State, frame: &str, session: &str, resource: &str) -> Result<Se
 /// A held request described for a person: the page and frame that sent it, the form's
 /// purpose, and its fields with the page's secret ones masked. Both consent paths (the
 /// proxy's gate and DevTools interception) ask with this.
-pub(crate) async fn submission(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, method: &str, url: &str, content_type: &str, body: &str) -> Submission {
+pub(crate) async fn submission(
+    cdp: &Cdp,
+    st: &Mutex<State>,
+    sender: &Sender,
+    method: &str,
+    url: &str,
+    content_type: &str,
+    body: &str,
+) -> Submission {
     let d = describe(cdp, st, sender, url).await;
-    let secret: Vec<String> = d["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let secret: Vec<String> =
+        d["secret"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
     let (fields, body) = consent::describe_body(content_type, body, &secret);
     Submission {
         method: method.to_string(),
@@ -228,7 +258,9 @@ async fn describe(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, url: &str) -> V
                 let form = s
                     .submitted
                     .values()
-                    .filter(|(t, v)| t.elapsed() < Duration::from_secs(3) && v["action"].as_str().map(without_query) == Some(without_query(url)))
+                    .filter(|(t, v)| {
+                        t.elapsed() < Duration::from_secs(3) && v["action"].as_str().map(without_query) == Some(without_query(url))
+                    })
                     .max_by_key(|(t, _)| *t);
                 if let Some((_, v)) = form {
                     return v.clone();
@@ -245,7 +277,12 @@ async fn describe(cdp: &Cdp, st: &Mutex<State>, sender: &Sender, url: &str) -> V
     // to the document before; Chromium keeps one world per name and frame, so creating
     // it finds it).
     let world = cdp
-        .raw_with_timeout(Some(&sender.frame_session), "Page.createIsolatedWorld", json!({"frameId": sender.frame, "worldName": "errand"}), Duration::from_secs(2))
+        .raw_with_timeout(
+            Some(&sender.frame_session),
+            "Page.createIsolatedWorld",
+            json!({"frameId": sender.frame, "worldName": "errand"}),
+            Duration::from_secs(2),
+        )
         .await
         .ok()
         .and_then(|r| r["executionContextId"].as_i64())

@@ -51,9 +51,7 @@ pub fn find_chrome(explicit: Option<&Path>) -> Result<PathBuf, BrowserError> {
         return if p.is_file() {
             Ok(p.to_path_buf())
         } else {
-            which::which(p).map_err(|_| BrowserError::NoChrome {
-                detail: format!("--chrome {} does not exist", p.display()),
-            })
+            which::which(p).map_err(|_| BrowserError::NoChrome { detail: format!("--chrome {} does not exist", p.display()) })
         };
     }
     if let Some(env) = std::env::var_os("CHROME").filter(|v| !v.is_empty()) {
@@ -61,9 +59,8 @@ pub fn find_chrome(explicit: Option<&Path>) -> Result<PathBuf, BrowserError> {
         return if p.is_file() {
             Ok(p)
         } else {
-            which::which(&p).map_err(|_| BrowserError::NoChrome {
-                detail: format!("$CHROME is {} but no such program exists", p.display()),
-            })
+            which::which(&p)
+                .map_err(|_| BrowserError::NoChrome { detail: format!("$CHROME is {} but no such program exists", p.display()) })
         };
     }
     for name in CANDIDATES {
@@ -120,11 +117,7 @@ fn is_root() -> bool {
     // SAFETY-free check: the effective uid is in /proc/self/status on Linux.
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0")))
         .unwrap_or(false)
 }
 
@@ -151,9 +144,7 @@ pub async fn launch(opts: &LaunchOptions, profile: &Path, timeout: Duration) -> 
             Ok(())
         });
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| BrowserError::Launch { exe: exe.clone(), message: e.to_string(), log: String::new() })?;
+    let mut child = cmd.spawn().map_err(|e| BrowserError::Launch { exe: exe.clone(), message: e.to_string(), log: String::new() })?;
     let Some(stderr) = child.stderr.take() else {
         return Err(BrowserError::Launch { exe, message: "no stderr pipe".into(), log: String::new() });
     };
@@ -186,7 +177,10 @@ pub async fn launch(opts: &LaunchOptions, profile: &Path, timeout: Duration) -> 
             let status = child.try_wait().ok().flatten();
             Err(BrowserError::Launch {
                 exe,
-                message: format!("Chromium exited before it was ready ({})", status.map(|s| s.to_string()).unwrap_or_else(|| "still running".into())),
+                message: format!(
+                    "Chromium exited before it was ready ({})",
+                    status.map(|s| s.to_string()).unwrap_or_else(|| "still running".into())
+                ),
                 log,
             })
         }
@@ -256,7 +250,15 @@ mod tests {
     #[test]
     fn headless_root_runs_get_the_quiet_network_switches() {
         let a = base_args(&LaunchOptions::default(), Path::new("/tmp/p"));
-        for s in ["--headless=new", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0", "--user-data-dir=/tmp/p"] {
+        for s in [
+            "--headless=new",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--remote-debugging-port=0",
+            "--user-data-dir=/tmp/p",
+        ] {
             assert!(a.iter().any(|x| x == s), "missing {s}");
         }
         let headed = base_args(&LaunchOptions { headed: true, ..LaunchOptions::default() }, Path::new("/tmp/p"));

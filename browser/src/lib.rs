@@ -21,9 +21,9 @@ pub mod guard;
 pub mod launch;
 pub mod proxy;
 pub mod secrets;
+pub mod state;
 pub mod tls;
 pub mod upstream;
-pub mod state;
 pub mod userflow;
 
 use std::collections::HashMap;
@@ -312,7 +312,15 @@ impl Browser {
                     // one key its certificates carry, for this launch only.
                     let authority = Arc::new(tls::Authority::new()?);
                     let client_tls = tls::client_config(&opts.trust_ca)?;
-                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: Some(authority.clone()), consent: opts.consent.is_some() && !intercept, client_tls, route: opts.upstream.clone(), secrets: opts.secrets.clone() };
+                    let setup = proxy::Setup {
+                        guard: opts.guard.clone(),
+                        blocked: blocked.clone(),
+                        mitm: Some(authority.clone()),
+                        consent: opts.consent.is_some() && !intercept,
+                        client_tls,
+                        route: opts.upstream.clone(),
+                        secrets: opts.secrets.clone(),
+                    };
                     let p = proxy::start(setup).await.map_err(BrowserError::Proxy)?;
                     // Loopback goes through the proxy too. Chromium's own background calls
                     // (update and account services, which no switch silences) skip it and
@@ -320,7 +328,11 @@ impl Browser {
                     // the record; a page's attempt on those hosts dies there too, and the
                     // event task records it as the page's (see `Network.loadingFailed`).
                     // Only hosts the allowlist refuses anyway skip the proxy.
-                    let skipped: Vec<&str> = proxy::CHROMIUM_SERVICES.iter().copied().filter(|h| opts.guard.as_ref().is_none_or(|g| g.judge(&format!("https://{h}/")).is_some())).collect();
+                    let skipped: Vec<&str> = proxy::CHROMIUM_SERVICES
+                        .iter()
+                        .copied()
+                        .filter(|h| opts.guard.as_ref().is_none_or(|g| g.judge(&format!("https://{h}/")).is_some()))
+                        .collect();
                     let bypass = format!("--proxy-bypass-list=<-loopback>;{}", skipped.join(";"));
                     l.extra_args.extend([
                         format!("--proxy-server=http://{}", p.addr),
@@ -394,7 +406,15 @@ impl Browser {
                 let local = url::Url::parse(&ws).ok().and_then(|u| u.host_str().map(upstream::is_loopback)).unwrap_or(false);
                 let mut proxy = None;
                 if opts.guard.is_some() && opts.proxy_layer && local {
-                    let setup = proxy::Setup { guard: opts.guard.clone(), blocked: blocked.clone(), mitm: None, consent: false, client_tls: tls::client_config(&opts.trust_ca)?, route: opts.upstream.clone(), secrets: opts.secrets.clone() };
+                    let setup = proxy::Setup {
+                        guard: opts.guard.clone(),
+                        blocked: blocked.clone(),
+                        mitm: None,
+                        consent: false,
+                        client_tls: tls::client_config(&opts.trust_ca)?,
+                        route: opts.upstream.clone(),
+                        secrets: opts.secrets.clone(),
+                    };
                     proxy = Some(proxy::start(setup).await.map_err(BrowserError::Proxy)?);
                 }
                 let proxy_addr = proxy.as_ref().map(|p| p.addr);
@@ -748,7 +768,10 @@ impl Browser {
     pub(crate) fn pending_navigation(&self, tab: &str) -> bool {
         let st = self.st();
         st.navigating.get(tab).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
-            || st.navigating.iter().any(|(f, t)| f != tab && t.elapsed() < Duration::from_secs(2) && st.frames.get(f).is_some_and(|fr| fr.tab == tab))
+            || st
+                .navigating
+                .iter()
+                .any(|(f, t)| f != tab && t.elapsed() < Duration::from_secs(2) && st.frames.get(f).is_some_and(|fr| fr.tab == tab))
     }
 }
 
@@ -757,7 +780,9 @@ enum Reached {
     Launched,
     /// Over `--cdp-url`; errand's browser context sends its traffic through this proxy
     /// of errand's, if there is one.
-    Attached { proxy: Option<std::net::SocketAddr> },
+    Attached {
+        proxy: Option<std::net::SocketAddr>,
+    },
 }
 
 /// Settle [`Options::intercept`] once, before any target attaches: on only when there is
@@ -805,7 +830,16 @@ async fn create_world(cdp: &Cdp, st: &Mutex<State>, frame: &str, session: &str, 
 
 /// Set up a freshly attached target, then let it run. Runs in its own task so the event
 /// task never waits on the browser.
-async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<String>, st: Arc<Mutex<State>>, viewport: Option<(u32, u32)>, guarded: bool, consent: bool) {
+async fn setup_target(
+    cdp: Cdp,
+    session: String,
+    kind: String,
+    tab: Option<String>,
+    st: Arc<Mutex<State>>,
+    viewport: Option<(u32, u32)>,
+    guarded: bool,
+    consent: bool,
+) {
     let s = Some(session.as_str());
     if guarded {
         // Before anything else, and before the target runs: its first request is judged.
@@ -824,7 +858,10 @@ async fn setup_target(cdp: Cdp, session: String, kind: String, tab: Option<Strin
         calls.push(("Page.enable", json!({})));
         if kind == "page" {
             if let Some((w, h)) = viewport {
-                calls.push(("Emulation.setDeviceMetricsOverride", json!({"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false})));
+                calls.push((
+                    "Emulation.setDeviceMetricsOverride",
+                    json!({"width": w, "height": h, "deviceScaleFactor": 1, "mobile": false}),
+                ));
             }
         }
         // The walker runs at the start of every document, in errand's own world: it sees
@@ -875,7 +912,12 @@ struct Held {
 /// Describe a held request, ask the consent policy, and let it go or fail it.
 async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, blocked: Arc<Mutex<Vec<Blocked>>>, h: Held) {
     let req = &h.params["request"];
-    let content_type = req["headers"].as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type"))).and_then(|(_, v)| v.as_str()).unwrap_or_default().to_string();
+    let content_type = req["headers"]
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or_default()
+        .to_string();
     let sub = gate::submission(&cdp, &st, &h.sender, &h.method, &h.url, &content_type, &post_body(req)).await;
     let verdict = consent.decide(sub).await;
     match verdict {
@@ -884,7 +926,11 @@ async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, bl
             if h.sender.resource == "Document" {
                 // A declined form submission leaves the page as it was: a 204 answer to a
                 // navigation means "stay", where a failure would show an error page.
-                cdp.send_nowait(h.session.as_deref(), "Fetch.fulfillRequest", json!({"requestId": h.id, "responseCode": 204, "responseHeaders": [], "body": ""}));
+                cdp.send_nowait(
+                    h.session.as_deref(),
+                    "Fetch.fulfillRequest",
+                    json!({"requestId": h.id, "responseCode": 204, "responseHeaders": [], "body": ""}),
+                );
             } else {
                 cdp.send_nowait(h.session.as_deref(), "Fetch.failRequest", json!({"requestId": h.id, "errorReason": "BlockedByClient"}));
             }
@@ -963,7 +1009,13 @@ fn remove_frame(st: &mut State, id: &str) {
 
 /// The one task that owns browser state: it reads every event, keeps tabs, frames and
 /// in-flight requests current, answers dialogs and resumes new targets.
-async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mutex<State>>, opts: Options, blocked: Arc<Mutex<Vec<Blocked>>>) {
+async fn event_task(
+    cdp: Cdp,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    st: Arc<Mutex<State>>,
+    opts: Options,
+    blocked: Arc<Mutex<Vec<Blocked>>>,
+) {
     while let Some(ev) = rx.recv().await {
         let p = &ev.params;
         let sess = ev.session.clone().unwrap_or_default();
@@ -998,7 +1050,12 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                             i
                         }
                         None => {
-                            s.tabs.push(Tab { target_id: target.clone(), session: Some(session.clone()), url: url.clone(), title: info["title"].as_str().unwrap_or_default().into() });
+                            s.tabs.push(Tab {
+                                target_id: target.clone(),
+                                session: Some(session.clone()),
+                                url: url.clone(),
+                                title: info["title"].as_str().unwrap_or_default().into(),
+                            });
                             s.tabs.len() - 1
                         }
                     };
@@ -1007,7 +1064,19 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     }
                     s.generation += 1;
                     let generation = s.generation;
-                    s.frames.insert(target.clone(), Frame { parent: None, session: session.clone(), url: String::new(), tab: target.clone(), world: None, generation, born: generation, navs: 0 });
+                    s.frames.insert(
+                        target.clone(),
+                        Frame {
+                            parent: None,
+                            session: session.clone(),
+                            url: String::new(),
+                            tab: target.clone(),
+                            world: None,
+                            generation,
+                            born: generation,
+                            navs: 0,
+                        },
+                    );
                     tab = Some(target.clone());
                 } else if kind == "iframe" {
                     // An out-of-process iframe: the frame keeps its id, its document moves to
@@ -1016,14 +1085,32 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     let tab_id = parent_tab.as_ref().and_then(|t| s.frames.get(t).map(|f| f.tab.clone())).unwrap_or_default();
                     s.generation += 1;
                     let generation = s.generation;
-                    let f = s.frames.entry(target.clone()).or_insert_with(|| Frame { parent: parent_tab.clone(), session: session.clone(), url: String::new(), tab: tab_id.clone(), world: None, generation, born: generation, navs: 0 });
+                    let f = s.frames.entry(target.clone()).or_insert_with(|| Frame {
+                        parent: parent_tab.clone(),
+                        session: session.clone(),
+                        url: String::new(),
+                        tab: tab_id.clone(),
+                        world: None,
+                        generation,
+                        born: generation,
+                        navs: 0,
+                    });
                     f.session = session.clone();
                     f.world = None;
                     f.generation = generation;
                     tab = Some(f.tab.clone());
                 }
                 drop(locked);
-                tokio::spawn(setup_target(cdp.clone(), session, kind, tab, st.clone(), opts.viewport, opts.intercept == Some(true), opts.consent.is_some()));
+                tokio::spawn(setup_target(
+                    cdp.clone(),
+                    session,
+                    kind,
+                    tab,
+                    st.clone(),
+                    opts.viewport,
+                    opts.intercept == Some(true),
+                    opts.consent.is_some(),
+                ));
             }
             "Target.detachedFromTarget" => {
                 if let Some(session) = p["sessionId"].as_str() {
@@ -1078,7 +1165,16 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let tab = parent.as_ref().and_then(|pp| s.frames.get(pp)).map(|f| f.tab.clone()).unwrap_or_default();
                 s.generation += 1;
                 let generation = s.generation;
-                s.frames.entry(id).or_insert(Frame { parent, session: sess.clone(), url: String::new(), tab, world: None, generation, born: generation, navs: 0 });
+                s.frames.entry(id).or_insert(Frame {
+                    parent,
+                    session: sess.clone(),
+                    url: String::new(),
+                    tab,
+                    world: None,
+                    generation,
+                    born: generation,
+                    navs: 0,
+                });
             }
             "Page.frameNavigated" => {
                 let f = &p["frame"];
@@ -1091,7 +1187,16 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     Some(pp) => s.frames.get(pp).map(|f| f.tab.clone()).unwrap_or_default(),
                     None => s.sessions.get(&sess).map(|(t, _)| t.clone()).unwrap_or_default(),
                 };
-                let e = s.frames.entry(id.clone()).or_insert(Frame { parent: parent.clone(), session: sess.clone(), url: url.clone(), tab, world: None, generation, born: generation, navs: 0 });
+                let e = s.frames.entry(id.clone()).or_insert(Frame {
+                    parent: parent.clone(),
+                    session: sess.clone(),
+                    url: url.clone(),
+                    tab,
+                    world: None,
+                    generation,
+                    born: generation,
+                    navs: 0,
+                });
                 e.url = url.clone();
                 e.world = None;
                 e.generation = generation;
@@ -1191,11 +1296,16 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                 let r = &p["response"];
                 if p["type"] == "Document" {
                     if let Some(frame) = p["frameId"].as_str() {
-                        let header = r["headers"].as_object().and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(proxy::UNREACHABLE_HEADER))).and_then(|(_, v)| v.as_str());
+                        let header = r["headers"]
+                            .as_object()
+                            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(proxy::UNREACHABLE_HEADER)))
+                            .and_then(|(_, v)| v.as_str());
                         let status = r["status"].as_u64().unwrap_or(0) as u16;
-                        let status_text = r["statusText"].as_str().filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| reason_phrase(status));
+                        let status_text =
+                            r["statusText"].as_str().filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| reason_phrase(status));
                         let blocked = status == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null();
-                        s.documents.insert(frame.to_string(), DocStatus { status, status_text, net_error: header.map(str::to_string), blocked });
+                        s.documents
+                            .insert(frame.to_string(), DocStatus { status, status_text, net_error: header.map(str::to_string), blocked });
                     }
                 }
                 // The proxy marks its refusals; name the resource and target behind it.
@@ -1237,7 +1347,13 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                         let known = blocked.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|b| b.url == url || b.url == tunnel);
                         if !known && opts.intercept != Some(true) {
                             if let Some(reason) = opts.guard.as_ref().and_then(|g| g.judge(&url)) {
-                                blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url, reason, layer: "browser".into(), source, resource: ty });
+                                blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
+                                    url,
+                                    reason,
+                                    layer: "browser".into(),
+                                    source,
+                                    resource: ty,
+                                });
                             }
                         }
                     }
@@ -1256,9 +1372,17 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     // task never waits on a person.
                     s.consent_pending += 1;
                     let frame = p["frameId"].as_str().unwrap_or_default().to_string();
-                    let (world, frame_url, frame_session) =
-                        s.frames.get(&frame).map(|f| (f.world, f.url.clone(), f.session.clone())).unwrap_or((None, String::new(), String::new()));
-                    let tab_url = s.frames.get(&frame).and_then(|f| s.tabs.iter().find(|t| t.target_id == f.tab)).map(|t| t.url.clone()).unwrap_or_default();
+                    let (world, frame_url, frame_session) = s
+                        .frames
+                        .get(&frame)
+                        .map(|f| (f.world, f.url.clone(), f.session.clone()))
+                        .unwrap_or((None, String::new(), String::new()));
+                    let tab_url = s
+                        .frames
+                        .get(&frame)
+                        .and_then(|f| s.tabs.iter().find(|t| t.target_id == f.tab))
+                        .map(|t| t.url.clone())
+                        .unwrap_or_default();
                     let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
                     drop(locked);
                     let sender = gate::Sender { frame, frame_session, world, source, resource, frame_url, tab_url };
@@ -1273,7 +1397,13 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
                     Some(reason) => {
                         cdp.send_nowait(Some(&sess), "Fetch.failRequest", json!({"requestId": id, "errorReason": "BlockedByClient"}));
                         let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
-                        blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url, reason, layer: "cdp".into(), source, resource });
+                        blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
+                            url,
+                            reason,
+                            layer: "cdp".into(),
+                            source,
+                            resource,
+                        });
                     }
                 }
             }
@@ -1337,7 +1467,6 @@ async fn event_task(cdp: Cdp, mut rx: mpsc::UnboundedReceiver<Event>, st: Arc<Mu
         }
     }
 }
-
 
 /// Is this target title only Chromium's stand-in for a page without one yet (its address
 /// without the scheme)?

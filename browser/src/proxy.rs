@@ -153,14 +153,33 @@ pub async fn start(setup: Setup) -> std::io::Result<Proxy> {
     http.set_nodelay(true);
     http.enforce_http(false);
     let upstream = Upstream::new(&setup.route, http).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(setup.client_tls.clone()).https_or_http().enable_all_versions().wrap_connector(upstream.clone());
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(setup.client_tls.clone())
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(upstream.clone());
     let client = Client::builder(TokioExecutor::new()).build(connector);
-    let h1 = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(setup.client_tls).https_or_http().enable_http1().wrap_connector(upstream.clone());
+    let h1 = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(setup.client_tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(upstream.clone());
     let client_h1 = Client::builder(TokioExecutor::new()).build(h1);
     let via = upstream.describe();
     let gate: Arc<OnceLock<SharedGate>> = Arc::default();
     let main = tokio::runtime::Handle::current();
-    let ctx = Arc::new(Ctx { guard: setup.guard, blocked: setup.blocked, client, client_h1, upstream, mitm: setup.mitm, consent: setup.consent, gate: gate.clone(), secrets: setup.secrets, main });
+    let ctx = Arc::new(Ctx {
+        guard: setup.guard,
+        blocked: setup.blocked,
+        client,
+        client_h1,
+        upstream,
+        mitm: setup.mitm,
+        consent: setup.consent,
+        gate: gate.clone(),
+        secrets: setup.secrets,
+        main,
+    });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let listener = {
         let _inside = rt.enter();
@@ -363,7 +382,10 @@ async fn forward(ctx: Arc<Ctx>, req: Request<Incoming>, url: String) -> Response
             let verdict = match ctx.gate.get() {
                 Some(g) => {
                     let (g, held) = (g.clone(), held.clone());
-                    ctx.main.spawn(async move { g.hold(held).await }).await.unwrap_or_else(|e| Verdict::Deny(format!("errand could not decide ({e})")))
+                    ctx.main
+                        .spawn(async move { g.hold(held).await })
+                        .await
+                        .unwrap_or_else(|e| Verdict::Deny(format!("errand could not decide ({e})")))
                 }
                 None => Verdict::Deny("errand was not ready to ask about it yet".into()),
             };
@@ -440,7 +462,13 @@ fn note_refused(ctx: &Ctx, url: &str, f: &secrets::Filled) {
     for name in &f.refused {
         let hosts = ctx.secrets.iter().find(|b| &b.name == name).map(|b| b.hosts.join(", ")).unwrap_or_default();
         let reason = format!("the placeholder {{{{secret:{name}}}}} was sent to a destination the secret is not bound to ({hosts}); it went out as the placeholder, never the value");
-        ctx.blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked { url: url.to_string(), reason, layer: "secrets".into(), source: String::new(), resource: String::new() });
+        ctx.blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
+            url: url.to_string(),
+            reason,
+            layer: "secrets".into(),
+            source: String::new(),
+            resource: String::new(),
+        });
     }
 }
 
@@ -546,13 +574,27 @@ fn text(code: StatusCode, msg: String) -> Response<Body> {
 /// time) despite the switches that should silence it. They are blocked like any other
 /// host, but recorded as Chromium's own so they are not reported to the model as the
 /// page's doing.
-pub const CHROMIUM_SERVICES: &[&str] = &["update.googleapis.com", "accounts.google.com", "clients2.google.com", "clientservices.googleapis.com", "redirector.gvt1.com", "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com"];
+pub const CHROMIUM_SERVICES: &[&str] = &[
+    "update.googleapis.com",
+    "accounts.google.com",
+    "clients2.google.com",
+    "clientservices.googleapis.com",
+    "redirector.gvt1.com",
+    "optimizationguide-pa.googleapis.com",
+    "content-autofill.googleapis.com",
+];
 
 fn record(blocked: &Mutex<Vec<Blocked>>, url: &str, reason: &str, source: &str) {
     let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
     let source = if CHROMIUM_SERVICES.contains(&host.as_str()) { "chromium" } else { source };
     let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
-    b.push(Blocked { url: url.to_string(), reason: reason.to_string(), layer: "proxy".into(), source: source.into(), resource: String::new() });
+    b.push(Blocked {
+        url: url.to_string(),
+        reason: reason.to_string(),
+        layer: "proxy".into(),
+        source: source.into(),
+        resource: String::new(),
+    });
 }
 
 #[cfg(test)]
@@ -567,7 +609,15 @@ mod tests {
         let guard: SharedGuard = Arc::new(|_: &str| Some("not on the allowlist".to_string()));
         let blocked: Arc<Mutex<Vec<Blocked>>> = Arc::default();
         let client_tls = crate::tls::client_config(&[]).map_err(|e| e.to_string()).unwrap();
-        let setup = Setup { guard: Some(guard), blocked: blocked.clone(), mitm: None, consent: false, client_tls, route: Route::default(), secrets: vec![] };
+        let setup = Setup {
+            guard: Some(guard),
+            blocked: blocked.clone(),
+            mitm: None,
+            consent: false,
+            client_tls,
+            route: Route::default(),
+            secrets: vec![],
+        };
         let proxy = start(setup).await.unwrap();
         let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
         s.write_all(b"GET http://foreign.example/x HTTP/1.1\r\nHost: foreign.example\r\nConnection: close\r\n\r\n").await.unwrap();

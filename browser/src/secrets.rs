@@ -110,7 +110,10 @@ pub fn has_placeholder(text: &str) -> bool {
 
 fn encode(value: &str, ctx: Context) -> String {
     match ctx {
-        Context::Url => value.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect(),
+        Context::Url => value
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect(),
         Context::Form => url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
         Context::Json => serde_json::to_string(value).map(|j| j[1..j.len() - 1].to_string()).unwrap_or_default(),
         Context::Raw => value.to_string(),
@@ -153,7 +156,12 @@ mod tests {
     use super::*;
 
     fn bank() -> Vec<Binding> {
-        vec![Binding { name: "bank".into(), value: "p@ss \"w&rd\"".into(), hosts: vec!["bank.example".into()], allows: Arc::new(|u: &str| u.starts_with("https://bank.example/")) }]
+        vec![Binding {
+            name: "bank".into(),
+            value: "p@ss \"w&rd\"".into(),
+            hosts: vec!["bank.example".into()],
+            allows: Arc::new(|u: &str| u.starts_with("https://bank.example/")),
+        }]
     }
 
     #[test]

@@ -284,7 +284,15 @@ impl Browser {
                 let (x, y) = (ox + num(5) + num(7) / 2.0, oy + num(6) + num(8) / 2.0);
                 let mut where_ = a.get(4).and_then(|v| v.as_i64()).unwrap_or(0) as i8;
                 if fi != 0 {
-                    where_ = if y < 0.0 { -1 } else if y > vp.1 as f64 { 1 } else if x < 0.0 || x > vp.0 as f64 { 2 } else { 0 };
+                    where_ = if y < 0.0 {
+                        -1
+                    } else if y > vp.1 as f64 {
+                        1
+                    } else if x < 0.0 || x > vp.0 as f64 {
+                        2
+                    } else {
+                        0
+                    };
                 }
                 ps.elements.push(Element {
                     ref_: format!("e{r}"),
@@ -360,9 +368,7 @@ fn order_frames(walked: Vec<FrameWalk>) -> Vec<FrameWalk> {
     let mut rest: Vec<Option<FrameWalk>> = walked.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(rest.len());
     fn visit(parent: Option<&str>, rest: &mut Vec<Option<FrameWalk>>, out: &mut Vec<FrameWalk>) {
-        let mut kids: Vec<usize> = (0..rest.len())
-            .filter(|i| rest[*i].as_ref().is_some_and(|w| w.parent.as_deref() == parent))
-            .collect();
+        let mut kids: Vec<usize> = (0..rest.len()).filter(|i| rest[*i].as_ref().is_some_and(|w| w.parent.as_deref() == parent)).collect();
         kids.sort_by(|a, b| {
             let pa = rest[*a].as_ref().and_then(|w| w.offset).unwrap_or((f64::MAX, f64::MAX));
             let pb = rest[*b].as_ref().and_then(|w| w.offset).unwrap_or((f64::MAX, f64::MAX));
@@ -398,11 +404,8 @@ impl PageState {
             let _ = writeln!(o, "Status: {p} (an error page, not the content asked for)");
         }
         if self.tabs.len() > 1 {
-            let tabs: Vec<String> = self
-                .tabs
-                .iter()
-                .map(|(i, t, u, a)| format!("[{i}]{} {} — {}", if *a { "*" } else { "" }, one_line(t, 40), u))
-                .collect();
+            let tabs: Vec<String> =
+                self.tabs.iter().map(|(i, t, u, a)| format!("[{i}]{} {} — {}", if *a { "*" } else { "" }, one_line(t, 40), u)).collect();
             let _ = writeln!(o, "Tabs: {}", tabs.join(" | "));
         }
         let (_, sy, _, sh) = self.scroll;

@@ -98,7 +98,10 @@ impl Authority {
         let leaf = p.signed_by(&self.leaf_key, &self.ca, &self.ca_key)?;
         let chain = vec![leaf.der().clone(), self.ca.der().clone()];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
-        let mut config = ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?.with_no_client_auth().with_single_cert(chain, key)?;
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let config = Arc::new(config);
         self.made.lock().unwrap_or_else(|p| p.into_inner()).insert(host, config.clone());
@@ -131,14 +134,19 @@ pub fn client_config(trust: &[PathBuf]) -> Result<ClientConfig, TlsError> {
         }
     }
     // (ALPN is set by the connector, which offers h2 and http/1.1.)
-    Ok(ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?.with_root_certificates(roots).with_no_client_auth())
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// The certificates of a PEM file given to `--trust-ca`; a file with none is an error.
 pub fn trusted(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bad = |message: String| TlsError::TrustFile { path: path.to_path_buf(), message };
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let certs = CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>().map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
     if certs.is_empty() {
         return Err(bad("it holds no CERTIFICATE block".into()));
     }

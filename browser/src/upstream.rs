@@ -62,7 +62,8 @@ pub fn without_credentials(u: &str) -> String {
 
 /// Check an `--upstream-proxy` URL: an http:// proxy with a host.
 pub fn validate(u: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(u).map_err(|e| format!("--upstream-proxy {}: {e}; write it as http://HOST:PORT", without_credentials(u)))?;
+    let parsed =
+        url::Url::parse(u).map_err(|e| format!("--upstream-proxy {}: {e}; write it as http://HOST:PORT", without_credentials(u)))?;
     if parsed.scheme() != "http" || parsed.host_str().is_none() {
         return Err(format!("--upstream-proxy {}: errand speaks to an upstream proxy over plain http; write it as http://HOST:PORT (https sites still go through it encrypted, in CONNECT tunnels)", without_credentials(u)));
     }

@@ -116,7 +116,8 @@ pub fn parse_aria(q: &str) -> (Option<String>, Option<String>) {
 /// A frame's children in the order errand first saw them (which is how the reference
 /// runner's `childFrames()` orders them).
 fn children(st: &crate::State, parent: &str) -> Vec<String> {
-    let mut kids: Vec<(&String, u64)> = st.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(parent)).map(|(k, f)| (k, f.born)).collect();
+    let mut kids: Vec<(&String, u64)> =
+        st.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(parent)).map(|(k, f)| (k, f.born)).collect();
     kids.sort_by_key(|(_, b)| *b);
     kids.into_iter().map(|(k, _)| k.clone()).collect()
 }
@@ -278,7 +279,11 @@ impl Browser {
                     continue;
                 }
                 let Some(backend) = n["backendDOMNodeId"].as_i64() else { continue };
-                let Ok(o) = self.cdp.raw(Some(&session), "DOM.resolveNode", json!({"backendNodeId": backend, "executionContextId": world})).await else { continue };
+                let Ok(o) =
+                    self.cdp.raw(Some(&session), "DOM.resolveNode", json!({"backendNodeId": backend, "executionContextId": world})).await
+                else {
+                    continue;
+                };
                 let Some(oid) = o["object"]["objectId"].as_str() else { continue };
                 let k = self
                     .cdp
@@ -411,7 +416,17 @@ impl Browser {
     }
 
     #[allow(clippy::too_many_arguments)] // one Input.dispatchMouseEvent, field by field
-    async fn mouse_event(&self, session: &str, kind: &str, x: f64, y: f64, button: &str, buttons: i64, clicks: i64, modifiers: i64) -> Result<()> {
+    async fn mouse_event(
+        &self,
+        session: &str,
+        kind: &str,
+        x: f64,
+        y: f64,
+        button: &str,
+        buttons: i64,
+        clicks: i64,
+        modifiers: i64,
+    ) -> Result<()> {
         let mut p = json!({"type": kind, "x": x, "y": y, "modifiers": modifiers, "buttons": buttons});
         if kind != "mouseMoved" {
             p["button"] = json!(button);
@@ -481,12 +496,17 @@ impl Browser {
         // With Shift held, a letter named by its code (`KeyT`) is its capital, key and text;
         // named by its key (`t`) it stays as it is. That is Puppeteer's US layout.
         let by_code = def.key != key && def.code == key;
-        let shifted = (by_code && modifiers & 8 != 0 && def.key.len() == 1 && def.key.chars().all(|c| c.is_ascii_lowercase())).then(|| def.key.to_ascii_uppercase());
+        let shifted = (by_code && modifiers & 8 != 0 && def.key.len() == 1 && def.key.chars().all(|c| c.is_ascii_lowercase()))
+            .then(|| def.key.to_ascii_uppercase());
         let key = shifted.as_deref().unwrap_or(def.key);
         let mut p = json!({"key": key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers, "location": location, "isKeypad": location == 3});
         if down {
             // Text only without Control/Alt/Meta held, as a keyboard types.
-            let text = shifted.as_deref().or(def.text).or(if def.key.chars().count() == 1 { Some(def.key) } else { None }).filter(|_| modifiers & !8 == 0);
+            let text = shifted
+                .as_deref()
+                .or(def.text)
+                .or(if def.key.chars().count() == 1 { Some(def.key) } else { None })
+                .filter(|_| modifiers & !8 == 0);
             match text {
                 Some(t) => {
                     p["type"] = json!("keyDown");
@@ -522,7 +542,8 @@ impl Browser {
     pub async fn flow_viewport(&self, page: &str, v: &Viewport) -> Result<()> {
         let Viewport { width, height, scale, mobile, touch, landscape } = *v;
         let s = self.page_session(page)?;
-        let orientation = if landscape { json!({"angle": 90, "type": "landscapePrimary"}) } else { json!({"angle": 0, "type": "portraitPrimary"}) };
+        let orientation =
+            if landscape { json!({"angle": 90, "type": "landscapePrimary"}) } else { json!({"angle": 0, "type": "portraitPrimary"}) };
         self.cdp
             .raw(
                 Some(&s),
@@ -539,7 +560,11 @@ impl Browser {
         let s = self.page_session(page)?;
         let offline = download == 0.0 && upload == 0.0;
         self.cdp
-            .raw(Some(&s), "Network.emulateNetworkConditions", json!({"offline": offline, "latency": latency, "downloadThroughput": download, "uploadThroughput": upload}))
+            .raw(
+                Some(&s),
+                "Network.emulateNetworkConditions",
+                json!({"offline": offline, "latency": latency, "downloadThroughput": download, "uploadThroughput": upload}),
+            )
             .await?;
         Ok(())
     }

@@ -23,11 +23,17 @@ async fn fake_browser() -> String {
                     // Garbage, an event with a session, then the answer.
                     ws.send(Message::text("this is not json {")).await.unwrap();
                     ws.send(Message::text(r#"{"unexpected": ["shape"]}"#)).await.unwrap();
-                    ws.send(Message::text(json!({"method": "Test.happened", "sessionId": "S1", "params": {"n": 1}}).to_string())).await.unwrap();
+                    ws.send(Message::text(json!({"method": "Test.happened", "sessionId": "S1", "params": {"n": 1}}).to_string()))
+                        .await
+                        .unwrap();
                     ws.send(Message::text(json!({"id": id, "result": {"echo": req["params"]}}).to_string())).await.unwrap();
                 }
                 "Test.fail" => {
-                    ws.send(Message::text(json!({"id": id, "error": {"code": -32000, "message": "Cannot find context with specified id"}}).to_string())).await.unwrap();
+                    ws.send(Message::text(
+                        json!({"id": id, "error": {"code": -32000, "message": "Cannot find context with specified id"}}).to_string(),
+                    ))
+                    .await
+                    .unwrap();
                 }
                 "Test.hang" => {}
                 "Test.close" => {

@@ -248,7 +248,8 @@ pub enum FlowError {
 
 /// Parse a flow, checking each step on its own so an error names the step at fault.
 pub fn parse(text: &str) -> Result<UserFlow, FlowError> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| FlowError::NotAFlow(format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column())))?;
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| FlowError::NotAFlow(format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column())))?;
     let Some(steps) = v.get("steps").and_then(|s| s.as_array()) else {
         return Err(FlowError::NotAFlow("it has no \"steps\" array".into()));
     };
@@ -327,7 +328,8 @@ mod tests {
         assert!(e.to_string().starts_with("step 1 of the flow: a selector list is empty"), "{e}");
         let e = parse(r#"{"title": "t", "timeout": 60000, "steps": []}"#).unwrap_err();
         assert!(e.to_string().contains("timeout is not between 1 and 30000"), "{e}");
-        let e = parse(r#"{"title": "t", "steps": [{"type": "keyDown", "key": "a"}, {"type": "keyUp", "key": "a", "timeout": 0}]}"#).unwrap_err();
+        let e = parse(r#"{"title": "t", "steps": [{"type": "keyDown", "key": "a"}, {"type": "keyUp", "key": "a", "timeout": 0}]}"#)
+            .unwrap_err();
         assert!(matches!(&e, FlowError::Step { step: 2, .. }), "{e}");
     }
 

@@ -88,17 +88,56 @@ pub enum Record {
         screenshot_sha256: Option<String>,
         ms: u64,
     },
-    Blocked { url: String, reason: String, layer: String, source: String, resource: String },
-    Extract { n: u32, url: String, title: String, sha256: String, file: String },
-    FileWritten { path: String, sha256: String, bytes: u64 },
-    Flag { url: String, text: String },
+    Blocked {
+        url: String,
+        reason: String,
+        layer: String,
+        source: String,
+        resource: String,
+    },
+    Extract {
+        n: u32,
+        url: String,
+        title: String,
+        sha256: String,
+        file: String,
+    },
+    FileWritten {
+        path: String,
+        sha256: String,
+        bytes: u64,
+    },
+    Flag {
+        url: String,
+        text: String,
+    },
     /// A state-changing request, what was decided and who decided (person, rule, session
     /// approval, policy, dry run, timeout). Secret field values arrive masked.
-    Consent { method: String, url: String, page: String, purpose: String, fields: Vec<(String, String)>, decision: String, by: String },
+    Consent {
+        method: String,
+        url: String,
+        page: String,
+        purpose: String,
+        fields: Vec<(String, String)>,
+        decision: String,
+        by: String,
+    },
     /// The person's answer when the model tried to open a host off the allowlist.
-    AllowPrompt { url: String, pattern: String, answer: String },
-    Error { message: String },
-    SessionEnd { outcome: String, steps: u32, tokens_in: u64, tokens_out: u64, summary: String },
+    AllowPrompt {
+        url: String,
+        pattern: String,
+        answer: String,
+    },
+    Error {
+        message: String,
+    },
+    SessionEnd {
+        outcome: String,
+        steps: u32,
+        tokens_in: u64,
+        tokens_out: u64,
+        summary: String,
+    },
 }
 
 /// A record as it sits in the log.
@@ -179,7 +218,8 @@ impl Key {
         match std::fs::read_to_string(&path) {
             Ok(t) => {
                 let t = t.trim();
-                let bytes: Option<Vec<u8>> = (t.len() == 64).then(|| (0..32).map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).ok()).collect()).flatten();
+                let bytes: Option<Vec<u8>> =
+                    (t.len() == 64).then(|| (0..32).map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).ok()).collect()).flatten();
                 bytes.map(|b| Some(Key(b))).ok_or_else(|| RecordingError::Key { path, source: std::io::Error::other("not a recording key (64 hex digits); move it away and errand makes a new one (recordings signed with it will then no longer verify)") })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -438,7 +478,8 @@ pub fn read_inside(dir: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
 pub fn read(dir: &Path) -> Result<Read, RecordingError> {
     let path = dir.join(LOG);
     let bytes = read_inside(dir, LOG).map_err(|source| RecordingError::Read { path: path.clone(), source })?;
-    let text = String::from_utf8(bytes).map_err(|e| RecordingError::Read { path: path.clone(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, e) })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| RecordingError::Read { path: path.clone(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, e) })?;
     let mut out = Read::default();
     let mut prev = String::new();
     for (i, raw) in text.lines().enumerate() {
@@ -523,10 +564,16 @@ pub fn verify(text: &str, key: Option<&Key>, files: impl Fn(&str) -> Option<Stri
             v.problems.push(Problem { line: n, what: format!("schema version {} (this errand reads {SCHEMA})", line.v) });
         }
         if line.seq != i as u64 {
-            v.problems.push(Problem { line: n, what: format!("sequence number {} where {i} was expected (a record was removed, added or moved)", line.seq) });
+            v.problems.push(Problem {
+                line: n,
+                what: format!("sequence number {} where {i} was expected (a record was removed, added or moved)", line.seq),
+            });
         }
         if line.prev != prev {
-            v.problems.push(Problem { line: n, what: "the hash of the line before does not match (that line was edited, or lines were removed or reordered)".into() });
+            v.problems.push(Problem {
+                line: n,
+                what: "the hash of the line before does not match (that line was edited, or lines were removed or reordered)".into(),
+            });
         }
         if i == 0 && !matches!(line.record, Record::SessionStart { .. }) {
             v.problems.push(Problem { line: n, what: "the log does not start with session_start".into() });
@@ -534,15 +581,26 @@ pub fn verify(text: &str, key: Option<&Key>, files: impl Fn(&str) -> Option<Stri
         if let Record::Extract { n: k, sha256: want, file, .. } = &line.record {
             match files(file) {
                 None => v.problems.push(Problem { line: n, what: format!("extract {k}: {file} is missing") }),
-                Some(got) if &got != want => v.problems.push(Problem { line: n, what: format!("extract {k}: {file} was changed (its SHA-256 differs from the one recorded)") }),
+                Some(got) if &got != want => v.problems.push(Problem {
+                    line: n,
+                    what: format!("extract {k}: {file} was changed (its SHA-256 differs from the one recorded)"),
+                }),
                 _ => {}
             }
         }
         if let Record::Step { step, screenshot: Some(file), screenshot_sha256, .. } = &line.record {
             match (files(file), screenshot_sha256) {
-                (None, _) => v.problems.push(Problem { line: n, what: format!("step {step}: its screenshot {file} is missing (or is not a plain file inside the recording)") }),
-                (Some(_), None) => v.problems.push(Problem { line: n, what: format!("step {step}: its screenshot {file} has no recorded hash") }),
-                (Some(got), Some(want)) if &got != want => v.problems.push(Problem { line: n, what: format!("step {step}: its screenshot {file} was changed (its SHA-256 differs from the one recorded)") }),
+                (None, _) => v.problems.push(Problem {
+                    line: n,
+                    what: format!("step {step}: its screenshot {file} is missing (or is not a plain file inside the recording)"),
+                }),
+                (Some(_), None) => {
+                    v.problems.push(Problem { line: n, what: format!("step {step}: its screenshot {file} has no recorded hash") })
+                }
+                (Some(got), Some(want)) if &got != want => v.problems.push(Problem {
+                    line: n,
+                    what: format!("step {step}: its screenshot {file} was changed (its SHA-256 differs from the one recorded)"),
+                }),
                 _ => {}
             }
         }
@@ -602,7 +660,9 @@ mod tests {
         let r = Recorder::create(d.path(), Key::from_bytes(b"test key")).unwrap();
         r.secrets().add("p@ss word&1");
         r.secrets().add("abc"); // short: redacted only where it stands alone
-        r.log(Record::Error { message: "typed p@ss word&1 then went to /echo?pw=p%40ss+word%261 and /x?pw=p%40ss%20word%261 (abc) abcd".into() });
+        r.log(Record::Error {
+            message: "typed p@ss word&1 then went to /echo?pw=p%40ss+word%261 and /x?pw=p%40ss%20word%261 (abc) abcd".into(),
+        });
         r.flush().await;
         let text = std::fs::read_to_string(d.path().join(LOG)).unwrap();
         assert!(!text.contains("p@ss") && !text.contains("p%40ss"), "{text}");
@@ -631,7 +691,19 @@ mod verify_tests {
         let mut out = String::new();
         let mut prev = String::new();
         for (i, r) in records.into_iter().enumerate() {
-            let l = seal(&serde_json::to_string(&Line { v: SCHEMA, seq: i as u64, t: 1, prev: prev.clone(), record: r, hash: String::new(), mac: String::new() }).unwrap(), key);
+            let l = seal(
+                &serde_json::to_string(&Line {
+                    v: SCHEMA,
+                    seq: i as u64,
+                    t: 1,
+                    prev: prev.clone(),
+                    record: r,
+                    hash: String::new(),
+                    mac: String::new(),
+                })
+                .unwrap(),
+                key,
+            );
             prev = sha256(l.as_bytes());
             out.push_str(&l);
             out.push('\n');
@@ -673,7 +745,12 @@ mod verify_tests {
             ("the last line edited", good.replace("\"ok\"", "\"OK\""), true, vec![4]),
             // Edited and re-chained by someone without this machine's key.
             ("re-chained", log_with(vec![start(), err("A"), err("b"), end()], &Key::from_bytes(b"another key")), true, vec![1, 2, 3, 4]),
-            ("a record deleted and the rest re-chained", log_with(vec![start(), err("b"), end()], &Key::from_bytes(b"another key")), true, vec![1, 2, 3]),
+            (
+                "a record deleted and the rest re-chained",
+                log_with(vec![start(), err("b"), end()], &Key::from_bytes(b"another key")),
+                true,
+                vec![1, 2, 3],
+            ),
             ("truncated at a record boundary", join(&lines[..3]), false, vec![]),
             ("torn last line", format!("{}{}", join(&lines[..3]), &lines[3][..20]), false, vec![4]),
             ("reordered", join(&[lines[0], lines[2], lines[1], lines[3]]), true, vec![2, 3, 4]),
@@ -691,7 +768,11 @@ mod verify_tests {
 
     #[test]
     fn extract_files_are_checked_against_their_hashes() {
-        let text = log(vec![start(), Record::Extract { n: 1, url: "u".into(), title: "t".into(), sha256: sha256(b"md"), file: "extracts/001.md".into() }, end()]);
+        let text = log(vec![
+            start(),
+            Record::Extract { n: 1, url: "u".into(), title: "t".into(), sha256: sha256(b"md"), file: "extracts/001.md".into() },
+            end(),
+        ]);
         let k = key();
         assert!(verify(&text, Some(&k), |_| Some(sha256(b"md"))).ok());
         let v = verify(&text, Some(&k), |_| Some(sha256(b"changed")));

@@ -80,7 +80,13 @@ impl Site {
         let held = Arc::new(Held::default());
         let shop = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let ctx_a = Ctx { origin: origin.clone(), foreign: foreign.clone(), log: log.clone(), held: held.clone(), shop: shop.clone() };
-        let ctx_b = Ctx { origin: origin.clone(), foreign: foreign.clone(), log: foreign_log.clone(), held: Arc::new(Held::default()), shop: Arc::default() };
+        let ctx_b = Ctx {
+            origin: origin.clone(),
+            foreign: foreign.clone(),
+            log: foreign_log.clone(),
+            held: Arc::new(Held::default()),
+            shop: Arc::default(),
+        };
         match ca {
             None => {
                 serve(a, app(ctx_a));
@@ -237,7 +243,8 @@ async fn handle(
                 3 => format!("<p>Our best seller: a kettle.</p>{} <a href=\"/library.html\">Library</a>", buy.replace(">Buy the kettle<", ">Buy now<")),
                 _ => "<p>The kettle is sold out.</p><a href=\"/library.html\">Library</a>".to_string(),
             };
-            let html = format!("<!doctype html><html><head><meta charset=utf-8><title>Shop</title></head><body><h1>Shop</h1>{body}</body></html>");
+            let html =
+                format!("<!doctype html><html><head><meta charset=utf-8><title>Shop</title></head><body><h1>Shop</h1>{body}</body></html>");
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
         "/shop-done" => {
@@ -267,7 +274,9 @@ async fn handle(
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
         "/links5000" => {
-            let mut html = String::from("<!doctype html><html><head><meta charset=utf-8><title>5000 links</title></head><body><h1>Many links</h1><ul>");
+            let mut html = String::from(
+                "<!doctype html><html><head><meta charset=utf-8><title>5000 links</title></head><body><h1>Many links</h1><ul>",
+            );
             for i in 0..5000 {
                 html.push_str(&format!("<li><a href=\"/index.html?i={i}\">Link number {i}</a></li>"));
             }
@@ -301,7 +310,13 @@ async fn handle(
         )
             .into_response(),
         p => {
-            let file = if p.starts_with("/spa/") { "spa.html" } else if p == "/" { "index.html" } else { p.trim_start_matches('/') };
+            let file = if p.starts_with("/spa/") {
+                "spa.html"
+            } else if p == "/" {
+                "index.html"
+            } else {
+                p.trim_start_matches('/')
+            };
             if file.contains("..") {
                 return StatusCode::BAD_REQUEST.into_response();
             }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 mod common;
 
-use common::guard;
 use browser::{Action, Browser, BrowserError, LaunchOptions, Options, Source, StateOptions};
+use common::guard;
 use fixtures::Site;
 
 struct Sink {
@@ -125,9 +125,38 @@ async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
     // Every vector that reached the request stage is on record, with its reason. (<a ping>
     // never becomes a request: errand launches Chromium with --no-pings.)
     for v in [
-        "img", "base/rel-img", "srcset", "script", "style", "import", "bg", "iframe", "meta-refresh", "redirect", "form", "fetch", "xhr", "beacon",
-        "eventsource", "import-module", "worker", "worker-file", "shared-worker", "decimal", "hex", "short", "mapped", "trailing-dot", "userinfo",
-        "window-open", "click-fetch", "click-beacon", "favicon", "model-navigate", "base/", "service-worker",
+        "img",
+        "base/rel-img",
+        "srcset",
+        "script",
+        "style",
+        "import",
+        "bg",
+        "iframe",
+        "meta-refresh",
+        "redirect",
+        "form",
+        "fetch",
+        "xhr",
+        "beacon",
+        "eventsource",
+        "import-module",
+        "worker",
+        "worker-file",
+        "shared-worker",
+        "decimal",
+        "hex",
+        "short",
+        "mapped",
+        "trailing-dot",
+        "userinfo",
+        "window-open",
+        "click-fetch",
+        "click-beacon",
+        "favicon",
+        "model-navigate",
+        "base/",
+        "service-worker",
     ] {
         assert!(
             blocked.iter().any(|x| x.url.contains(&format!("/v/{v}")) && x.reason.contains("127.0.0.3 is not on the allowlist")),

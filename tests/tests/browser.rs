@@ -63,9 +63,11 @@ async fn typing_selecting_checking_and_submitting_a_get_form() {
     let (site, b) = start().await;
     goto(&b, site.url("/form.html")).await;
     let s = state(&b).await;
-    let o = b.act(&Action::Type { target: r(&s, "textbox", "Query"), text: "blue shoes".into(), append: false, submit: false }).await.unwrap();
+    let o =
+        b.act(&Action::Type { target: r(&s, "textbox", "Query"), text: "blue shoes".into(), append: false, submit: false }).await.unwrap();
     assert_eq!(o.locator.as_ref().unwrap().css, vec!["#q".to_string()]);
-    let o = b.act(&Action::Type { target: r(&s, "textbox", "Password"), text: "hunter2".into(), append: false, submit: false }).await.unwrap();
+    let o =
+        b.act(&Action::Type { target: r(&s, "textbox", "Password"), text: "hunter2".into(), append: false, submit: false }).await.unwrap();
     assert!(o.secret, "a password field is reported as secret");
     assert!(!o.summary.contains("hunter2"), "the narration never shows a typed password: {}", o.summary);
     let o = b.act(&Action::Select { target: r(&s, "combobox", "Colour"), value: "Green".into() }).await.unwrap();
@@ -159,7 +161,12 @@ async fn frames_same_origin_nested_and_cross_origin_are_seen_and_clicked() {
     let t = s.render();
     assert!(t.contains(", cross-origin]"), "the cross-origin frame is labelled: {t}");
     assert_eq!(s.elements.iter().filter(|e| e.name == "Inner button").count(), 1, "the display:none frame is not shown: {t}");
-    for (name, after) in [("Top button", "Top clicked"), ("Inner button", "Inner clicked"), ("Deep button", "Deep clicked"), ("Cross button", "Cross clicked")] {
+    for (name, after) in [
+        ("Top button", "Top clicked"),
+        ("Inner button", "Inner clicked"),
+        ("Deep button", "Deep clicked"),
+        ("Cross button", "Cross clicked"),
+    ] {
         let o = b.act(&Action::Click { target: r(&s, "button", name) }).await.unwrap();
         let now = state(&b).await;
         assert!(now.find("button", after).is_some(), "clicking {name} worked: {}", now.render());
@@ -170,7 +177,9 @@ async fn frames_same_origin_nested_and_cross_origin_are_seen_and_clicked() {
             assert_eq!(o.locator.clone().unwrap().frames.len(), 2, "nested frame path");
         }
     }
-    b.act(&Action::Type { target: r(&s, "textbox", "Cross field"), text: "over the border".into(), append: false, submit: false }).await.unwrap();
+    b.act(&Action::Type { target: r(&s, "textbox", "Cross field"), text: "over the border".into(), append: false, submit: false })
+        .await
+        .unwrap();
     let t = state(&b).await.render();
     assert!(t.contains("textbox \"Cross field\" value=\"over the border\""), "typing into an out-of-process iframe: {t}");
     b.close().await;
@@ -237,7 +246,12 @@ async fn popups_and_new_tabs_are_tracked_switched_and_closed() {
     let o = b.act(&Action::Click { target: r(&s, "button", "Open popup") }).await.unwrap();
     assert!(o.changes.iter().any(|c| matches!(c, Change::NewTab { index: 1, .. })), "{o:?}");
     // The narration names the new tab by its address, never with blanks.
-    assert!(o.summary.contains(&format!("opened tab [1] {}", site.url("/popup-target.html"))) || o.summary.contains(&format!("opened tab [1] \"Popup target\" {}", site.url("/popup-target.html"))), "{}", o.summary);
+    assert!(
+        o.summary.contains(&format!("opened tab [1] {}", site.url("/popup-target.html")))
+            || o.summary.contains(&format!("opened tab [1] \"Popup target\" {}", site.url("/popup-target.html"))),
+        "{}",
+        o.summary
+    );
     let o = b.act(&Action::Click { target: r(&s, "link", "New tab link") }).await.unwrap();
     assert!(o.changes.iter().any(|c| matches!(c, Change::NewTab { index: 2, .. })), "{o:?}");
     assert_eq!(b.tabs().len(), 3);
@@ -262,7 +276,10 @@ async fn dialogs_are_answered_and_reported_never_hang() {
     goto(&b, site.url("/dialogs.html")).await;
     let s = state(&b).await;
     let o = b.act(&Action::Click { target: r(&s, "button", "Alert") }).await.unwrap();
-    assert!(o.changes.iter().any(|c| matches!(c, Change::Dialog { dialog, answer, .. } if dialog == "alert" && answer == "accepted")), "{o:?}");
+    assert!(
+        o.changes.iter().any(|c| matches!(c, Change::Dialog { dialog, answer, .. } if dialog == "alert" && answer == "accepted")),
+        "{o:?}"
+    );
     assert!(state(&b).await.render().contains("after alert"));
     let o = b.act(&Action::Click { target: r(&s, "button", "Confirm") }).await.unwrap();
     assert!(o.summary.contains("confirm dialog \"Delete everything?\" dismissed"), "{}", o.summary);
@@ -436,7 +453,11 @@ async fn extract_table_reads_headers_spans_and_numbers_as_shown() {
     assert_eq!(t["header"], serde_json::json!(["Region", "Price (EUR) from", "Price (EUR) to", "Share"]));
     assert_eq!(
         t["rows"],
-        serde_json::json!([["North", "8,000", "12,500", "12 %"], ["North", "9,100", "14,000", "−4.5 %"], ["South", "about 7,000", "about 7,000", "0.30"]])
+        serde_json::json!([
+            ["North", "8,000", "12,500", "12 %"],
+            ["North", "9,100", "14,000", "−4.5 %"],
+            ["South", "about 7,000", "about 7,000", "0.30"]
+        ])
     );
     assert_eq!(t["columns"], 4);
     // A header row of <th> cells outside <thead>; trailing zeros kept.
@@ -462,13 +483,18 @@ async fn thumbnails_are_small_jpegs_with_secret_fields_drawn_as_dots() {
     let (site, b) = start().await;
     goto(&b, site.url("/secret.html")).await;
     for (sel, text) in [("#api", "tok-123456"), ("#key", "k-987"), ("#plain", "Ada")] {
-        b.act(&Action::Type { target: ElementTarget::Selector(sel.into()), text: text.into(), append: false, submit: false }).await.unwrap();
+        b.act(&Action::Type { target: ElementTarget::Selector(sel.into()), text: text.into(), append: false, submit: false })
+            .await
+            .unwrap();
     }
     let img = b.thumbnail().await.unwrap();
     assert_eq!(&img[..3], &[0xFF, 0xD8, 0xFF], "a JPEG");
     assert!(img.len() < 150_000, "{} bytes", img.len());
     // What the picture shows: the secret fields' text as dots, the others as typed.
-    let drawn = b.eval_main("[...document.querySelectorAll('#api, #key, #plain')].map((e) => getComputedStyle(e).webkitTextSecurity)").await.unwrap();
+    let drawn = b
+        .eval_main("[...document.querySelectorAll('#api, #key, #plain')].map((e) => getComputedStyle(e).webkitTextSecurity)")
+        .await
+        .unwrap();
     assert_eq!(drawn, serde_json::json!(["disc", "disc", "none"]));
     b.close().await;
 }

@@ -23,7 +23,12 @@ async fn start_with(site: &Site, approve: bool, seen: Arc<Mutex<Vec<Submission>>
             Verdict::Deny("the user declined this submission".into())
         }
     });
-    let opts = Options { guard: Some(guard), consent: Some(consent), trust_ca: ca.map(|c| vec![c.pem.clone()]).unwrap_or_default(), ..Options::default() };
+    let opts = Options {
+        guard: Some(guard),
+        consent: Some(consent),
+        trust_ca: ca.map(|c| vec![c.pem.clone()]).unwrap_or_default(),
+        ..Options::default()
+    };
     Browser::start(Source::Launch(LaunchOptions::default()), opts).await.expect("Chromium starts")
 }
 
@@ -45,7 +50,13 @@ fn routes() -> Vec<(&'static str, Action)> {
 }
 
 fn writes(site: &Site) -> Vec<(String, String, String)> {
-    let mut v: Vec<(String, String, String)> = site.requests().into_iter().chain(site.foreign_log.lock().unwrap().clone()).filter(|l| l.method != "GET").map(|l| (l.method, l.query, l.body)).collect();
+    let mut v: Vec<(String, String, String)> = site
+        .requests()
+        .into_iter()
+        .chain(site.foreign_log.lock().unwrap().clone())
+        .filter(|l| l.method != "GET")
+        .map(|l| (l.method, l.query, l.body))
+        .collect();
     v.sort();
     v
 }

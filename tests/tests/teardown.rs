@@ -43,7 +43,11 @@ async fn start(site: &Site, mode: Mode, ca: Option<&TestCa>, asked: Arc<Mutex<Ve
 
 /// Every state-changing request either server received.
 fn writes(site: &Site) -> Vec<Logged> {
-    site.requests().into_iter().chain(site.foreign_log.lock().unwrap().clone()).filter(|l| l.method != "GET" && l.method != "HEAD").collect()
+    site.requests()
+        .into_iter()
+        .chain(site.foreign_log.lock().unwrap().clone())
+        .filter(|l| l.method != "GET" && l.method != "HEAD")
+        .collect()
 }
 
 fn count(site: &Site, tag: &str) -> usize {
@@ -112,10 +116,22 @@ async fn run(ca: Option<&TestCa>) {
     };
     let asked = Arc::new(Mutex::new(vec![]));
     let b = scenarios(start(&site, Mode::Deny, ca, asked.clone()).await, &site, Mode::Deny).await;
-    assert_eq!(writes(&site).iter().map(|l| l.path.clone()).collect::<Vec<_>>(), Vec::<String>::new(), "a state-changing request reached a server");
+    assert_eq!(
+        writes(&site).iter().map(|l| l.path.clone()).collect::<Vec<_>>(),
+        Vec::<String>::new(),
+        "a state-changing request reached a server"
+    );
     // A request from a tab errand was closing is declined without asking anyone.
-    assert!(!asked.lock().unwrap().iter().any(|s| s.url.contains("/c/2-")), "a person was asked about a tab being closed: {:?}", asked.lock().unwrap().iter().filter(|s| s.url.contains("/c/2-")).collect::<Vec<_>>());
-    assert!(b.blocked().iter().any(|x| x.layer == "consent" && x.url.contains("/c/2-") && x.reason.contains("nobody could be asked")), "{:?}", b.blocked());
+    assert!(
+        !asked.lock().unwrap().iter().any(|s| s.url.contains("/c/2-")),
+        "a person was asked about a tab being closed: {:?}",
+        asked.lock().unwrap().iter().filter(|s| s.url.contains("/c/2-")).collect::<Vec<_>>()
+    );
+    assert!(
+        b.blocked().iter().any(|x| x.layer == "consent" && x.url.contains("/c/2-") && x.reason.contains("nobody could be asked")),
+        "{:?}",
+        b.blocked()
+    );
 
     // Control: the same pages with no consent policy do send all of it.
     let site = match ca {

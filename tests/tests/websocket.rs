@@ -46,7 +46,12 @@ async fn start(ca: Option<&TestCa>) -> Browser {
     // Any port on 127.0.0.1: the page's site and the echo server.
     let guard = common::guard(&["127.0.0.1".to_string()]);
     let consent: browser::SharedConsent = Arc::new(|_: Submission| Verdict::Deny("no".into()));
-    let opts = Options { guard: Some(guard), consent: Some(consent), trust_ca: ca.map(|c| vec![c.pem.clone()]).unwrap_or_default(), ..Options::default() };
+    let opts = Options {
+        guard: Some(guard),
+        consent: Some(consent),
+        trust_ca: ca.map(|c| vec![c.pem.clone()]).unwrap_or_default(),
+        ..Options::default()
+    };
     Browser::start(Source::Launch(LaunchOptions::default()), opts).await.expect("Chromium starts")
 }
 

@@ -116,7 +116,9 @@ pub fn parse(text: &str) -> Result<Reply, ProviderError> {
     }
     let u = &v["usage"];
     reply.usage = Usage {
-        input: u["input_tokens"].as_u64().unwrap_or(0) + u["cache_read_input_tokens"].as_u64().unwrap_or(0) + u["cache_creation_input_tokens"].as_u64().unwrap_or(0),
+        input: u["input_tokens"].as_u64().unwrap_or(0)
+            + u["cache_read_input_tokens"].as_u64().unwrap_or(0)
+            + u["cache_creation_input_tokens"].as_u64().unwrap_or(0),
         output: u["output_tokens"].as_u64().unwrap_or(0),
         cache_read: u["cache_read_input_tokens"].as_u64().unwrap_or(0),
         cache_write: u["cache_creation_input_tokens"].as_u64().unwrap_or(0),

@@ -18,12 +18,104 @@ use super::{ProviderError, Reply, Request, ToolCall};
 use crate::model::{Extract, Observation};
 
 const STOP: &[&str] = &[
-    "the", "and", "for", "with", "that", "this", "from", "into", "what", "which", "how", "about", "are", "was", "were", "you", "your", "our",
-    "their", "its", "his", "her", "can", "does", "did", "has", "have", "had", "not", "but", "all", "any", "each", "more", "most", "some",
-    "such", "than", "then", "them", "they", "there", "these", "those", "will", "would", "should", "could", "a", "an", "of", "to", "in", "on",
-    "at", "by", "or", "is", "it", "be", "as", "do", "if", "so", "we", "i", "me", "my", "collect", "find", "write", "summary", "summarise",
-    "summarize", "report", "page", "pages", "site", "one", "csv", "markdown", "file", "files", "list", "make", "give", "get", "out", "much",
-    "many", "when", "where", "who", "why", "also", "into", "over", "under",
+    "the",
+    "and",
+    "for",
+    "with",
+    "that",
+    "this",
+    "from",
+    "into",
+    "what",
+    "which",
+    "how",
+    "about",
+    "are",
+    "was",
+    "were",
+    "you",
+    "your",
+    "our",
+    "their",
+    "its",
+    "his",
+    "her",
+    "can",
+    "does",
+    "did",
+    "has",
+    "have",
+    "had",
+    "not",
+    "but",
+    "all",
+    "any",
+    "each",
+    "more",
+    "most",
+    "some",
+    "such",
+    "than",
+    "then",
+    "them",
+    "they",
+    "there",
+    "these",
+    "those",
+    "will",
+    "would",
+    "should",
+    "could",
+    "a",
+    "an",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "or",
+    "is",
+    "it",
+    "be",
+    "as",
+    "do",
+    "if",
+    "so",
+    "we",
+    "i",
+    "me",
+    "my",
+    "collect",
+    "find",
+    "write",
+    "summary",
+    "summarise",
+    "summarize",
+    "report",
+    "page",
+    "pages",
+    "site",
+    "one",
+    "csv",
+    "markdown",
+    "file",
+    "files",
+    "list",
+    "make",
+    "give",
+    "get",
+    "out",
+    "much",
+    "many",
+    "when",
+    "where",
+    "who",
+    "why",
+    "also",
+    "into",
+    "over",
+    "under",
 ];
 
 fn stem(w: &str) -> String {
@@ -99,9 +191,12 @@ pub fn bm25(terms: &[String], docs: &[String]) -> Vec<f64> {
 /// The search page for a task: `{query}` in the template replaced by the task's keywords.
 pub fn search_url(template: &str, task: &str) -> Result<String, String> {
     if !template.contains("{query}") {
-        return Err(format!("--search {template}: the template needs {{query}} where the search words go, e.g. https://site/search?q={{query}}"));
+        return Err(format!(
+            "--search {template}: the template needs {{query}} where the search words go, e.g. https://site/search?q={{query}}"
+        ));
     }
-    let q: String = url::form_urlencoded::byte_serialize(keywords(task).into_iter().take(8).collect::<Vec<_>>().join(" ").as_bytes()).collect();
+    let q: String =
+        url::form_urlencoded::byte_serialize(keywords(task).into_iter().take(8).collect::<Vec<_>>().join(" ").as_bytes()).collect();
     let u = template.replace("{query}", &q);
     match url::Url::parse(&u) {
         Ok(p) if matches!(p.scheme(), "http" | "https") => Ok(u),
@@ -252,7 +347,11 @@ impl Builtin {
 
     fn call(&mut self, text: String, tool: &str, args: serde_json::Value) -> Result<Reply, ProviderError> {
         self.calls += 1;
-        Ok(Reply { text, calls: vec![ToolCall { id: format!("builtin-{}", self.calls), name: tool.into(), args: Ok(args) }], ..Reply::default() })
+        Ok(Reply {
+            text,
+            calls: vec![ToolCall { id: format!("builtin-{}", self.calls), name: tool.into(), args: Ok(args) }],
+            ..Reply::default()
+        })
     }
 
     pub fn next(&mut self, req: &Request<'_>) -> Result<Reply, ProviderError> {
@@ -292,7 +391,8 @@ impl Builtin {
         // Three pages in a row with nothing new ends the reading once something relevant
         // was found; before that, the site's structure gets six pages.
         let found = self.gains.iter().any(|g| *g > 0);
-        let stale = (found && self.gains.len() >= 3 && self.gains.iter().rev().take(3).all(|g| *g == 0)) || (!found && self.gains.len() >= 6);
+        let stale =
+            (found && self.gains.len() >= 3 && self.gains.iter().rev().take(3).all(|g| *g == 0)) || (!found && self.gains.len() >= 6);
         if let Some(p) = obs.state.as_ref().and_then(|s| s.problem.clone()) {
             // An error page is no source: noted for the report, never extracted or cited.
             if here.starts_with("http") && !self.unusable.iter().any(|(u, _)| *u == here) {
@@ -321,7 +421,12 @@ impl Builtin {
     /// Add the current page's links on the start pages' hosts to the frontier, described
     /// by their text and the words of their address.
     fn learn_links(&mut self, obs: &Observation) {
-        let hosts: Vec<String> = obs.start.iter().filter_map(|s| url::Url::parse(s).ok()).filter_map(|u| u.host_str().map(|h| format!("{h}:{:?}", u.port()))).collect();
+        let hosts: Vec<String> = obs
+            .start
+            .iter()
+            .filter_map(|s| url::Url::parse(s).ok())
+            .filter_map(|u| u.host_str().map(|h| format!("{h}:{:?}", u.port())))
+            .collect();
         let Some(st) = obs.state.as_ref() else { return };
         let Ok(base) = url::Url::parse(&st.url) else { return };
         if !self.learned.insert(norm(&st.url)) {
@@ -450,13 +555,18 @@ impl Builtin {
         }
         self.relevant = relevant.len();
         // What was not read, and why: a reader can tell a thin report from a thin search.
-        let unread: Vec<&Link> = self.frontier.iter().filter(|l| !self.opened.contains(&l.url) && !self.extracted.contains(&l.url)).take(10).collect();
+        let unread: Vec<&Link> =
+            self.frontier.iter().filter(|l| !self.opened.contains(&l.url) && !self.extracted.contains(&l.url)).take(10).collect();
         if !self.unusable.is_empty() || !unread.is_empty() {
             md.push_str("## Not read\n\n");
             for (u, p) in &self.unusable {
                 md.push_str(&format!("- <{u}>: the server answered {p}\n"));
             }
-            let why = if obs.extracts.len() >= obs.max_pages { "the page limit (--max-pages) was reached" } else { "ranked below the pages read, which had stopped adding anything new" };
+            let why = if obs.extracts.len() >= obs.max_pages {
+                "the page limit (--max-pages) was reached"
+            } else {
+                "ranked below the pages read, which had stopped adding anything new"
+            };
             for l in unread {
                 md.push_str(&format!("- <{}>: {why}\n", l.url));
             }
@@ -473,7 +583,14 @@ impl Builtin {
         let _ = w.write_record(["n", "title", "url", "fetched_at", "words", "relevance"]);
         for (x, r) in obs.extracts.iter().zip(rel.iter()) {
             let words = x.markdown.split_whitespace().count().to_string();
-            let _ = w.write_record([x.n.to_string(), x.title.trim().to_string(), x.url.clone(), x.fetched_at.clone(), words, format!("{r:.2}")]);
+            let _ = w.write_record([
+                x.n.to_string(),
+                x.title.trim().to_string(),
+                x.url.clone(),
+                x.fetched_at.clone(),
+                words,
+                format!("{r:.2}"),
+            ]);
         }
         if let Ok(csv) = w.into_inner().map_err(|e| e.to_string()).and_then(|b| String::from_utf8(b).map_err(|e| e.to_string())) {
             self.queue.push(("sources.csv".into(), csv, obs.extracts.iter().map(|x| x.n).collect()));
@@ -489,7 +606,8 @@ impl Builtin {
             lines.iter().filter(|l| l.trim_start().starts_with("- [") || l.trim_start().starts_with("* [")).count() * 2 > lines.len()
         };
         let blocks: Vec<&str> = md.split("\n\n").map(str::trim).filter(|b| !b.is_empty() && !b.starts_with('#') && !linky(b)).collect();
-        let mut scored: Vec<(usize, usize)> = blocks.iter().enumerate().map(|(i, b)| (score(&self.terms, b), i)).filter(|(s, _)| *s > 0).collect();
+        let mut scored: Vec<(usize, usize)> =
+            blocks.iter().enumerate().map(|(i, b)| (score(&self.terms, b), i)).filter(|(s, _)| *s > 0).collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut pick: Vec<usize> = scored.into_iter().take(k).map(|(_, i)| i).collect();
         pick.sort();
@@ -503,7 +621,11 @@ impl Builtin {
                 crate::stdio::plural(obs.extracts.len(), "page")
             )));
         }
-        let summary = format!("Read {}; wrote {}.", crate::stdio::plural(obs.extracts.len(), "page"), if obs.written.is_empty() { "nothing".to_string() } else { obs.written.join(", ") });
+        let summary = format!(
+            "Read {}; wrote {}.",
+            crate::stdio::plural(obs.extracts.len(), "page"),
+            if obs.written.is_empty() { "nothing".to_string() } else { obs.written.join(", ") }
+        );
         self.call("Finished.".into(), "done", json!({"summary": summary}))
     }
 }
@@ -545,10 +667,10 @@ mod tests {
     fn bm25_ranks_links_by_the_task_terms() {
         let t = terms("heat pump running costs");
         let docs: Vec<String> = [
-            "Reader forum articles forum html",                           // no term
-            "What a heat pump costs articles costs html",                 // three terms
-            "Heat pumps in cold climates articles cold climates html",    // two terms
-            "Home",                                                       // none
+            "Reader forum articles forum html",                            // no term
+            "What a heat pump costs articles costs html",                  // three terms
+            "Heat pumps in cold climates articles cold climates html",     // two terms
+            "Home",                                                        // none
             "heat heat heat heat heat heat heat heat heat heat heat heat", // one term, repeated: saturates
         ]
         .iter()
@@ -564,7 +686,10 @@ mod tests {
 
     #[test]
     fn search_urls_carry_the_task_keywords() {
-        assert_eq!(search_url("http://127.0.0.1:8/search?q={query}", "Find the weight of otters").unwrap(), "http://127.0.0.1:8/search?q=weight+otters");
+        assert_eq!(
+            search_url("http://127.0.0.1:8/search?q={query}", "Find the weight of otters").unwrap(),
+            "http://127.0.0.1:8/search?q=weight+otters"
+        );
         assert!(search_url("http://x/search", "otters").unwrap_err().contains("{query}"));
         assert!(search_url("file:///etc/{query}", "otters").is_err());
     }
@@ -574,7 +699,12 @@ mod tests {
         let s = sentences("# Title\n\nOtters eat fish and frogs in rivers. They weigh 7 to 12 kg as adults, see [the table](http://x/t).\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n- A list item that is long enough to count here\n- [Another](http://x/a) item that is long enough to count\n\nRead on: [what otters eat](http://x/e) and [where they live](http://x/l).");
         assert_eq!(
             s,
-            vec!["Otters eat fish and frogs in rivers.", "They weigh 7 to 12 kg as adults, see the table.", "A list item that is long enough to count here", "Another item that is long enough to count"]
+            vec![
+                "Otters eat fish and frogs in rivers.",
+                "They weigh 7 to 12 kg as adults, see the table.",
+                "A list item that is long enough to count here",
+                "Another item that is long enough to count"
+            ]
         );
         assert_eq!(slug("What a heat pump costs!"), "what-a-heat-pump-costs");
     }

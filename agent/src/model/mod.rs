@@ -9,8 +9,8 @@
 
 pub mod anthropic;
 pub mod builtin;
-pub mod replay;
 pub mod openai;
+pub mod replay;
 pub mod script;
 
 use std::time::Duration;
@@ -141,9 +141,7 @@ impl Provider {
             "openai" => Ok(Provider::OpenAi(openai::OpenAi::from_env(or(rest, openai::DEFAULT_MODEL))?)),
             "script" if !rest.is_empty() => Ok(Provider::Script(script::Script::load(std::path::Path::new(rest))?)),
             "builtin" => Ok(Provider::Builtin(builtin::Builtin::new(task))),
-            _ => Err(ProviderError::Config(format!(
-                "unknown --model {spec:?}; use anthropic:MODEL, openai:MODEL, script:FILE or builtin"
-            ))),
+            _ => Err(ProviderError::Config(format!("unknown --model {spec:?}; use anthropic:MODEL, openai:MODEL, script:FILE or builtin"))),
         }
     }
 
@@ -237,7 +235,12 @@ pub(crate) fn http_error(provider: &str, key_var: &str, status: u16, headers: &r
     match status {
         401 | 403 => ProviderError::Auth { provider, key_var: key_var.into(), message },
         429 => ProviderError::RateLimit { provider, retry_after: retry_after(headers), message },
-        400 | 413 if code == "context_length_exceeded" || lower.contains("too long") || lower.contains("context length") || lower.contains("maximum context") => {
+        400 | 413
+            if code == "context_length_exceeded"
+                || lower.contains("too long")
+                || lower.contains("context length")
+                || lower.contains("maximum context") =>
+        {
             ProviderError::ContextTooLong { message }
         }
         500..=599 => ProviderError::Server { provider, status, message },

@@ -58,7 +58,16 @@ pub fn load(dir: &Path) -> Result<Recorded, String> {
                 }
                 let gap_ms = last_t.map(|t: u64| l.t.saturating_sub(t)).unwrap_or(0);
                 last_t = Some(l.t);
-                out.steps.push(Step { n: *step, tool: tool.clone(), args: args.clone(), intent: intent.clone(), ok: *ok, url: url.clone(), locator: locator.clone(), gap_ms });
+                out.steps.push(Step {
+                    n: *step,
+                    tool: tool.clone(),
+                    args: args.clone(),
+                    intent: intent.clone(),
+                    ok: *ok,
+                    url: url.clone(),
+                    locator: locator.clone(),
+                    gap_ms,
+                });
             }
             Record::FileWritten { path, sha256, .. } if path != "sources.json" => out.files.push((path.clone(), sha256.clone())),
             _ => {}
@@ -154,7 +163,11 @@ impl Replay {
             self.next += 1;
             return Ok(Reply {
                 text: "Replay finished.".into(),
-                calls: vec![ToolCall { id: format!("replay-end-{n}"), name: "done".into(), args: Ok(json!({"summary": format!("replayed {} of {}", crate::stdio::plural(n as usize, "step"), self.source)})) }],
+                calls: vec![ToolCall {
+                    id: format!("replay-end-{n}"),
+                    name: "done".into(),
+                    args: Ok(json!({"summary": format!("replayed {} of {}", crate::stdio::plural(n as usize, "step"), self.source)})),
+                }],
                 ..Reply::default()
             });
         };
@@ -168,7 +181,10 @@ impl Replay {
         }
         // An element named by its visible text: the durable locator finds it even when the
         // text has changed since (the recorded text stays when the locator finds nothing).
-        let by_text = args.get("text").is_some() && !matches!(step.tool.as_str(), "type" | "wait") && args.get("ref").is_none() && args.get("selector").is_none();
+        let by_text = args.get("text").is_some()
+            && !matches!(step.tool.as_str(), "type" | "wait")
+            && args.get("ref").is_none()
+            && args.get("selector").is_none();
         if by_text {
             let elements = obs.and_then(|o| o.state).map(|s| s.elements.as_slice()).unwrap_or(&[]);
             let found = step.locator.as_ref().and_then(|loc| target(loc, elements).ok());
@@ -199,8 +215,16 @@ impl Replay {
                 }
             }
         }
-        let text = if step.intent.is_empty() { format!("Replaying step {}.", step.n) } else { format!("Replaying step {}: {}", step.n, step.intent) };
-        Ok(Reply { text, calls: vec![ToolCall { id: format!("replay-{}", step.n), name: step.tool.clone(), args: Ok(args) }], ..Reply::default() })
+        let text = if step.intent.is_empty() {
+            format!("Replaying step {}.", step.n)
+        } else {
+            format!("Replaying step {}: {}", step.n, step.intent)
+        };
+        Ok(Reply {
+            text,
+            calls: vec![ToolCall { id: format!("replay-{}", step.n), name: step.tool.clone(), args: Ok(args) }],
+            ..Reply::default()
+        })
     }
 }
 
@@ -209,7 +233,17 @@ mod tests {
     use super::*;
 
     fn el(r: &str, role: &str, name: &str) -> browser::state::Element {
-        browser::state::Element { ref_: r.into(), role: role.into(), name: name.into(), state: String::new(), where_: 0, x: 0.0, y: 0.0, href: None, frame: 0 }
+        browser::state::Element {
+            ref_: r.into(),
+            role: role.into(),
+            name: name.into(),
+            state: String::new(),
+            where_: 0,
+            x: 0.0,
+            y: 0.0,
+            href: None,
+            frame: 0,
+        }
     }
 
     #[test]

@@ -16,18 +16,24 @@ pub struct Script {
 
 impl Script {
     pub fn load(path: &Path) -> Result<Script, ProviderError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ProviderError::Config(format!("cannot read the script {}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ProviderError::Config(format!("cannot read the script {}: {e}", path.display())))?;
         let v: Value = serde_json::from_str(&text).map_err(|e| {
-            ProviderError::Config(format!("the script {} is not valid JSON (line {}, column {}): {e}", path.display(), e.line(), e.column()))
+            ProviderError::Config(format!(
+                "the script {} is not valid JSON (line {}, column {}): {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
         })?;
         let arr = v.as_array().ok_or_else(|| {
             ProviderError::Config(format!("the script {} must be a JSON array of {{\"tool\": …, \"args\": {{…}}}} objects", path.display()))
         })?;
         let mut calls = vec![];
         for (i, c) in arr.iter().enumerate() {
-            let tool = c["tool"].as_str().ok_or_else(|| {
-                ProviderError::Config(format!("the script {}: entry {} has no \"tool\" name", path.display(), i + 1))
-            })?;
+            let tool = c["tool"]
+                .as_str()
+                .ok_or_else(|| ProviderError::Config(format!("the script {}: entry {} has no \"tool\" name", path.display(), i + 1)))?;
             calls.push((tool.to_string(), if c["args"].is_null() { Value::Object(Default::default()) } else { c["args"].clone() }));
         }
         Ok(Script { path: path.to_path_buf(), calls, next: 0 })
@@ -39,6 +45,10 @@ impl Script {
         };
         self.next += 1;
         let args = if args.is_object() { Ok(args) } else { Err(args.to_string()) };
-        Ok(Reply { text: String::new(), calls: vec![ToolCall { id: format!("script-{}", self.next), name: tool, args }], ..Reply::default() })
+        Ok(Reply {
+            text: String::new(),
+            calls: vec![ToolCall { id: format!("script-{}", self.next), name: tool, args }],
+            ..Reply::default()
+        })
     }
 }

@@ -44,7 +44,9 @@ pub fn errand(d: &Dirs, args: &[&str], env: &[(&str, &str)]) -> tokio::process::
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
     c.arg("run").args(args).arg("--out").arg(&d.out).arg("--record-dir").arg(&d.rec);
     // The test's own allowlist and secrets file, never the user's (nor their keyring).
-    c.env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml")).env("ERRAND_SECRETS", d.root.join("secrets.json")).env("ERRAND_RETRY_BASE_MS", "10");
+    c.env("ERRAND_ALLOWLIST", d.root.join("allowlist.toml"))
+        .env("ERRAND_SECRETS", d.root.join("secrets.json"))
+        .env("ERRAND_RETRY_BASE_MS", "10");
     for k in ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"] {
         c.env_remove(k);
     }
@@ -63,7 +65,11 @@ pub struct Ran {
 
 pub async fn run(mut c: tokio::process::Command) -> Ran {
     let o = tokio::time::timeout(Duration::from_secs(120), c.output()).await.expect("errand finishes").expect("errand runs");
-    Ran { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+    Ran {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
 }
 
 /// The one recording under a record dir, as parsed lines.
@@ -120,7 +126,6 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
-
 
 /// Write a script model (tool calls in order) under the test's folder; returns the
 /// `--model` value that runs it.
