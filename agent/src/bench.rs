@@ -692,9 +692,7 @@ async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     script.push(json!({"tool": "done", "args": {"summary": "benchmark"}}));
     let file = tmp.path().join("script.json");
     std::fs::write(&file, serde_json::to_string(&script)?)?;
-    let mut browser = crate::args::BrowserArgs::default();
-    browser.chrome = chrome;
-    browser.allowlist = Some(tmp.path().join("allowlist.toml"));
+    let browser = crate::args::BrowserArgs { chrome, allowlist: Some(tmp.path().join("allowlist.toml")), ..Default::default() };
     let args = crate::run::RunArgs {
         task: "benchmark".into(),
         start: vec![format!("{origin}/")],
@@ -767,7 +765,8 @@ async fn extract(dir: PathBuf, limit: Option<usize>, predictions: Option<PathBuf
         ids.truncate(n);
     }
     let origin = site::serve(pages, "127.0.0.1:0").await?;
-    let opts = Options { settle_timeout: Duration::from_secs(3), guard: Some(origins_only(&[origin.clone()])?), ..Options::default() };
+    let opts =
+        Options { settle_timeout: Duration::from_secs(3), guard: Some(origins_only(std::slice::from_ref(&origin))?), ..Options::default() };
     let b = Browser::start(Source::Launch(LaunchOptions { chrome, ..LaunchOptions::default() }), opts).await?;
     let t = Instant::now();
     let mut out = serde_json::Map::new();

@@ -35,61 +35,64 @@ pub async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel:
     let b = Browser::start(args.source(vec![]), args.read_only(live.guard())).await.context("could not start the browser")?;
     let mut failures = 0;
     let t = Instant::now();
-    let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
-    let mut stop = std::pin::pin!(interrupted());
-    loop {
-        let next = tokio::select! {
-            n = futures::StreamExt::next(&mut results) => n,
-            why = &mut stop => {
-                errln!("stopped by {why}");
-                failures += 1;
+    // The pages still loading are dropped with the stream at the end of this block,
+    // before the browser closes.
+    {
+        let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
+        let mut stop = std::pin::pin!(interrupted());
+        loop {
+            let next = tokio::select! {
+                n = futures::StreamExt::next(&mut results) => n,
+                why = &mut stop => {
+                    errln!("stopped by {why}");
+                    failures += 1;
+                    break;
+                }
+            };
+            let Some((i, r)) = next else { break };
+            let url = &urls[i];
+            let r = r.map_err(|e| e.to_string());
+            let line = match r {
+                Ok(v) => {
+                    let again = if v["view"] == "without scripts" {
+                        "; its scripts lost the article, so it was read again without scripts"
+                    } else {
+                        ""
+                    };
+                    errln!(
+                        "[{}/{}] {url}: {} chars of text ({} ms since start{again})",
+                        i + 1,
+                        urls.len(),
+                        v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0),
+                        t.elapsed().as_millis()
+                    );
+                    if json {
+                        let mut o = serde_json::json!({"url": url, "error": null});
+                        for k in ["status", "title", "byline", "date", "lang", "markdown", "text", "view"] {
+                            o[k] = v.get(k).cloned().unwrap_or(serde_json::Value::Null);
+                        }
+                        o.to_string()
+                    } else {
+                        let title = v["title"].as_str().unwrap_or_default();
+                        format!("# {title}\n\nSource: <{url}>\n\n{}\n", v["markdown"].as_str().unwrap_or_default().trim())
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    errln!("[{}/{}] {url}: {e}", i + 1, urls.len());
+                    if json {
+                        serde_json::json!({"url": url, "status": null, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "view": null, "error": e}).to_string()
+                    } else {
+                        continue;
+                    }
+                }
+            };
+            if !crate::stdio::out(&line) {
+                // Nobody reads the rest (`| head`): stop loading pages.
                 break;
             }
-        };
-        let Some((i, r)) = next else { break };
-        let url = &urls[i];
-        let r = r.map_err(|e| e.to_string());
-        let line = match r {
-            Ok(v) => {
-                let again = if v["view"] == "without scripts" {
-                    "; its scripts lost the article, so it was read again without scripts"
-                } else {
-                    ""
-                };
-                errln!(
-                    "[{}/{}] {url}: {} chars of text ({} ms since start{again})",
-                    i + 1,
-                    urls.len(),
-                    v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0),
-                    t.elapsed().as_millis()
-                );
-                if json {
-                    let mut o = serde_json::json!({"url": url, "error": null});
-                    for k in ["status", "title", "byline", "date", "lang", "markdown", "text", "view"] {
-                        o[k] = v.get(k).cloned().unwrap_or(serde_json::Value::Null);
-                    }
-                    o.to_string()
-                } else {
-                    let title = v["title"].as_str().unwrap_or_default();
-                    format!("# {title}\n\nSource: <{url}>\n\n{}\n", v["markdown"].as_str().unwrap_or_default().trim())
-                }
-            }
-            Err(e) => {
-                failures += 1;
-                errln!("[{}/{}] {url}: {e}", i + 1, urls.len());
-                if json {
-                    serde_json::json!({"url": url, "status": null, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "view": null, "error": e}).to_string()
-                } else {
-                    continue;
-                }
-            }
-        };
-        if !crate::stdio::out(&line) {
-            // Nobody reads the rest (`| head`): stop loading pages.
-            break;
         }
     }
-    drop(results);
     tokio::time::timeout(Duration::from_secs(5), b.close()).await.ok();
     Ok(ExitCode::from(if failures > 0 { 1 } else { 0 }))
 }

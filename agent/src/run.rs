@@ -549,8 +549,7 @@ impl Session {
                         locator = o.locator.as_ref().and_then(|l| serde_json::to_value(l).ok());
                         self.record_downloads(&o.changes);
                         if matches!(action, Action::Extract) {
-                            let line = self.save_extract(&o, &mut result);
-                            line
+                            self.save_extract(&o, &mut result)
                         } else {
                             result.text = o.summary.clone();
                             if let Some(img) = o.image.clone() {

@@ -1,4 +1,5 @@
 //! `errand allow` as a user runs it: real processes, real files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::path::Path;
 use std::process::{Command, Output};

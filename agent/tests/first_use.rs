@@ -1,6 +1,7 @@
 //! What a new user meets in the first hour: closed pipes, signals, HTTP errors, careless
 //! arguments, the help text, the narration's wording, and files the model writes beside
 //! errand's own. Each test runs the real binary against real Chromium on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! frame's host). Each flow ends by checking the page's own account of what happened
 //! (a `waitForExpression` on its event log), so a flow passes only if every step did
 //! what the reference runner (@puppeteer/replay) would have done.
-
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 #![recursion_limit = "256"]
 
 use std::path::PathBuf;

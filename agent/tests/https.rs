@@ -1,6 +1,7 @@
 //! errand over https: its proxy opens TLS with a certificate authority made for the run,
 //! verifies every server's certificate itself, and holds state-changing requests there
 //! as it does for http. The fixture servers use a test CA given with `--trust-ca`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::process::Stdio;
 

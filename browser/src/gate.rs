@@ -68,7 +68,7 @@ impl Gate for ConsentGate {
             // No URL in logs: a form can put a secret into it.
             tracing::debug!(target: "errand::consent", "held {} (dest {})", o.method, o.dest);
             let (verdict, sender) = match find_sender(&st, &o).await {
-                Err((gone, sender)) => (Verdict::Deny(gone), sender),
+                Err(g) => (Verdict::Deny(g.why), g.sender),
                 Ok(sender) => {
                     let sub = submission(&cdp, &st, &sender, &o.method, &o.url, &o.content_type, &String::from_utf8_lossy(&o.body)).await;
                     (consent.decide(sub).await, sender)
@@ -130,15 +130,26 @@ fn resource_of(o: &Outgoing) -> String {
     .to_string()
 }
 
+/// A held request whose sender is gone, so nobody can be asked about it: why, and what
+/// is known of the sender.
+struct Gone {
+    why: String,
+    sender: Sender,
+}
+
+fn gone(why: &str, sender: Sender) -> Box<Gone> {
+    Box::new(Gone { why: why.to_string(), sender })
+}
+
 /// Find the frame or worker behind a held request, or say why nobody can be asked.
-async fn find_sender(st: &Mutex<State>, o: &Outgoing) -> Result<Sender, (String, Sender)> {
+async fn find_sender(st: &Mutex<State>, o: &Outgoing) -> Result<Sender, Box<Gone>> {
     let deadline = Instant::now() + SENDER_WAIT;
     loop {
         {
             let mut s = lock(st);
             if s.closing || s.gone.is_some() {
-                return Err((
-                    "declined: the session was ending, so nobody could be asked".into(),
+                return Err(gone(
+                    "declined: the session was ending, so nobody could be asked",
                     Sender { resource: resource_of(o), ..Sender::default() },
                 ));
             }
@@ -173,15 +184,15 @@ async fn find_sender(st: &Mutex<State>, o: &Outgoing) -> Result<Sender, (String,
     };
     match found {
         Some((id, f)) => sender_of(&s, id, &f.session, &resource),
-        None => Err((
-            "declined: no open page sent it (its tab or frame was already gone), so nobody could be asked".into(),
+        None => Err(gone(
+            "declined: no open page sent it (its tab or frame was already gone), so nobody could be asked",
             Sender { resource, ..Sender::default() },
         )),
     }
 }
 
 /// The sender as state knows it, if it is still there to ask about.
-fn sender_of(s: &State, frame: &str, session: &str, resource: &str) -> Result<Sender, (String, Sender)> {
+fn sender_of(s: &State, frame: &str, session: &str, resource: &str) -> Result<Sender, Box<Gone>> {
     let source = s.sessions.get(session).map(|(_, k)| k.clone()).unwrap_or_default();
     let mut sender = Sender {
         source: source.clone(),
@@ -193,22 +204,22 @@ fn sender_of(s: &State, frame: &str, session: &str, resource: &str) -> Result<Se
     if frame.is_empty() {
         // A worker: it must still be attached.
         if source.is_empty() {
-            return Err(("declined: the worker that sent it was gone, so nobody could be asked".into(), sender));
+            return Err(gone("declined: the worker that sent it was gone, so nobody could be asked", sender));
         }
         return Ok(sender);
     }
     let Some(f) = s.frames.get(frame) else {
-        return Err(("declined: it was sent by a frame that was being removed, so nobody could be asked".into(), sender));
+        return Err(gone("declined: it was sent by a frame that was being removed, so nobody could be asked", sender));
     };
     sender.frame_session = f.session.clone();
     sender.world = f.world;
     sender.frame_url = f.url.clone();
     let Some(tab) = s.tabs.iter().find(|t| t.target_id == f.tab) else {
-        return Err(("declined: it was sent by a tab that was closed, so nobody could be asked".into(), sender));
+        return Err(gone("declined: it was sent by a tab that was closed, so nobody could be asked", sender));
     };
     sender.tab_url = tab.url.clone();
     if s.closing_tabs.contains(&f.tab) {
-        return Err(("declined: it was sent by a tab that was closing, so nobody could be asked".into(), sender));
+        return Err(gone("declined: it was sent by a tab that was closing, so nobody could be asked", sender));
     }
     if sender.source.is_empty() {
         sender.source = if f.parent.is_some() { "iframe" } else { "page" }.into();

@@ -830,6 +830,7 @@ async fn create_world(cdp: &Cdp, st: &Mutex<State>, frame: &str, session: &str, 
 
 /// Set up a freshly attached target, then let it run. Runs in its own task so the event
 /// task never waits on the browser.
+#[allow(clippy::too_many_arguments)] // what a new target needs; goes with the tracker split (issue 17)
 async fn setup_target(
     cdp: Cdp,
     session: String,
@@ -1254,13 +1255,12 @@ async fn event_task(
                     s.navigating.remove(id);
                 }
             }
-            "Page.frameDetached" => {
-                if p["reason"] != "swap" {
-                    if let Some(id) = p["frameId"].as_str() {
-                        remove_frame(s, id);
-                    }
+            "Page.frameDetached" if p["reason"] != "swap" => {
+                if let Some(id) = p["frameId"].as_str() {
+                    remove_frame(s, id);
                 }
             }
+            "Page.frameDetached" => {}
             "Network.requestWillBeSent" => {
                 let ty = p["type"].as_str().unwrap_or_default();
                 if ty != "EventSource" && ty != "WebSocket" {

@@ -1,6 +1,7 @@
 //! The DevTools client against a fake browser on loopback that misbehaves on purpose:
 //! unparseable messages are skipped, unanswered calls time out, a closed socket fails
 //! every pending and later call at once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::time::Duration;
 

@@ -229,6 +229,7 @@ impl Key {
 
     fn mac(&self, hash: &str) -> String {
         use hmac::Mac;
+        #[allow(clippy::expect_used)] // HMAC takes a key of any length: this cannot fail
         let mut m = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
         m.update(hash.as_bytes());
         hex(&m.finalize().into_bytes())
@@ -265,7 +266,7 @@ pub enum RecordingError {
 }
 
 enum Msg {
-    Record(Record),
+    Record(Box<Record>),
     Finish(oneshot::Sender<()>),
 }
 
@@ -380,7 +381,7 @@ impl Recorder {
 
     /// Append a record (written and flushed by the writer task, in order).
     pub fn log(&self, record: Record) {
-        let _ = self.tx.send(Msg::Record(record));
+        let _ = self.tx.send(Msg::Record(Box::new(record)));
     }
 
     /// Wait until everything logged so far is on disk.
@@ -398,7 +399,8 @@ async fn writer(mut file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Msg>, s
     while let Some(m) = rx.recv().await {
         match m {
             Msg::Record(record) => {
-                let line = Line { v: SCHEMA, seq, t: now_ms(), prev: prev.clone(), record, hash: String::new(), mac: String::new() };
+                let line =
+                    Line { v: SCHEMA, seq, t: now_ms(), prev: prev.clone(), record: *record, hash: String::new(), mac: String::new() };
                 let Ok(text) = serde_json::to_string(&line) else { continue };
                 let mut text = seal(&secrets.redact(&text), &key);
                 prev = hex(&Sha256::digest(text.as_bytes()));

@@ -7,6 +7,7 @@
 //! the two servers' origins. A few routes are generated: `/echo` (shows and logs the
 //! request), `/slow?ms=N`, `/held?ms=N&n=K` (a slow article page; `Site::held` counts how many
 //! are served at once), `/never` (never answers), `/links5000`, `/spa/*`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

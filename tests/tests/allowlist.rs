@@ -1,5 +1,6 @@
 //! The allowlist enforced in a real Chromium against a hostile page: an exfiltration test
 //! with a sink on another loopback address that counts every TCP connection and UDP packet.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! The browser controller against real Chromium and the fixture site.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::time::Duration;
 

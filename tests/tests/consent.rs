@@ -1,5 +1,6 @@
 //! Consent in a real Chromium: every route a page has to send a state-changing request is
 //! held at the network layer until the consent policy decides.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -113,7 +114,7 @@ async fn denied(ca: Option<&TestCa>) {
     assert!(site.requests().iter().any(|l| l.method == "GET" && l.path == "/echo" && l.query == "q=otters"));
     b.act(&Action::Wait { text: None, selector: None, ms: Some(300) }).await.unwrap();
     assert_eq!(writes(&site), vec![], "a state-changing request reached a server");
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert!(seen.iter().all(|s| s.method != "GET"));
     // Described for a person: purpose, fields, secrets masked.
     let native = seen.iter().find(|s| s.url.contains("route=native")).unwrap();

@@ -7,6 +7,7 @@
 //! that posts in one of those moments (and, held out when the fix was made, a service
 //! worker that outlives its page); under a policy that denies, the servers must see none of
 //! it. A control run without a consent policy shows every scenario really sends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -169,7 +170,7 @@ async fn approved_requests_from_sandboxed_frames_arrive_once_each_over_https() {
         b.blocked()
     );
     b.act(&Action::Wait { text: None, selector: None, ms: Some(300) }).await.unwrap();
-    let asked = asked.lock().unwrap();
+    let asked = asked.lock().unwrap().clone();
     for i in 0..30 {
         let arrived = |path: &str| writes(&site).iter().filter(|l| l.path == path && l.query == format!("i={i}")).count();
         let was_asked = |path: &str| asked.iter().any(|s| s.url.ends_with(&format!("{path}?i={i}")));

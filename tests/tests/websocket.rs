@@ -1,6 +1,7 @@
 //! WebSockets through errand's proxy: judged at the handshake, then carried both ways,
 //! over `ws://` (a plain CONNECT tunnel) and `wss://` (TLS opened in the proxy, the
 //! server's certificate verified by errand).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::sync::Arc;
 

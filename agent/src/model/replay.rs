@@ -166,7 +166,7 @@ impl Replay {
                 calls: vec![ToolCall {
                     id: format!("replay-end-{n}"),
                     name: "done".into(),
-                    args: Ok(json!({"summary": format!("replayed {} of {}", crate::stdio::plural(n as usize, "step"), self.source)})),
+                    args: Ok(json!({"summary": format!("replayed {} of {}", crate::stdio::plural(n, "step"), self.source)})),
                 }],
                 ..Reply::default()
             });
