@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::args::{open_policy, BrowserArgs};
 use crate::replay::ReplayArgs;
 use crate::signals::listen_for_signals;
-use crate::{allow, bench, consent, exit, open, replay, review, run, secrets, site};
+use crate::{allow, consent, exit, open, replay, review, run, secrets, site};
 
 #[derive(Parser)]
 #[command(name = "errand", version, about = "A browser agent that turns web research into documents, under a domain allowlist and your consent", after_help = AFTER_HELP)]
@@ -92,11 +92,6 @@ enum Cmd {
         /// Where recordings are
         #[arg(long, env = "ERRAND_RECORD_DIR", global = true, value_name = "DIR")]
         record_dir: Option<PathBuf>,
-    },
-    /// Benchmarks that print numbers
-    Bench {
-        #[command(subcommand)]
-        which: bench::Which,
     },
 }
 
@@ -225,7 +220,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Recordings { cmd, record_dir } => review::run(cmd, record_dir),
         Cmd::Replay(a) => replay::run(a).await,
-        Cmd::Bench { which } => bench::run(which).await.map(|_| ExitCode::SUCCESS),
         Cmd::Run(args) => run::run(args).await,
         Cmd::Extract { urls, browser, json, parallel } => open::extract(urls, browser, json, parallel).await,
     }

@@ -13,7 +13,7 @@
 //!   the values the proxy writes in; [`policy`]: the live allowlist of a session.
 //! - [`allow`]: `errand allow`; [`open`]: `errand open` and `errand extract`;
 //!   [`replay`]: `errand replay`; [`userflow`]: Recorder flows; [`review`]:
-//!   `errand recordings`; [`bench`]: `errand bench`; [`site`]: the bundled demo site.
+//!   `errand recordings`; [`site`]: the bundled demo site (and benchmark pages).
 //! - [`narrate`]: the narration on stderr and `--json` events; [`output`]: files in the
 //!   output folder; [`stdio`]: printing that survives a closed pipe; [`text`]: text
 //!   helpers; [`signals`]: Ctrl-C and SIGTERM; [`exit`]: exit codes.
@@ -22,7 +22,6 @@
 pub mod stdio;
 pub mod allow;
 pub mod args;
-pub mod bench;
 pub mod cli;
 pub mod consent;
 pub mod exit;

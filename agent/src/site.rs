@@ -2,7 +2,6 @@
 //! the binary, so `errand demo` works from anywhere) and benchmark page folders.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -27,25 +26,6 @@ pub struct Pages(pub Arc<HashMap<String, Vec<u8>>>);
 impl Pages {
     pub fn demo() -> Pages {
         Pages(Arc::new(DEMO.iter().map(|(p, h)| (p.to_string(), h.as_bytes().to_vec())).collect()))
-    }
-
-    /// Every `*.html` and `*.html.gz` file of a folder, served as `/<name>.html`.
-    pub fn from_dir(dir: &PathBuf) -> Result<Pages> {
-        let mut map = HashMap::new();
-        for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-            let p = e?.path();
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-            let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
-            if let Some(stem) = name.strip_suffix(".gz") {
-                let mut out = Vec::new();
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
-                    .with_context(|| format!("{} is not valid gzip", p.display()))?;
-                map.insert(format!("/{stem}"), out);
-            } else if name.ends_with(".html") {
-                map.insert(format!("/{name}"), bytes);
-            }
-        }
-        Ok(Pages(Arc::new(map)))
     }
 
     pub fn ids(&self) -> Vec<String> {

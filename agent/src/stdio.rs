@@ -60,12 +60,14 @@ pub fn plural(n: usize, noun: &str) -> String {
 }
 
 /// `println!` that never panics.
+#[macro_export]
 macro_rules! outln {
     () => {{ $crate::stdio::out(""); }};
     ($($t:tt)*) => {{ $crate::stdio::out(&format!($($t)*)); }};
 }
 
 /// `eprintln!` that never panics.
+#[macro_export]
 macro_rules! errln {
     () => { $crate::stdio::err("") };
     ($($t:tt)*) => { $crate::stdio::err(&format!($($t)*)) };

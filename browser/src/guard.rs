@@ -26,7 +26,7 @@
 //!    recorded. Under the proxy this layer is off by default ([`crate::Options::intercept`]):
 //!    Chromium routes intercepted requests through its UI thread, which cost about 20 ms
 //!    per request during page loads on a 2-core machine against 0.5 ms for the proxy
-//!    (`errand bench guard`), and it adds nothing the proxy misses.
+//!    (`errand-bench guard`), and it adds nothing the proxy misses.
 //!
 //! The model's own navigations are judged before they are sent, whatever the mode.
 //!

@@ -107,7 +107,7 @@ pub struct Options {
     /// CDP request interception (layer 1). `None` (the default) decides: on when a guard
     /// is set and no proxy judges every request (attached browsers), off under the proxy,
     /// because in Chromium interception costs every request about 20 ms while pages
-    /// load (measured by `errand bench guard`), the proxy under 1 ms.
+    /// load (measured by `errand-bench guard`), the proxy under 1 ms.
     pub intercept: Option<bool>,
     /// Decides about every state-changing request (see [`consent`]); `None` lets them through.
     pub consent: Option<SharedConsent>,

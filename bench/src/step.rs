@@ -1,0 +1,96 @@
+//! `step`: errand's own work per agent step, from a scripted run's recording.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use errand::outln;
+use errand::site::{self, Pages};
+use serde_json::{json, Value};
+
+use crate::stats::*;
+
+/// Per-step overhead of the real agent loop: a `script:` run (the "model" answers at once)
+/// over the demo site. The recording times each model turn; the gap between one reply
+/// and the next request is errand's: executing the call, settling, the new page state,
+/// narration and recording.
+pub async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
+    let origin = site::serve(Pages::demo(), "127.0.0.1:0").await?;
+    let tmp = tempfile::tempdir()?;
+    let cycle = |_: usize| {
+        vec![
+            json!({"tool": "navigate", "args": {"url": format!("{origin}/")}}),
+            json!({"tool": "click", "args": {"text": "What a heat pump costs"}}),
+            json!({"tool": "extract"}),
+            json!({"tool": "extract_table"}),
+            json!({"tool": "scroll", "args": {"direction": "down"}}),
+            json!({"tool": "back"}),
+            json!({"tool": "click", "args": {"text": "Heat pumps in cold climates"}}),
+            json!({"tool": "extract"}),
+        ]
+    };
+    let mut script: Vec<Value> = (0..rounds).flat_map(cycle).collect();
+    script.push(json!({"tool": "done", "args": {"summary": "benchmark"}}));
+    let file = tmp.path().join("script.json");
+    std::fs::write(&file, serde_json::to_string(&script)?)?;
+    let browser = errand::args::BrowserArgs { chrome, allowlist: Some(tmp.path().join("allowlist.toml")), ..Default::default() };
+    let args = errand::run::RunArgs {
+        task: "benchmark".into(),
+        start: vec![format!("{origin}/")],
+        out: Some(tmp.path().join("out")),
+        model: Some(format!("script:{}", file.display())),
+        max_steps: 1000,
+        max_tokens: u64::MAX,
+        record_dir: Some(tmp.path().join("rec")),
+        json: false,
+        max_pages: 0,
+        search: None,
+        confirm: errand::consent::Confirm::Deny,
+        confirm_timeout: 1,
+        dry_run: false,
+        browser,
+    };
+    errand::run::run(args).await?;
+    let rec = std::fs::read_dir(tmp.path().join("rec"))?.next().context("no recording")??.path();
+    let log = recordings::read(&rec)?;
+    // (time the reply was logged, model time) per turn, and the tool of each turn.
+    let turns: Vec<(u64, u64, String)> = log
+        .lines
+        .iter()
+        .filter_map(|l| match &l.record {
+            recordings::Record::ModelTurn { ms, calls, .. } => {
+                Some((l.t, *ms, calls.first().and_then(|c| c["tool"].as_str()).unwrap_or("").to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut all = vec![];
+    let mut by_tool: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for w in turns.windows(2) {
+        let gap = w[1].0.saturating_sub(w[1].1).saturating_sub(w[0].0) as f64;
+        all.push(gap);
+        by_tool.entry(w[0].2.clone()).or_default().push(gap);
+    }
+    outln!("errand per-step overhead: {} steps of a scripted run over the demo site (model time excluded)", all.len());
+    outln!("  all steps        median {:>6.1} ms   p95 {:>6.1} ms", median(&mut all), p95(&mut all));
+    for (tool, mut v) in by_tool {
+        outln!("  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps)", median(&mut v), p95(&mut v), v.len());
+    }
+    // The recording's size per step: log, extracts and one screenshot a step.
+    fn size(p: &std::path::Path) -> u64 {
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| if e.path().is_dir() { size(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) })
+            .sum()
+    }
+    let steps = log.lines.iter().filter(|l| matches!(l.record, recordings::Record::Step { .. })).count().max(1);
+    let shots = std::fs::read_dir(rec.join("screenshots")).map(|d| d.count()).unwrap_or(0);
+    let bytes = size(&rec);
+    outln!(
+        "  recording        {:.1} KB per step ({} KB for {steps} steps, {shots} screenshots)",
+        bytes as f64 / 1024.0 / steps as f64,
+        bytes / 1024
+    );
+    Ok(())
+}
