@@ -73,3 +73,66 @@ pub fn pattern_for_url(url: &str) -> Result<String> {
         None => host.to_string(),
     })
 }
+
+/// A person's answer when the model heads for a host off the allowlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowAnswer {
+    /// For this one action.
+    Once,
+    /// Until the session ends.
+    Session,
+    /// Added to the allowlist file.
+    Always,
+    /// The default, and the only answer without a terminal.
+    Deny,
+}
+
+impl AllowAnswer {
+    /// What a person typed: `o`/`once`, `s`/`session`, `a`/`always`; anything else denies.
+    pub fn parse(line: &str) -> AllowAnswer {
+        match line.trim().to_ascii_lowercase().as_str() {
+            "o" | "once" => AllowAnswer::Once,
+            "s" | "session" => AllowAnswer::Session,
+            "a" | "always" => AllowAnswer::Always,
+            _ => AllowAnswer::Deny,
+        }
+    }
+
+    /// As the recording names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllowAnswer::Once => "once",
+            AllowAnswer::Session => "session",
+            AllowAnswer::Always => "always",
+            AllowAnswer::Deny => "deny",
+        }
+    }
+
+    /// As the narration says it.
+    pub fn said(self) -> &'static str {
+        match self {
+            AllowAnswer::Once => "allowed once",
+            AllowAnswer::Session => "allowed for this session",
+            AllowAnswer::Always => "allowed always",
+            AllowAnswer::Deny => "denied",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_answers_parse_and_anything_else_denies() {
+        for (typed, want) in [
+            ("o", AllowAnswer::Once),
+            (" Session\n", AllowAnswer::Session),
+            ("A", AllowAnswer::Always),
+            ("", AllowAnswer::Deny),
+            ("yes", AllowAnswer::Deny),
+        ] {
+            assert_eq!(AllowAnswer::parse(typed), want, "{typed:?}");
+        }
+    }
+}

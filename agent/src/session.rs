@@ -144,7 +144,7 @@ pub fn record_blocks(browser: &Browser, rec: &Recorder, narr: &Narrator, seen: &
         rec.log(Record::Blocked {
             url: b.url.clone(),
             reason: b.reason.clone(),
-            layer: b.layer.clone(),
+            layer: b.layer.to_string(),
             source: b.source.clone(),
             resource: b.resource.clone(),
         });

@@ -75,7 +75,7 @@ async fn extract_into_a_closed_pipe_stops_quietly_and_http_errors_are_errors() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("Status: HTTP 404"), "{}", String::from_utf8_lossy(&o.stdout));
     assert!(String::from_utf8_lossy(&o.stderr).contains("answered HTTP 404"));
     // A port where nothing listens is a failed navigation, not the proxy's page.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = common::refused_port();
     let o = bin().args(["open", &format!("http://127.0.0.1:{closed}/")]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("net::ERR_CONNECTION_REFUSED"), "{}", String::from_utf8_lossy(&o.stderr));
@@ -429,7 +429,7 @@ async fn short_passwords_and_credentials_in_a_base_url_are_never_recorded() {
     assert!(!everything.contains("pw=Q7") && !everything.contains("\"Q7\""), "the short password is in the recording");
     // A gateway address with credentials in it, unreachable: the error says so without them.
     let d = dirs();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = common::refused_port();
     let base = format!("http://gw-user:gw-TOKEN-4711@127.0.0.1:{closed}");
     let r = run(errand(
         &d,

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 #![recursion_limit = "256"]
 
+mod common;
+
 use std::path::PathBuf;
 
 use fixtures::Site;
@@ -254,7 +256,7 @@ fn failing_flows(site: &Site) -> Vec<(Value, &'static str)> {
     let page = site.url("/flows/controls.html");
     // A port where nothing listens: the browser reports it as a net error, and so must
     // errand, although its proxy is the one that could not connect.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = common::refused_port();
     let unreachable = format!("http://127.0.0.1:{closed}/");
     let cases: Vec<(Value, &str)> = vec![
         (json!({"type": "navigate", "url": unreachable}), "step 2 (navigate): navigating to http://127.0.0.1:"),

@@ -396,7 +396,7 @@ impl Browser {
             self.name_new_tabs(&mut out.changes).await;
         }
         out.blocked = self.new_blocked();
-        let (declined, stopped): (Vec<_>, Vec<_>) = out.blocked.iter().cloned().partition(|b| b.layer == "consent");
+        let (declined, stopped): (Vec<_>, Vec<_>) = out.blocked.iter().cloned().partition(|b| b.layer == crate::guard::Layer::Consent);
         if !stopped.is_empty() {
             out.summary.push_str(&format!("; blocked {}", blocked_summary(&stopped)));
         }
@@ -433,7 +433,7 @@ impl Browser {
             self.blocked.lock().unwrap_or_else(|p| p.into_inner()).push(crate::Blocked {
                 url: url.to_string(),
                 reason: reason.clone(),
-                layer: "cdp".into(),
+                layer: crate::guard::Layer::Cdp,
                 source: "navigate".into(),
                 resource: "Document".into(),
             });

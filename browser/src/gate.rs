@@ -78,7 +78,7 @@ impl Gate for ConsentGate {
                 lock(&blocked).push(Blocked {
                     url: o.url.clone(),
                     reason: format!("{reason} ({} {})", o.method, o.url),
-                    layer: "consent".into(),
+                    layer: crate::guard::Layer::Consent,
                     source: sender.source,
                     resource: sender.resource,
                 });

@@ -50,13 +50,55 @@ impl<F: Fn(&str) -> Option<String> + Send + Sync> Guard for F {
 
 pub type SharedGuard = Arc<dyn Guard>;
 
+/// The layer that stopped a request; recorded and shown by these names.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    /// errand's filtering proxy refused it (the allowlist).
+    Proxy,
+    /// DevTools interception failed it (attach mode).
+    Cdp,
+    /// Chromium failed it before it reached the proxy (a host the allowlist refuses that
+    /// skips the proxy and dies at the resolver, a port Chromium never uses).
+    Browser,
+    /// A state-changing request nobody approved.
+    Consent,
+    /// A secret's placeholder headed for a host the secret is not bound to.
+    Secrets,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Proxy => "proxy",
+            Layer::Cdp => "cdp",
+            Layer::Browser => "browser",
+            Layer::Consent => "consent",
+            Layer::Secrets => "secrets",
+        }
+    }
+}
+
+/// Compared with its name, as it is recorded.
+impl PartialEq<&str> for Layer {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A request that a layer stopped.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Blocked {
     pub url: String,
     pub reason: String,
-    /// Which layer stopped it: `cdp` or `proxy`.
-    pub layer: String,
+    /// Which layer stopped it.
+    pub layer: Layer,
     /// The kind of target or request: page, iframe, worker, service_worker, connect…
     pub source: String,
     /// The resource type Chromium reported (Document, Script, Fetch, Ping…), if known.

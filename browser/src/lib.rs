@@ -23,6 +23,7 @@ pub mod proxy;
 pub mod secrets;
 pub mod state;
 pub mod tls;
+mod tracker;
 pub mod upstream;
 pub mod userflow;
 
@@ -38,9 +39,11 @@ use tokio::sync::mpsc;
 pub use actions::{Action, Direction, ElementTarget, Locator, Outcome};
 pub use cdp::{Cdp, CdpError, Event};
 pub use consent::{Consent, SharedConsent, Submission, Verdict};
-pub use guard::{Blocked, Guard, SharedGuard};
+pub use guard::{Blocked, Guard, Layer, SharedGuard};
 pub use launch::{LaunchOptions, Source};
 pub use state::{PageState, StateOptions};
+pub use tracker::DocStatus;
+pub(crate) use tracker::{title_is_address, Effect, State, Tab};
 
 /// Everything that can go wrong while driving the browser, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -164,100 +167,6 @@ pub enum Change {
     Download { url: String, file: String, state: String },
     DownloadDenied { url: String },
     Crashed { detail: String },
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Tab {
-    pub target_id: String,
-    pub session: Option<String>,
-    pub url: String,
-    pub title: String,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Frame {
-    pub parent: Option<String>,
-    /// The session that owns this frame's document (differs from the parent's for OOPIFs).
-    pub session: String,
-    pub url: String,
-    /// The top-level tab's target id.
-    pub tab: String,
-    /// errand's isolated world in the current document, if created.
-    pub world: Option<i64>,
-    /// Bumped whenever the frame commits a new document.
-    pub generation: u64,
-    /// When errand first saw the frame (a generation number): orders a frame's children
-    /// as they were attached, which is how Recorder flows index frames.
-    pub born: u64,
-    /// Navigations the frame committed, same-document ones included.
-    pub navs: u64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct State {
-    pub tabs: Vec<Tab>,
-    pub active: usize,
-    /// session id -> (target id, target type)
-    pub sessions: HashMap<String, (String, String)>,
-    pub frames: HashMap<String, Frame>,
-    /// (session, requestId) -> when it started
-    pub inflight: HashMap<(String, String), Instant>,
-    /// (session, requestId) -> (URL, resource type) of requests under way, to name the
-    /// page and resource behind a request the proxy refused.
-    pub requests: HashMap<(String, String), (String, String)>,
-    pub last_net: Option<Instant>,
-    pub changes: Vec<Change>,
-    pub recent_dialogs: Vec<Change>,
-    pub downloads: HashMap<String, (String, String)>,
-    pub gone: Option<String>,
-    pub generation: u64,
-    /// Our browser context when attached to someone else's browser.
-    pub context: Option<String>,
-    pub navigating: HashMap<String, Instant>,
-    /// State-changing requests waiting for a consent decision.
-    pub consent_pending: usize,
-    /// session -> the last form submitted there, as the walker described it, and when.
-    pub submitted: HashMap<String, (Instant, Value)>,
-    /// Sessions whose set-up (domains enabled, children auto-attached) is complete.
-    pub ready: std::collections::HashSet<String>,
-    /// frame id -> how its current document arrived: the HTTP status, and the net error
-    /// when errand's proxy could not reach the server.
-    pub documents: HashMap<String, DocStatus>,
-    /// State-changing requests DevTools reported lately, for the proxy's consent gate.
-    pub writes: Vec<gate::Write>,
-    /// Tabs errand is closing: what they send now is declined unasked.
-    pub closing_tabs: std::collections::HashSet<String>,
-    /// The session is ending: every held request is declined unasked.
-    pub closing: bool,
-}
-
-/// How a frame's document arrived.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct DocStatus {
-    /// The HTTP status (0 when unknown).
-    pub status: u16,
-    pub status_text: String,
-    /// `ERR_CONNECTION_REFUSED` and the like: the server could not be reached.
-    pub net_error: Option<String>,
-    /// errand's proxy refused it (the host is not on the allowlist).
-    pub blocked: bool,
-}
-
-impl DocStatus {
-    /// Why this document is not the page asked for, if it is not: an HTTP error or an
-    /// unreachable server.
-    pub fn problem(&self) -> Option<String> {
-        if let Some(e) = &self.net_error {
-            if e.starts_with("ERR_CERT") {
-                return Some(format!("net::{e} (errand could not verify the server's certificate; for an intranet server, pass its certificate authority with --trust-ca FILE)"));
-            }
-            return Some(format!("net::{e}"));
-        }
-        if self.blocked {
-            return Some("blocked: its host is not on the allowlist".into());
-        }
-        (self.status >= 400).then(|| format!("HTTP {} {}", self.status, self.status_text).trim_end().to_string())
-    }
 }
 
 /// A running browser under errand's control.
@@ -660,15 +569,7 @@ impl Browser {
     /// Drop a world that no longer exists. Its walker registry is gone with it, so the
     /// frame's generation moves on and every ref minted in it becomes stale.
     fn forget_world(&self, frame: &str, world: i64) {
-        let mut st = self.st();
-        st.generation += 1;
-        let g = st.generation;
-        if let Some(f) = st.frames.get_mut(frame) {
-            if f.world == Some(world) {
-                f.world = None;
-                f.generation = g;
-            }
-        }
+        self.st().forget_world(frame, world);
     }
 
     /// errand's isolated world for a frame: (session, context id).
@@ -890,7 +791,7 @@ async fn setup_target(
             ("Page.getFrameTree", Ok(tree)) => {
                 if let Some(tab) = &tab {
                     let mut st = st.lock().unwrap_or_else(|p| p.into_inner());
-                    add_tree(&mut st, &tree["frameTree"], None, &session, tab);
+                    st.add_tree(&tree["frameTree"], None, &session, tab);
                 }
             }
             (m, Err(e)) => tracing::debug!("{m} failed on a {kind}: {e}"),
@@ -938,7 +839,7 @@ async fn decide_held(cdp: Cdp, st: Arc<Mutex<State>>, consent: SharedConsent, bl
             blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
                 url: h.url.clone(),
                 reason: format!("{reason} ({} {})", h.method, h.url),
-                layer: "consent".into(),
+                layer: crate::guard::Layer::Consent,
                 source: h.sender.source,
                 resource: h.sender.resource,
             });
@@ -967,49 +868,10 @@ fn post_body(req: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn add_tree(st: &mut State, node: &Value, parent: Option<&str>, session: &str, tab: &str) {
-    let f = &node["frame"];
-    let Some(id) = f["id"].as_str() else { return };
-    let url = f["url"].as_str().unwrap_or_default().to_string();
-    let parent = parent.map(str::to_string).or_else(|| f["parentId"].as_str().map(str::to_string));
-    st.generation += 1;
-    let generation = st.generation;
-    let e = st.frames.entry(id.to_string()).or_insert_with(|| Frame {
-        parent: parent.clone(),
-        session: session.to_string(),
-        url: url.clone(),
-        tab: tab.to_string(),
-        world: None,
-        generation,
-        born: generation,
-        navs: 0,
-    });
-    e.session = session.to_string();
-    // The tree is a snapshot that may be answered after a navigation event was already
-    // seen; the event is the later truth.
-    if e.navs == 0 {
-        e.url = url;
-    }
-    if e.parent.is_none() {
-        e.parent = parent;
-    }
-    if let Some(kids) = node["childFrames"].as_array() {
-        for k in kids {
-            add_tree(st, k, Some(id), session, tab);
-        }
-    }
-}
-
-fn remove_frame(st: &mut State, id: &str) {
-    let kids: Vec<String> = st.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(id)).map(|(k, _)| k.clone()).collect();
-    for k in kids {
-        remove_frame(st, &k);
-    }
-    st.frames.remove(id);
-}
-
-/// The one task that owns browser state: it reads every event, keeps tabs, frames and
-/// in-flight requests current, answers dialogs and resumes new targets.
+/// The driver: the one task that reads every event. The [`tracker`] applies it to the
+/// state under the lock; what it asks for (set up a target, answer a dialog, create a
+/// world, record a refusal, name a download) is done here once the lock is released.
+/// DevTools interception (`Fetch.requestPaused`, attach mode) is judged here too.
 async fn event_task(
     cdp: Cdp,
     mut rx: mpsc::UnboundedReceiver<Event>,
@@ -1017,467 +879,125 @@ async fn event_task(
     opts: Options,
     blocked: Arc<Mutex<Vec<Blocked>>>,
 ) {
+    let tracking = tracker::Tracking { accept_confirms: opts.accept_confirms, downloads: opts.download_dir.is_some() };
+    let lock = |m: &Mutex<Vec<Blocked>>| -> Vec<Blocked> { m.lock().unwrap_or_else(|p| p.into_inner()).clone() };
     while let Some(ev) = rx.recv().await {
-        let p = &ev.params;
         let sess = ev.session.clone().unwrap_or_default();
         tracing::trace!(target: "errand::cdp", "{} {:?}", ev.method, ev.session);
-        let mut locked = st.lock().unwrap_or_else(|p| p.into_inner());
-        let s = &mut *locked;
-        match ev.method.as_str() {
-            "Target.attachedToTarget" => {
-                let session = p["sessionId"].as_str().unwrap_or_default().to_string();
-                let info = &p["targetInfo"];
-                let target = info["targetId"].as_str().unwrap_or_default().to_string();
-                let kind = info["type"].as_str().unwrap_or_default().to_string();
-                let ours = match (&s.context, info["browserContextId"].as_str()) {
-                    (Some(c), Some(t)) => c == t,
-                    (Some(_), None) => false,
-                    (None, _) => true,
-                };
-                s.sessions.insert(session.clone(), (target.clone(), kind.clone()));
-                let mut tab = None;
-                if kind == "page" {
-                    if !ours {
-                        // Someone else's tab in a browser we attached to: leave it alone.
-                        drop(locked);
-                        cdp.send_nowait(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
-                        cdp.send_nowait(None, "Target.detachFromTarget", json!({"sessionId": session}));
-                        continue;
-                    }
-                    let url = info["url"].as_str().unwrap_or_default().to_string();
-                    let idx = match s.tabs.iter().position(|t| t.target_id == target) {
-                        Some(i) => {
-                            s.tabs[i].session = Some(session.clone());
-                            i
-                        }
-                        None => {
-                            s.tabs.push(Tab {
-                                target_id: target.clone(),
-                                session: Some(session.clone()),
-                                url: url.clone(),
-                                title: info["title"].as_str().unwrap_or_default().into(),
+        if ev.method == "Fetch.requestPaused" {
+            paused(&cdp, &st, &opts, &blocked, &ev);
+            continue;
+        }
+        let effects = st.lock().unwrap_or_else(|p| p.into_inner()).apply(&ev.method, &ev.params, &sess, &tracking);
+        for effect in effects {
+            match effect {
+                Effect::SetUp { session, kind, tab } => {
+                    tokio::spawn(setup_target(
+                        cdp.clone(),
+                        session,
+                        kind,
+                        tab,
+                        st.clone(),
+                        opts.viewport,
+                        opts.intercept == Some(true),
+                        opts.consent.is_some(),
+                    ));
+                }
+                Effect::LeaveAlone { session } => {
+                    cdp.send_nowait(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}));
+                    cdp.send_nowait(None, "Target.detachFromTarget", json!({"sessionId": session}));
+                }
+                Effect::CreateWorld { frame, session, generation } => {
+                    let (cdp2, st2) = (cdp.clone(), st.clone());
+                    tokio::spawn(async move {
+                        let _ = create_world(&cdp2, &st2, &frame, &session, generation).await;
+                    });
+                }
+                Effect::Attribute { url, resource, source } => proxy::attribute(&blocked, |b| b.url == url, &resource, &source),
+                Effect::Failed { url, resource, source } => {
+                    let tunnel = proxy::tunnel_url(&url).unwrap_or_default();
+                    proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &resource, &source);
+                    // Failed in Chromium before it reached the proxy (a port Chromium
+                    // never uses, a Chromium service host that skips the proxy and dies
+                    // at the resolver): still the page's attempt on a host the allowlist
+                    // refuses, so it is recorded as one.
+                    let known = lock(&blocked).iter().any(|b| b.url == url || b.url == tunnel);
+                    if !known && opts.intercept != Some(true) {
+                        if let Some(reason) = opts.guard.as_ref().and_then(|g| g.judge(&url)) {
+                            blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
+                                url,
+                                reason,
+                                layer: crate::guard::Layer::Browser,
+                                source,
+                                resource,
                             });
-                            s.tabs.len() - 1
+                        }
+                    }
+                }
+                Effect::AnswerDialog { session, accept } => {
+                    cdp.send_nowait(Some(&session), "Page.handleJavaScriptDialog", json!({"accept": accept}));
+                }
+                Effect::NameDownload { guid, url, suggested } => {
+                    let Some(dir) = &opts.download_dir else { continue };
+                    // Chromium saved it under its GUID; give it the page's name, made
+                    // safe, and never over another file.
+                    let file = match name_download(dir, &guid, &suggested) {
+                        Ok(name) => name,
+                        Err(e) => {
+                            tracing::warn!("could not name the download {guid}: {e}");
+                            guid.clone()
                         }
                     };
-                    if idx > 0 {
-                        s.changes.push(Change::NewTab { index: idx, url });
-                    }
-                    s.generation += 1;
-                    let generation = s.generation;
-                    s.frames.insert(
-                        target.clone(),
-                        Frame {
-                            parent: None,
-                            session: session.clone(),
-                            url: String::new(),
-                            tab: target.clone(),
-                            world: None,
-                            generation,
-                            born: generation,
-                            navs: 0,
-                        },
-                    );
-                    tab = Some(target.clone());
-                } else if kind == "iframe" {
-                    // An out-of-process iframe: the frame keeps its id, its document moves to
-                    // the new session.
-                    let parent_tab = s.sessions.get(&sess).map(|(t, _)| t.clone());
-                    let tab_id = parent_tab.as_ref().and_then(|t| s.frames.get(t).map(|f| f.tab.clone())).unwrap_or_default();
-                    s.generation += 1;
-                    let generation = s.generation;
-                    let f = s.frames.entry(target.clone()).or_insert_with(|| Frame {
-                        parent: parent_tab.clone(),
-                        session: session.clone(),
-                        url: String::new(),
-                        tab: tab_id.clone(),
-                        world: None,
-                        generation,
-                        born: generation,
-                        navs: 0,
-                    });
-                    f.session = session.clone();
-                    f.world = None;
-                    f.generation = generation;
-                    tab = Some(f.tab.clone());
-                }
-                drop(locked);
-                tokio::spawn(setup_target(
-                    cdp.clone(),
-                    session,
-                    kind,
-                    tab,
-                    st.clone(),
-                    opts.viewport,
-                    opts.intercept == Some(true),
-                    opts.consent.is_some(),
-                ));
-            }
-            "Target.detachedFromTarget" => {
-                if let Some(session) = p["sessionId"].as_str() {
-                    s.sessions.remove(session);
-                    s.ready.remove(session);
-                    s.inflight.retain(|(k, _), _| k != session);
-                    s.requests.retain(|(k, _), _| k != session);
-                    for t in s.tabs.iter_mut() {
-                        if t.session.as_deref() == Some(session) {
-                            t.session = None;
-                        }
-                    }
+                    st.lock().unwrap_or_else(|p| p.into_inner()).changes.push(Change::Download { url, file, state: "completed".into() });
                 }
             }
-            "Target.targetInfoChanged" | "Target.targetCreated" => {
-                let info = &p["targetInfo"];
-                if info["type"] == "page" {
-                    if let Some(t) = s.tabs.iter_mut().find(|t| Some(t.target_id.as_str()) == info["targetId"].as_str()) {
-                        let url = info["url"].as_str().unwrap_or_default();
-                        let title = info["title"].as_str().unwrap_or_default();
-                        // While a page loads Chromium titles it with its address; that
-                        // must not replace the title the page itself gave.
-                        if !(url == t.url && !t.title.is_empty() && title_is_address(title, url)) {
-                            t.title = title.into();
-                        }
-                        t.url = url.into();
-                    }
-                }
-            }
-            "Target.targetDestroyed" => {
-                if let Some(id) = p["targetId"].as_str() {
-                    if let Some(i) = s.tabs.iter().position(|t| t.target_id == id) {
-                        let t = s.tabs.remove(i);
-                        s.changes.push(Change::TabClosed { url: t.url });
-                        let frames: Vec<String> = s.frames.iter().filter(|(_, f)| f.tab == id).map(|(k, _)| k.clone()).collect();
-                        for f in frames {
-                            s.frames.remove(&f);
-                        }
-                        if s.active >= i && s.active > 0 {
-                            s.active -= 1;
-                        }
-                    }
-                }
-            }
-            "Target.targetCrashed" | "Inspector.targetCrashed" => {
-                let detail = format!("a page crashed ({})", p["status"].as_str().unwrap_or("renderer crash"));
-                s.changes.push(Change::Crashed { detail });
-            }
-            "Page.frameAttached" => {
-                let id = p["frameId"].as_str().unwrap_or_default().to_string();
-                let parent = p["parentFrameId"].as_str().map(str::to_string);
-                let tab = parent.as_ref().and_then(|pp| s.frames.get(pp)).map(|f| f.tab.clone()).unwrap_or_default();
-                s.generation += 1;
-                let generation = s.generation;
-                s.frames.entry(id).or_insert(Frame {
-                    parent,
-                    session: sess.clone(),
-                    url: String::new(),
-                    tab,
-                    world: None,
-                    generation,
-                    born: generation,
-                    navs: 0,
-                });
-            }
-            "Page.frameNavigated" => {
-                let f = &p["frame"];
-                let id = f["id"].as_str().unwrap_or_default().to_string();
-                let url = f["url"].as_str().unwrap_or_default().to_string();
-                s.generation += 1;
-                let generation = s.generation;
-                let parent = f["parentId"].as_str().map(str::to_string);
-                let tab = match &parent {
-                    Some(pp) => s.frames.get(pp).map(|f| f.tab.clone()).unwrap_or_default(),
-                    None => s.sessions.get(&sess).map(|(t, _)| t.clone()).unwrap_or_default(),
-                };
-                let e = s.frames.entry(id.clone()).or_insert(Frame {
-                    parent: parent.clone(),
-                    session: sess.clone(),
-                    url: url.clone(),
-                    tab,
-                    world: None,
-                    generation,
-                    born: generation,
-                    navs: 0,
-                });
-                e.url = url.clone();
-                e.world = None;
-                e.generation = generation;
-                e.navs += 1;
-                if parent.is_some() && e.parent.is_none() {
-                    e.parent = parent;
-                }
-                // Create the world now, off the critical path of the next page state.
-                if !url.starts_with("about:") && !url.starts_with("chrome-error:") {
-                    let (cdp2, st2, id2, sess2) = (cdp.clone(), st.clone(), id.clone(), e.session.clone());
-                    tokio::spawn(async move {
-                        let _ = create_world(&cdp2, &st2, &id2, &sess2, generation).await;
-                    });
-                }
-                // A new document: frames of the old one are gone.
-                let kids: Vec<String> = s.frames.iter().filter(|(_, f)| f.parent.as_deref() == Some(&id)).map(|(k, _)| k.clone()).collect();
-                for k in kids {
-                    let same_session = s.frames.get(&k).is_some_and(|f| f.session == sess);
-                    if same_session {
-                        remove_frame(s, &k);
-                    }
-                }
-                if let Some(t) = s.tabs.iter_mut().find(|t| t.target_id == id) {
-                    t.url = url;
-                }
-            }
-            "Page.navigatedWithinDocument" => {
-                if let (Some(id), Some(url)) = (p["frameId"].as_str(), p["url"].as_str()) {
-                    if let Some(f) = s.frames.get_mut(id) {
-                        f.url = url.to_string();
-                        f.navs += 1;
-                    }
-                    if let Some(t) = s.tabs.iter_mut().find(|t| t.target_id == id) {
-                        t.url = url.to_string();
-                    }
-                }
-            }
-            "Page.frameRequestedNavigation" | "Page.frameStartedNavigating" => {
-                tracing::debug!(target: "errand::consent", "{} frame {} session {sess}", ev.method, p["frameId"]);
-                if let Some(id) = p["frameId"].as_str() {
-                    s.navigating.insert(id.to_string(), Instant::now());
-                }
-            }
-            "Page.domContentEventFired" => {
-                tracing::debug!(target: "errand::settle", "domContentEventFired in session {sess} (target {:?})", s.sessions.get(&sess).map(|x| x.0.clone()));
-                // The document is parsed and its scripts have run (and started their
-                // requests): from here on, settling is about the network and the DOM.
-                if let Some((t, _)) = s.sessions.get(&sess).cloned() {
-                    s.navigating.remove(&t);
-                }
-            }
-            "Page.frameStoppedLoading" => {
-                tracing::debug!(target: "errand::settle", "frameStoppedLoading {} in session {sess}", p["frameId"]);
-                if let Some(id) = p["frameId"].as_str() {
-                    s.navigating.remove(id);
-                }
-            }
-            "Page.frameDetached" if p["reason"] != "swap" => {
-                if let Some(id) = p["frameId"].as_str() {
-                    remove_frame(s, id);
-                }
-            }
-            "Page.frameDetached" => {}
-            "Network.requestWillBeSent" => {
-                let ty = p["type"].as_str().unwrap_or_default();
-                if ty != "EventSource" && ty != "WebSocket" {
-                    if let Some(id) = p["requestId"].as_str() {
-                        s.inflight.insert((sess.clone(), id.to_string()), Instant::now());
-                        s.last_net = Some(Instant::now());
-                    }
-                }
-                if let (Some(id), Some(url)) = (p["requestId"].as_str(), p["request"]["url"].as_str()) {
-                    s.requests.insert((sess.clone(), id.to_string()), (url.to_string(), ty.to_string()));
-                    let method = p["request"]["method"].as_str().unwrap_or("GET");
-                    if consent::is_state_changing(method) && p["redirectResponse"].is_null() {
-                        // Who sent it, for the proxy's consent gate.
-                        s.writes.push(gate::Write {
-                            at: Instant::now(),
-                            method: method.to_string(),
-                            url: url.to_string(),
-                            session: sess.clone(),
-                            frame: p["frameId"].as_str().unwrap_or_default().to_string(),
-                            resource: ty.to_string(),
-                            claimed: false,
-                        });
-                    }
-                }
-                if ty == "Document" {
-                    // A new document is on its way: the old one's status no longer holds.
-                    if let Some(frame) = p["frameId"].as_str() {
-                        s.documents.remove(frame);
-                    }
-                }
-            }
-            "Network.responseReceived" => {
-                let r = &p["response"];
-                if p["type"] == "Document" {
-                    if let Some(frame) = p["frameId"].as_str() {
-                        let header = r["headers"]
-                            .as_object()
-                            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(proxy::UNREACHABLE_HEADER)))
-                            .and_then(|(_, v)| v.as_str());
-                        let status = r["status"].as_u64().unwrap_or(0) as u16;
-                        let status_text =
-                            r["statusText"].as_str().filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| reason_phrase(status));
-                        let blocked = status == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null();
-                        s.documents
-                            .insert(frame.to_string(), DocStatus { status, status_text, net_error: header.map(str::to_string), blocked });
-                    }
-                }
-                // The proxy marks its refusals; name the resource and target behind it.
-                if r["status"] == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null() {
-                    let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
-                    let url = r["url"].as_str().unwrap_or_default();
-                    let ty = p["type"].as_str().unwrap_or_default();
-                    drop(locked);
-                    proxy::attribute(&blocked, |b| b.url == url, ty, &source);
-                }
-            }
-            "Network.loadingFinished" | "Network.loadingFailed" => {
-                if let Some(id) = p["requestId"].as_str() {
-                    let key = (sess.clone(), id.to_string());
-                    // An out-of-process frame's document request starts in the parent's
-                    // session and finishes in the frame's own: request ids are unique, so
-                    // the one started elsewhere ends here too (else it would hold settling
-                    // for 2 s on every page with a cross-site frame).
-                    let before = s.inflight.len();
-                    s.inflight.retain(|(_, r), _| r != id);
-                    if s.inflight.len() < before {
-                        s.last_net = Some(Instant::now());
-                    }
-                    let req = s.requests.remove(&key).or_else(|| {
-                        let other = s.requests.keys().find(|(_, r)| r == id).cloned();
-                        other.and_then(|k| s.requests.remove(&k))
-                    });
-                    // A request the proxy refused may fail here rather than show its 403
-                    // (CORS, or an https/wss one refused at CONNECT, a tunnel error).
-                    if let Some((url, ty)) = req.filter(|_| ev.method == "Network.loadingFailed") {
-                        let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
-                        drop(locked);
-                        let tunnel = proxy::tunnel_url(&url).unwrap_or_default();
-                        proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &ty, &source);
-                        // Failed in Chromium before it reached the proxy (a port Chromium
-                        // never uses, a Chromium service host that skips the proxy and dies
-                        // at the resolver): still the page's attempt on a host the allowlist
-                        // refuses, so it is recorded as one.
-                        let known = blocked.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|b| b.url == url || b.url == tunnel);
-                        if !known && opts.intercept != Some(true) {
-                            if let Some(reason) = opts.guard.as_ref().and_then(|g| g.judge(&url)) {
-                                blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
-                                    url,
-                                    reason,
-                                    layer: "browser".into(),
-                                    source,
-                                    resource: ty,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            "Fetch.requestPaused" => {
-                let id = p["requestId"].clone();
-                let url = p["request"]["url"].as_str().unwrap_or_default().to_string();
-                // No URL in logs: a GET form can put a secret into it.
-                tracing::debug!(target: "errand::consent", "paused {} ({}) frame {} session {sess}", p["request"]["method"], p["resourceType"], p["frameId"]);
-                let verdict = opts.guard.as_ref().and_then(|g| g.judge(&url));
-                let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
-                let method = p["request"]["method"].as_str().unwrap_or("GET").to_string();
-                if let (None, Some(c)) = (&verdict, opts.consent.as_ref().filter(|_| consent::is_state_changing(&method))) {
-                    // Held until decided; the decision runs in its own task so the event
-                    // task never waits on a person.
-                    s.consent_pending += 1;
-                    let frame = p["frameId"].as_str().unwrap_or_default().to_string();
-                    let (world, frame_url, frame_session) = s
-                        .frames
-                        .get(&frame)
-                        .map(|f| (f.world, f.url.clone(), f.session.clone()))
-                        .unwrap_or((None, String::new(), String::new()));
-                    let tab_url = s
-                        .frames
-                        .get(&frame)
-                        .and_then(|f| s.tabs.iter().find(|t| t.target_id == f.tab))
-                        .map(|t| t.url.clone())
-                        .unwrap_or_default();
-                    let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
-                    drop(locked);
-                    let sender = gate::Sender { frame, frame_session, world, source, resource, frame_url, tab_url };
-                    let held = Held { id, session: ev.session.clone(), url, method, params: p.clone(), sender };
-                    tokio::spawn(decide_held(cdp.clone(), st.clone(), c.clone(), blocked.clone(), held));
-                    continue;
-                }
-                drop(locked);
-                tracing::trace!(target: "errand::guard", "decided in {:?} after receipt", ev.received.elapsed());
-                match verdict {
-                    None => cdp.send_nowait(Some(&sess), "Fetch.continueRequest", json!({"requestId": id})),
-                    Some(reason) => {
-                        cdp.send_nowait(Some(&sess), "Fetch.failRequest", json!({"requestId": id, "errorReason": "BlockedByClient"}));
-                        let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
-                        blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
-                            url,
-                            reason,
-                            layer: "cdp".into(),
-                            source,
-                            resource,
-                        });
-                    }
-                }
-            }
-            "Runtime.bindingCalled" if p["name"] == "__errandSubmitted" => {
-                tracing::debug!(target: "errand::consent", "form submitted in session {sess}");
-                if let Ok(v) = serde_json::from_str::<Value>(p["payload"].as_str().unwrap_or_default()) {
-                    s.submitted.insert(sess.clone(), (Instant::now(), v));
-                }
-            }
-            "Page.javascriptDialogOpening" => {
-                let kind = p["type"].as_str().unwrap_or("alert").to_string();
-                let message = p["message"].as_str().unwrap_or_default().chars().take(300).collect::<String>();
-                // Never leave a dialog open: it would freeze the page and every call into it.
-                let accept = match kind.as_str() {
-                    "alert" | "beforeunload" => true,
-                    "confirm" => opts.accept_confirms,
-                    _ => false,
-                };
-                let answer = if accept { "accepted" } else { "dismissed" }.to_string();
-                let change = Change::Dialog { dialog: kind, message, answer };
-                s.changes.push(change.clone());
-                s.recent_dialogs.push(change);
-                drop(locked);
-                cdp.send_nowait(Some(&sess), "Page.handleJavaScriptDialog", json!({"accept": accept}));
-            }
-            "Browser.downloadWillBegin" | "Page.downloadWillBegin" => {
-                let guid = p["guid"].as_str().unwrap_or_default().to_string();
-                let url = p["url"].as_str().unwrap_or_default().to_string();
-                let file = p["suggestedFilename"].as_str().unwrap_or_default().to_string();
-                s.downloads.insert(guid, (url, file));
-            }
-            "Browser.downloadProgress" => {
-                let state = p["state"].as_str().unwrap_or_default();
-                if state == "completed" || state == "canceled" {
-                    let guid = p["guid"].as_str().unwrap_or_default().to_string();
-                    if let Some((url, file)) = s.downloads.remove(&guid) {
-                        match (&opts.download_dir, state) {
-                            (None, _) => s.changes.push(Change::DownloadDenied { url }),
-                            (Some(dir), "completed") => {
-                                // Chromium saved it under its GUID; give it the page's name,
-                                // made safe, and never over another file.
-                                let file = match name_download(dir, &guid, &file) {
-                                    Ok(name) => name,
-                                    Err(e) => {
-                                        tracing::warn!("could not name the download {guid}: {e}");
-                                        guid.clone()
-                                    }
-                                };
-                                s.changes.push(Change::Download { url, file, state: state.into() });
-                            }
-                            (Some(_), _) => s.changes.push(Change::Download { url, file, state: state.into() }),
-                        }
-                    }
-                }
-            }
-            "errand.closed" => {
-                s.gone.get_or_insert_with(|| "Chromium exited or crashed (the DevTools connection closed)".into());
-                s.changes.push(Change::Crashed { detail: "the browser exited or crashed".into() });
-            }
-            _ => {}
         }
     }
 }
 
-/// Is this target title only Chromium's stand-in for a page without one yet (its address
-/// without the scheme)?
-pub(crate) fn title_is_address(title: &str, url: &str) -> bool {
-    let bare = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    title.is_empty() || title == url || title == bare || title == bare.trim_end_matches('/')
-}
-
-/// The standard reason phrase of an HTTP status (HTTP/2 responses carry none).
-fn reason_phrase(status: u16) -> String {
-    hyper::StatusCode::from_u16(status).ok().and_then(|c| c.canonical_reason()).unwrap_or_default().to_string()
+/// A request paused by DevTools interception (attached with `--cdp-url`, or
+/// `--intercept`): judged by the guard; a state-changing one is held for consent in a task
+/// of its own, so the event task never waits on a person.
+fn paused(cdp: &Cdp, st: &Arc<Mutex<State>>, opts: &Options, blocked: &Arc<Mutex<Vec<Blocked>>>, ev: &Event) {
+    let p = &ev.params;
+    let sess = ev.session.clone().unwrap_or_default();
+    let id = p["requestId"].clone();
+    let url = p["request"]["url"].as_str().unwrap_or_default().to_string();
+    // No URL in logs: a GET form can put a secret into it.
+    tracing::debug!(target: "errand::consent", "paused {} ({}) frame {} session {sess}", p["request"]["method"], p["resourceType"], p["frameId"]);
+    let verdict = opts.guard.as_ref().and_then(|g| g.judge(&url));
+    let method = p["request"]["method"].as_str().unwrap_or("GET").to_string();
+    let resource = p["resourceType"].as_str().unwrap_or_default().to_string();
+    let mut s = st.lock().unwrap_or_else(|p| p.into_inner());
+    let source = s.sessions.get(&sess).map(|(_, k)| k.clone()).unwrap_or_default();
+    if let (None, Some(c)) = (&verdict, opts.consent.as_ref().filter(|_| consent::is_state_changing(&method))) {
+        s.consent_pending += 1;
+        let frame = p["frameId"].as_str().unwrap_or_default().to_string();
+        let (world, frame_url, frame_session) =
+            s.frames.get(&frame).map(|f| (f.world, f.url.clone(), f.session.clone())).unwrap_or((None, String::new(), String::new()));
+        let tab_url =
+            s.frames.get(&frame).and_then(|f| s.tabs.iter().find(|t| t.target_id == f.tab)).map(|t| t.url.clone()).unwrap_or_default();
+        drop(s);
+        let sender = gate::Sender { frame, frame_session, world, source, resource, frame_url, tab_url };
+        let held = Held { id, session: ev.session.clone(), url, method, params: p.clone(), sender };
+        tokio::spawn(decide_held(cdp.clone(), st.clone(), c.clone(), blocked.clone(), held));
+        return;
+    }
+    drop(s);
+    tracing::trace!(target: "errand::guard", "decided in {:?} after receipt", ev.received.elapsed());
+    match verdict {
+        None => cdp.send_nowait(Some(&sess), "Fetch.continueRequest", json!({"requestId": id})),
+        Some(reason) => {
+            cdp.send_nowait(Some(&sess), "Fetch.failRequest", json!({"requestId": id, "errorReason": "BlockedByClient"}));
+            blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
+                url,
+                reason,
+                layer: crate::guard::Layer::Cdp,
+                source,
+                resource,
+            });
+        }
+    }
 }
 
 /// Rename a finished download from its GUID to the name the page suggested: one plain

@@ -465,7 +465,7 @@ fn note_refused(ctx: &Ctx, url: &str, f: &secrets::Filled) {
         ctx.blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
             url: url.to_string(),
             reason,
-            layer: "secrets".into(),
+            layer: crate::guard::Layer::Secrets,
             source: String::new(),
             resource: String::new(),
         });
@@ -551,7 +551,7 @@ pub fn tunnel_url(url: &str) -> Option<String> {
 /// that has none yet (the proxy itself only sees the request line).
 pub fn attribute(blocked: &Mutex<Vec<Blocked>>, matches: impl Fn(&Blocked) -> bool, resource: &str, source: &str) {
     let mut b = blocked.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(rec) = b.iter_mut().rev().find(|x| x.layer == "proxy" && x.resource.is_empty() && matches(x)) {
+    if let Some(rec) = b.iter_mut().rev().find(|x| x.layer == crate::guard::Layer::Proxy && x.resource.is_empty() && matches(x)) {
         rec.resource = resource.to_string();
         if !source.is_empty() {
             rec.source = source.to_string();
@@ -591,7 +591,7 @@ fn record(blocked: &Mutex<Vec<Blocked>>, url: &str, reason: &str, source: &str) 
     b.push(Blocked {
         url: url.to_string(),
         reason: reason.to_string(),
-        layer: "proxy".into(),
+        layer: crate::guard::Layer::Proxy,
         source: source.into(),
         resource: String::new(),
     });

@@ -350,9 +350,10 @@ impl Browser {
             let refs = self.refs.lock().unwrap_or_else(|p| p.into_inner());
             refs.get(n).cloned().ok_or_else(|| BrowserError::UnknownRef(r.to_string()))?
         };
-        match self.frame_generation(&key.frame) {
-            Some(g) if g == key.generation => Ok((key.frame, key.local)),
-            _ => Err(BrowserError::StaleRef(r.to_string())),
+        if self.st().is_current(&key.frame, key.generation) {
+            Ok((key.frame, key.local))
+        } else {
+            Err(BrowserError::StaleRef(r.to_string()))
         }
     }
 

@@ -1,6 +1,7 @@
 //! The loop itself: the model's turns, and each call executed, narrated and recorded.
 
 use super::*;
+use crate::policy::AllowAnswer;
 
 impl Session {
     pub(super) async fn drive(&mut self) -> End {
@@ -296,42 +297,28 @@ impl Session {
         );
         let timeout = Duration::from_secs(self.args.confirm_timeout);
         let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {
-            Ok(Some(l)) => l.trim().to_ascii_lowercase(),
+            Ok(Some(l)) => l,
             _ => String::new(),
         };
-        let choice = match line.as_str() {
-            "o" | "once" => "once",
-            "s" | "session" => "session",
-            "a" | "always" => "always",
-            _ => "deny",
-        };
+        let choice = AllowAnswer::parse(&line);
         let mut once = None;
         match choice {
-            "deny" => {}
-            "always" => match allowlist::file::add(&self.allowlist_file, std::slice::from_ref(&pattern)) {
+            AllowAnswer::Deny | AllowAnswer::Session => {}
+            AllowAnswer::Always => match allowlist::file::add(&self.allowlist_file, std::slice::from_ref(&pattern)) {
                 Ok(_) => self.narr.line(&format!("    added {pattern} to {}", self.allowlist_file.display())),
                 Err(e) => {
                     self.narr.line(&format!("    could not add {pattern} to the allowlist file ({e}); allowed for this session only"))
                 }
             },
-            "once" => once = Some(pattern.clone()),
-            _ => {}
+            AllowAnswer::Once => once = Some(pattern.clone()),
         }
-        if choice != "deny" {
+        if choice != AllowAnswer::Deny {
             if let Ok(p) = allowlist::Pattern::parse(&pattern) {
                 self.live.add(p);
             }
         }
-        self.narr.line(&format!(
-            "    {}",
-            match choice {
-                "deny" => "denied",
-                "once" => "allowed once",
-                "session" => "allowed for this session",
-                _ => "allowed always",
-            }
-        ));
-        self.rec.log(Record::AllowPrompt { url, pattern, answer: choice.into() });
+        self.narr.line(&format!("    {}", choice.said()));
+        self.rec.log(Record::AllowPrompt { url, pattern, answer: choice.as_str().into() });
         once
     }
 

@@ -135,3 +135,14 @@ pub fn script_model(d: &Dirs, name: &str, calls: Value) -> String {
     std::fs::write(&path, calls.to_string()).unwrap();
     format!("script:{}", path.display())
 }
+
+/// A loopback port where nothing listens, and nothing will: it stays bound (without
+/// listening) for the rest of the test binary, so no server of a test running beside this
+/// one can take it, and a connection to it is refused.
+pub fn refused_port() -> u16 {
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    std::mem::forget(reserved);
+    port
+}
