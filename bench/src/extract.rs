@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use browser::{Browser, LaunchOptions, Options, Source};
-use errand::site::{self};
+use errand::site;
 use errand::{errln, outln};
 use serde_json::{json, Value};
 

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use browser::{Action, Browser, LaunchOptions, Options, Source};
-use errand::site::{self};
 use errand::{errln, outln};
 use serde_json::{json, Value};
 
-use crate::pages_from_dir;
+use crate::serve_pages;
 use crate::stats::*;
 
 /// Timings of the page's same-origin requests (the document and its relative
@@ -205,13 +204,7 @@ async fn page_timings(b: &Browser, url: &str) -> Option<HashMap<String, (f64, f6
 }
 
 pub async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, cdp_only: bool, consent: bool, hosts: usize) -> Result<()> {
-    let pages = pages_from_dir(&dir)
-        .with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
-    let mut ids = pages.ids();
-    if let Some(n) = limit {
-        ids.truncate(n);
-    }
-    let origin = site::serve(pages, "127.0.0.1:0").await?;
+    let (ids, origin) = serve_pages(&dir, limit).await?;
     let tmp = tempfile::tempdir()?;
     let hosts = if cdp_only { 0 } else { hosts };
     let (https, tls) = if hosts > 0 {

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use errand::errln;
-use errand::site::Pages;
+use errand::site::{self, Pages};
 
 mod extract;
 mod guard;
@@ -51,6 +51,18 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The benchmark pages of a folder served on loopback: their ids (the first `limit`) and
+/// the origin.
+pub(crate) async fn serve_pages(dir: &PathBuf, limit: Option<usize>) -> Result<(Vec<String>, String)> {
+    let pages = pages_from_dir(dir)
+        .with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
+    let mut ids = pages.ids();
+    if let Some(n) = limit {
+        ids.truncate(n);
+    }
+    Ok((ids, site::serve(pages, "127.0.0.1:0").await?))
 }
 
 /// Every `*.html` and `*.html.gz` file of a folder, served as `/<name>.html`.

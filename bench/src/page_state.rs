@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use browser::{Action, Browser, LaunchOptions, Options, Source, StateOptions};
-use errand::site::{self};
 use errand::{errln, outln};
 use serde_json::json;
 
-use crate::pages_from_dir;
+use crate::serve_pages;
 use crate::stats::*;
 
 /// The independent reference for "visible interactive elements": a plain DOM query, not
@@ -73,13 +72,7 @@ pub async fn page_state(
     chrome: Option<PathBuf>,
     audit: bool,
 ) -> Result<()> {
-    let pages = pages_from_dir(&dir)
-        .with_context(|| format!("no benchmark pages at {} (run from the repository root, or pass --pages)", dir.display()))?;
-    let mut ids = pages.ids();
-    if let Some(n) = limit {
-        ids.truncate(n);
-    }
-    let origin = site::serve(pages, "127.0.0.1:0").await?;
+    let (ids, origin) = serve_pages(&dir, limit).await?;
     let bpe = tiktoken_rs::o200k_base().context("cannot load the o200k tokenizer")?;
 
     // Pages reference hosts that do not exist here: make every lookup but loopback fail at
