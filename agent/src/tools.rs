@@ -354,10 +354,11 @@ pub fn parse(name: &str, args: &Result<Value, String>) -> Result<Tool, BadCall> 
 
 /// A call in a few words, for the narration ("type into e4", "navigate https://…").
 pub fn describe(name: &str, args: Option<&Value>) -> String {
-    let a = args.cloned().unwrap_or(Value::Null);
+    // Described from a borrow: a write_file call can carry a whole report.
+    let a = args.unwrap_or(&Value::Null);
     match find(name) {
-        Some(t) => (t.describe)(name, &a),
-        None => on_target(name, &a),
+        Some(t) => (t.describe)(name, a),
+        None => on_target(name, a),
     }
 }
 

@@ -51,8 +51,7 @@ impl<F: Fn(&str) -> Option<String> + Send + Sync> Guard for F {
 pub type SharedGuard = Arc<dyn Guard>;
 
 /// The layer that stopped a request; recorded and shown by these names.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
     /// errand's filtering proxy refused it (the allowlist).
     Proxy,
@@ -76,6 +75,13 @@ impl Layer {
             Layer::Consent => "consent",
             Layer::Secrets => "secrets",
         }
+    }
+}
+
+/// Serialised as its name, from the one mapping in [`Layer::as_str`].
+impl Serialize for Layer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

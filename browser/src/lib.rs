@@ -880,7 +880,6 @@ async fn event_task(
     blocked: Arc<Mutex<Vec<Blocked>>>,
 ) {
     let tracking = tracker::Tracking { accept_confirms: opts.accept_confirms, downloads: opts.download_dir.is_some() };
-    let lock = |m: &Mutex<Vec<Blocked>>| -> Vec<Blocked> { m.lock().unwrap_or_else(|p| p.into_inner()).clone() };
     while let Some(ev) = rx.recv().await {
         let sess = ev.session.clone().unwrap_or_default();
         tracing::trace!(target: "errand::cdp", "{} {:?}", ev.method, ev.session);
@@ -921,16 +920,12 @@ async fn event_task(
                     // never uses, a Chromium service host that skips the proxy and dies
                     // at the resolver): still the page's attempt on a host the allowlist
                     // refuses, so it is recorded as one.
-                    let known = lock(&blocked).iter().any(|b| b.url == url || b.url == tunnel);
+                    // Checked and recorded under one lock: the proxy may record it meanwhile.
+                    let mut list = blocked.lock().unwrap_or_else(|p| p.into_inner());
+                    let known = list.iter().any(|b| b.url == url || b.url == tunnel);
                     if !known && opts.intercept != Some(true) {
                         if let Some(reason) = opts.guard.as_ref().and_then(|g| g.judge(&url)) {
-                            blocked.lock().unwrap_or_else(|p| p.into_inner()).push(Blocked {
-                                url,
-                                reason,
-                                layer: crate::guard::Layer::Browser,
-                                source,
-                                resource,
-                            });
+                            list.push(Blocked { url, reason, layer: crate::guard::Layer::Browser, source, resource });
                         }
                     }
                 }

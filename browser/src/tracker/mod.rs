@@ -191,9 +191,6 @@ impl State {
     pub(crate) fn forget_world(&mut self, frame: &str, world: i64) {
         if self.frames.get(frame).is_some_and(|f| f.world == Some(world)) {
             self.new_document(frame);
-        } else {
-            // Kept as before: the counter moves even when the world was already replaced.
-            self.next_generation();
         }
     }
 
