@@ -40,6 +40,10 @@ impl Guard for LivePolicy {
             Decision::Block { reason } => Some(reason),
         }
     }
+
+    fn hosts(&self) -> Option<Vec<String>> {
+        Some(self.0.read().unwrap_or_else(|e| e.into_inner()).patterns().iter().map(|p| p.host_glob()).collect())
+    }
 }
 
 /// The session's policy: the patterns given (file and `--allow`) plus `extra` hosts the

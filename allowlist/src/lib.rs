@@ -137,6 +137,16 @@ impl Pattern {
         &self.raw
     }
 
+    /// The hosts the pattern allows, whatever the scheme and port: `example.com`,
+    /// `*.example.com` (the domain and its subdomains), `127.0.0.1`, `[::1]`. For a
+    /// browser-side shortcut that may only ever allow more than the pattern does.
+    pub fn host_glob(&self) -> String {
+        match &self.host {
+            HostPat::Exact(h) => h.to_string(),
+            HostPat::Subdomains(d) => format!("*.{d}"),
+        }
+    }
+
     fn matches(&self, scheme: &str, host: &HostKey, port: Option<u16>) -> bool {
         if let Some(s) = &self.scheme {
             let ok = match s.as_str() {
@@ -304,6 +314,22 @@ mod tests {
 
     fn policy(p: &[&str]) -> Policy {
         Policy::parse(p).unwrap()
+    }
+
+    #[test]
+    fn host_globs_name_hosts_without_scheme_or_port() {
+        for (pattern, glob) in [
+            ("docs.rs", "docs.rs"),
+            ("https://Example.COM.:8443", "example.com"),
+            ("*.wikipedia.org", "*.wikipedia.org"),
+            ("127.0.0.1:8080", "127.0.0.1"),
+            ("2130706433", "127.0.0.1"),
+            ("[::1]:3000", "[::1]"),
+            ("[::ffff:127.0.0.2]", "127.0.0.2"),
+            ("bücher.example", "xn--bcher-kva.example"),
+        ] {
+            assert_eq!(Pattern::parse(pattern).unwrap().host_glob(), glob, "{pattern}");
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub fn origins_only(origins: &[String]) -> Result<browser::SharedGuard> {
 #[derive(Clone, Copy, PartialEq)]
 enum Enforce {
     Nothing,
+    /// No enforcement, but what errand refuses fails inside Chromium as under errand's
+    /// shortcut: a baseline whose refusals cost the same, so the difference is the proxy's.
+    FailFast,
     /// DevTools interception alone, as when attached.
     Cdp,
     /// The filtering proxy and launch flags, as launched by errand.
@@ -60,6 +63,7 @@ impl Enforce {
     fn label(self) -> &'static str {
         match self {
             Enforce::Nothing => "without enforcement",
+            Enforce::FailFast => "none, refusals fail in Chromium",
             Enforce::Cdp => "CDP interception",
             Enforce::Proxy => "proxy + flags",
             Enforce::ProxyConsent => "proxy, consent in proxy (now)",
@@ -77,7 +81,7 @@ struct BenchTls {
 
 async fn bench_browser(origins: &[String], how: Enforce, chrome: Option<PathBuf>, tls: Option<&BenchTls>) -> Result<Browser> {
     let mut extra = vec![];
-    if matches!(how, Enforce::Nothing | Enforce::Cdp) {
+    if matches!(how, Enforce::Nothing | Enforce::FailFast | Enforce::Cdp) {
         extra.push("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_string());
         if let Some(t) = tls {
             extra.push(format!("--ignore-certificate-errors-spki-list={}", t.spki));
@@ -90,7 +94,7 @@ async fn bench_browser(origins: &[String], how: Enforce, chrome: Option<PathBuf>
         trust_ca: tls.map(|t| vec![t.ca.clone()]).unwrap_or_default(),
         ..Options::default()
     };
-    if how != Enforce::Nothing {
+    if !matches!(how, Enforce::Nothing | Enforce::FailFast) {
         opts.guard = Some(origins_only(origins)?);
     }
     if matches!(how, Enforce::ProxyConsent | Enforce::CdpConsent) {
@@ -99,7 +103,15 @@ async fn bench_browser(origins: &[String], how: Enforce, chrome: Option<PathBuf>
     if how == Enforce::CdpConsent {
         opts.intercept = Some(true);
     }
-    Ok(Browser::start(Source::Launch(launch), opts).await?)
+    let b = Browser::start(Source::Launch(launch), opts).await?;
+    if how == Enforce::FailFast {
+        // The benchmark keeps to its first tab, whose session outlives its navigations.
+        let hosts: Vec<String> = origins.iter().filter_map(|o| url::Url::parse(o).ok()?.host_str().map(str::to_string)).collect();
+        if let Some(params) = browser::shortcut::blocked_urls(&hosts) {
+            b.cdp().raw(b.active_session().as_deref(), "Network.setBlockedURLs", params).await?;
+        }
+    }
+    Ok(b)
 }
 
 /// `n` https servers on 127.0.0.2, 127.0.0.3, … with certificates from a CA made for the
@@ -218,6 +230,9 @@ pub async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, 
     // Browsers side by side, used in rotation (which goes first rotates too), so drift in
     // the machine's load affects all alike.
     let mut kinds = vec![Enforce::Nothing, if cdp_only { Enforce::Cdp } else { Enforce::Proxy }];
+    if !cdp_only {
+        kinds.push(Enforce::FailFast);
+    }
     if consent {
         kinds.extend([Enforce::ProxyConsent, Enforce::CdpConsent]);
     }
@@ -292,7 +307,15 @@ pub async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, 
             if k == 0 { String::new() } else { format!("   added median {:>5.2} ms  p95 {:>5.2} ms", m - mp, p - pp) }
         );
     }
+    // Against the baseline whose refusals fail in Chromium too: what the proxy itself adds.
+    let fast = kinds.iter().position(|k| *k == Enforce::FailFast);
+    let diff = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x - y).collect::<Vec<f64>>();
+    let mut vs_fast: Vec<(usize, Vec<f64>, Vec<f64>)> = match fast {
+        Some(f) => (1..n).filter(|&k| k != f).map(|k| (k, diff(&with[k], &with[f]), diff(&wire[k], &wire[f]))).collect(),
+        None => vec![],
+    };
     outln!("  during page loads: {loaded} pages, {} same-origin requests paired by URL", with[0].len());
+    outln!("  (the pages' third-party hosts fail at the resolver without enforcement, inside Chromium by errand's shortcut with it)");
     for (title, with, deltas) in [
         ("whole time the page waited (fetchStart to responseEnd):", &mut with, &mut deltas),
         ("on the wire (requestStart to responseEnd: the proxy's hop and work, without the browser's queue):", &mut wire, &mut wire_deltas),
@@ -306,6 +329,19 @@ pub async fn guard(dir: PathBuf, limit: Option<usize>, chrome: Option<PathBuf>, 
                 format!("   added median {:>5.2} ms  p95 {:>5.2} ms", median(&mut deltas[k]), p95(&mut deltas[k]))
             };
             outln!("    {:<32} median {m:>6.2} ms   p95 {p:>6.2} ms{added}", kinds[k].label());
+        }
+    }
+    if !vs_fast.is_empty() {
+        outln!("   against the baseline whose refusals also fail in Chromium (the proxy's own cost):");
+        for (k, whole, wire) in &mut vs_fast {
+            outln!(
+                "    {:<32} whole wait added median {:>5.2} ms  p95 {:>5.2} ms   on the wire added median {:>5.2} ms  p95 {:>5.2} ms",
+                kinds[*k].label(),
+                median(whole),
+                p95(whole),
+                median(wire),
+                p95(wire)
+            );
         }
     }
     if let [(plain_new, plain_again), (proxy_new, proxy_again)] = handshakes.as_mut_slice() {

@@ -160,6 +160,10 @@ impl Browser {
     /// Execute one action on the active tab and wait for the page to settle.
     pub async fn act(&self, action: &Action) -> Result<Outcome> {
         self.check_alive()?;
+        if let Some(s) = &self.shortcut {
+            // A host the person allowed since the last action must not fail in Chromium.
+            s.refresh(&self.cdp).await;
+        }
         self.take_changes();
         let before = self.active_tab()?;
         let mut out = Outcome { url_before: before.url.clone(), ..Default::default() };

@@ -28,6 +28,10 @@
 //!    per request during page loads on a 2-core machine against 0.5 ms for the proxy
 //!    (`errand-bench guard`), and it adds nothing the proxy misses.
 //!
+//! In launch mode Chromium also fails at once, inside the browser, what the allowlist
+//! refuses for certain ([`crate::shortcut`]): a shortcut for speed that only ever fails
+//! more, never lets more through; the proxy still judges everything that gets past it.
+//!
 //! The model's own navigations are judged before they are sent, whatever the mode.
 //!
 //! Attached to a browser errand did not launch, layers 1 and 2 are out of reach; errand
@@ -40,6 +44,14 @@ use serde::Serialize;
 /// Decides whether a URL may be requested. `None` allows; `Some(reason)` blocks.
 pub trait Guard: Send + Sync {
     fn judge(&self, url: &str) -> Option<String>;
+
+    /// Every host the guard may allow, whatever the scheme and port (`example.com`,
+    /// `*.example.com` for a domain and its subdomains, `127.0.0.1`, `[::1]`), so a
+    /// launched Chromium can fail the rest at once (see [`crate::shortcut`]). `None`, the
+    /// default: no shortcut, the proxy judges every request.
+    fn hosts(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 impl<F: Fn(&str) -> Option<String> + Send + Sync> Guard for F {

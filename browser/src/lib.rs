@@ -21,6 +21,7 @@ pub mod guard;
 pub mod launch;
 pub mod proxy;
 pub mod secrets;
+pub mod shortcut;
 pub mod state;
 pub mod tls;
 mod tracker;
@@ -188,6 +189,8 @@ pub struct Browser {
     layers: Vec<String>,
     /// errand's filtering proxy, which runs as long as the browser is kept.
     _proxy: Option<proxy::Proxy>,
+    /// Refusals failed inside Chromium at once (launch mode; see [`shortcut`]).
+    pub(crate) shortcut: Option<Arc<shortcut::Shortcut>>,
 }
 
 impl std::fmt::Debug for Browser {
@@ -255,7 +258,7 @@ impl Browser {
                     if opts.guard.is_some() {
                         layers.extend([
                             format!("proxy: every HTTP, HTTPS and WebSocket request of every page, frame, popup and worker goes through errand's filtering proxy at {} and is judged", p.addr),
-                            "flags: Chromium resolves no host names itself; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
+                            "flags: Chromium resolves no host names itself and fails requests to hosts the allowlist refuses before they reach the proxy; WebRTC sends no UDP outside the proxy; QUIC is off".to_string(),
                         ]);
                     }
                     if let Some(via) = &p.via {
@@ -266,6 +269,7 @@ impl Browser {
                     }
                     proxy = Some(p);
                 }
+                let shortcut = opts.guard.clone().filter(|_| proxied && !intercept).map(|g| Arc::new(shortcut::Shortcut::new(g)));
                 let (profile, dir) = match &l.profile {
                     Some(p) => {
                         std::fs::create_dir_all(p).map_err(BrowserError::Profile)?;
@@ -296,6 +300,7 @@ impl Browser {
                     blocked_shown: Mutex::new(0),
                     layers,
                     _proxy: proxy,
+                    shortcut,
                 };
                 b.init(events, Reached::Launched).await?;
                 Ok(b)
@@ -352,6 +357,7 @@ impl Browser {
                     blocked_shown: Mutex::new(0),
                     layers,
                     _proxy: proxy,
+                    shortcut: None,
                 };
                 b.init(events, Reached::Attached { proxy: proxy_addr }).await?;
                 Ok(b)
@@ -411,7 +417,7 @@ impl Browser {
     }
 
     async fn init(&self, events: mpsc::UnboundedReceiver<Event>, reached: Reached) -> Result<()> {
-        tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone(), self.blocked.clone()));
+        tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone(), self.blocked.clone(), self.shortcut.clone()));
         let c = &self.cdp;
         c.raw(None, "Target.setDiscoverTargets", json!({"discover": true})).await?;
         if let Some(dir) = &self.opts.download_dir {
@@ -741,6 +747,7 @@ async fn setup_target(
     viewport: Option<(u32, u32)>,
     guarded: bool,
     consent: bool,
+    blocked_urls: Option<Value>,
 ) {
     let s = Some(session.as_str());
     if guarded {
@@ -779,6 +786,10 @@ async fn setup_target(
         calls.push(("Page.getFrameTree", json!({})));
     } else if kind.contains("worker") {
         calls.push(("Network.enable", json!({})));
+    }
+    if let Some(params) = blocked_urls {
+        // Before the target runs, like interception: its first request already meets it.
+        calls.push(("Network.setBlockedURLs", params));
     }
     if page_like || kind.contains("worker") {
         calls.push(("Target.setAutoAttach", auto_attach()));
@@ -878,6 +889,7 @@ async fn event_task(
     st: Arc<Mutex<State>>,
     opts: Options,
     blocked: Arc<Mutex<Vec<Blocked>>>,
+    shortcut: Option<Arc<shortcut::Shortcut>>,
 ) {
     let tracking = tracker::Tracking { accept_confirms: opts.accept_confirms, downloads: opts.download_dir.is_some() };
     while let Some(ev) = rx.recv().await {
@@ -887,10 +899,15 @@ async fn event_task(
             paused(&cdp, &st, &opts, &blocked, &ev);
             continue;
         }
+        if let (Some(s), "Target.detachedFromTarget") = (&shortcut, ev.method.as_str()) {
+            s.forget(ev.params["sessionId"].as_str().unwrap_or_default());
+        }
         let effects = st.lock().unwrap_or_else(|p| p.into_inner()).apply(&ev.method, &ev.params, &sess, &tracking);
         for effect in effects {
             match effect {
                 Effect::SetUp { session, kind, tab } => {
+                    let networked = kind == "page" || kind == "iframe" || kind.contains("worker");
+                    let blocked_urls = shortcut.as_ref().filter(|_| networked).and_then(|s| s.for_target(&session));
                     tokio::spawn(setup_target(
                         cdp.clone(),
                         session,
@@ -900,6 +917,7 @@ async fn event_task(
                         opts.viewport,
                         opts.intercept == Some(true),
                         opts.consent.is_some(),
+                        blocked_urls,
                     ));
                 }
                 Effect::LeaveAlone { session } => {
@@ -914,15 +932,17 @@ async fn event_task(
                 }
                 Effect::Attribute { url, resource, source } => proxy::attribute(&blocked, |b| b.url == url, &resource, &source),
                 Effect::Failed { url, resource, source } => {
-                    let tunnel = proxy::tunnel_url(&url).unwrap_or_default();
-                    proxy::attribute(&blocked, |b| b.url == url || b.url == tunnel, &resource, &source);
-                    // Failed in Chromium before it reached the proxy (a port Chromium
-                    // never uses, a Chromium service host that skips the proxy and dies
-                    // at the resolver): still the page's attempt on a host the allowlist
+                    let tunnel = proxy::tunnel_url(&url);
+                    let same = |b: &Blocked| b.url == url || Some(&b.url) == tunnel.as_ref();
+                    proxy::attribute(&blocked, same, &resource, &source);
+                    // Failed in Chromium before it reached the proxy (by the shortcut for
+                    // hosts the allowlist refuses, on a port Chromium never uses, or a
+                    // Chromium service host that skips the proxy and dies at the
+                    // resolver): still the page's attempt on a host the allowlist
                     // refuses, so it is recorded as one.
                     // Checked and recorded under one lock: the proxy may record it meanwhile.
                     let mut list = blocked.lock().unwrap_or_else(|p| p.into_inner());
-                    let known = list.iter().any(|b| b.url == url || b.url == tunnel);
+                    let known = list.iter().any(same);
                     if !known && opts.intercept != Some(true) {
                         if let Some(reason) = opts.guard.as_ref().and_then(|g| g.judge(&url)) {
                             list.push(Blocked { url, reason, layer: crate::guard::Layer::Browser, source, resource });

@@ -541,9 +541,13 @@ fn refusal(reason: &str) -> Response<Body> {
     r
 }
 
-/// The URL under which a refused CONNECT for this request's URL was recorded.
+/// The URL under which a refused CONNECT for this request's URL was recorded (https and
+/// wss only: plain http is refused by its own URL, never by a tunnel).
 pub fn tunnel_url(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "https" | "wss") {
+        return None;
+    }
     Some(format!("https://{}:{}/", u.host_str()?, u.port_or_known_default()?))
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 mod common;
 
-use browser::{Action, Browser, BrowserError, LaunchOptions, Options, Source, StateOptions};
-use common::guard;
+use browser::{Action, Browser, BrowserError, LaunchOptions, Options, SharedGuard, Source, StateOptions};
+use common::{guard, Live};
 use fixtures::Site;
 
 struct Sink {
@@ -58,17 +58,29 @@ async fn sink() -> Sink {
     Sink { url, udp_port, tcp, bytes, udp }
 }
 
-async fn run(site: &Site, sink: &Sink, allow_sink: bool) -> Browser {
-    run_on(site, sink, allow_sink, Source::Launch(LaunchOptions::default()), "").await
+/// How the guard is given: as a bare judge (the proxy alone refuses) or naming its hosts
+/// as errand's allowlist does (Chromium fails the rest first, the proxy the remainder).
+#[derive(Clone, Copy, PartialEq)]
+enum Shortcut {
+    Off,
+    On,
 }
 
-async fn run_on(site: &Site, sink: &Sink, allow_sink: bool, source: Source, skip: &str) -> Browser {
+async fn run(site: &Site, sink: &Sink, allow_sink: bool, shortcut: Shortcut) -> Browser {
+    run_on(site, sink, allow_sink, Source::Launch(LaunchOptions::default()), "", shortcut).await
+}
+
+async fn run_on(site: &Site, sink: &Sink, allow_sink: bool, source: Source, skip: &str, shortcut: Shortcut) -> Browser {
     let origin = site.origin.trim_start_matches("http://").to_string();
     let mut patterns = vec![origin];
     if allow_sink {
         patterns.push(sink.url.trim_start_matches("http://").to_string());
     }
-    let opts = Options { guard: Some(guard(&patterns)), ..Options::default() };
+    let guard: SharedGuard = match shortcut {
+        Shortcut::Off => guard(&patterns),
+        Shortcut::On => Live::new(&patterns),
+    };
+    let opts = Options { guard: Some(guard), ..Options::default() };
     let b = Browser::start(source, opts).await.expect("Chromium starts");
     let page = format!("{}/exfil.html?sink={}&stun={}&skip={skip}", site.origin, urlencode(&sink.url), sink.udp_port);
     b.act(&Action::Navigate { url: page }).await.expect("the allowed page loads");
@@ -97,9 +109,20 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
+    hostile_page(Shortcut::Off).await;
+}
+
+/// The same with errand's own kind of allowlist: most attempts now fail inside Chromium
+/// and are recorded from its events; the rest (the WebSocket) still meet the proxy.
+#[tokio::test]
+async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist_with_the_shortcut_on() {
+    hostile_page(Shortcut::On).await;
+}
+
+async fn hostile_page(shortcut: Shortcut) {
     let site = Site::start().await;
     let sink = sink().await;
-    let b = run(&site, &sink, false).await;
+    let b = run(&site, &sink, false, shortcut).await;
     // The model also tries to go there itself.
     let e = b.act(&Action::Navigate { url: format!("{}/v/model-navigate", sink.url) }).await.unwrap_err();
     assert!(matches!(e, BrowserError::Blocked { .. }), "{e}");
@@ -178,6 +201,9 @@ async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
             listed.join("\n")
         );
     }
+    // Which layer stopped the image: Chromium itself with the shortcut, else the proxy.
+    let img = blocked.iter().find(|x| x.url.ends_with("/v/img")).map(|x| x.layer.to_string()).unwrap_or_default();
+    assert_eq!(img, if shortcut == Shortcut::On { "browser" } else { "proxy" }, "{}", listed.join("\n"));
     // Nothing reported to the model is Chromium's own background traffic.
     assert!(blocked.iter().filter(|x| x.source == "chromium").all(|x| !x.url.contains("127.0.0.3")));
     b.close().await;
@@ -187,7 +213,7 @@ async fn a_hostile_page_cannot_reach_a_host_off_the_allowlist() {
 async fn the_same_page_reaches_the_sink_when_it_is_allowed() {
     let site = Site::start().await;
     let sink = sink().await;
-    let b = run(&site, &sink, true).await;
+    let b = run(&site, &sink, true, Shortcut::On).await;
     let _ = b.act(&Action::Wait { text: Some("never appears".into()), selector: None, ms: Some(500) }).await;
     assert!(sink.tcp.load(Ordering::SeqCst) > 5, "with the sink allowed, the vectors reach it (so the blocking test can fail)");
     // WebRTC UDP stays off under errand whatever the allowlist says.
@@ -205,7 +231,7 @@ async fn attached_over_cdp_the_cdp_layer_still_holds() {
     // machine), so WebSocket handshakes, preconnects, sandboxed frames and speculative
     // loads are judged there too. Without the launch flags errand cannot stop STUN; it
     // says so at start, and the page skips that vector here.
-    let b = run_on(&site, &sink, false, Source::Attach(ext.ws_url.clone()), "stun").await;
+    let b = run_on(&site, &sink, false, Source::Attach(ext.ws_url.clone()), "stun", Shortcut::On).await;
     let gaps = b.layers().iter().find(|l| l.starts_with("not active")).cloned().unwrap_or_default();
     assert!(gaps.contains("WebRTC") && !gaps.contains("WebSocket"), "errand names what is out of reach: {:?}", b.layers());
     assert!(b.layers().iter().any(|l| l.starts_with("proxy:")), "{:?}", b.layers());
@@ -221,4 +247,45 @@ async fn attached_over_cdp_the_cdp_layer_still_holds() {
     b.close().await;
     let mut child = ext.child;
     let _ = child.start_kill();
+}
+
+/// A host allowed during the session (the person said yes when the model headed there)
+/// is reachable from the next action on: the shortcut in Chromium follows the allowlist
+/// and never keeps failing what is now allowed.
+#[tokio::test]
+async fn a_host_allowed_during_the_session_is_reachable_from_the_next_action() {
+    let site = Site::start().await;
+    let (origin, foreign) = {
+        let h = common::site_hosts(&site);
+        (h[0].clone(), h[1].clone())
+    };
+    let live = Live::new(&[origin]);
+    let opts = Options { guard: Some(live.clone()), ..Options::default() };
+    let b = Browser::start(Source::Launch(LaunchOptions::default()), opts).await.unwrap();
+    b.act(&Action::Navigate { url: site.url("/library.html") }).await.unwrap();
+    let fetch = |tag: &str| {
+        let expr = format!("fetch('{}/{tag}', {{mode: 'no-cors'}}).then(() => 'sent', () => 'failed')", site.foreign);
+        let b = &b;
+        async move {
+            let r = b
+                .cdp()
+                .raw(
+                    b.active_session().as_deref(),
+                    "Runtime.evaluate",
+                    serde_json::json!({"expression": expr, "awaitPromise": true, "returnByValue": true}),
+                )
+                .await
+                .unwrap();
+            r["result"]["value"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    assert_eq!(fetch("before").await, "failed");
+    let reached = |path: &str| site.foreign_log.lock().unwrap().iter().any(|l| l.path == path);
+    assert!(!reached("/before"), "a refused host was reached");
+    assert!(b.blocked().iter().any(|x| x.url.ends_with("/before") && x.layer == "browser"), "{:?}", b.blocked());
+    live.allow(&foreign);
+    b.act(&Action::Wait { text: None, selector: None, ms: Some(10) }).await.unwrap();
+    assert_eq!(fetch("after").await, "sent");
+    assert!(reached("/after"), "the host allowed a moment ago was not reached");
+    b.close().await;
 }
