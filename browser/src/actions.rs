@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -149,12 +148,6 @@ pub struct Outcome {
 
 /// The longest `wait` a model may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
-
-const EXTRACT: &str = include_str!("extract.js");
-const RENDERED: &str = include_str!("rendered.js");
-/// Below this many characters of text, `extract_urls` also reads the page without scripts.
-const SHORT_ARTICLE: usize = 500;
-const TABLE: &str = include_str!("table.js");
 
 impl Browser {
     /// Execute one action on the active tab and wait for the page to settle.
@@ -447,7 +440,7 @@ impl Browser {
     }
 
     /// Start loading `url` (already judged) in `tab`.
-    async fn navigate_in(&self, tab: &Tab, url: &str) -> Result<()> {
+    pub(crate) async fn navigate_in(&self, tab: &Tab, url: &str) -> Result<()> {
         let session = tab.session.clone().unwrap_or_default();
         self.mark_navigating(&tab.target_id);
         let r = self.cdp.raw(Some(&session), "Page.navigate", json!({"url": url})).await?;
@@ -476,7 +469,7 @@ impl Browser {
     }
 
     /// Open a blank tab in errand's browser context without switching to it.
-    async fn open_tab(&self) -> Result<Tab> {
+    pub(crate) async fn open_tab(&self) -> Result<Tab> {
         let ctx = self.st().context.clone();
         let mut p = json!({"url": "about:blank"});
         if let Some(c) = ctx {
@@ -596,206 +589,6 @@ impl Browser {
         Ok(self.ref_for(&frame, local))
     }
 
-    /// Scroll an element into view and return its centre in top-level coordinates,
-    /// refusing if another element covers it.
-    async fn point(&self, frame: &str, local: i64, target: &ElementTarget) -> Result<(f64, f64, Locator)> {
-        let r = self.eval_in_frame(frame, &format!("__errand.prepare({local})")).await?;
-        check_stale(&r, target)?;
-        let mut loc = locator_of(&r);
-        if r["hidden"] == Value::Bool(true) {
-            return Err(BrowserError::Action(format!("{target} ({} \"{}\") is not visible", loc.role, loc.name)));
-        }
-        if r["ok"] == Value::Bool(false) {
-            return Err(BrowserError::Action(format!(
-                "{target} ({} \"{}\") is covered by {}; close or scroll past it first",
-                loc.role,
-                loc.name,
-                r["cover"].as_str().unwrap_or("another element")
-            )));
-        }
-        let (ox, oy) = self.frame_offset(frame).await?;
-        tracing::debug!(target: "errand::input", "press point in frame {frame}: {} {} in the frame, which is at {ox} {oy}", r["x"], r["y"]);
-        self.place(&mut loc, frame).await;
-        let half = |k: &str| (r[k].as_f64().unwrap_or(0.0) * 5.0).round() / 10.0;
-        loc.offset = Some([half("w"), half("h")]);
-        Ok((r["x"].as_f64().unwrap_or(0.0) + ox, r["y"].as_f64().unwrap_or(0.0) + oy, loc))
-    }
-
-    async fn click(&self, target: &ElementTarget) -> Result<(Locator, String)> {
-        let (frame, local) = self.resolve(target).await?;
-        let (mut x, mut y, mut loc) = self.point(&frame, local, target).await?;
-        let session = self.active_tab()?.session.unwrap_or_default();
-        for attempt in 0.. {
-            self.mouse(&session, "mouseMoved", x, y, 0).await?;
-            self.mouse(&session, "mousePressed", x, y, 1).await?;
-            self.mouse(&session, "mouseReleased", x, y, 1).await?;
-            // A press that went astray is sent again, a few times (see press_arrived).
-            if self.press_arrived(&frame, attempt).await || attempt >= 4 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            (x, y, loc) = self.point(&frame, local, target).await?;
-        }
-        let desc = format!("{} \"{}\"", loc.role, loc.name);
-        Ok((loc, desc))
-    }
-
-    async fn mouse(&self, session: &str, kind: &str, x: f64, y: f64, clicks: i64) -> Result<()> {
-        let mut p = json!({"type": kind, "x": x, "y": y});
-        if kind != "mouseMoved" {
-            p["button"] = json!("left");
-            p["clickCount"] = json!(clicks);
-            p["buttons"] = json!(if kind == "mousePressed" { 1 } else { 0 });
-        }
-        self.cdp.raw(Some(session), "Input.dispatchMouseEvent", p).await?;
-        Ok(())
-    }
-
-    /// Top-left of a frame's viewport in top-level coordinates. Box models come in the
-    /// coordinates of the owner's local root, so only out-of-process boundaries add up.
-    pub(crate) async fn frame_offset(&self, frame: &str) -> Result<(f64, f64)> {
-        let (mut x, mut y) = (0.0, 0.0);
-        let mut cur = frame.to_string();
-        loop {
-            let parent = self.st().frames.get(&cur).and_then(|f| f.parent.clone());
-            let Some(parent) = parent else { break };
-            let psession = self.st().frames.get(&parent).map(|f| f.session.clone()).unwrap_or_default();
-            let owner = self.cdp.raw(Some(&psession), "DOM.getFrameOwner", json!({"frameId": cur})).await?;
-            let node = owner["backendNodeId"].clone();
-            let _ = self.cdp.raw(Some(&psession), "DOM.scrollIntoViewIfNeeded", json!({"backendNodeId": node})).await;
-            let bm = self
-                .cdp
-                .raw(Some(&psession), "DOM.getBoxModel", json!({"backendNodeId": node}))
-                .await
-                .map_err(|_| BrowserError::Action("the element's frame is not visible".into()))?;
-            x += bm["model"]["content"][0].as_f64().unwrap_or(0.0);
-            y += bm["model"]["content"][1].as_f64().unwrap_or(0.0);
-            // Jump to the local root of the parent's session.
-            let st = self.st();
-            let mut root = parent.clone();
-            while let Some(p) = st.frames.get(&root).and_then(|f| f.parent.clone()) {
-                if st.frames.get(&p).map(|f| &f.session) != Some(&psession) {
-                    break;
-                }
-                root = p;
-            }
-            cur = root;
-        }
-        Ok((x, y))
-    }
-
-    /// Record in a locator the frames that hold the element: as CSS paths (errand's own
-    /// replay) and as child indexes (Chrome's Recorder).
-    async fn place(&self, loc: &mut Locator, frame: &str) {
-        loc.frames = self.frame_path(frame).await;
-        loc.frame_index = self.frame_index_path(frame);
-    }
-
-    /// Locators of the iframe elements that hold `frame`, outermost first.
-    async fn frame_path(&self, frame: &str) -> Vec<Vec<String>> {
-        let mut path = vec![];
-        let mut cur = frame.to_string();
-        loop {
-            let parent = self.st().frames.get(&cur).and_then(|f| f.parent.clone());
-            let Some(p) = parent else { break };
-            let css = self.owner_css(&cur, &p).await.unwrap_or_default();
-            path.push(css);
-            cur = p;
-        }
-        path.reverse();
-        path
-    }
-
-    async fn owner_css(&self, child: &str, parent: &str) -> Option<Vec<String>> {
-        // Make sure the parent's world and walker exist, then ask it for the owner's path.
-        self.eval_in_frame(parent, "0").await.ok()?;
-        let (psession, world) = {
-            let st = self.st();
-            let f = st.frames.get(parent)?;
-            (f.session.clone(), f.world?)
-        };
-        let owner = self.cdp.raw(Some(&psession), "DOM.getFrameOwner", json!({"frameId": child})).await.ok()?;
-        let obj = self
-            .cdp
-            .raw(Some(&psession), "DOM.resolveNode", json!({"backendNodeId": owner["backendNodeId"], "executionContextId": world}))
-            .await
-            .ok()?;
-        let r = self
-            .cdp
-            .raw(
-                Some(&psession),
-                "Runtime.callFunctionOn",
-                json!({"functionDeclaration": "function(){return __errand.locatorOf(this).css}", "objectId": obj["object"]["objectId"], "returnByValue": true}),
-            )
-            .await
-            .ok()?;
-        serde_json::from_value(r["result"]["value"].clone()).ok()
-    }
-
-    async fn locator_at(&self, frame: &str, local: i64) -> Option<Locator> {
-        let v = self.eval_in_frame(frame, &format!("__errand.locator({local})")).await.ok()?;
-        let mut loc: Locator = serde_json::from_value(v).ok()?;
-        self.place(&mut loc, frame).await;
-        Some(loc)
-    }
-
-    /// Press a key or a chord such as `Enter`, `Tab`, `Control+a`, `Shift+ArrowDown`.
-    async fn press(&self, session: &str, chord: &str) -> Result<()> {
-        let parts: Vec<&str> = chord.split('+').map(str::trim).filter(|s| !s.is_empty()).collect();
-        let Some((key, mods)) = parts.split_last() else {
-            return Err(BrowserError::Action("press needs a key, e.g. Enter".into()));
-        };
-        let mut bits = 0;
-        for m in mods {
-            bits |= match m.to_ascii_lowercase().as_str() {
-                "alt" => 1,
-                "control" | "ctrl" => 2,
-                "meta" | "cmd" | "command" => 4,
-                "shift" => 8,
-                other => return Err(BrowserError::Action(format!("unknown modifier {other}; use Control, Shift, Alt or Meta"))),
-            };
-        }
-        self.key(session, key, bits).await
-    }
-
-    async fn key(&self, session: &str, key: &str, modifiers: i64) -> Result<()> {
-        let key = match key.to_ascii_lowercase().as_str() {
-            "esc" => "Escape",
-            "return" => "Enter",
-            "space" => " ",
-            "up" => "ArrowUp",
-            "down" => "ArrowDown",
-            "left" => "ArrowLeft",
-            "right" => "ArrowRight",
-            "del" => "Delete",
-            _ => key,
-        };
-        let def = chromiumoxide::keys::get_key_definition(key).ok_or_else(|| {
-            BrowserError::Action(format!("unknown key {key:?}; use names like Enter, Tab, Escape, ArrowDown, PageDown, a"))
-        })?;
-        let text = if modifiers & !8 != 0 { None } else { def.text.or(if def.key.chars().count() == 1 { Some(def.key) } else { None }) };
-        let mut down = json!({
-            "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
-            "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers,
-        });
-        if let Some(t) = text {
-            down["text"] = json!(if t == "\r" { "\r" } else { t });
-            down["unmodifiedText"] = down["text"].clone();
-        }
-        if def.key == "a" && modifiers & 2 != 0 {
-            down["commands"] = json!(["selectAll"]);
-        }
-        self.cdp.raw(Some(session), "Input.dispatchKeyEvent", down).await?;
-        self.cdp
-            .raw(
-                Some(session),
-                "Input.dispatchKeyEvent",
-                json!({"type": "keyUp", "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers}),
-            )
-            .await?;
-        Ok(())
-    }
-
     async fn wait_for(&self, text: Option<&str>, selector: Option<&str>, ms: Option<u64>) -> Result<String> {
         let cap = ms.map(Duration::from_millis).unwrap_or(MAX_WAIT).min(MAX_WAIT);
         if text.is_none() && selector.is_none() {
@@ -826,198 +619,6 @@ impl Browser {
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Capture the active tab. `format` is `png` or `jpeg` (with `quality`).
-    pub async fn screenshot(&self, full_page: bool, format: &str, quality: Option<u8>) -> Result<Vec<u8>> {
-        let tab = self.active_tab()?;
-        let session = tab.session.unwrap_or_default();
-        let mut p = json!({"format": format});
-        if let Some(q) = quality {
-            p["quality"] = json!(q);
-        }
-        if full_page {
-            let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
-            let w = m["cssContentSize"]["width"].as_f64().unwrap_or(1280.0);
-            let h = m["cssContentSize"]["height"].as_f64().unwrap_or(720.0).min(16384.0);
-            p["clip"] = json!({"x": 0, "y": 0, "width": w, "height": h, "scale": 1});
-            p["captureBeyondViewport"] = json!(true);
-        }
-        self.capture(&session, p, Duration::from_secs(20)).await
-    }
-
-    /// `Page.captureScreenshot` with these parameters, decoded.
-    async fn capture(&self, session: &str, params: Value, timeout: Duration) -> Result<Vec<u8>> {
-        let r = self.cdp.raw_with_timeout(Some(session), "Page.captureScreenshot", params, timeout).await?;
-        base64::engine::general_purpose::STANDARD
-            .decode(r["data"].as_str().unwrap_or_default())
-            .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
-    }
-
-    /// A small picture of the active tab for the recording: the viewport at half scale as
-    /// JPEG, with secret fields drawn as dots first.
-    pub async fn thumbnail(&self) -> Result<Vec<u8>> {
-        let tab = self.active_tab()?;
-        let _ = self.eval_in_frame(&tab.target_id, "__errand.maskSecrets()").await;
-        let session = tab.session.clone().unwrap_or_default();
-        let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
-        let w = m["cssVisualViewport"]["clientWidth"].as_f64().unwrap_or(1280.0);
-        let h = m["cssVisualViewport"]["clientHeight"].as_f64().unwrap_or(720.0);
-        let p = json!({"format": "jpeg", "quality": 55, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 0.5}});
-        self.capture(&session, p, Duration::from_secs(10)).await
-    }
-
-    /// The main content of the active tab's page: `{url, title, byline, date, lang,
-    /// markdown, text, extractor}`. The rendered page (after scripts, without what a
-    /// reader cannot see) goes through [`crate::extract::article`]; a page it finds no
-    /// article in gets errand's own in-page extractor.
-    pub async fn extract(&self) -> Result<Value> {
-        let tab = self.active_tab()?;
-        self.extract_in(&tab.target_id).await
-    }
-
-    async fn extract_in(&self, target: &str) -> Result<Value> {
-        let page = self.eval_in_frame(target, &format!("({RENDERED})()")).await?;
-        let url = page["url"].as_str().unwrap_or_default().to_string();
-        let html = page["html"].as_str().unwrap_or_default().to_string();
-        let base = url.clone();
-        // Parsing a big page takes tens of milliseconds: off the async threads.
-        let art = tokio::task::spawn_blocking(move || crate::extract::article(&html, &base)).await.ok().flatten();
-        let pick = |k: &str, alt: &str| -> Value {
-            let v = page[k].as_str().unwrap_or_default();
-            Value::String(if v.is_empty() { alt.to_string() } else { v.to_string() })
-        };
-        match art.filter(|a| !a.text.trim().is_empty()) {
-            Some(a) => Ok(json!({
-                "url": url,
-                "title": pick("title", &a.title),
-                "byline": pick("byline", &a.byline),
-                "date": pick("date", &a.date),
-                "lang": pick("lang", &a.lang),
-                "markdown": a.markdown.trim(),
-                "text": a.text.trim(),
-                "extractor": "rs-trafilatura",
-            })),
-            None => {
-                let mut v = self.eval_in_frame(target, &format!("({EXTRACT})()")).await?;
-                v["extractor"] = json!("errand");
-                Ok(v)
-            }
-        }
-    }
-
-    /// Extract several pages, `parallel` at a time, each in a background tab of its own
-    /// (the same browser, the same allowlist and consent), yielding results in the order
-    /// of `urls` as they become ready. When the rendered page holds little or nothing (an
-    /// error page after a client-side redirect that failed, a script that replaced the
-    /// article, errand's own "blocked" page), the page is read once more with its scripts
-    /// off, the way the server sent it, and the fuller of the two is kept (`"view":
-    /// "rendered"` or `"without scripts"`).
-    pub fn extract_urls<'a>(&'a self, urls: &'a [String], parallel: usize) -> impl futures::Stream<Item = (usize, Result<Value>)> + 'a {
-        use futures::StreamExt;
-        futures::stream::iter(urls.iter().enumerate())
-            .map(move |(i, u)| async move { (i, self.extract_in_new_tab(u).await) })
-            .buffered(parallel.max(1))
-    }
-
-    async fn extract_in_new_tab(&self, url: &str) -> Result<Value> {
-        let tab = self.open_tab().await?;
-        let r = async {
-            let mut v = self.load_and_extract(&tab, url, false).await?;
-            v["view"] = json!("rendered");
-            let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
-            let landed = v["url"].as_str().unwrap_or_default().to_string();
-            let failed_page =
-                landed.starts_with("chrome-error:") || landed.starts_with("data:") || self.blocked().iter().any(|b| b.url == landed);
-            if len(&v) >= SHORT_ARTICLE && !failed_page {
-                return Ok(v);
-            }
-            match self.load_and_extract(&tab, url, true).await {
-                Ok(mut w) if len(&w) > 2 * len(&v) || (failed_page && len(&w) > 0) => {
-                    w["view"] = json!("without scripts");
-                    Ok(w)
-                }
-                _ => Ok(v),
-            }
-        }
-        .await;
-        let _ = self.close_target(&tab.target_id).await;
-        self.st().changes.retain(|c| !matches!(c, Change::NewTab { .. } | Change::TabClosed { .. }));
-        r
-    }
-
-    /// Load `url` in `tab` (scripts on or off) and extract it once the page settles.
-    async fn load_and_extract(&self, tab: &Tab, url: &str, scripts_off: bool) -> Result<Value> {
-        if let Some(reason) = self.judge(url) {
-            return Err(BrowserError::Blocked { url: url.to_string(), reason });
-        }
-        let session = tab.session.clone().unwrap_or_default();
-        self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", json!({ "value": scripts_off })).await?;
-        self.navigate_in(tab, url).await?;
-        self.settle_tab(tab).await?;
-        let doc = self.frame_status(&tab.target_id);
-        // A page sent to a blocked host is read again without scripts by the caller.
-        if let Some(p) = doc.problem().filter(|_| !doc.blocked) {
-            // An error page is not the page's content: say so rather than extract it.
-            return Err(BrowserError::Action(if p.starts_with("net::") {
-                format!("could not load {url}: {p}")
-            } else {
-                format!("{url} answered {p}")
-            }));
-        }
-        let mut v = self.extract_in(&tab.target_id).await?;
-        v["status"] = json!(doc.status);
-        Ok(v)
-    }
-
-    /// [`Browser::settle`] for one tab of several loading at once: its navigation done, its
-    /// own requests finished, its DOM quiet.
-    async fn settle_tab(&self, tab: &Tab) -> Result<bool> {
-        let deadline = Instant::now() + self.opts.settle_timeout;
-        let start = Instant::now();
-        let session = tab.session.clone().unwrap_or_default();
-        loop {
-            self.check_alive()?;
-            let busy = {
-                let st = self.st();
-                let now = Instant::now();
-                let inflight =
-                    st.inflight.iter().filter(|((s, _), t)| *s == session && now.duration_since(**t) < Duration::from_secs(2)).count();
-                st.navigating.get(&tab.target_id).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
-                    || inflight > 0
-                    || st.consent_pending > 0
-            };
-            if !busy && start.elapsed() >= self.opts.quiet / 2 {
-                if let Ok(v) = self.eval_in_frame(&tab.target_id, "[__errand.quietFor(), document.readyState]").await {
-                    if v[0].as_f64().unwrap_or(0.0) >= self.opts.quiet.as_millis() as f64 && v[1] != "loading" {
-                        return Ok(true);
-                    }
-                }
-            }
-            if Instant::now() > deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
-    }
-}
-
-impl Browser {
-    /// Read a table as rows of cell texts: the one a target names (or contains, or sits
-    /// in), or the page's largest. Returns `{caption, header, rows, columns}`.
-    pub async fn extract_table(&self, target: Option<&ElementTarget>) -> Result<Value> {
-        let (frame, arg) = match target {
-            Some(t) => {
-                let (frame, local) = self.resolve(t).await?;
-                (frame, format!("__errand.get({local})"))
-            }
-            None => (self.active_tab()?.target_id, "null".to_string()),
-        };
-        let r = self.eval_in_frame(&frame, &format!("({TABLE})({arg})")).await?;
-        match r["error"].as_str() {
-            Some(e) => Err(BrowserError::Action(e.to_string())),
-            None => Ok(r),
         }
     }
 }
@@ -1075,7 +676,7 @@ pub fn blocked_summary(b: &[crate::Blocked]) -> String {
     seen.iter().map(|(r, n)| if *n > 1 { format!("{r} ({n} requests)") } else { r.clone() }).collect::<Vec<_>>().join("; ")
 }
 
-fn check_stale(r: &Value, target: &ElementTarget) -> Result<()> {
+pub(crate) fn check_stale(r: &Value, target: &ElementTarget) -> Result<()> {
     if r["stale"] == Value::Bool(true) {
         return Err(match target {
             ElementTarget::Ref(x) => BrowserError::StaleRef(x.clone()),
@@ -1085,6 +686,6 @@ fn check_stale(r: &Value, target: &ElementTarget) -> Result<()> {
     Ok(())
 }
 
-fn locator_of(r: &Value) -> Locator {
+pub(crate) fn locator_of(r: &Value) -> Locator {
     serde_json::from_value(r["loc"].clone()).unwrap_or_default()
 }

@@ -1,0 +1,210 @@
+//! Reading pages: screenshots and thumbnails, extraction of the active tab or of many
+//! URLs in tabs of their own, and tables as rows of cells.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::actions::ElementTarget;
+use crate::{Browser, BrowserError, Change, Result, Tab};
+
+const EXTRACT: &str = include_str!("extract.js");
+const RENDERED: &str = include_str!("rendered.js");
+/// Below this many characters of text, `extract_urls` also reads the page without scripts.
+const SHORT_ARTICLE: usize = 500;
+const TABLE: &str = include_str!("table.js");
+
+impl Browser {
+    /// Capture the active tab. `format` is `png` or `jpeg` (with `quality`).
+    pub async fn screenshot(&self, full_page: bool, format: &str, quality: Option<u8>) -> Result<Vec<u8>> {
+        let tab = self.active_tab()?;
+        let session = tab.session.unwrap_or_default();
+        let mut p = json!({"format": format});
+        if let Some(q) = quality {
+            p["quality"] = json!(q);
+        }
+        if full_page {
+            let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
+            let w = m["cssContentSize"]["width"].as_f64().unwrap_or(1280.0);
+            let h = m["cssContentSize"]["height"].as_f64().unwrap_or(720.0).min(16384.0);
+            p["clip"] = json!({"x": 0, "y": 0, "width": w, "height": h, "scale": 1});
+            p["captureBeyondViewport"] = json!(true);
+        }
+        self.capture(&session, p, Duration::from_secs(20)).await
+    }
+
+    /// `Page.captureScreenshot` with these parameters, decoded.
+    pub(crate) async fn capture(&self, session: &str, params: Value, timeout: Duration) -> Result<Vec<u8>> {
+        let r = self.cdp.raw_with_timeout(Some(session), "Page.captureScreenshot", params, timeout).await?;
+        base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap_or_default())
+            .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
+    }
+
+    /// A small picture of the active tab for the recording: the viewport at half scale as
+    /// JPEG, with secret fields drawn as dots first.
+    pub async fn thumbnail(&self) -> Result<Vec<u8>> {
+        let tab = self.active_tab()?;
+        let _ = self.eval_in_frame(&tab.target_id, "__errand.maskSecrets()").await;
+        let session = tab.session.clone().unwrap_or_default();
+        let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
+        let w = m["cssVisualViewport"]["clientWidth"].as_f64().unwrap_or(1280.0);
+        let h = m["cssVisualViewport"]["clientHeight"].as_f64().unwrap_or(720.0);
+        let p = json!({"format": "jpeg", "quality": 55, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 0.5}});
+        self.capture(&session, p, Duration::from_secs(10)).await
+    }
+
+    /// The main content of the active tab's page: `{url, title, byline, date, lang,
+    /// markdown, text, extractor}`. The rendered page (after scripts, without what a
+    /// reader cannot see) goes through [`crate::extract::article`]; a page it finds no
+    /// article in gets errand's own in-page extractor.
+    pub async fn extract(&self) -> Result<Value> {
+        let tab = self.active_tab()?;
+        self.extract_in(&tab.target_id).await
+    }
+
+    pub(crate) async fn extract_in(&self, target: &str) -> Result<Value> {
+        let page = self.eval_in_frame(target, &format!("({RENDERED})()")).await?;
+        let url = page["url"].as_str().unwrap_or_default().to_string();
+        let html = page["html"].as_str().unwrap_or_default().to_string();
+        let base = url.clone();
+        // Parsing a big page takes tens of milliseconds: off the async threads.
+        let art = tokio::task::spawn_blocking(move || crate::extract::article(&html, &base)).await.ok().flatten();
+        let pick = |k: &str, alt: &str| -> Value {
+            let v = page[k].as_str().unwrap_or_default();
+            Value::String(if v.is_empty() { alt.to_string() } else { v.to_string() })
+        };
+        match art.filter(|a| !a.text.trim().is_empty()) {
+            Some(a) => Ok(json!({
+                "url": url,
+                "title": pick("title", &a.title),
+                "byline": pick("byline", &a.byline),
+                "date": pick("date", &a.date),
+                "lang": pick("lang", &a.lang),
+                "markdown": a.markdown.trim(),
+                "text": a.text.trim(),
+                "extractor": "rs-trafilatura",
+            })),
+            None => {
+                let mut v = self.eval_in_frame(target, &format!("({EXTRACT})()")).await?;
+                v["extractor"] = json!("errand");
+                Ok(v)
+            }
+        }
+    }
+
+    /// Extract several pages, `parallel` at a time, each in a background tab of its own
+    /// (the same browser, the same allowlist and consent), yielding results in the order
+    /// of `urls` as they become ready. When the rendered page holds little or nothing (an
+    /// error page after a client-side redirect that failed, a script that replaced the
+    /// article, errand's own "blocked" page), the page is read once more with its scripts
+    /// off, the way the server sent it, and the fuller of the two is kept (`"view":
+    /// "rendered"` or `"without scripts"`).
+    pub fn extract_urls<'a>(&'a self, urls: &'a [String], parallel: usize) -> impl futures::Stream<Item = (usize, Result<Value>)> + 'a {
+        use futures::StreamExt;
+        futures::stream::iter(urls.iter().enumerate())
+            .map(move |(i, u)| async move { (i, self.extract_in_new_tab(u).await) })
+            .buffered(parallel.max(1))
+    }
+
+    pub(crate) async fn extract_in_new_tab(&self, url: &str) -> Result<Value> {
+        let tab = self.open_tab().await?;
+        let r = async {
+            let mut v = self.load_and_extract(&tab, url, false).await?;
+            v["view"] = json!("rendered");
+            let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
+            let landed = v["url"].as_str().unwrap_or_default().to_string();
+            let failed_page =
+                landed.starts_with("chrome-error:") || landed.starts_with("data:") || self.blocked().iter().any(|b| b.url == landed);
+            if len(&v) >= SHORT_ARTICLE && !failed_page {
+                return Ok(v);
+            }
+            match self.load_and_extract(&tab, url, true).await {
+                Ok(mut w) if len(&w) > 2 * len(&v) || (failed_page && len(&w) > 0) => {
+                    w["view"] = json!("without scripts");
+                    Ok(w)
+                }
+                _ => Ok(v),
+            }
+        }
+        .await;
+        let _ = self.close_target(&tab.target_id).await;
+        self.st().changes.retain(|c| !matches!(c, Change::NewTab { .. } | Change::TabClosed { .. }));
+        r
+    }
+
+    /// Load `url` in `tab` (scripts on or off) and extract it once the page settles.
+    pub(crate) async fn load_and_extract(&self, tab: &Tab, url: &str, scripts_off: bool) -> Result<Value> {
+        if let Some(reason) = self.judge(url) {
+            return Err(BrowserError::Blocked { url: url.to_string(), reason });
+        }
+        let session = tab.session.clone().unwrap_or_default();
+        self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", json!({ "value": scripts_off })).await?;
+        self.navigate_in(tab, url).await?;
+        self.settle_tab(tab).await?;
+        let doc = self.frame_status(&tab.target_id);
+        // A page sent to a blocked host is read again without scripts by the caller.
+        if let Some(p) = doc.problem().filter(|_| !doc.blocked) {
+            // An error page is not the page's content: say so rather than extract it.
+            return Err(BrowserError::Action(if p.starts_with("net::") {
+                format!("could not load {url}: {p}")
+            } else {
+                format!("{url} answered {p}")
+            }));
+        }
+        let mut v = self.extract_in(&tab.target_id).await?;
+        v["status"] = json!(doc.status);
+        Ok(v)
+    }
+
+    /// [`Browser::settle`] for one tab of several loading at once: its navigation done, its
+    /// own requests finished, its DOM quiet.
+    pub(crate) async fn settle_tab(&self, tab: &Tab) -> Result<bool> {
+        let deadline = Instant::now() + self.opts.settle_timeout;
+        let start = Instant::now();
+        let session = tab.session.clone().unwrap_or_default();
+        loop {
+            self.check_alive()?;
+            let busy = {
+                let st = self.st();
+                let now = Instant::now();
+                let inflight =
+                    st.inflight.iter().filter(|((s, _), t)| *s == session && now.duration_since(**t) < Duration::from_secs(2)).count();
+                st.navigating.get(&tab.target_id).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
+                    || inflight > 0
+                    || st.consent_pending > 0
+            };
+            if !busy && start.elapsed() >= self.opts.quiet / 2 {
+                if let Ok(v) = self.eval_in_frame(&tab.target_id, "[__errand.quietFor(), document.readyState]").await {
+                    if v[0].as_f64().unwrap_or(0.0) >= self.opts.quiet.as_millis() as f64 && v[1] != "loading" {
+                        return Ok(true);
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    }
+}
+
+impl Browser {
+    /// Read a table as rows of cell texts: the one a target names (or contains, or sits
+    /// in), or the page's largest. Returns `{caption, header, rows, columns}`.
+    pub async fn extract_table(&self, target: Option<&ElementTarget>) -> Result<Value> {
+        let (frame, arg) = match target {
+            Some(t) => {
+                let (frame, local) = self.resolve(t).await?;
+                (frame, format!("__errand.get({local})"))
+            }
+            None => (self.active_tab()?.target_id, "null".to_string()),
+        };
+        let r = self.eval_in_frame(&frame, &format!("({TABLE})({arg})")).await?;
+        match r["error"].as_str() {
+            Some(e) => Err(BrowserError::Action(e.to_string())),
+            None => Ok(r),
+        }
+    }
+}
