@@ -14,7 +14,8 @@
 //! - [`allow`]: `errand allow`; [`open`]: `errand open` and `errand extract`;
 //!   [`replay`]: `errand replay`; [`userflow`]: Recorder flows; [`review`]:
 //!   `errand recordings`; [`site`]: the bundled demo site (and benchmark pages).
-//! - [`narrate`]: the narration on stderr and `--json` events; [`output`]: files in the
+//! - [`narrate`]: the narration on stderr and `--json` output; [`events`]: every
+//!   `--json` event, typed in one enum; [`output`]: files in the
 //!   output folder; [`stdio`]: printing that survives a closed pipe; [`text`]: text
 //!   helpers; [`signals`]: Ctrl-C and SIGTERM; [`exit`]: exit codes.
 
@@ -24,6 +25,7 @@ pub mod allow;
 pub mod args;
 pub mod cli;
 pub mod consent;
+pub mod events;
 pub mod exit;
 pub mod model;
 pub mod narrate;

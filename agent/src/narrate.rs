@@ -111,8 +111,12 @@ impl Narrator {
     }
 
     /// A JSON event on stdout (only with --json).
-    pub fn event(&self, mut v: Value) {
+    pub fn event(&self, event: crate::events::Event<'_>) {
         if self.json {
+            let mut v = match serde_json::to_value(&event) {
+                Ok(v) => v,
+                Err(e) => return tracing::warn!("an event could not be written as JSON: {e}"),
+            };
             if let Some(o) = v.as_object_mut() {
                 o.insert("elapsed_ms".into(), Value::from(self.t0.elapsed().as_millis() as u64));
             }
@@ -147,7 +151,7 @@ impl Narrator {
     /// Report bad input (exit code 2): nothing was started or changed.
     pub fn bad_input(&self, msg: &str) -> ExitCode {
         self.line(&format!("error: {msg}"));
-        self.event(serde_json::json!({"event": "error", "kind": "bad_input", "message": msg}));
+        self.event(crate::events::Event::Error { kind: "bad_input", message: msg });
         ExitCode::from(crate::exit::BAD_INPUT)
     }
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use browser::{Blocked, Browser, BrowserError};
 use recordings::{Record, Recorder};
-use serde_json::json;
 
 use crate::args::BrowserArgs;
 use crate::consent::{Confirm, SessionConsent};
+use crate::events::Event;
 use crate::narrate::Narrator;
 
 pub fn session_id() -> String {
@@ -149,7 +149,7 @@ pub fn record_blocks(browser: &Browser, rec: &Recorder, narr: &Narrator, seen: &
             resource: b.resource.clone(),
         });
         if b.source != "chromium" {
-            narr.event(json!({"event": "blocked", "url": b.url, "reason": b.reason, "layer": b.layer}));
+            narr.event(Event::Blocked { url: &b.url, reason: &b.reason, layer: b.layer });
             page.push(b.clone());
         }
     }

@@ -19,6 +19,7 @@ use recordings::flow::{AssertedEvent, Button, Common, Operator, Selector, Step, 
 use recordings::{Record, Recorder};
 use serde_json::{json, Value};
 
+use crate::events::Event;
 use crate::narrate::Narrator;
 use crate::session;
 
@@ -160,7 +161,14 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         live.patterns().join(", "),
         if named.is_empty() { "none".into() } else { named.join(", ") }
     ));
-    narr.event(json!({"event": "start", "session": id, "flow": path, "title": flow.title, "steps": flow.steps.len(), "allowlist": live.patterns(), "recording": rec_dir}));
+    narr.event(Event::FlowStart {
+        session: &id,
+        flow: path,
+        title: &flow.title,
+        steps: flow.steps.len(),
+        allowlist: live.patterns(),
+        recording: &rec_dir,
+    });
     if let Some(n) = consent.notice() {
         narr.info(&n);
     }
@@ -212,7 +220,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
             Err(e) => (false, e.clone()),
         };
         narr.line(&format!("[{n}] {} → {}{summary} ({ms} ms)", describe(step), if ok { "" } else { "FAILED: " }));
-        narr.event(json!({"event": "step", "step": n, "type": type_name(step), "ok": ok, "summary": summary, "url": url, "ms": ms}));
+        narr.event(Event::FlowStep { step: n, kind: &type_name(step), ok, summary: &summary, url: &url, ms });
         rec.log(Record::Step {
             step: n,
             tool: format!("flow.{}", type_name(step)),
@@ -246,7 +254,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         ("failed", format!("flow failed at {}", failed.join("; ")), ExitCode::from(1))
     };
     narr.line(&text);
-    narr.event(json!({"event": "end", "outcome": outcome, "steps": ran, "failed": failed, "ms": ms, "recording": rec_dir}));
+    narr.event(Event::FlowEnd { outcome, steps: ran, failed: &failed, ms, recording: &rec_dir });
     rec.log(Record::SessionEnd { outcome: outcome.into(), steps: ran, tokens_in: 0, tokens_out: 0, summary: text });
     rec.flush().await;
     browser.close().await;

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use crate::args::at_least_one;
 use crate::args::BrowserArgs;
 use crate::consent::{Confirm, SessionConsent};
+use crate::events::Event;
 use crate::model::{Extract, Observation, Provider, Reply, Request, ToolCall, ToolResult, Turn};
 use crate::narrate::Narrator;
 use crate::output::OutDir;
@@ -238,7 +239,14 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     let (consent, consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec);
     narr.info(&format!("run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
-    narr.event(json!({"event": "start", "session": id, "task": args.task, "model": provider.describe(), "allowlist": live.patterns(), "out": out.root, "recording": rec_dir}));
+    narr.event(Event::Start {
+        session: &id,
+        task: &args.task,
+        model: provider.describe(),
+        allowlist: live.patterns(),
+        out: &out.root,
+        recording: &rec_dir,
+    });
     if let Some(n) = consent.notice() {
         narr.info(&n);
     }
@@ -260,7 +268,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     for l in browser.layers() {
         narr.info(&format!("enforcing {l}"));
     }
-    narr.event(json!({"event": "browser", "description": browser.description, "pid": browser.pid().await, "layers": browser.layers()}));
+    narr.event(Event::Browser { description: &browser.description, pid: browser.pid().await, layers: browser.layers() });
     rec.log(Record::SessionStart {
         session: id.clone(),
         task: args.task.clone(),

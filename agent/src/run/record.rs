@@ -54,7 +54,14 @@ impl Session {
         } else {
             self.narr.line(&format!("[{}] {target} → {outcome} ({} ms)", self.steps, t.elapsed().as_millis()));
         }
-        self.narr.event(json!({"event": "step", "step": self.steps, "intent": intent, "tool": call.name, "target": target, "outcome": outcome, "ms": t.elapsed().as_millis() as u64}));
+        self.narr.event(Event::Step {
+            step: self.steps,
+            intent,
+            tool: &call.name,
+            target: &target,
+            outcome,
+            ms: t.elapsed().as_millis() as u64,
+        });
     }
 
     /// A thumbnail of the page after a step, saved in the recording as
@@ -163,14 +170,19 @@ impl Session {
             let purpose = if w.purpose.is_empty() { String::new() } else { format!(" ({})", w.purpose) };
             let fields: Vec<String> = w.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
             self.narr.line(&format!("  would have submitted: {} {}{purpose} {}", w.method, w.url, fields.join(" ")));
-            self.narr.event(json!({"event": "would_submit", "method": w.method, "url": w.url, "purpose": w.purpose, "fields": w.fields}));
+            self.narr.event(Event::WouldSubmit { method: &w.method, url: &w.url, purpose: &w.purpose, fields: &w.fields });
         }
         self.narr.line(&format!("  recording: {}", rec_dir.display()));
-        self.narr.event(json!({
-            "event": "end", "outcome": outcome, "summary": summary, "steps": self.steps,
-            "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "files": written,
-            "out": self.out.root, "recording": rec_dir,
-        }));
+        self.narr.event(Event::End {
+            outcome,
+            summary: &summary,
+            steps: self.steps,
+            tokens_in: self.tokens_in,
+            tokens_out: self.tokens_out,
+            files: &written,
+            out: &self.out.root,
+            recording: rec_dir,
+        });
         Ok(ExitCode::from(code))
     }
 }

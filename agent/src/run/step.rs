@@ -1,6 +1,7 @@
 //! The loop itself: the model's turns, and each call executed, narrated and recorded.
 
 use super::*;
+use crate::events::Event;
 use crate::policy::AllowAnswer;
 
 impl Session {
@@ -203,7 +204,7 @@ impl Session {
                         self.sources.retain(|(p, _)| *p != w.path);
                         self.sources.push((w.path.clone(), cites));
                         self.rec.log(Record::FileWritten { path: w.path.clone(), sha256: w.sha256.clone(), bytes: w.bytes as u64 });
-                        self.narr.event(json!({"event": "file", "path": w.path, "bytes": w.bytes}));
+                        self.narr.event(Event::File { path: &w.path, bytes: w.bytes });
                         result.text = if w.path != w.asked {
                             format!("wrote {} bytes to {} ({} already exists and was not yours to overwrite)", w.bytes, w.path, w.asked)
                         } else {
@@ -337,7 +338,7 @@ impl Session {
                             sha256: recordings::sha256(&bytes),
                             bytes: bytes.len() as u64,
                         });
-                        self.narr.event(json!({"event": "file", "path": path, "bytes": bytes.len()}));
+                        self.narr.event(Event::File { path: &path, bytes: bytes.len() });
                     }
                     Err(e) => self.narr.line(&format!("    the download {path} cannot be read: {e}")),
                 }
@@ -349,7 +350,7 @@ impl Session {
         result.is_error = true;
         result.text = format!("error: {e}");
         if matches!(e, browser::BrowserError::Blocked { .. }) {
-            self.narr.event(json!({"event": "blocked", "message": e.to_string()}));
+            self.narr.event(Event::Refused { message: e.to_string() });
         }
         e.to_string()
     }
