@@ -82,12 +82,16 @@ impl Shortcut {
     }
 
     /// The call for a target being set up (sent before it runs), and the session noted
-    /// for later changes. `None`: nothing to send.
+    /// for later changes. `None`: nothing to send. A new target gets the allowlist as it
+    /// is now; what the older sessions were given is left as it was, so the next
+    /// [`Shortcut::refresh`] still sees that they need the change.
     pub fn for_target(&self, session: &str) -> Option<Value> {
         let params = self.current()?;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.sessions.insert(session.to_string());
-        inner.params = Some(params.clone());
+        if inner.params.is_none() {
+            inner.params = Some(params.clone());
+        }
         Some(params)
     }
 
@@ -95,15 +99,7 @@ impl Shortcut {
     /// A session that is gone is forgotten; one that cannot take the new patterns gets
     /// an empty list (nothing failed in Chromium), never a stale one.
     pub async fn refresh(&self, cdp: &Cdp) {
-        let params = self.current();
-        let sessions: Vec<String> = {
-            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if inner.params == params {
-                return;
-            }
-            inner.params = params.clone();
-            inner.sessions.iter().cloned().collect()
-        };
+        let Some((params, sessions)) = self.pending() else { return };
         let params = params.unwrap_or_else(|| json!({"urlPatterns": []}));
         let calls = sessions.iter().map(|s| cdp.raw(Some(s), "Network.setBlockedURLs", params.clone()));
         let answers = futures::future::join_all(calls).await;
@@ -118,6 +114,18 @@ impl Shortcut {
         for s in gone {
             inner.sessions.remove(&s);
         }
+    }
+
+    /// What to send to which sessions, if the allowlist changed since they got theirs
+    /// (taken as sent from here on).
+    fn pending(&self) -> Option<(Option<Value>, Vec<String>)> {
+        let params = self.current();
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.params == params {
+            return None;
+        }
+        inner.params = params.clone();
+        Some((params, inner.sessions.iter().cloned().collect()))
     }
 
     /// A session that ended.
@@ -159,6 +167,38 @@ mod tests {
         );
         // The first match wins: the refusals come last, and only for http and https.
         assert_eq!(&p[p.len() - 2..], &[("http://*:*/*".to_string(), true), ("https://*:*/*".to_string(), true)]);
+    }
+
+    /// A guard whose hosts a test can change, as a person allowing a host does.
+    struct Hosts(std::sync::Mutex<Vec<String>>);
+
+    impl crate::Guard for Hosts {
+        fn judge(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn hosts(&self) -> Option<Vec<String>> {
+            Some(self.0.lock().unwrap().clone())
+        }
+    }
+
+    #[test]
+    fn a_change_reaches_every_older_session_even_after_a_new_target_got_it() {
+        let guard = std::sync::Arc::new(Hosts(std::sync::Mutex::new(vec!["a.example".into()])));
+        let s = Shortcut::new(guard.clone());
+        assert!(s.for_target("one").is_some());
+        assert!(s.pending().is_none(), "nothing changed yet");
+        guard.0.lock().unwrap().push("b.example".into());
+        // A popup opened after the change gets the new list at once...
+        let popup = s.for_target("two").unwrap().to_string();
+        assert!(popup.contains("b.example"));
+        // ...and the older session is still brought up to date before the next action.
+        let (params, sessions) = s.pending().expect("the change is still pending for session one");
+        assert!(params.unwrap().to_string().contains("b.example"));
+        assert_eq!(sessions, ["one", "two"]);
+        assert!(s.pending().is_none(), "sent once");
+        s.forget("one");
+        guard.0.lock().unwrap().pop();
+        assert_eq!(s.pending().unwrap().1, ["two"]);
     }
 
     #[test]
