@@ -291,17 +291,18 @@ impl FlowRun<'_> {
         let c = common(step);
         let timeout = Duration::from_millis(c.timeout.or(self.flow.timeout).filter(|t| *t > 0).unwrap_or(DEFAULT_TIMEOUT_MS));
         let b = self.browser;
+        let flow = b.flow();
         // The step's tab or out-of-process frame, then its frame by index path.
         let (root, page, is_page) = match c.target.as_deref() {
             None | Some("main") => (self.main.clone(), self.main.clone(), true),
             Some(url) => {
-                let (f, is_page) = b.flow_target(url, timeout).await.map_err(|e| format!("target not found: {e}"))?;
+                let (f, is_page) = flow.target(url, timeout).await.map_err(|e| format!("target not found: {e}"))?;
                 let page = b.page_of(&f).unwrap_or_else(|| self.main.clone());
                 (f, page, is_page)
             }
         };
         let frame = match &c.frame {
-            Some(path) if !path.is_empty() => b.flow_frame(&root, path, timeout).await.map_err(|e| e.to_string())?,
+            Some(path) if !path.is_empty() => flow.frame(&root, path, timeout).await.map_err(|e| e.to_string())?,
             _ => root.clone(),
         };
         let navigations = b.frame_navigations(&frame);
@@ -317,7 +318,7 @@ impl FlowRun<'_> {
                         touch: *has_touch,
                         landscape: *is_landscape,
                     };
-                    b.flow_viewport(&page, &v).await.map_err(err)?;
+                    flow.viewport(&page, &v).await.map_err(err)?;
                     format!("viewport {width}x{height}")
                 } else {
                     "not a tab: viewport left alone".into()
@@ -327,11 +328,11 @@ impl FlowRun<'_> {
                 if let Some(why) = b.judge(url) {
                     return Err(format!("{url} is not on the allowlist ({why}); allow its host with --allow or in the allowlist file"));
                 }
-                b.flow_goto(&frame, url, NAVIGATION_TIMEOUT.max(timeout)).await.map_err(err)?;
+                flow.goto(&frame, url, NAVIGATION_TIMEOUT.max(timeout)).await.map_err(err)?;
                 format!("at {}", b.frame_url(&frame))
             }
             Step::Click { press, duration, .. } => {
-                let found = b.flow_locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
+                let found = flow.locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
                 let hold = Duration::from_millis(duration.unwrap_or(0));
                 let c = Click {
                     offset: Some((press.offset_x, press.offset_y)),
@@ -340,11 +341,11 @@ impl FlowRun<'_> {
                     hold,
                     modifiers: self.modifiers,
                 };
-                b.flow_click(&page, &found, &c).await.map_err(err)?;
+                flow.click(&page, &found, &c).await.map_err(err)?;
                 format!("clicked (selector {})", found.selector + 1)
             }
             Step::DoubleClick { press, .. } => {
-                let found = b.flow_locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
+                let found = flow.locate(&frame, &selectors(&press.selectors), Ready { enabled: true }, timeout).await.map_err(err)?;
                 let c = Click {
                     offset: Some((press.offset_x, press.offset_y)),
                     button: button(press.button),
@@ -352,27 +353,27 @@ impl FlowRun<'_> {
                     hold: Duration::ZERO,
                     modifiers: self.modifiers,
                 };
-                b.flow_click(&page, &found, &c).await.map_err(err)?;
+                flow.click(&page, &found, &c).await.map_err(err)?;
                 format!("double-clicked (selector {})", found.selector + 1)
             }
             Step::Hover { selectors: s, .. } => {
-                let found = b.flow_locate(&frame, &selectors(s), Ready::default(), timeout).await.map_err(err)?;
-                b.flow_hover(&page, &found).await.map_err(err)?;
+                let found = flow.locate(&frame, &selectors(s), Ready::default(), timeout).await.map_err(err)?;
+                flow.hover(&page, &found).await.map_err(err)?;
                 format!("hovering (selector {})", found.selector + 1)
             }
             Step::Change { selectors: s, value, .. } => {
-                let found = b.flow_locate(&frame, &selectors(s), Ready { enabled: true }, timeout).await.map_err(err)?;
-                let prep = b.flow_call(&found, "prepareFill", &[json!(value)]).await.map_err(err)?;
+                let found = flow.locate(&frame, &selectors(s), Ready { enabled: true }, timeout).await.map_err(err)?;
+                let prep = flow.call(&found, "prepareFill", &[json!(value)]).await.map_err(err)?;
                 match prep["kind"].as_str().unwrap_or_default() {
                     "select" => {
-                        b.flow_call(&found, "select", &[json!(value)]).await.map_err(err)?;
+                        flow.call(&found, "select", &[json!(value)]).await.map_err(err)?;
                         format!("selected {value:?}")
                     }
                     "typeable" => {
                         if prep["secret"] == true {
                             self.rec.secrets().add(value);
                         }
-                        b.flow_type(&page, prep["type"].as_str().unwrap_or_default()).await.map_err(err)?;
+                        flow.type_text(&page, prep["type"].as_str().unwrap_or_default()).await.map_err(err)?;
                         if prep["secret"] == true {
                             "typed a secret value".into()
                         } else {
@@ -380,14 +381,14 @@ impl FlowRun<'_> {
                         }
                     }
                     "other" => {
-                        b.flow_call(&found, "setValue", &[json!(value)]).await.map_err(err)?;
+                        flow.call(&found, "setValue", &[json!(value)]).await.map_err(err)?;
                         format!("set to {value:?}")
                     }
                     "checkable" => {
                         let on = !value.is_empty();
                         if prep["click"] == true {
                             let c = Click { offset: None, button: button(None), count: 1, hold: Duration::ZERO, modifiers: self.modifiers };
-                            b.flow_click(&page, &found, &c).await.map_err(err)?;
+                            flow.click(&page, &found, &c).await.map_err(err)?;
                             format!("clicked to {}", if on { "check it" } else { "uncheck it" })
                         } else {
                             format!("already {}", if on { "checked" } else { "unchecked" })
@@ -398,7 +399,7 @@ impl FlowRun<'_> {
             }
             Step::KeyDown { key, .. } | Step::KeyUp { key, .. } => {
                 let down = matches!(step, Step::KeyDown { .. });
-                let bit = b.flow_key(&self.main, key, down, self.modifiers).await.map_err(err)?;
+                let bit = flow.key(&self.main, key, down, self.modifiers).await.map_err(err)?;
                 if down {
                     self.modifiers |= bit;
                 } else {
@@ -412,19 +413,19 @@ impl FlowRun<'_> {
                 let (x, y) = (x.unwrap_or(0.0), y.unwrap_or(0.0));
                 match s {
                     Some(s) if !s.is_empty() => {
-                        let found = b.flow_locate(&frame, &selectors(s), Ready::default(), timeout).await.map_err(err)?;
-                        b.flow_call(&found, "scrollElement", &[json!(x), json!(y)]).await.map_err(err)?;
+                        let found = flow.locate(&frame, &selectors(s), Ready::default(), timeout).await.map_err(err)?;
+                        flow.call(&found, "scrollElement", &[json!(x), json!(y)]).await.map_err(err)?;
                         format!("element scrolled to {x},{y}")
                     }
                     _ => {
-                        b.flow_scroll_window(&frame, x, y).await.map_err(err)?;
+                        flow.scroll_window(&frame, x, y).await.map_err(err)?;
                         format!("page scrolled to {x},{y}")
                     }
                 }
             }
             Step::Close { .. } => {
                 if is_page {
-                    b.flow_close(&page).await.map_err(err)?;
+                    flow.close(&page).await.map_err(err)?;
                     "tab closed".into()
                 } else {
                     "not a tab: nothing to close".into()
@@ -439,14 +440,14 @@ impl FlowRun<'_> {
                 let deadline = Instant::now() + timeout;
                 let sels = selectors(s);
                 loop {
-                    let ids = b.flow_query_all(&frame, &sels).await.map_err(err)?;
+                    let ids = flow.query_all(&frame, &sels).await.map_err(err)?;
                     let mut hit = match op {
                         Operator::AtLeast => ids.len() >= want,
                         Operator::Exactly => ids.len() == want,
                         Operator::AtMost => ids.len() <= want,
                     };
                     if hit && (!attrs.is_null() || !props.is_null()) {
-                        hit = b.flow_matches(&frame, &ids, &attrs, &props).await.map_err(err)?;
+                        hit = flow.matches(&frame, &ids, &attrs, &props).await.map_err(err)?;
                     }
                     if hit == visible {
                         break format!("{} element(s) found", ids.len());
@@ -471,7 +472,7 @@ impl FlowRun<'_> {
                 let deadline = Instant::now() + timeout;
                 loop {
                     let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
-                    match b.flow_truthy(&frame, expression, left).await {
+                    match flow.truthy(&frame, expression, left).await {
                         Ok(true) => break "the expression is true".to_string(),
                         Ok(false) => {}
                         // The reference stops waiting when the expression throws (its poller
@@ -494,7 +495,7 @@ impl FlowRun<'_> {
                 }
             }
             Step::EmulateNetworkConditions { download, upload, latency, .. } => {
-                b.flow_network(&self.main, *download, *upload, *latency).await.map_err(err)?;
+                flow.network(&self.main, *download, *upload, *latency).await.map_err(err)?;
                 format!("network: {download} B/s down, {upload} B/s up, {latency} ms")
             }
             Step::CustomStep { name, .. } => {
@@ -506,7 +507,7 @@ impl FlowRun<'_> {
         for e in &c.asserted_events {
             let AssertedEvent::Navigation { url, title } = e;
             let (now_url, now_title) =
-                b.flow_wait_navigation(&frame, navigations, timeout).await.map_err(|e| format!("expected a navigation: {e}"))?;
+                flow.wait_navigation(&frame, navigations, timeout).await.map_err(|e| format!("expected a navigation: {e}"))?;
             said.push_str(&format!("; navigated to {now_url}"));
             // The reference waits for the navigation only; a different address or title
             // is worth a note, not a failure.

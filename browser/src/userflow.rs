@@ -8,7 +8,8 @@
 //! (@puppeteer/replay): the same waits (visible, enabled, in view, not moving), the same
 //! click point, the same typing. The step logic lives in the agent; the flow's types in
 //! `recordings::flow`. Everything still goes through this browser's guard and consent,
-//! which sit below any action.
+//! which sit below any action. The flow's operations live on [`Flow`]
+//! (`browser.flow().locate(…)`), apart from a model's actions on [`Browser`].
 
 use std::time::{Duration, Instant};
 
@@ -129,57 +130,8 @@ impl Browser {
         st.tabs.first().map(|t| t.target_id.clone()).ok_or_else(|| BrowserError::Action("no open tab".into()))
     }
 
-    /// The tab (its main frame id) or out-of-process frame whose URL is exactly `url`,
-    /// waiting up to `timeout` for it to appear. Returns (frame, is a page).
-    pub async fn flow_target(&self, url: &str, timeout: Duration) -> Result<(String, bool)> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            self.check_alive()?;
-            self.tabs_fresh().await;
-            {
-                let st = self.st();
-                if let Some(t) = st.tabs.iter().find(|t| t.url == url && t.session.is_some()) {
-                    return Ok((t.target_id.clone(), true));
-                }
-                let oopif = st.frames.iter().find(|(_, f)| {
-                    f.url == url && f.parent.as_ref().and_then(|p| st.frames.get(p)).is_some_and(|p| p.session != f.session)
-                });
-                if let Some((id, _)) = oopif {
-                    return Ok((id.clone(), false));
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(BrowserError::Action(format!("no tab or frame with the URL {url} appeared within {} ms", timeout.as_millis())));
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// The frame reached from `root` by child indexes (children in the order they were
-    /// attached), waiting up to `timeout` for it to exist.
-    pub async fn flow_frame(&self, root: &str, path: &[usize], timeout: Duration) -> Result<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut cur = Some(root.to_string());
-            {
-                let st = self.st();
-                for &i in path {
-                    let Some(c) = cur.take() else { break };
-                    cur = children(&st, &c).get(i).cloned();
-                }
-            }
-            if let Some(f) = cur {
-                return Ok(f);
-            }
-            if Instant::now() > deadline {
-                return Err(BrowserError::Action(format!("the page has no frame at index path {path:?}")));
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
     /// A frame's child indexes from its tab's main frame (children in the order they were
-    /// attached): the inverse of [`Browser::flow_frame`].
+    /// attached): the inverse of [`Flow::frame`].
     pub fn frame_index_path(&self, frame: &str) -> Vec<usize> {
         let st = self.st();
         let mut path = vec![];
@@ -204,7 +156,7 @@ impl Browser {
         self.st().frames.get(frame).map(|f| f.url.clone()).unwrap_or_default()
     }
 
-    /// Navigations the frame has committed so far (see [`Browser::flow_wait_navigation`]).
+    /// Navigations the frame has committed so far (see [`Flow::wait_navigation`]).
     pub fn frame_navigations(&self, frame: &str) -> u64 {
         self.st().frames.get(frame).map(|f| f.navs).unwrap_or(0)
     }
@@ -214,20 +166,83 @@ impl Browser {
         self.st().frames.get(frame).map(|f| f.tab.clone())
     }
 
+    /// Run Recorder flow steps on this browser.
+    pub fn flow(&self) -> Flow<'_> {
+        Flow { b: self }
+    }
+}
+
+/// The browser as a Recorder flow drives it: find a step's page or frame and its element by
+/// the flow's selectors, wait as the reference runner waits, and send its input.
+#[derive(Clone, Copy)]
+pub struct Flow<'a> {
+    b: &'a Browser,
+}
+
+impl Flow<'_> {
+    /// The tab (its main frame id) or out-of-process frame whose URL is exactly `url`,
+    /// waiting up to `timeout` for it to appear. Returns (frame, is a page).
+    pub async fn target(&self, url: &str, timeout: Duration) -> Result<(String, bool)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.b.check_alive()?;
+            self.b.tabs_fresh().await;
+            {
+                let st = self.b.st();
+                if let Some(t) = st.tabs.iter().find(|t| t.url == url && t.session.is_some()) {
+                    return Ok((t.target_id.clone(), true));
+                }
+                let oopif = st.frames.iter().find(|(_, f)| {
+                    f.url == url && f.parent.as_ref().and_then(|p| st.frames.get(p)).is_some_and(|p| p.session != f.session)
+                });
+                if let Some((id, _)) = oopif {
+                    return Ok((id.clone(), false));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(BrowserError::Action(format!("no tab or frame with the URL {url} appeared within {} ms", timeout.as_millis())));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The frame reached from `root` by child indexes (children in the order they were
+    /// attached), waiting up to `timeout` for it to exist.
+    pub async fn frame(&self, root: &str, path: &[usize], timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut cur = Some(root.to_string());
+            {
+                let st = self.b.st();
+                for &i in path {
+                    let Some(c) = cur.take() else { break };
+                    cur = children(&st, &c).get(i).cloned();
+                }
+            }
+            if let Some(f) = cur {
+                return Ok(f);
+            }
+            if Instant::now() > deadline {
+                return Err(BrowserError::Action(format!("the page has no frame at index path {path:?}")));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     fn session_of(&self, frame: &str) -> Result<String> {
-        self.st().frames.get(frame).map(|f| f.session.clone()).ok_or_else(|| BrowserError::Action(format!("frame {frame} is gone")))
+        self.b.st().frames.get(frame).map(|f| f.session.clone()).ok_or_else(|| BrowserError::Action(format!("frame {frame} is gone")))
     }
 
     /// Call `__errandFlow.<call>` in the frame (installing it first if needed).
-    async fn flow_eval(&self, frame: &str, call: &str) -> Result<Value> {
+    async fn eval(&self, frame: &str, call: &str) -> Result<Value> {
         let expr = format!("{FLOW_JS}\n;__errandFlow.{call}");
-        self.eval_in_frame(frame, &expr).await
+        self.b.eval_in_frame(frame, &expr).await
     }
 
     /// Every element one selector (its parts chained through shadow roots) finds, as the
     /// reference's locators find an action's element (`locator`) or as its waitForElement
     /// counts them (they differ for later parts like `.class`; see flow.js).
-    pub async fn flow_query(&self, frame: &str, parts: &[String], locator: bool) -> Result<Vec<i64>> {
+    pub async fn query(&self, frame: &str, parts: &[String], locator: bool) -> Result<Vec<i64>> {
         let mut scopes: Vec<Option<i64>> = vec![None];
         let mut found = vec![];
         for part in parts {
@@ -238,7 +253,7 @@ impl Browser {
             found = if kind == "aria" {
                 self.aria_query(frame, &scopes, q).await?
             } else {
-                let v = self.flow_eval(frame, &format!("query({}, {}, {}, {locator})", json!(scopes), json!(kind), json!(q))).await?;
+                let v = self.eval(frame, &format!("query({}, {}, {}, {locator})", json!(scopes), json!(kind), json!(q))).await?;
                 serde_json::from_value(v).unwrap_or_default()
             };
             if found.is_empty() {
@@ -255,7 +270,7 @@ impl Browser {
         let (name, role) = parse_aria(q);
         let session = self.session_of(frame)?;
         // Make sure the registry exists, then get each scope as a protocol object.
-        self.flow_eval(frame, "keep").await?;
+        self.eval(frame, "keep").await?;
         let (_, world) = self.world_of(frame).await?;
         let mut out = vec![];
         for s in scopes {
@@ -263,7 +278,7 @@ impl Browser {
                 None => "document".to_string(),
                 Some(id) => format!("__errandFlow.scopeOf({id})"),
             };
-            let r = self.cdp.raw(Some(&session), "Runtime.evaluate", json!({"expression": expr, "contextId": world})).await?;
+            let r = self.b.cdp.raw(Some(&session), "Runtime.evaluate", json!({"expression": expr, "contextId": world})).await?;
             let Some(obj) = r["result"]["objectId"].as_str() else { continue };
             let mut p = json!({"objectId": obj});
             if let Some(n) = &name {
@@ -272,7 +287,7 @@ impl Browser {
             if let Some(r) = &role {
                 p["role"] = json!(r);
             }
-            let nodes = self.cdp.raw(Some(&session), "Accessibility.queryAXTree", p).await?;
+            let nodes = self.b.cdp.raw(Some(&session), "Accessibility.queryAXTree", p).await?;
             for n in nodes["nodes"].as_array().into_iter().flatten() {
                 let role = n["role"]["value"].as_str().unwrap_or_default();
                 if role == "StaticText" || role == "InlineTextBox" {
@@ -280,12 +295,13 @@ impl Browser {
                 }
                 let Some(backend) = n["backendDOMNodeId"].as_i64() else { continue };
                 let Ok(o) =
-                    self.cdp.raw(Some(&session), "DOM.resolveNode", json!({"backendNodeId": backend, "executionContextId": world})).await
+                    self.b.cdp.raw(Some(&session), "DOM.resolveNode", json!({"backendNodeId": backend, "executionContextId": world})).await
                 else {
                     continue;
                 };
                 let Some(oid) = o["object"]["objectId"].as_str() else { continue };
                 let k = self
+                    .b
                     .cdp
                     .raw(Some(&session), "Runtime.callFunctionOn", json!({"functionDeclaration": "function(){return __errandFlow.keep(this)}", "objectId": oid, "returnByValue": true}))
                     .await?;
@@ -301,8 +317,8 @@ impl Browser {
 
     /// The frame's session and errand's world in it.
     async fn world_of(&self, frame: &str) -> Result<(String, i64)> {
-        self.eval_in_frame(frame, "0").await?;
-        let st = self.st();
+        self.b.eval_in_frame(frame, "0").await?;
+        let st = self.b.st();
         let f = st.frames.get(frame).ok_or_else(|| BrowserError::Action(format!("frame {frame} is gone")))?;
         Ok((f.session.clone(), f.world.ok_or_else(|| BrowserError::Action("the frame has no errand world".into()))?))
     }
@@ -311,7 +327,7 @@ impl Browser {
     /// (each polled in turn), a selector's first match must be visible, in view (scrolled
     /// there if not), enabled when asked, and its box still between two looks. Returns the
     /// element, or after `timeout` says what was missing.
-    pub async fn flow_locate(&self, frame: &str, selectors: &[Vec<String>], ready: Ready, timeout: Duration) -> Result<Found> {
+    pub async fn locate(&self, frame: &str, selectors: &[Vec<String>], ready: Ready, timeout: Duration) -> Result<Found> {
         let deadline = Instant::now() + timeout;
         let mut last_rect: Vec<Option<Value>> = vec![None; selectors.len()];
         let mut why = vec![String::from("not found"); selectors.len()];
@@ -322,10 +338,10 @@ impl Browser {
         let mut order: Vec<usize> = (0..selectors.len()).collect();
         order.sort_by_key(|&i| (selectors[i].iter().any(|p| p.starts_with("aria/")), i));
         loop {
-            self.check_alive()?;
+            self.b.check_alive()?;
             for &i in &order {
                 let sel = &selectors[i];
-                let ids = match self.flow_query(frame, sel, true).await {
+                let ids = match self.query(frame, sel, true).await {
                     Ok(ids) => ids,
                     Err(e @ BrowserError::Crashed(_)) => return Err(e),
                     Err(e) => {
@@ -338,7 +354,7 @@ impl Browser {
                     last_rect[i] = None;
                     continue;
                 };
-                let c = self.flow_eval(frame, &format!("check({id})")).await?;
+                let c = self.eval(frame, &format!("check({id})")).await?;
                 if c["gone"] == true {
                     why[i] = "found, then removed".into();
                     continue;
@@ -353,7 +369,7 @@ impl Browser {
                     continue;
                 }
                 if c["inView"] != true {
-                    self.flow_eval(frame, &format!("scrollIntoView({id})")).await?;
+                    self.eval(frame, &format!("scrollIntoView({id})")).await?;
                     why[i] = "found but could not be scrolled into view".into();
                     last_rect[i] = None;
                     continue;
@@ -374,9 +390,9 @@ impl Browser {
     }
 
     /// All elements the first selector with any match finds (waitForElement counts these).
-    pub async fn flow_query_all(&self, frame: &str, selectors: &[Vec<String>]) -> Result<Vec<i64>> {
+    pub async fn query_all(&self, frame: &str, selectors: &[Vec<String>]) -> Result<Vec<i64>> {
         for sel in selectors {
-            let ids = self.flow_query(frame, sel, false).await?;
+            let ids = self.query(frame, sel, false).await?;
             if !ids.is_empty() {
                 return Ok(ids);
             }
@@ -385,29 +401,29 @@ impl Browser {
     }
 
     /// waitForElement's `attributes` and `properties` conditions on every element.
-    pub async fn flow_matches(&self, frame: &str, ids: &[i64], attributes: &Value, properties: &Value) -> Result<bool> {
-        let v = self.flow_eval(frame, &format!("matches({}, {}, {})", json!(ids), attributes, properties)).await?;
+    pub async fn matches(&self, frame: &str, ids: &[i64], attributes: &Value, properties: &Value) -> Result<bool> {
+        let v = self.eval(frame, &format!("matches({}, {}, {})", json!(ids), attributes, properties)).await?;
         Ok(v == true)
     }
 
     /// Call one of the in-page flow helpers on an element.
-    pub async fn flow_call(&self, found: &Found, call: &str, args: &[Value]) -> Result<Value> {
+    pub async fn call(&self, found: &Found, call: &str, args: &[Value]) -> Result<Value> {
         let mut a = vec![json!(found.id)];
         a.extend(args.iter().cloned());
         let list: Vec<String> = a.iter().map(|v| v.to_string()).collect();
-        self.flow_eval(&found.frame, &format!("{call}({})", list.join(", "))).await
+        self.eval(&found.frame, &format!("{call}({})", list.join(", "))).await
     }
 
     /// The element's press point in the tab's coordinates.
-    async fn flow_point(&self, found: &Found, offset: Option<(f64, f64)>) -> Result<(f64, f64)> {
+    async fn point(&self, found: &Found, offset: Option<(f64, f64)>) -> Result<(f64, f64)> {
         let (ox, oy) = offset.map(|(x, y)| (json!(x), json!(y))).unwrap_or((Value::Null, Value::Null));
-        let p = self.flow_call(found, "point", &[ox, oy]).await?;
-        let (fx, fy) = self.frame_offset(&found.frame).await?;
+        let p = self.call(found, "point", &[ox, oy]).await?;
+        let (fx, fy) = self.b.frame_offset(&found.frame).await?;
         Ok((p[0].as_f64().unwrap_or(0.0) + fx, p[1].as_f64().unwrap_or(0.0) + fy))
     }
 
     fn page_session(&self, page: &str) -> Result<String> {
-        let st = self.st();
+        let st = self.b.st();
         st.tabs
             .iter()
             .find(|t| t.target_id == page)
@@ -432,17 +448,17 @@ impl Browser {
             p["button"] = json!(button);
             p["clickCount"] = json!(clicks);
         }
-        self.cdp.raw(Some(session), "Input.dispatchMouseEvent", p).await?;
+        self.b.cdp.raw(Some(session), "Input.dispatchMouseEvent", p).await?;
         Ok(())
     }
 
     /// Move to the element's point and press as `c` says.
-    pub async fn flow_click(&self, page: &str, found: &Found, c: &Click<'_>) -> Result<()> {
+    pub async fn click(&self, page: &str, found: &Found, c: &Click<'_>) -> Result<()> {
         let Click { offset, button, count, hold, modifiers } = *c;
         let s = self.page_session(page)?;
         let bit = button_bit(button);
         for attempt in 0.. {
-            let (x, y) = self.flow_point(found, offset).await?;
+            let (x, y) = self.point(found, offset).await?;
             self.mouse_event(&s, "mouseMoved", x, y, "none", 0, 0, modifiers).await?;
             for n in 1..=count {
                 self.mouse_event(&s, "mousePressed", x, y, button, bit, n, modifiers).await?;
@@ -452,7 +468,7 @@ impl Browser {
                 self.mouse_event(&s, "mouseReleased", x, y, button, 0, n, modifiers).await?;
             }
             // Pressed again only if it went astray (see press_arrived).
-            if self.press_arrived(&found.frame, attempt).await || attempt >= 4 {
+            if self.b.press_arrived(&found.frame, attempt).await || attempt >= 4 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -461,8 +477,8 @@ impl Browser {
     }
 
     /// Move the mouse over the element's middle.
-    pub async fn flow_hover(&self, page: &str, found: &Found) -> Result<()> {
-        let (x, y) = self.flow_point(found, None).await?;
+    pub async fn hover(&self, page: &str, found: &Found) -> Result<()> {
+        let (x, y) = self.point(found, None).await?;
         let s = self.page_session(page)?;
         self.mouse_event(&s, "mouseMoved", x, y, "none", 0, 0, 0).await
     }
@@ -470,7 +486,7 @@ impl Browser {
     /// Press or release one key (a `KeyboardEvent.key` value such as `a`, `Enter`, `Tab`,
     /// or a code such as `KeyA`) with the modifiers held. Returns the key's modifier bit,
     /// if it is a modifier, so the caller can track what is held.
-    pub async fn flow_key(&self, page: &str, key: &str, down: bool, modifiers: i64) -> Result<i64> {
+    pub async fn key(&self, page: &str, key: &str, down: bool, modifiers: i64) -> Result<i64> {
         let def = chromiumoxide::keys::USKEYBOARD_LAYOUT
             .iter()
             .find(|d| d.key == key)
@@ -518,48 +534,50 @@ impl Browser {
         } else {
             p["type"] = json!("keyUp");
         }
-        self.cdp.raw(Some(&s), "Input.dispatchKeyEvent", p).await?;
+        self.b.cdp.raw(Some(&s), "Input.dispatchKeyEvent", p).await?;
         Ok(bit)
     }
 
     /// Type text into whatever has focus: known keys are pressed, anything else inserted.
-    pub async fn flow_type(&self, page: &str, text: &str) -> Result<()> {
+    pub async fn type_text(&self, page: &str, text: &str) -> Result<()> {
         let s = self.page_session(page)?;
         for ch in text.chars() {
             let k = ch.to_string();
             let known = chromiumoxide::keys::USKEYBOARD_LAYOUT.iter().any(|d| d.key == k);
             if known {
-                self.flow_key(page, &k, true, 0).await?;
-                self.flow_key(page, &k, false, 0).await?;
+                self.key(page, &k, true, 0).await?;
+                self.key(page, &k, false, 0).await?;
             } else {
-                self.cdp.raw(Some(&s), "Input.insertText", json!({"text": k})).await?;
+                self.b.cdp.raw(Some(&s), "Input.insertText", json!({"text": k})).await?;
             }
         }
         Ok(())
     }
 
     /// The tab's viewport, as a Recorder `setViewport` step sets it.
-    pub async fn flow_viewport(&self, page: &str, v: &Viewport) -> Result<()> {
+    pub async fn viewport(&self, page: &str, v: &Viewport) -> Result<()> {
         let Viewport { width, height, scale, mobile, touch, landscape } = *v;
         let s = self.page_session(page)?;
         let orientation =
             if landscape { json!({"angle": 90, "type": "landscapePrimary"}) } else { json!({"angle": 0, "type": "portraitPrimary"}) };
-        self.cdp
+        self.b
+            .cdp
             .raw(
                 Some(&s),
                 "Emulation.setDeviceMetricsOverride",
                 json!({"width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile, "screenOrientation": orientation}),
             )
             .await?;
-        self.cdp.raw(Some(&s), "Emulation.setTouchEmulationEnabled", json!({"enabled": touch})).await?;
+        self.b.cdp.raw(Some(&s), "Emulation.setTouchEmulationEnabled", json!({"enabled": touch})).await?;
         Ok(())
     }
 
     /// Throttle the tab's network (bytes/s, ms), as `emulateNetworkConditions` asks.
-    pub async fn flow_network(&self, page: &str, download: f64, upload: f64, latency: f64) -> Result<()> {
+    pub async fn network(&self, page: &str, download: f64, upload: f64, latency: f64) -> Result<()> {
         let s = self.page_session(page)?;
         let offline = download == 0.0 && upload == 0.0;
-        self.cdp
+        self.b
+            .cdp
             .raw(
                 Some(&s),
                 "Network.emulateNetworkConditions",
@@ -570,29 +588,29 @@ impl Browser {
     }
 
     /// Scroll the frame's window to (x, y).
-    pub async fn flow_scroll_window(&self, frame: &str, x: f64, y: f64) -> Result<()> {
-        self.eval_in_frame(frame, &format!("window.scroll({x}, {y})")).await?;
+    pub async fn scroll_window(&self, frame: &str, x: f64, y: f64) -> Result<()> {
+        self.b.eval_in_frame(frame, &format!("window.scroll({x}, {y})")).await?;
         Ok(())
     }
 
     /// Navigate a frame and wait for its load event (a refused navigation fails).
-    pub async fn flow_goto(&self, frame: &str, url: &str, timeout: Duration) -> Result<()> {
+    pub async fn goto(&self, frame: &str, url: &str, timeout: Duration) -> Result<()> {
         let session = self.session_of(frame)?;
-        let before = self.frame_navigations(frame);
-        let r = self.cdp.raw(Some(&session), "Page.navigate", json!({"url": url, "frameId": frame})).await?;
+        let before = self.b.frame_navigations(frame);
+        let r = self.b.cdp.raw(Some(&session), "Page.navigate", json!({"url": url, "frameId": frame})).await?;
         if let Some(err) = r["errorText"].as_str().filter(|e| !e.is_empty()) {
-            let why = self.judge(url).map(|r| format!(" ({r})")).unwrap_or_default();
+            let why = self.b.judge(url).map(|r| format!(" ({r})")).unwrap_or_default();
             return Err(BrowserError::Action(format!("navigating to {url} failed: {err}{why}")));
         }
         if r["loaderId"].is_null() {
             // Same-document navigation: nothing to load.
             return Ok(());
         }
-        self.flow_wait_navigation(frame, before, timeout).await?;
+        self.wait_navigation(frame, before, timeout).await?;
         // The proxy's own page for a server it could not reach is a failed navigation, as
         // the browser reports it without a proxy (an HTTP error status is not: the
         // reference runner's goto accepts a 404).
-        if let Some(e) = self.frame_status(frame).net_error {
+        if let Some(e) = self.b.frame_status(frame).net_error {
             return Err(BrowserError::Action(format!("navigating to {url} failed: net::{e}")));
         }
         Ok(())
@@ -600,12 +618,12 @@ impl Browser {
 
     /// Wait until the frame has committed a navigation after `since` (see
     /// [`Browser::frame_navigations`]) and its document has loaded. Returns its URL and title.
-    pub async fn flow_wait_navigation(&self, frame: &str, since: u64, timeout: Duration) -> Result<(String, String)> {
+    pub async fn wait_navigation(&self, frame: &str, since: u64, timeout: Duration) -> Result<(String, String)> {
         let deadline = Instant::now() + timeout;
         loop {
-            self.check_alive()?;
-            if self.frame_navigations(frame) > since {
-                if let Ok(v) = self.eval_in_frame(frame, "[document.readyState, location.href, document.title]").await {
+            self.b.check_alive()?;
+            if self.b.frame_navigations(frame) > since {
+                if let Ok(v) = self.b.eval_in_frame(frame, "[document.readyState, location.href, document.title]").await {
                     if v[0] == "complete" {
                         return Ok((v[1].as_str().unwrap_or_default().into(), v[2].as_str().unwrap_or_default().into()));
                     }
@@ -620,16 +638,17 @@ impl Browser {
 
     /// Evaluate a page expression in the frame's own (main) world, where the page's
     /// globals are, awaiting a promise, and say whether the result is truthy.
-    pub async fn flow_truthy(&self, frame: &str, expression: &str, timeout: Duration) -> Result<bool> {
+    pub async fn truthy(&self, frame: &str, expression: &str, timeout: Duration) -> Result<bool> {
         let (session, world) = self.world_of(frame).await?;
         // From errand's world to the same document in the page's world: the document node
         // resolved without a context lands in the main world.
-        let d = self.cdp.raw(Some(&session), "Runtime.evaluate", json!({"expression": "document", "contextId": world})).await?;
+        let d = self.b.cdp.raw(Some(&session), "Runtime.evaluate", json!({"expression": "document", "contextId": world})).await?;
         let oid = d["result"]["objectId"].clone();
-        let node = self.cdp.raw(Some(&session), "DOM.describeNode", json!({"objectId": oid})).await?;
-        let main = self.cdp.raw(Some(&session), "DOM.resolveNode", json!({"backendNodeId": node["node"]["backendNodeId"]})).await?;
+        let node = self.b.cdp.raw(Some(&session), "DOM.describeNode", json!({"objectId": oid})).await?;
+        let main = self.b.cdp.raw(Some(&session), "DOM.resolveNode", json!({"backendNodeId": node["node"]["backendNodeId"]})).await?;
         let body = format!("async function() {{ return !!(await (\n{expression}\n)); }}");
         let r = self
+            .b
             .cdp
             .raw_with_timeout(
                 Some(&session),
@@ -646,8 +665,8 @@ impl Browser {
     }
 
     /// Close a tab.
-    pub async fn flow_close(&self, page: &str) -> Result<()> {
-        self.close_target(page).await
+    pub async fn close(&self, page: &str) -> Result<()> {
+        self.b.close_target(page).await
     }
 }
 
