@@ -62,7 +62,7 @@ pub fn run(cmd: AllowCmd, explicit: Option<PathBuf>) -> ExitCode {
         ExitCode::from(2)
     };
     match cmd {
-        AllowCmd::List => match file::load(&path).and_then(|p| file::load_submit_rules(&path).map(|r| (p, r))) {
+        AllowCmd::List => match file::load_all(&path) {
             Ok((p, rules)) => {
                 errln!("{} ({} patterns, {} submit rules)", path.display(), p.patterns().len(), rules.len());
                 for pat in p.patterns() {

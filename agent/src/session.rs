@@ -95,8 +95,7 @@ pub struct AllowlistFile {
 
 pub fn allowlist_file(browser: &BrowserArgs) -> Result<AllowlistFile, String> {
     let path = crate::allow::path(browser.allowlist.clone())?;
-    let base = allowlist::file::load(&path).map_err(|e| e.to_string())?;
-    let rules = allowlist::file::load_submit_rules(&path).map_err(|e| e.to_string())?;
+    let (base, rules) = allowlist::file::load_all(&path).map_err(|e| e.to_string())?;
     Ok(AllowlistFile { path, base, rules })
 }
 

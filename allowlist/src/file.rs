@@ -104,12 +104,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Policy, FileError> {
     Ok(Policy::new(patterns))
 }
 
+/// The file's text; `None` when there is no file.
+fn read(path: &Path) -> Result<Option<String>, FileError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(FileError::Io { action: "read", path: path.to_path_buf(), source }),
+    }
+}
+
 /// Read the policy from a file; a missing file is an empty policy.
 pub fn load(path: &Path) -> Result<Policy, FileError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(path, &text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
-        Err(source) => Err(FileError::Io { action: "read", path: path.to_path_buf(), source }),
+    Ok(load_all(path)?.0)
+}
+
+/// The policy and the `[[submit]]` rules of a file from one read, so both come from the
+/// same text even while someone edits the file; a missing file has neither.
+pub fn load_all(path: &Path) -> Result<(Policy, Vec<String>), FileError> {
+    match read(path)? {
+        Some(text) => Ok((parse(path, &text)?, submit_rules(path, &text)?)),
+        None => Ok((Policy::default(), vec![])),
     }
 }
 
@@ -150,10 +164,9 @@ pub fn submit_rules(path: &Path, text: &str) -> Result<Vec<String>, FileError> {
 
 /// The `[[submit]]` rules of a file; a missing file has none.
 pub fn load_submit_rules(path: &Path) -> Result<Vec<String>, FileError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => submit_rules(path, &text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
-        Err(source) => Err(FileError::Io { action: "read", path: path.to_path_buf(), source }),
+    match read(path)? {
+        Some(text) => submit_rules(path, &text),
+        None => Ok(vec![]),
     }
 }
 
@@ -328,6 +341,21 @@ pub fn ensure(path: &Path) -> Result<(), FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_all_reads_the_patterns_and_the_rules_together() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("allowlist.toml");
+        let (policy, rules) = load_all(&p).unwrap();
+        assert!(policy.patterns().is_empty() && rules.is_empty(), "a missing file allows nothing and has no rules");
+        std::fs::write(&p, "allow = [\"docs.rs\"]\n[[submit]]\nurl = \"https://docs.rs/search\"\n").unwrap();
+        let (policy, rules) = load_all(&p).unwrap();
+        assert_eq!(policy.patterns().iter().map(|x| x.to_string()).collect::<Vec<_>>(), ["docs.rs"]);
+        assert_eq!(rules, ["https://docs.rs/search"]);
+        std::fs::write(&p, "allow = [\"docs.rs\"]\n[[submit]]\nurl = \"ftp://x\"\n").unwrap();
+        let e = load_all(&p).unwrap_err().to_string();
+        assert!(e.contains("allowlist.toml:3:"), "a bad rule is reported with its line: {e}");
+    }
 
     #[test]
     fn submit_rules_are_added_and_removed_keeping_the_rest() {
