@@ -115,7 +115,10 @@ fn read(path: &Path) -> Result<Option<String>, FileError> {
 
 /// Read the policy from a file; a missing file is an empty policy.
 pub fn load(path: &Path) -> Result<Policy, FileError> {
-    Ok(load_all(path)?.0)
+    match read(path)? {
+        Some(text) => parse(path, &text),
+        None => Ok(Policy::default()),
+    }
 }
 
 /// The policy and the `[[submit]]` rules of a file from one read, so both come from the

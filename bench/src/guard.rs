@@ -106,8 +106,8 @@ async fn bench_browser(origins: &[String], how: Enforce, chrome: Option<PathBuf>
     let b = Browser::start(Source::Launch(launch), opts).await?;
     if how == Enforce::FailFast {
         // The benchmark keeps to its first tab, whose session outlives its navigations.
-        let hosts: Vec<String> = origins.iter().filter_map(|o| url::Url::parse(o).ok()?.host_str().map(str::to_string)).collect();
-        if let Some(params) = browser::shortcut::blocked_urls(&hosts) {
+        // The same hosts, from the same allowlist, as errand's own shortcut is given.
+        if let Some(params) = origins_only(origins)?.hosts().and_then(|h| browser::shortcut::blocked_urls(&h)) {
             b.cdp().raw(b.active_session().as_deref(), "Network.setBlockedURLs", params).await?;
         }
     }

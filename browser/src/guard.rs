@@ -69,8 +69,9 @@ pub enum Layer {
     Proxy,
     /// DevTools interception failed it (attach mode).
     Cdp,
-    /// Chromium failed it before it reached the proxy (a host the allowlist refuses that
-    /// skips the proxy and dies at the resolver, a port Chromium never uses).
+    /// Chromium failed it before it reached the proxy (the [`crate::shortcut`] for hosts
+    /// the allowlist refuses, a host that skips the proxy and dies at the resolver, a port
+    /// Chromium never uses).
     Browser,
     /// A state-changing request nobody approved.
     Consent,

@@ -9,7 +9,7 @@ use std::time::Duration;
 mod common;
 
 use browser::{Action, Browser, BrowserError, LaunchOptions, Options, SharedGuard, Source, StateOptions};
-use common::{guard, Live};
+use common::{guard, live};
 use fixtures::Site;
 
 struct Sink {
@@ -78,7 +78,7 @@ async fn run_on(site: &Site, sink: &Sink, allow_sink: bool, source: Source, skip
     }
     let guard: SharedGuard = match shortcut {
         Shortcut::Off => guard(&patterns),
-        Shortcut::On => Live::new(&patterns),
+        Shortcut::On => live(&patterns).guard(),
     };
     let opts = Options { guard: Some(guard), ..Options::default() };
     let b = Browser::start(source, opts).await.expect("Chromium starts");
@@ -259,8 +259,8 @@ async fn a_host_allowed_during_the_session_is_reachable_from_the_next_action() {
         let h = common::site_hosts(&site);
         (h[0].clone(), h[1].clone())
     };
-    let live = Live::new(&[origin]);
-    let opts = Options { guard: Some(live.clone()), ..Options::default() };
+    let policy = live(&[origin]);
+    let opts = Options { guard: Some(policy.guard()), ..Options::default() };
     let b = Browser::start(Source::Launch(LaunchOptions::default()), opts).await.unwrap();
     b.act(&Action::Navigate { url: site.url("/library.html") }).await.unwrap();
     let fetch = |tag: &str| {
@@ -283,7 +283,7 @@ async fn a_host_allowed_during_the_session_is_reachable_from_the_next_action() {
     let reached = |path: &str| site.foreign_log.lock().unwrap().iter().any(|l| l.path == path);
     assert!(!reached("/before"), "a refused host was reached");
     assert!(b.blocked().iter().any(|x| x.url.ends_with("/before") && x.layer == "browser"), "{:?}", b.blocked());
-    live.allow(&foreign);
+    policy.add(allowlist::Pattern::parse(&foreign).unwrap());
     b.act(&Action::Wait { text: None, selector: None, ms: Some(10) }).await.unwrap();
     assert_eq!(fetch("after").await, "sent");
     assert!(reached("/after"), "the host allowed a moment ago was not reached");

@@ -2,10 +2,10 @@
 //! hosts as allowlist patterns.
 #![allow(dead_code)]
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use allowlist::{Decision, Pattern, Policy};
-use browser::{Guard, SharedGuard};
+use allowlist::{Decision, Policy};
+use browser::SharedGuard;
 use fixtures::Site;
 
 /// A guard that allows what `patterns` (allowlist patterns) allow and blocks the rest.
@@ -17,32 +17,11 @@ pub fn guard(patterns: &[String]) -> SharedGuard {
     })
 }
 
-/// An allowlist that can grow during a session and names its hosts, as errand's own
-/// does: a launched Chromium then fails requests to every other host itself (the
-/// shortcut), before they reach the proxy.
-pub struct Live(RwLock<Policy>);
-
-impl Live {
-    pub fn new(patterns: &[String]) -> Arc<Live> {
-        Arc::new(Live(RwLock::new(Policy::parse(patterns).expect("valid patterns"))))
-    }
-
-    pub fn allow(&self, pattern: &str) {
-        self.0.write().unwrap().add(Pattern::parse(pattern).unwrap());
-    }
-}
-
-impl Guard for Live {
-    fn judge(&self, url: &str) -> Option<String> {
-        match self.0.read().unwrap().decide(url) {
-            Decision::Allow => None,
-            Decision::Block { reason } => Some(reason),
-        }
-    }
-
-    fn hosts(&self) -> Option<Vec<String>> {
-        Some(self.0.read().unwrap().patterns().iter().map(|p| p.host_glob()).collect())
-    }
+/// errand's own allowlist for a session: it can grow, and it names its hosts, so a
+/// launched Chromium fails requests to every other host itself (the shortcut), before
+/// they reach the proxy.
+pub fn live(patterns: &[String]) -> Arc<errand::policy::LivePolicy> {
+    errand::policy::LivePolicy::new(Policy::parse(patterns).expect("valid patterns"))
 }
 
 /// The site's two servers (`host:port` of its origin and its foreign host) as patterns.
