@@ -52,28 +52,51 @@ pub async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     errand::run::run(args).await?;
     let rec = std::fs::read_dir(tmp.path().join("rec"))?.next().context("no recording")??.path();
     let log = recordings::read(&rec)?;
-    // (time the reply was logged, model time) per turn, and the tool of each turn.
-    let turns: Vec<(u64, u64, String)> = log
+    // A turn's record is logged after its steps ran, so the time from one step's record
+    // to the next, less the model's time for the turn between, is errand's for the later
+    // step: the page state and request after the earlier one, then executing the call,
+    // settling, the recording's picture and narration. The first step is the start page,
+    // opened before any turn; each turn of the script makes one call.
+    let model_ms: Vec<u64> = log
         .lines
         .iter()
         .filter_map(|l| match &l.record {
-            recordings::Record::ModelTurn { ms, calls, .. } => {
-                Some((l.t, *ms, calls.first().and_then(|c| c["tool"].as_str()).unwrap_or("").to_string()))
-            }
+            recordings::Record::ModelTurn { ms, .. } => Some(*ms),
+            _ => None,
+        })
+        .collect();
+    // (time logged, the call's own time: acting and settling, tool) per step.
+    let steps: Vec<(u64, u64, String)> = log
+        .lines
+        .iter()
+        .filter_map(|l| match &l.record {
+            recordings::Record::Step { ms, tool, .. } => Some((l.t, *ms, tool.clone())),
             _ => None,
         })
         .collect();
     let mut all = vec![];
-    let mut by_tool: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
-    for w in turns.windows(2) {
-        let gap = w[1].0.saturating_sub(w[1].1).saturating_sub(w[0].0) as f64;
+    let mut by_tool: std::collections::BTreeMap<String, (Vec<f64>, Vec<f64>)> = Default::default();
+    for (i, w) in steps.windows(2).enumerate() {
+        let Some(model) = model_ms.get(i) else { break };
+        if w[1].2 == "done" {
+            continue;
+        }
+        let gap = w[1].0.saturating_sub(w[0].0).saturating_sub(*model) as f64;
         all.push(gap);
-        by_tool.entry(w[0].2.clone()).or_default().push(gap);
+        let e = by_tool.entry(w[1].2.clone()).or_default();
+        e.0.push(gap);
+        e.1.push(w[1].1 as f64);
     }
     outln!("errand per-step overhead: {} steps of a scripted run over the demo site (model time excluded)", all.len());
     outln!("  all steps        median {:>6.1} ms   p95 {:>6.1} ms", median(&mut all), p95(&mut all));
-    for (tool, mut v) in by_tool {
-        outln!("  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps)", median(&mut v), p95(&mut v), v.len());
+    for (tool, (mut v, mut act)) in by_tool {
+        outln!(
+            "  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps; acting and settling {:.1} ms, the rest is the picture and page state)",
+            median(&mut v),
+            p95(&mut v),
+            v.len(),
+            median(&mut act)
+        );
     }
     // The recording's size per step: log, extracts and one screenshot a step.
     fn size(p: &std::path::Path) -> u64 {

@@ -5,16 +5,27 @@
 //! (timeouts on every call, crashes reported in seconds, dialogs never hanging) and
 //! shows a page the way a model needs to see it (compact, with stable element refs).
 //!
-//! Layout:
+//! Layout (every module):
 //! * [`cdp`]: the DevTools connection (chromiumoxide's `Connection` and typed protocol).
 //! * [`launch`]: finding and starting Chromium, or resolving a `--cdp-url`.
 //! * [`Browser`] (this file): the handle on targets, sessions and frames; started in
-//!   `start.rs` (launch or attach, and the enforcement layers of each mode), kept up to
-//!   date by the event task in `driver.rs`, whose state the `tracker` owns.
-//! * [`state`]: the page state, built by one in-page walk per frame.
+//!   `start` (launch or attach, and the enforcement layers of each mode), kept up to date
+//!   by the event task in `driver`, whose state the pure `tracker` owns.
+//! * Enforcement: [`guard`] (the layers and what they refused), [`proxy`] (the filtering
+//!   proxy; its answers in `proxy/answers.rs`), [`upstream`] and [`tls`] (its way out and
+//!   its certificates), [`consent`] and `gate` (holding state-changing requests for a
+//!   person's yes), [`secrets`] (values written in only for their hosts), [`shortcut`]
+//!   (refusals that fail inside Chromium first).
+//! * [`state`]: the page state, built by one in-page walk per frame; rendered as the
+//!   model reads it in `state/render.rs`.
 //! * [`actions`]: navigate, click, type… each followed by a bounded wait for the page to
-//!   settle; the input events they send are in `input.rs`, reading (screenshots,
-//!   extraction, tables) in `read.rs`.
+//!   settle. In `actions/`: `input` (mouse and keys, shared with Recorder flows),
+//!   `resolve` (what a ref, selector or text names), `settle` (as long as the page is
+//!   busy, and no longer), `tabs` (navigation and tabs), `read` (screenshots,
+//!   extraction, tables).
+//! * [`extract`]: the main content of a rendered page.
+//! * [`userflow`]: Chrome Recorder flows, driven through a `Flow` handle.
+//! * `js/`: the code errand puts in pages (the walker, extraction, tables, flows).
 
 pub mod actions;
 pub mod cdp;
@@ -23,10 +34,8 @@ mod driver;
 pub mod extract;
 mod gate;
 pub mod guard;
-mod input;
 pub mod launch;
 pub mod proxy;
-mod read;
 pub mod secrets;
 pub mod shortcut;
 mod start;
@@ -153,7 +162,7 @@ impl Default for Options {
             call_timeout: Duration::from_secs(10),
             launch_timeout: Duration::from_secs(20),
             settle_timeout: Duration::from_secs(5),
-            quiet: Duration::from_millis(100),
+            quiet: Duration::from_millis(50),
             download_dir: None,
             accept_confirms: false,
             viewport: Some((1280, 720)),
@@ -209,7 +218,7 @@ impl std::fmt::Debug for Browser {
     }
 }
 
-pub(crate) const WALKER: &str = include_str!("walker.js");
+pub(crate) const WALKER: &str = include_str!("js/walker.js");
 
 impl Browser {
     /// Convenience: launch a local headless Chromium with default options.
@@ -504,28 +513,6 @@ impl Browser {
     pub fn tabs(&self) -> Vec<(usize, String, String, bool)> {
         let st = self.st();
         st.tabs.iter().enumerate().map(|(i, t)| (i, t.title.clone(), t.url.clone(), i == st.active)).collect()
-    }
-
-    /// The number of network requests still in flight in the active tab's sessions.
-    pub(crate) fn net_quiet_for(&self) -> (usize, Duration) {
-        let st = self.st();
-        let now = Instant::now();
-        // Requests running for over 2 s (long polls, streams) do not hold up settling.
-        let n = st.inflight.values().filter(|t| now.duration_since(**t) < Duration::from_secs(2)).count() + st.consent_pending;
-        let quiet = st.last_net.map(|t| now.duration_since(t)).unwrap_or(Duration::from_secs(3600));
-        (n, quiet)
-    }
-
-    /// The tab's document is navigating, or one of its frames started to within the last
-    /// 2 s (long enough for a frame's form submission to be held for consent, which then
-    /// holds settling itself; short enough that a hung ad frame does not stall every step).
-    pub(crate) fn pending_navigation(&self, tab: &str) -> bool {
-        let st = self.st();
-        st.navigating.get(tab).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
-            || st
-                .navigating
-                .iter()
-                .any(|(f, t)| f != tab && t.elapsed() < Duration::from_secs(2) && st.frames.get(f).is_some_and(|fr| fr.tab == tab))
     }
 }
 

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::actions::Press;
 use crate::{Browser, BrowserError, Result};
 
-const FLOW_JS: &str = include_str!("flow.js");
+const FLOW_JS: &str = include_str!("js/flow.js");
 
 /// How often a wait looks again (the reference polls every 100 ms too).
 const POLL: Duration = Duration::from_millis(50);
@@ -59,18 +60,6 @@ pub struct Found {
     pub id: i64,
     /// The selector (of the step's list) that found it.
     pub selector: usize,
-}
-
-/// Mouse buttons as the Input domain names them, with their `buttons` bit.
-fn button_bit(button: &str) -> i64 {
-    match button {
-        "left" => 1,
-        "right" => 2,
-        "middle" => 4,
-        "back" => 8,
-        "forward" => 16,
-        _ => 0,
-    }
 }
 
 /// Split `aria/Name[role="button"]` into the name and role (both optional), as the
@@ -431,111 +420,27 @@ impl Flow<'_> {
             .ok_or_else(|| BrowserError::Action("the step's tab is closed".into()))
     }
 
-    #[allow(clippy::too_many_arguments)] // one Input.dispatchMouseEvent, field by field
-    async fn mouse_event(
-        &self,
-        session: &str,
-        kind: &str,
-        x: f64,
-        y: f64,
-        button: &str,
-        buttons: i64,
-        clicks: i64,
-        modifiers: i64,
-    ) -> Result<()> {
-        let mut p = json!({"type": kind, "x": x, "y": y, "modifiers": modifiers, "buttons": buttons});
-        if kind != "mouseMoved" {
-            p["button"] = json!(button);
-            p["clickCount"] = json!(clicks);
-        }
-        self.b.cdp.raw(Some(session), "Input.dispatchMouseEvent", p).await?;
-        Ok(())
-    }
-
     /// Move to the element's point and press as `c` says.
     pub async fn click(&self, page: &str, found: &Found, c: &Click<'_>) -> Result<()> {
         let Click { offset, button, count, hold, modifiers } = *c;
         let s = self.page_session(page)?;
-        let bit = button_bit(button);
-        for attempt in 0.. {
-            let (x, y) = self.point(found, offset).await?;
-            self.mouse_event(&s, "mouseMoved", x, y, "none", 0, 0, modifiers).await?;
-            for n in 1..=count {
-                self.mouse_event(&s, "mousePressed", x, y, button, bit, n, modifiers).await?;
-                if !hold.is_zero() {
-                    tokio::time::sleep(hold).await;
-                }
-                self.mouse_event(&s, "mouseReleased", x, y, button, 0, n, modifiers).await?;
-            }
-            // Pressed again only if it went astray (see press_arrived).
-            if self.b.press_arrived(&found.frame, attempt).await || attempt >= 4 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(())
+        let press = Press { button, count, hold, modifiers };
+        self.b.press_at(&s, &found.frame, press, async |_| self.point(found, offset).await).await
     }
 
     /// Move the mouse over the element's middle.
     pub async fn hover(&self, page: &str, found: &Found) -> Result<()> {
         let (x, y) = self.point(found, None).await?;
         let s = self.page_session(page)?;
-        self.mouse_event(&s, "mouseMoved", x, y, "none", 0, 0, 0).await
+        self.b.hover_at(&s, x, y).await
     }
 
     /// Press or release one key (a `KeyboardEvent.key` value such as `a`, `Enter`, `Tab`,
     /// or a code such as `KeyA`) with the modifiers held. Returns the key's modifier bit,
     /// if it is a modifier, so the caller can track what is held.
     pub async fn key(&self, page: &str, key: &str, down: bool, modifiers: i64) -> Result<i64> {
-        let def = chromiumoxide::keys::USKEYBOARD_LAYOUT
-            .iter()
-            .find(|d| d.key == key)
-            .or_else(|| chromiumoxide::keys::USKEYBOARD_LAYOUT.iter().find(|d| d.code == key))
-            .ok_or_else(|| BrowserError::Action(format!("unknown key {key:?}")))?;
         let s = self.page_session(page)?;
-        let bit = match def.key {
-            "Alt" => 1,
-            "Control" => 2,
-            "Meta" => 4,
-            "Shift" => 8,
-            _ => 0,
-        };
-        let location = if def.code.ends_with("Left") && bit != 0 {
-            1
-        } else if def.code.ends_with("Right") && bit != 0 {
-            2
-        } else if def.code.starts_with("Numpad") {
-            3
-        } else {
-            0
-        };
-        // With Shift held, a letter named by its code (`KeyT`) is its capital, key and text;
-        // named by its key (`t`) it stays as it is. That is Puppeteer's US layout.
-        let by_code = def.key != key && def.code == key;
-        let shifted = (by_code && modifiers & 8 != 0 && def.key.len() == 1 && def.key.chars().all(|c| c.is_ascii_lowercase()))
-            .then(|| def.key.to_ascii_uppercase());
-        let key = shifted.as_deref().unwrap_or(def.key);
-        let mut p = json!({"key": key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers, "location": location, "isKeypad": location == 3});
-        if down {
-            // Text only without Control/Alt/Meta held, as a keyboard types.
-            let text = shifted
-                .as_deref()
-                .or(def.text)
-                .or(if def.key.chars().count() == 1 { Some(def.key) } else { None })
-                .filter(|_| modifiers & !8 == 0);
-            match text {
-                Some(t) => {
-                    p["type"] = json!("keyDown");
-                    p["text"] = json!(t);
-                    p["unmodifiedText"] = json!(t);
-                }
-                None => p["type"] = json!("rawKeyDown"),
-            }
-        } else {
-            p["type"] = json!("keyUp");
-        }
-        self.b.cdp.raw(Some(&s), "Input.dispatchKeyEvent", p).await?;
-        Ok(bit)
+        self.b.key_event(&s, key, down, modifiers).await
     }
 
     /// Type text into whatever has focus: known keys are pressed, anything else inserted.

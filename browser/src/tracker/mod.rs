@@ -8,7 +8,7 @@
 //! a ref minted in an older document is stale.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -139,7 +139,51 @@ pub(crate) enum Effect {
     NameDownload { guid: String, url: String, suggested: String },
 }
 
+/// Whose requests and navigations hold up settling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// After an action: everything in the browser (a popup the action opened loads too),
+    /// and the network must have been quiet for the quiet window.
+    Browser,
+    /// One tab of several loading at once: its own frames' requests only.
+    Tab,
+}
+
+/// Requests running this long (long polls, streams) no longer hold up settling.
+const LONG_REQUEST: Duration = Duration::from_secs(2);
+
 impl State {
+    /// Whether `tab` is busy as far as DevTools shows: its document navigating (for at
+    /// most 30 s), one of its frames starting to within the last 2 s (long enough for a
+    /// frame's form submission to be held for consent, short enough that a hung ad frame
+    /// does not stall every step), a request in flight, or one waiting for consent.
+    /// `None` when busy; else how long the network has been quiet (for [`Scope::Tab`],
+    /// which does not judge by other tabs' traffic, as long as can be).
+    pub(crate) fn network_quiet(&self, tab: &str, scope: Scope, now: Instant) -> Option<Duration> {
+        let navigating = self.navigating.iter().any(|(f, t)| {
+            let age = now.saturating_duration_since(*t);
+            if f == tab {
+                age < Duration::from_secs(30)
+            } else {
+                age < LONG_REQUEST && self.frames.get(f).is_some_and(|fr| fr.tab == tab)
+            }
+        });
+        let of_tab = |session: &str| {
+            self.sessions.get(session).is_some_and(|(target, _)| target == tab || self.frames.get(target).is_some_and(|f| f.tab == tab))
+        };
+        let inflight = self
+            .inflight
+            .iter()
+            .any(|((s, _), t)| now.saturating_duration_since(*t) < LONG_REQUEST && (scope == Scope::Browser || of_tab(s)));
+        if navigating || inflight || self.consent_pending > 0 {
+            return None;
+        }
+        Some(match (scope, self.last_net) {
+            (Scope::Browser, Some(t)) => now.saturating_duration_since(t),
+            _ => Duration::MAX,
+        })
+    }
+
     /// The next document generation.
     fn next_generation(&mut self) -> u64 {
         self.generation += 1;

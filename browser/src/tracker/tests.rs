@@ -109,3 +109,32 @@ fn someone_elses_tab_in_an_attached_browser_is_left_alone() {
     assert_eq!(fx, vec![Effect::LeaveAlone { session: "s1".into() }]);
     assert!(s.tabs.is_empty());
 }
+
+#[test]
+fn a_tab_is_settled_only_when_nothing_of_its_own_is_under_way() {
+    let mut s = with_tabs(&["A", "B"]);
+    navigated(&mut s, "A", "http://a.test/", "s-A");
+    navigated(&mut s, "B", "http://b.test/", "s-B");
+    let now = Instant::now();
+    assert_eq!(s.network_quiet("A", Scope::Tab, now), Some(Duration::MAX), "a tab with nothing under way");
+    // B's request holds up B, and everything after an action, but not A on its own.
+    let img = json!({"requestId": "r1", "type": "Image", "request": {"url": "http://b.test/i.png"}});
+    s.apply("Network.requestWillBeSent", &img, "s-B", &T);
+    let now = Instant::now();
+    assert_eq!(s.network_quiet("B", Scope::Tab, now), None);
+    assert_eq!(s.network_quiet("A", Scope::Browser, now), None);
+    assert!(s.network_quiet("A", Scope::Tab, now).is_some());
+    // A request running for over 2 s (a long poll) no longer counts.
+    assert!(s.network_quiet("B", Scope::Tab, now + Duration::from_secs(3)).is_some());
+    s.apply("Network.loadingFinished", &json!({"requestId": "r1"}), "s-B", &T);
+    let quiet = s.network_quiet("A", Scope::Browser, Instant::now()).expect("quiet once the request ended");
+    assert!(quiet < Duration::from_secs(1), "the quiet window starts when the request ended: {quiet:?}");
+    // A navigation holds up its tab until its document is parsed.
+    s.apply("Page.frameRequestedNavigation", &json!({"frameId": "A"}), "s-A", &T);
+    assert_eq!(s.network_quiet("A", Scope::Tab, Instant::now()), None);
+    s.apply("Page.domContentEventFired", &json!({}), "s-A", &T);
+    assert!(s.network_quiet("A", Scope::Tab, Instant::now()).is_some());
+    // A request waiting for a person's yes holds up every tab.
+    s.consent_pending = 1;
+    assert_eq!(s.network_quiet("A", Scope::Tab, Instant::now()), None);
+}

@@ -1,7 +1,7 @@
 //! Reading pages: screenshots and thumbnails, extraction of the active tab or of many
 //! URLs in tabs of their own, and tables as rows of cells.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 use crate::actions::ElementTarget;
 use crate::{Browser, BrowserError, Change, Result, Tab};
 
-const EXTRACT: &str = include_str!("extract.js");
-const RENDERED: &str = include_str!("rendered.js");
+const EXTRACT: &str = include_str!("../js/extract.js");
+const RENDERED: &str = include_str!("../js/rendered.js");
 /// Below this many characters of text, `extract_urls` also reads the page without scripts.
 const SHORT_ARTICLE: usize = 500;
-const TABLE: &str = include_str!("table.js");
+const TABLE: &str = include_str!("../js/table.js");
 
 impl Browser {
     /// Capture the active tab. `format` is `png` or `jpeg` (with `quality`).
@@ -156,37 +156,6 @@ impl Browser {
         let mut v = self.extract_in(&tab.target_id).await?;
         v["status"] = json!(doc.status);
         Ok(v)
-    }
-
-    /// [`Browser::settle`] for one tab of several loading at once: its navigation done, its
-    /// own requests finished, its DOM quiet.
-    pub(crate) async fn settle_tab(&self, tab: &Tab) -> Result<bool> {
-        let deadline = Instant::now() + self.opts.settle_timeout;
-        let start = Instant::now();
-        let session = tab.session.clone().unwrap_or_default();
-        loop {
-            self.check_alive()?;
-            let busy = {
-                let st = self.st();
-                let now = Instant::now();
-                let inflight =
-                    st.inflight.iter().filter(|((s, _), t)| *s == session && now.duration_since(**t) < Duration::from_secs(2)).count();
-                st.navigating.get(&tab.target_id).is_some_and(|t| t.elapsed() < Duration::from_secs(30))
-                    || inflight > 0
-                    || st.consent_pending > 0
-            };
-            if !busy && start.elapsed() >= self.opts.quiet / 2 {
-                if let Ok(v) = self.eval_in_frame(&tab.target_id, "[__errand.quietFor(), document.readyState]").await {
-                    if v[0].as_f64().unwrap_or(0.0) >= self.opts.quiet.as_millis() as f64 && v[1] != "loading" {
-                        return Ok(true);
-                    }
-                }
-            }
-            if Instant::now() > deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
     }
 }
 

@@ -8,7 +8,16 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::{Browser, BrowserError, Change, Result, Tab};
+use crate::{Browser, BrowserError, Change, Result};
+
+mod input;
+pub(crate) use input::Press;
+use resolve::{check_stale, locator_of};
+use tabs::tab_label;
+mod read;
+mod resolve;
+mod settle;
+mod tabs;
 
 /// How an action names its element: a snapshot ref, a CSS selector, or visible text.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -241,7 +250,7 @@ impl Browser {
                 let (frame, local) = self.resolve(target).await?;
                 let (x, y, loc) = self.point(&frame, local, target).await?;
                 let session = before.session.clone().unwrap_or_default();
-                self.mouse(&session, "mouseMoved", x, y, 0).await?;
+                self.hover_at(&session, x, y).await?;
                 out.summary = format!("hovered over {} \"{}\"", loc.role, loc.name);
                 out.locator = Some(loc);
             }
@@ -425,92 +434,6 @@ impl Browser {
         Ok(out)
     }
 
-    async fn navigate(&self, url: &str) -> Result<()> {
-        if let Some(reason) = self.judge(url) {
-            self.blocked.lock().unwrap_or_else(|p| p.into_inner()).push(crate::Blocked {
-                url: url.to_string(),
-                reason: reason.clone(),
-                layer: crate::guard::Layer::Cdp,
-                source: "navigate".into(),
-                resource: "Document".into(),
-            });
-            return Err(BrowserError::Blocked { url: url.to_string(), reason });
-        }
-        self.navigate_in(&self.active_tab()?, url).await
-    }
-
-    /// Start loading `url` (already judged) in `tab`.
-    pub(crate) async fn navigate_in(&self, tab: &Tab, url: &str) -> Result<()> {
-        let session = tab.session.clone().unwrap_or_default();
-        self.mark_navigating(&tab.target_id);
-        let r = self.cdp.raw(Some(&session), "Page.navigate", json!({"url": url})).await?;
-        if let Some(e) = r["errorText"].as_str().filter(|e| !e.is_empty()) {
-            self.st().navigating.remove(&tab.target_id);
-            return Err(BrowserError::Action(format!("could not load {url}: {e}")));
-        }
-        if r.get("loaderId").is_none() {
-            // Same-document navigation (a fragment): nothing will load.
-            self.st().navigating.remove(&tab.target_id);
-        }
-        Ok(())
-    }
-
-    fn mark_navigating(&self, frame: &str) {
-        self.st().navigating.insert(frame.to_string(), Instant::now());
-    }
-
-    async fn new_tab(&self) -> Result<usize> {
-        let tab = self.open_tab().await?;
-        let mut st = self.st();
-        let idx = st.tabs.iter().position(|t| t.target_id == tab.target_id).unwrap_or(0);
-        st.active = idx;
-        st.changes.retain(|c| !matches!(c, Change::NewTab { .. }));
-        Ok(idx)
-    }
-
-    /// Open a blank tab in errand's browser context without switching to it.
-    pub(crate) async fn open_tab(&self) -> Result<Tab> {
-        let ctx = self.st().context.clone();
-        let mut p = json!({"url": "about:blank"});
-        if let Some(c) = ctx {
-            p["browserContextId"] = json!(c);
-        }
-        let r = self.cdp.raw(None, "Target.createTarget", p).await?;
-        let id = r["targetId"].as_str().unwrap_or_default().to_string();
-        let ok = self
-            .wait_until(self.opts.call_timeout, || {
-                let st = self.st();
-                st.tabs.iter().any(|t| t.target_id == id && t.session.as_ref().is_some_and(|s| st.ready.contains(s)))
-                    && st.frames.contains_key(&id)
-            })
-            .await;
-        if !ok {
-            return Err(BrowserError::Action("the new tab did not open in time".into()));
-        }
-        let st = self.st();
-        st.tabs.iter().find(|t| t.target_id == id).cloned().ok_or_else(|| BrowserError::Action("the new tab closed at once".into()))
-    }
-
-    /// Whether the element's document saw the press just sent (armed when its point was
-    /// taken). A press aimed into an out-of-process frame not yet taking input goes to
-    /// its parent instead; only such frames can lose one, so only they pay for the check.
-    /// A document that changed or went away saw it.
-    pub(crate) async fn press_arrived(&self, frame: &str, attempt: u32) -> bool {
-        let seen = !self.out_of_process(frame) || self.eval_in_frame(frame, "__errand.pressed()").await.map(|v| v != false).unwrap_or(true);
-        tracing::debug!(target: "errand::input", "press in frame {frame} seen: {seen} (attempt {attempt})");
-        seen
-    }
-
-    /// Close a tab and wait (bounded) until errand has seen it go.
-    pub(crate) async fn close_target(&self, target: &str) -> Result<()> {
-        // What the page sends as it goes (pagehide beacons, keepalive fetches) is
-        // declined unasked from now on.
-        self.st().closing_tabs.insert(target.to_string());
-        self.cdp.raw(None, "Target.closeTarget", json!({"targetId": target})).await?;
-        self.wait_until(Duration::from_secs(5), || !self.st().tabs.iter().any(|x| x.target_id == target)).await;
-        Ok(())
-    }
-
     /// Poll a condition (every 10 ms) until it holds or the time is up.
     pub(crate) async fn wait_until(&self, max: Duration, mut cond: impl FnMut() -> bool) -> bool {
         let deadline = Instant::now() + max;
@@ -523,70 +446,6 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
-
-    /// Wait for the page to settle: no navigation pending, the network and the DOM quiet
-    /// for [`crate::Options::quiet`]. Returns false if still busy at the settle timeout.
-    pub async fn settle(&self) -> Result<bool> {
-        let mut deadline = Instant::now() + self.opts.settle_timeout;
-        let start = Instant::now();
-        loop {
-            self.check_alive()?;
-            // A request waiting for a person's decision is not a slow page: wait for the
-            // answer (the consent policy bounds it), then settle as usual.
-            if self.st().consent_pending > 0 {
-                deadline = Instant::now() + self.opts.settle_timeout;
-            }
-            let tab = self.active_tab()?;
-            let nav = self.pending_navigation(&tab.target_id);
-            let (inflight, quiet) = self.net_quiet_for();
-            if !nav && inflight == 0 && quiet >= self.opts.quiet && start.elapsed() >= self.opts.quiet / 2 {
-                let dom = self.eval_in_frame(&tab.target_id, "[__errand.quietFor(), document.readyState]").await;
-                match dom {
-                    Ok(v) => {
-                        let q = v[0].as_f64().unwrap_or(0.0);
-                        if q >= self.opts.quiet.as_millis() as f64 && v[1] != "loading" {
-                            return Ok(true);
-                        }
-                    }
-                    Err(BrowserError::Crashed(g)) => return Err(BrowserError::Crashed(g)),
-                    Err(_) => {}
-                }
-            }
-            if Instant::now() > deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
-    }
-
-    /// Find the frame and walker id of an element target.
-    pub async fn resolve(&self, target: &ElementTarget) -> Result<(String, i64)> {
-        match target {
-            ElementTarget::Ref(r) => self.resolve_ref(r),
-            ElementTarget::Selector(s) => self.find_in_frames(&format!("__errand.find({})", json!(s)), &target.to_string()).await,
-            ElementTarget::Text(t) => self.find_in_frames(&format!("__errand.findText({})", json!(t)), &target.to_string()).await,
-        }
-    }
-
-    async fn find_in_frames(&self, expr: &str, what: &str) -> Result<(String, i64)> {
-        let tab = self.active_tab()?;
-        for (frame, _, _) in self.frames_of(&tab.target_id) {
-            let Ok(r) = self.eval_in_frame(&frame, expr).await else { continue };
-            if let Some(e) = r["error"].as_str() {
-                return Err(BrowserError::Action(e.to_string()));
-            }
-            if let Some(id) = r["id"].as_i64() {
-                return Ok((frame, id));
-            }
-        }
-        Err(BrowserError::NotFound(what.to_string()))
-    }
-
-    /// Public ref of an element target (minting one for selector/text targets).
-    pub async fn ref_of(&self, target: &ElementTarget) -> Result<String> {
-        let (frame, local) = self.resolve(target).await?;
-        Ok(self.ref_for(&frame, local))
     }
 
     async fn wait_for(&self, text: Option<&str>, selector: Option<&str>, ms: Option<u64>) -> Result<String> {
@@ -623,47 +482,6 @@ impl Browser {
     }
 }
 
-/// ` "Title" url` for narration, leaving out what is not known yet (a tab still loading
-/// has no title, or Chromium's stand-in, and may have no address).
-fn tab_label(title: &str, url: &str) -> String {
-    let mut s = String::new();
-    if !crate::title_is_address(title.trim(), url) {
-        s.push_str(&format!(" \"{}\"", title.trim()));
-    }
-    if !url.is_empty() {
-        s.push_str(&format!(" {url}"));
-    } else if s.is_empty() {
-        s.push_str(" (not loaded yet)");
-    }
-    s
-}
-
-impl Browser {
-    /// Fill in the address of tabs the action opened: a popup's target starts at
-    /// about:blank (or nothing) and learns its URL a moment later. Waits at most 2 s.
-    async fn name_new_tabs(&self, changes: &mut [Change]) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        loop {
-            let tabs = self.tabs_fresh().await;
-            let mut missing = false;
-            for c in changes.iter_mut() {
-                if let Change::NewTab { index, url } = c {
-                    if let Some(t) = tabs.iter().find(|t| t.0 == *index) {
-                        if !t.2.is_empty() && t.2 != "about:blank" {
-                            *url = t.2.clone();
-                        }
-                    }
-                    missing |= url.is_empty() || url == "about:blank";
-                }
-            }
-            if !missing || std::time::Instant::now() >= deadline {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
 /// "evil.example is not on the allowlist (3 requests), …" — one entry per distinct reason.
 pub fn blocked_summary(b: &[crate::Blocked]) -> String {
     let mut seen: Vec<(String, usize)> = vec![];
@@ -674,18 +492,4 @@ pub fn blocked_summary(b: &[crate::Blocked]) -> String {
         }
     }
     seen.iter().map(|(r, n)| if *n > 1 { format!("{r} ({n} requests)") } else { r.clone() }).collect::<Vec<_>>().join("; ")
-}
-
-pub(crate) fn check_stale(r: &Value, target: &ElementTarget) -> Result<()> {
-    if r["stale"] == Value::Bool(true) {
-        return Err(match target {
-            ElementTarget::Ref(x) => BrowserError::StaleRef(x.clone()),
-            other => BrowserError::NotFound(other.to_string()),
-        });
-    }
-    Ok(())
-}
-
-pub(crate) fn locator_of(r: &Value) -> Locator {
-    serde_json::from_value(r["loc"].clone()).unwrap_or_default()
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::actions::{check_stale, locator_of, ElementTarget, Locator};
+use super::resolve::{check_stale, locator_of};
+use super::{ElementTarget, Locator};
 use crate::{Browser, BrowserError, Result};
 
 impl Browser {
@@ -37,29 +38,64 @@ impl Browser {
 
     pub(crate) async fn click(&self, target: &ElementTarget) -> Result<(Locator, String)> {
         let (frame, local) = self.resolve(target).await?;
-        let (mut x, mut y, mut loc) = self.point(&frame, local, target).await?;
+        let (x, y, mut loc) = self.point(&frame, local, target).await?;
         let session = self.active_tab()?.session.unwrap_or_default();
-        for attempt in 0.. {
-            self.mouse(&session, "mouseMoved", x, y, 0).await?;
-            self.mouse(&session, "mousePressed", x, y, 1).await?;
-            self.mouse(&session, "mouseReleased", x, y, 1).await?;
-            // A press that went astray is sent again, a few times (see press_arrived).
-            if self.press_arrived(&frame, attempt).await || attempt >= 4 {
-                break;
+        let mut first = Some((x, y));
+        self.press_at(&session, &frame, Press::LEFT, async |_| match first.take() {
+            Some(p) => Ok(p),
+            None => {
+                let (x, y, l) = self.point(&frame, local, target).await?;
+                loc = l;
+                Ok((x, y))
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            (x, y, loc) = self.point(&frame, local, target).await?;
-        }
+        })
+        .await?;
         let desc = format!("{} \"{}\"", loc.role, loc.name);
         Ok((loc, desc))
     }
 
-    pub(crate) async fn mouse(&self, session: &str, kind: &str, x: f64, y: f64, clicks: i64) -> Result<()> {
-        let mut p = json!({"type": kind, "x": x, "y": y});
-        if kind != "mouseMoved" {
-            p["button"] = json!("left");
-            p["clickCount"] = json!(clicks);
-            p["buttons"] = json!(if kind == "mousePressed" { 1 } else { 0 });
+    /// Move to a point and press there as `press` says; the point is asked for anew before
+    /// each try. A press that went astray (see [`Browser::press_arrived`]) is sent again,
+    /// up to four more times, 100 ms apart. errand's own clicks and Recorder flows' both
+    /// come here.
+    pub(crate) async fn press_at(
+        &self,
+        session: &str,
+        frame: &str,
+        press: Press<'_>,
+        mut point: impl AsyncFnMut(u32) -> Result<(f64, f64)>,
+    ) -> Result<()> {
+        let Press { button, count, hold, modifiers } = press;
+        let bit = button_bit(button);
+        for attempt in 0.. {
+            let (x, y) = point(attempt).await?;
+            self.mouse(session, Mouse { kind: "mouseMoved", x, y, button: "none", buttons: 0, clicks: 0, modifiers }).await?;
+            for n in 1..=count {
+                self.mouse(session, Mouse { kind: "mousePressed", x, y, button, buttons: bit, clicks: n, modifiers }).await?;
+                if !hold.is_zero() {
+                    tokio::time::sleep(hold).await;
+                }
+                self.mouse(session, Mouse { kind: "mouseReleased", x, y, button, buttons: 0, clicks: n, modifiers }).await?;
+            }
+            if self.press_arrived(frame, attempt).await || attempt >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// Move the mouse to a point without pressing.
+    pub(crate) async fn hover_at(&self, session: &str, x: f64, y: f64) -> Result<()> {
+        self.mouse(session, Mouse { kind: "mouseMoved", x, y, button: "none", buttons: 0, clicks: 0, modifiers: 0 }).await
+    }
+
+    /// One `Input.dispatchMouseEvent`.
+    async fn mouse(&self, session: &str, m: Mouse<'_>) -> Result<()> {
+        let mut p = json!({"type": m.kind, "x": m.x, "y": m.y, "modifiers": m.modifiers, "buttons": m.buttons});
+        if m.kind != "mouseMoved" {
+            p["button"] = json!(m.button);
+            p["clickCount"] = json!(m.clicks);
         }
         self.cdp.raw(Some(session), "Input.dispatchMouseEvent", p).await?;
         Ok(())
@@ -172,6 +208,18 @@ impl Browser {
         self.key(session, key, bits).await
     }
 
+    /// Whether the element's document saw the press just sent (armed when its point was
+    /// taken). A press aimed into an out-of-process frame not yet taking input goes to
+    /// its parent instead; only such frames can lose one, so only they pay for the check.
+    /// A document that changed or went away saw it.
+    pub(crate) async fn press_arrived(&self, frame: &str, attempt: u32) -> bool {
+        let seen = !self.out_of_process(frame) || self.eval_in_frame(frame, "__errand.pressed()").await.map(|v| v != false).unwrap_or(true);
+        tracing::debug!(target: "errand::input", "press in frame {frame} seen: {seen} (attempt {attempt})");
+        seen
+    }
+
+    /// Press and release a key (a name such as `Enter`, `Esc`, `ArrowDown`, `a`) with the
+    /// modifiers held.
     pub(crate) async fn key(&self, session: &str, key: &str, modifiers: i64) -> Result<()> {
         let key = match key.to_ascii_lowercase().as_str() {
             "esc" => "Escape",
@@ -184,29 +232,104 @@ impl Browser {
             "del" => "Delete",
             _ => key,
         };
-        let def = chromiumoxide::keys::get_key_definition(key).ok_or_else(|| {
+        self.key_event(session, key, true, modifiers).await?;
+        self.key_event(session, key, false, modifiers).await?;
+        Ok(())
+    }
+
+    /// Press or release one key (a `KeyboardEvent.key` value such as `a`, `Enter`, `Tab`,
+    /// or a code such as `KeyA`) with the modifiers held, as a US keyboard sends it.
+    /// Returns the key's modifier bit, if it is a modifier, so a caller can track what is
+    /// held. errand's own keys and Recorder flows' both come here.
+    pub(crate) async fn key_event(&self, session: &str, key: &str, down: bool, modifiers: i64) -> Result<i64> {
+        let layout = chromiumoxide::keys::USKEYBOARD_LAYOUT;
+        let def = layout.iter().find(|d| d.key == key).or_else(|| layout.iter().find(|d| d.code == key)).ok_or_else(|| {
             BrowserError::Action(format!("unknown key {key:?}; use names like Enter, Tab, Escape, ArrowDown, PageDown, a"))
         })?;
-        let text = if modifiers & !8 != 0 { None } else { def.text.or(if def.key.chars().count() == 1 { Some(def.key) } else { None }) };
-        let mut down = json!({
-            "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
-            "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers,
-        });
-        if let Some(t) = text {
-            down["text"] = json!(if t == "\r" { "\r" } else { t });
-            down["unmodifiedText"] = down["text"].clone();
+        let bit = match def.key {
+            "Alt" => 1,
+            "Control" => 2,
+            "Meta" => 4,
+            "Shift" => 8,
+            _ => 0,
+        };
+        let location = if def.code.ends_with("Left") && bit != 0 {
+            1
+        } else if def.code.ends_with("Right") && bit != 0 {
+            2
+        } else if def.code.starts_with("Numpad") {
+            3
+        } else {
+            0
+        };
+        // With Shift held, a letter named by its code (`KeyT`) is its capital, key and text;
+        // named by its key (`t`) it stays as it is. That is Puppeteer's US layout.
+        let by_code = def.key != key && def.code == key;
+        let shifted = (by_code && modifiers & 8 != 0 && def.key.len() == 1 && def.key.chars().all(|c| c.is_ascii_lowercase()))
+            .then(|| def.key.to_ascii_uppercase());
+        let key = shifted.as_deref().unwrap_or(def.key);
+        let mut p = json!({"key": key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers, "location": location, "isKeypad": location == 3});
+        if down {
+            // Text only without Control/Alt/Meta held, as a keyboard types.
+            let text = shifted
+                .as_deref()
+                .or(def.text)
+                .or(if def.key.chars().count() == 1 { Some(def.key) } else { None })
+                .filter(|_| modifiers & !8 == 0);
+            match text {
+                Some(t) => {
+                    p["type"] = json!("keyDown");
+                    p["text"] = json!(t);
+                    p["unmodifiedText"] = json!(t);
+                }
+                None => p["type"] = json!("rawKeyDown"),
+            }
+            // Headless Chromium maps no shortcut to an editing command by itself.
+            if def.key == "a" && modifiers & 2 != 0 {
+                p["commands"] = json!(["selectAll"]);
+            }
+        } else {
+            p["type"] = json!("keyUp");
         }
-        if def.key == "a" && modifiers & 2 != 0 {
-            down["commands"] = json!(["selectAll"]);
-        }
-        self.cdp.raw(Some(session), "Input.dispatchKeyEvent", down).await?;
-        self.cdp
-            .raw(
-                Some(session),
-                "Input.dispatchKeyEvent",
-                json!({"type": "keyUp", "key": def.key, "code": def.code, "windowsVirtualKeyCode": def.key_code, "modifiers": modifiers}),
-            )
-            .await?;
-        Ok(())
+        self.cdp.raw(Some(session), "Input.dispatchKeyEvent", p).await?;
+        Ok(bit)
+    }
+}
+
+/// A press as a person makes it: which button, how many clicks, each held how long, with
+/// which modifiers (Input's bits: Alt 1, Control 2, Meta 4, Shift 8).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Press<'a> {
+    pub button: &'a str,
+    pub count: i64,
+    pub hold: Duration,
+    pub modifiers: i64,
+}
+
+impl Press<'_> {
+    /// One plain left click.
+    pub const LEFT: Press<'static> = Press { button: "left", count: 1, hold: Duration::ZERO, modifiers: 0 };
+}
+
+/// One mouse event as `Input.dispatchMouseEvent` takes it.
+struct Mouse<'a> {
+    kind: &'a str,
+    x: f64,
+    y: f64,
+    button: &'a str,
+    buttons: i64,
+    clicks: i64,
+    modifiers: i64,
+}
+
+/// Mouse buttons as the Input domain names them, with their `buttons` bit.
+fn button_bit(button: &str) -> i64 {
+    match button {
+        "left" => 1,
+        "right" => 2,
+        "middle" => 4,
+        "back" => 8,
+        "forward" => 16,
+        _ => 0,
     }
 }
