@@ -6,6 +6,9 @@
 //! the time to build the page state (cold: first call on a new document, which creates
 //! errand's isolated world; warm: the median of the next calls), its size in characters
 //! and o200k tokens, and the share of the page's visible interactive elements it lists.
+//!
+//! Layout: one module per benchmark (`page_state`, `step`, `guard`, `extract`), and
+//! `stats` for the medians and percentiles they print.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -34,6 +34,7 @@ mod driver;
 pub mod extract;
 mod gate;
 pub mod guard;
+mod js;
 pub mod launch;
 pub mod proxy;
 pub mod secrets;
@@ -218,7 +219,7 @@ impl std::fmt::Debug for Browser {
     }
 }
 
-pub(crate) const WALKER: &str = include_str!("js/walker.js");
+pub(crate) use js::WALKER;
 
 impl Browser {
     /// Convenience: launch a local headless Chromium with default options.
@@ -392,12 +393,11 @@ impl Browser {
     /// Run `expr` in errand's isolated world of `frame`, creating the world (and installing
     /// the walker) when the frame has a new document. Returns the value by value.
     pub(crate) async fn eval_in_frame(&self, frame: &str, expr: &str) -> Result<Value> {
-        let mut install = false;
-        for attempt in 0..3 {
+        // Page code the expression needs and the world lacks, sent with it.
+        let mut install: Vec<&str> = vec![];
+        for attempt in 0..4 {
             let (session, world) = self.world(frame).await?;
-            // The walker is normally there already (installed at document start); a
-            // document that predates errand gets it on first use.
-            let expression = if install { format!("{WALKER}\n;{expr}") } else { expr.to_string() };
+            let expression = if install.is_empty() { expr.to_string() } else { format!("{}\n;{expr}", install.join("\n;")) };
             let r = self
                 .cdp
                 .raw(
@@ -410,8 +410,11 @@ impl Browser {
                 Ok(v) => {
                     if let Some(ex) = v.get("exceptionDetails") {
                         let msg = ex["exception"]["description"].as_str().or(ex["text"].as_str()).unwrap_or("script error");
-                        if msg.contains("__errand is not defined") && !install {
-                            install = true;
+                        // The walker is normally there already (installed at document
+                        // start); a document that predates errand gets it on first use,
+                        // and a Recorder flow's code the first time a flow calls it.
+                        if let Some(code) = js::missing(msg).filter(|c| !install.contains(c)) {
+                            install.push(code);
                             continue;
                         }
                         return Err(BrowserError::Action(format!("in-page script failed: {}", msg.lines().next().unwrap_or(msg))));

@@ -18,8 +18,6 @@ use serde_json::{json, Value};
 use crate::actions::Press;
 use crate::{Browser, BrowserError, Result};
 
-const FLOW_JS: &str = include_str!("js/flow.js");
-
 /// How often a wait looks again (the reference polls every 100 ms too).
 const POLL: Duration = Duration::from_millis(50);
 
@@ -222,10 +220,10 @@ impl Flow<'_> {
         self.b.st().frames.get(frame).map(|f| f.session.clone()).ok_or_else(|| BrowserError::Action(format!("frame {frame} is gone")))
     }
 
-    /// Call `__errandFlow.<call>` in the frame (installing it first if needed).
+    /// Call `__errandFlow.<call>` in the frame (its code is sent along the first time a
+    /// document needs it).
     async fn eval(&self, frame: &str, call: &str) -> Result<Value> {
-        let expr = format!("{FLOW_JS}\n;__errandFlow.{call}");
-        self.b.eval_in_frame(frame, &expr).await
+        self.b.eval_in_frame(frame, &format!("__errandFlow.{call}")).await
     }
 
     /// Every element one selector (its parts chained through shadow roots) finds, as the

@@ -15,6 +15,10 @@
 //! Screenshots and extracts are hashed in the records that name them.
 //!
 //! The review report and replay (issue 9) build on this format.
+//!
+//! Layout: this file holds the records, the writer and [`read`]; `key` the signing key,
+//! `secrets` the redaction of secret values, `verify` the checks of a whole recording,
+//! and [`flow`] Chrome Recorder flows (read, checked, exported).
 
 pub mod flow;
 mod key;

@@ -7,13 +7,11 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::actions::ElementTarget;
+use crate::js::{EXTRACT, RENDERED, TABLE};
 use crate::{Browser, BrowserError, Change, Result, Tab};
 
-const EXTRACT: &str = include_str!("../js/extract.js");
-const RENDERED: &str = include_str!("../js/rendered.js");
 /// Below this many characters of text, `extract_urls` also reads the page without scripts.
 const SHORT_ARTICLE: usize = 500;
-const TABLE: &str = include_str!("../js/table.js");
 
 impl Browser {
     /// Capture the active tab. `format` is `png` or `jpeg` (with `quality`).

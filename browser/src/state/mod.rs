@@ -14,8 +14,9 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::js::Snapshot;
 use crate::{Browser, BrowserError, Change, Result};
 
 mod render;
@@ -128,7 +129,7 @@ struct FrameWalk {
     url: String,
     generation: u64,
     offset: Option<(f64, f64)>,
-    data: Option<Value>,
+    data: Option<Snapshot>,
 }
 
 impl Browser {
@@ -149,7 +150,7 @@ impl Browser {
                 let t = std::time::Instant::now();
                 let r = self.eval_in_frame(id, call).await;
                 tracing::trace!(target: "errand::state", "walk {url:?} {:?} ok={}", t.elapsed(), r.is_ok());
-                r.ok().and_then(|v| v.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()))
+                r.ok().and_then(|v| v.as_str().and_then(|s| serde_json::from_str::<Snapshot>(s).ok()))
             }
         });
         let t0 = std::time::Instant::now();
@@ -160,7 +161,7 @@ impl Browser {
         let mut needed: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let parent_of: HashMap<&str, Option<&str>> = frames.iter().map(|(id, p, _)| (id.as_str(), p.as_deref())).collect();
         for ((id, _, _), data) in frames.iter().zip(&datas) {
-            let shows = data.as_ref().and_then(|d| d["els"].as_array()).is_some_and(|a| a.iter().any(|e| e[1] != "iframe"));
+            let shows = data.as_ref().is_some_and(|d| d.rows().any(|r| r.role != "iframe"));
             if shows {
                 let mut cur = Some(id.as_str());
                 while let Some(c) = cur {
@@ -235,20 +236,20 @@ impl Browser {
             .ok_or_else(|| BrowserError::Action("the page did not answer (it may still be loading); try wait".into()))?;
         let main_origin = origin(&walked[0].url);
         let mut ps = PageState {
-            url: main["url"].as_str().unwrap_or_default().into(),
-            title: main["title"].as_str().unwrap_or_default().into(),
+            url: main.url.unwrap_or_default(),
+            title: main.title,
             tabs: self.tabs_fresh().await,
-            scroll: four(&main["scroll"]),
-            viewport: (main["vp"][0].as_i64().unwrap_or(0), main["vp"][1].as_i64().unwrap_or(0)),
+            scroll: (main.scroll[0] as i64, main.scroll[1] as i64, main.scroll[2] as i64, main.scroll[3] as i64),
+            viewport: (main.vp[0] as i64, main.vp[1] as i64),
             elements: vec![],
             frames: vec![],
-            text: main["text"].as_str().unwrap_or_default().into(),
-            text_more: main["more"].as_u64().unwrap_or(0) as usize,
+            text: main.text,
+            text_more: main.more,
             flags: vec![],
             dialogs: vec![],
             blocked: vec![],
             max_elements: opts.max_elements,
-            ready: main["ready"].as_str().unwrap_or_default().into(),
+            ready: main.ready,
             problem: None,
             status: 0,
         };
@@ -263,27 +264,21 @@ impl Browser {
                 FrameSummary { url: ps.url.clone(), title: ps.title.clone(), cross_origin: false }
             } else {
                 FrameSummary {
-                    url: data["url"].as_str().unwrap_or(&w.url).into(),
-                    title: data["title"].as_str().unwrap_or_default().into(),
+                    url: data.url.clone().unwrap_or_else(|| w.url.clone()),
+                    title: data.title.clone(),
                     cross_origin: origin(&w.url) != main_origin,
                 }
             };
             ps.frames.push(summary);
             let fi = ps.frames.len() - 1;
-            if let Some(fl) = data["flags"].as_array() {
-                ps.flags.extend(fl.iter().filter_map(|v| v.as_str().map(str::to_string)));
-            }
-            for e in data["els"].as_array().into_iter().flatten() {
-                let Some(a) = e.as_array() else { continue };
-                let role = a.get(1).and_then(|v| v.as_str()).unwrap_or_default();
-                if role == "iframe" {
+            ps.flags.extend(data.flags.iter().cloned());
+            for row in data.rows() {
+                if row.role == "iframe" {
                     continue; // frames are shown through their own elements
                 }
-                let local = a.first().and_then(|v| v.as_i64()).unwrap_or(0);
-                let r = refs.mint(RefKey { frame: w.frame.clone(), generation: w.generation, local });
-                let num = |i: usize| a.get(i).and_then(|v| v.as_f64()).unwrap_or(0.0);
-                let (x, y) = (ox + num(5) + num(7) / 2.0, oy + num(6) + num(8) / 2.0);
-                let mut where_ = a.get(4).and_then(|v| v.as_i64()).unwrap_or(0) as i8;
+                let r = refs.mint(RefKey { frame: w.frame.clone(), generation: w.generation, local: row.id });
+                let (x, y) = (ox + row.left + row.width / 2.0, oy + row.top + row.height / 2.0);
+                let mut where_ = row.where_;
                 if fi != 0 {
                     where_ = if y < 0.0 {
                         -1
@@ -297,13 +292,13 @@ impl Browser {
                 }
                 ps.elements.push(Element {
                     ref_: format!("e{r}"),
-                    role: role.into(),
-                    name: a.get(2).and_then(|v| v.as_str()).unwrap_or_default().into(),
-                    state: a.get(3).and_then(|v| v.as_str()).unwrap_or_default().into(),
+                    role: row.role,
+                    name: row.name,
+                    state: row.state,
                     where_,
                     x,
                     y,
-                    href: a.get(9).and_then(|v| v.as_str()).map(str::to_string),
+                    href: row.href,
                     frame: fi,
                 });
             }
@@ -386,11 +381,6 @@ fn order_frames(walked: Vec<FrameWalk>) -> Vec<FrameWalk> {
     }
     visit(None, &mut rest, &mut out);
     out
-}
-
-fn four(v: &Value) -> (i64, i64, i64, i64) {
-    let g = |i: usize| v[i].as_i64().unwrap_or(0);
-    (g(0), g(1), g(2), g(3))
 }
 
 fn origin(u: &str) -> String {

@@ -15,6 +15,9 @@ use serde_json::Value;
 
 use crate::{consent, gate, proxy, Change};
 
+mod events;
+use events::{Attached, Binding, Dialog, Download, Event, FrameInfo, Ids, InfoChanged, Navigated, Received, Sent};
+
 #[derive(Debug, Clone)]
 pub(crate) struct Tab {
     pub target_id: String,
@@ -269,14 +272,18 @@ impl State {
     /// Apply one DevTools event (`method`, `p`, from session `sess`) and say what the
     /// driver must do about it.
     pub(crate) fn apply(&mut self, method: &str, p: &Value, sess: &str, t: &Tracking) -> Vec<Effect> {
+        self.apply_event(Event::parse(method, p), sess, t)
+    }
+
+    /// [`State::apply`] for an event already read.
+    pub(crate) fn apply_event(&mut self, event: Event, sess: &str, t: &Tracking) -> Vec<Effect> {
         let mut fx = vec![];
-        match method {
-            "Target.attachedToTarget" => {
-                let session = p["sessionId"].as_str().unwrap_or_default().to_string();
-                let info = &p["targetInfo"];
-                let target = info["targetId"].as_str().unwrap_or_default().to_string();
-                let kind = info["type"].as_str().unwrap_or_default().to_string();
-                let ours = match (&self.context, info["browserContextId"].as_str()) {
+        let failed = matches!(event, Event::LoadingFailed(_));
+        match event {
+            Event::Attached(Attached { session_id: session, target_info: info }) => {
+                let target = info.target_id.clone();
+                let kind = info.kind.clone();
+                let ours = match (&self.context, info.browser_context_id.as_deref()) {
                     (Some(c), Some(t)) => c == t,
                     (Some(_), None) => false,
                     (None, _) => true,
@@ -288,14 +295,14 @@ impl State {
                         fx.push(Effect::LeaveAlone { session });
                         return fx;
                     }
-                    let url = info["url"].as_str().unwrap_or_default().to_string();
+                    let url = info.url.clone();
                     let idx = match self.tabs.iter().position(|t| t.target_id == target) {
                         Some(i) => {
                             self.tabs[i].session = Some(session.clone());
                             i
                         }
                         None => {
-                            let title = info["title"].as_str().unwrap_or_default().into();
+                            let title = info.title.clone();
                             self.tabs.push(Tab { target_id: target.clone(), session: Some(session.clone()), url: url.clone(), title });
                             self.tabs.len() - 1
                         }
@@ -320,61 +327,51 @@ impl State {
                 }
                 fx.push(Effect::SetUp { session, kind, tab });
             }
-            "Target.detachedFromTarget" => {
-                if let Some(session) = p["sessionId"].as_str() {
-                    self.sessions.remove(session);
-                    self.ready.remove(session);
-                    self.inflight.retain(|(k, _), _| k != session);
-                    self.requests.retain(|(k, _), _| k != session);
-                    for t in self.tabs.iter_mut() {
-                        if t.session.as_deref() == Some(session) {
-                            t.session = None;
-                        }
+            Event::Detached(Ids { session_id: Some(session), .. }) => {
+                let session = session.as_str();
+                self.sessions.remove(session);
+                self.ready.remove(session);
+                self.inflight.retain(|(k, _), _| k != session);
+                self.requests.retain(|(k, _), _| k != session);
+                for t in self.tabs.iter_mut() {
+                    if t.session.as_deref() == Some(session) {
+                        t.session = None;
                     }
                 }
             }
-            "Target.targetInfoChanged" | "Target.targetCreated" => {
-                let info = &p["targetInfo"];
-                if info["type"] == "page" {
-                    if let Some(t) = self.tabs.iter_mut().find(|t| Some(t.target_id.as_str()) == info["targetId"].as_str()) {
-                        let url = info["url"].as_str().unwrap_or_default();
-                        let title = info["title"].as_str().unwrap_or_default();
-                        // While a page loads Chromium titles it with its address; that
-                        // must not replace the title the page itself gave.
-                        if !(url == t.url && !t.title.is_empty() && title_is_address(title, url)) {
-                            t.title = title.into();
-                        }
-                        t.url = url.into();
+            Event::InfoChanged(InfoChanged { target_info: info }) if info.kind == "page" => {
+                if let Some(t) = self.tabs.iter_mut().find(|t| t.target_id == info.target_id) {
+                    let url = info.url.as_str();
+                    let title = info.title.as_str();
+                    // While a page loads Chromium titles it with its address; that
+                    // must not replace the title the page itself gave.
+                    if !(url == t.url && !t.title.is_empty() && title_is_address(title, url)) {
+                        t.title = title.into();
+                    }
+                    t.url = url.into();
+                }
+            }
+            Event::Destroyed(Ids { target_id: Some(id), .. }) => {
+                let id = id.as_str();
+                if let Some(i) = self.tabs.iter().position(|t| t.target_id == id) {
+                    let t = self.tabs.remove(i);
+                    self.changes.push(Change::TabClosed { url: t.url });
+                    self.frames.retain(|_, f| f.tab != id);
+                    if self.active >= i && self.active > 0 {
+                        self.active -= 1;
                     }
                 }
             }
-            "Target.targetDestroyed" => {
-                if let Some(id) = p["targetId"].as_str() {
-                    if let Some(i) = self.tabs.iter().position(|t| t.target_id == id) {
-                        let t = self.tabs.remove(i);
-                        self.changes.push(Change::TabClosed { url: t.url });
-                        self.frames.retain(|_, f| f.tab != id);
-                        if self.active >= i && self.active > 0 {
-                            self.active -= 1;
-                        }
-                    }
-                }
-            }
-            "Target.targetCrashed" | "Inspector.targetCrashed" => {
-                let detail = format!("a page crashed ({})", p["status"].as_str().unwrap_or("renderer crash"));
+            Event::Crashed(Ids { status, .. }) => {
+                let detail = format!("a page crashed ({})", status.as_deref().unwrap_or("renderer crash"));
                 self.changes.push(Change::Crashed { detail });
             }
-            "Page.frameAttached" => {
-                let id = p["frameId"].as_str().unwrap_or_default().to_string();
-                let parent = p["parentFrameId"].as_str().map(str::to_string);
+            Event::FrameAttached(Ids { frame_id, parent_frame_id: parent, .. }) => {
+                let id = frame_id.unwrap_or_default();
                 let tab = parent.as_ref().and_then(|pp| self.frames.get(pp)).map(|f| f.tab.clone()).unwrap_or_default();
                 self.frame_entry(&id, parent, sess, "", &tab);
             }
-            "Page.frameNavigated" => {
-                let f = &p["frame"];
-                let id = f["id"].as_str().unwrap_or_default().to_string();
-                let url = f["url"].as_str().unwrap_or_default().to_string();
-                let parent = f["parentId"].as_str().map(str::to_string);
+            Event::FrameNavigated(Navigated { frame: FrameInfo { id, url, parent_id: parent } }) => {
                 let tab = match &parent {
                     Some(pp) => self.frames.get(pp).map(|f| f.tab.clone()).unwrap_or_default(),
                     None => self.sessions.get(sess).map(|(t, _)| t.clone()).unwrap_or_default(),
@@ -402,24 +399,23 @@ impl State {
                     t.url = url;
                 }
             }
-            "Page.navigatedWithinDocument" => {
-                if let (Some(id), Some(url)) = (p["frameId"].as_str(), p["url"].as_str()) {
-                    if let Some(f) = self.frames.get_mut(id) {
-                        f.url = url.to_string();
-                        f.navs += 1;
-                    }
-                    if let Some(t) = self.tabs.iter_mut().find(|t| t.target_id == id) {
-                        t.url = url.to_string();
-                    }
+            Event::WithinDocument(Ids { frame_id: Some(id), url: Some(url), .. }) => {
+                let (id, url) = (id.as_str(), url.as_str());
+                if let Some(f) = self.frames.get_mut(id) {
+                    f.url = url.to_string();
+                    f.navs += 1;
+                }
+                if let Some(t) = self.tabs.iter_mut().find(|t| t.target_id == id) {
+                    t.url = url.to_string();
                 }
             }
-            "Page.frameRequestedNavigation" | "Page.frameStartedNavigating" => {
-                tracing::debug!(target: "errand::consent", "{method} frame {} session {sess}", p["frameId"]);
-                if let Some(id) = p["frameId"].as_str() {
-                    self.navigating.insert(id.to_string(), Instant::now());
+            Event::Navigating(Ids { frame_id, .. }) => {
+                tracing::debug!(target: "errand::consent", "navigation requested: frame {frame_id:?} session {sess}");
+                if let Some(id) = frame_id {
+                    self.navigating.insert(id, Instant::now());
                 }
             }
-            "Page.domContentEventFired" => {
+            Event::DomContentLoaded => {
                 tracing::debug!(target: "errand::settle", "domContentEventFired in session {sess} (target {:?})", self.sessions.get(sess).map(|x| x.0.clone()));
                 // The document is parsed and its scripts have run (and started their
                 // requests): from here on, settling is about the network and the DOM.
@@ -427,74 +423,61 @@ impl State {
                     self.navigating.remove(&t);
                 }
             }
-            "Page.frameStoppedLoading" => {
-                tracing::debug!(target: "errand::settle", "frameStoppedLoading {} in session {sess}", p["frameId"]);
-                if let Some(id) = p["frameId"].as_str() {
-                    self.navigating.remove(id);
+            Event::StoppedLoading(Ids { frame_id, .. }) => {
+                tracing::debug!(target: "errand::settle", "frameStoppedLoading {frame_id:?} in session {sess}");
+                if let Some(id) = frame_id {
+                    self.navigating.remove(&id);
                 }
             }
             // A swap moves the frame to another process; it lives on in the new session.
-            "Page.frameDetached" if p["reason"] != "swap" => {
-                if let Some(id) = p["frameId"].as_str() {
-                    self.remove_frame(id);
+            Event::FrameDetached(Ids { frame_id: Some(id), reason, .. }) if reason.as_deref() != Some("swap") => {
+                self.remove_frame(&id);
+            }
+            Event::RequestSent(sent) => self.request_sent(&sent, sess),
+            Event::ResponseReceived(Received { kind, frame_id, response: r }) => {
+                // The proxy marks its refusals.
+                let refused = r.status == 403 && r.header(proxy::BLOCKED_HEADER).is_some();
+                if let (true, Some(frame)) = (kind == "Document", frame_id) {
+                    let net_error = r.header(proxy::UNREACHABLE_HEADER).map(str::to_string);
+                    let status_text = Some(r.status_text.clone()).filter(|t| !t.is_empty()).unwrap_or_else(|| reason_phrase(r.status));
+                    self.documents.insert(frame, DocStatus { status: r.status, status_text, net_error, blocked: refused });
+                }
+                if refused {
+                    // Name the resource and target behind the refusal.
+                    fx.push(Effect::Attribute { url: r.url, resource: kind, source: self.source_of(sess) });
                 }
             }
-            "Network.requestWillBeSent" => self.request_sent(p, sess),
-            "Network.responseReceived" => {
-                let r = &p["response"];
-                if p["type"] == "Document" {
-                    if let Some(frame) = p["frameId"].as_str() {
-                        let header = r["headers"]
-                            .as_object()
-                            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(proxy::UNREACHABLE_HEADER)))
-                            .and_then(|(_, v)| v.as_str());
-                        let status = r["status"].as_u64().unwrap_or(0) as u16;
-                        let status_text =
-                            r["statusText"].as_str().filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| reason_phrase(status));
-                        let blocked = status == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null();
-                        self.documents
-                            .insert(frame.to_string(), DocStatus { status, status_text, net_error: header.map(str::to_string), blocked });
-                    }
+            Event::LoadingFinished(Ids { request_id: Some(id), .. }) | Event::LoadingFailed(Ids { request_id: Some(id), .. }) => {
+                let id = id.as_str();
+                // An out-of-process frame's document request starts in the parent's
+                // session and finishes in the frame's own: request ids are unique, so
+                // the one started elsewhere ends here too (else it would hold settling
+                // for 2 s on every page with a cross-site frame).
+                let before = self.inflight.len();
+                self.inflight.retain(|(_, r), _| r != id);
+                if self.inflight.len() < before {
+                    self.last_net = Some(Instant::now());
                 }
-                // The proxy marks its refusals; name the resource and target behind it.
-                if r["status"] == 403 && !r["headers"][proxy::BLOCKED_HEADER].is_null() {
-                    let url = r["url"].as_str().unwrap_or_default().to_string();
-                    let resource = p["type"].as_str().unwrap_or_default().to_string();
-                    fx.push(Effect::Attribute { url, resource, source: self.source_of(sess) });
+                let key = (sess.to_string(), id.to_string());
+                let req = self.requests.remove(&key).or_else(|| {
+                    let other = self.requests.keys().find(|(_, r)| r == id).cloned();
+                    other.and_then(|k| self.requests.remove(&k))
+                });
+                // A request the proxy refused may fail here rather than show its 403
+                // (CORS, or an https/wss one refused at CONNECT, a tunnel error).
+                if let Some((url, resource)) = req.filter(|_| failed) {
+                    fx.push(Effect::Failed { url, resource, source: self.source_of(sess) });
                 }
             }
-            "Network.loadingFinished" | "Network.loadingFailed" => {
-                if let Some(id) = p["requestId"].as_str() {
-                    // An out-of-process frame's document request starts in the parent's
-                    // session and finishes in the frame's own: request ids are unique, so
-                    // the one started elsewhere ends here too (else it would hold settling
-                    // for 2 s on every page with a cross-site frame).
-                    let before = self.inflight.len();
-                    self.inflight.retain(|(_, r), _| r != id);
-                    if self.inflight.len() < before {
-                        self.last_net = Some(Instant::now());
-                    }
-                    let key = (sess.to_string(), id.to_string());
-                    let req = self.requests.remove(&key).or_else(|| {
-                        let other = self.requests.keys().find(|(_, r)| r == id).cloned();
-                        other.and_then(|k| self.requests.remove(&k))
-                    });
-                    // A request the proxy refused may fail here rather than show its 403
-                    // (CORS, or an https/wss one refused at CONNECT, a tunnel error).
-                    if let Some((url, resource)) = req.filter(|_| method == "Network.loadingFailed") {
-                        fx.push(Effect::Failed { url, resource, source: self.source_of(sess) });
-                    }
-                }
-            }
-            "Runtime.bindingCalled" if p["name"] == "__errandSubmitted" => {
+            Event::BindingCalled(Binding { name, payload }) if name == "__errandSubmitted" => {
                 tracing::debug!(target: "errand::consent", "form submitted in session {sess}");
-                if let Ok(v) = serde_json::from_str::<Value>(p["payload"].as_str().unwrap_or_default()) {
+                if let Ok(v) = serde_json::from_str::<Value>(&payload) {
                     self.submitted.insert(sess.to_string(), (Instant::now(), v));
                 }
             }
-            "Page.javascriptDialogOpening" => {
-                let kind = p["type"].as_str().unwrap_or("alert").to_string();
-                let message = p["message"].as_str().unwrap_or_default().chars().take(300).collect::<String>();
+            Event::DialogOpening(Dialog { kind, message }) => {
+                let kind = if kind.is_empty() { "alert".to_string() } else { kind };
+                let message = message.chars().take(300).collect::<String>();
                 // Never leave a dialog open: it would freeze the page and every call into it.
                 let accept = match kind.as_str() {
                     "alert" | "beforeunload" => true,
@@ -507,26 +490,19 @@ impl State {
                 self.recent_dialogs.push(change);
                 fx.push(Effect::AnswerDialog { session: sess.to_string(), accept });
             }
-            "Browser.downloadWillBegin" | "Page.downloadWillBegin" => {
-                let guid = p["guid"].as_str().unwrap_or_default().to_string();
-                let url = p["url"].as_str().unwrap_or_default().to_string();
-                let file = p["suggestedFilename"].as_str().unwrap_or_default().to_string();
+            Event::DownloadBegins(Download { guid, url, suggested_filename: file, .. }) => {
                 self.downloads.insert(guid, (url, file));
             }
-            "Browser.downloadProgress" => {
-                let state = p["state"].as_str().unwrap_or_default();
-                if state == "completed" || state == "canceled" {
-                    let guid = p["guid"].as_str().unwrap_or_default().to_string();
-                    if let Some((url, file)) = self.downloads.remove(&guid) {
-                        match (t.downloads, state) {
-                            (false, _) => self.changes.push(Change::DownloadDenied { url }),
-                            (true, "completed") => fx.push(Effect::NameDownload { guid, url, suggested: file }),
-                            (true, _) => self.changes.push(Change::Download { url, file, state: state.into() }),
-                        }
+            Event::DownloadProgress(Download { guid, state, .. }) if state == "completed" || state == "canceled" => {
+                if let Some((url, file)) = self.downloads.remove(&guid) {
+                    match (t.downloads, state.as_str()) {
+                        (false, _) => self.changes.push(Change::DownloadDenied { url }),
+                        (true, "completed") => fx.push(Effect::NameDownload { guid, url, suggested: file }),
+                        (true, _) => self.changes.push(Change::Download { url, file, state }),
                     }
                 }
             }
-            "errand.closed" => {
+            Event::ConnectionClosed => {
                 self.gone.get_or_insert_with(|| "Chromium exited or crashed (the DevTools connection closed)".into());
                 self.changes.push(Change::Crashed { detail: "the browser exited or crashed".into() });
             }
@@ -535,25 +511,25 @@ impl State {
         fx
     }
 
-    fn request_sent(&mut self, p: &Value, sess: &str) {
-        let ty = p["type"].as_str().unwrap_or_default();
+    fn request_sent(&mut self, p: &Sent, sess: &str) {
+        let ty = p.kind.as_str();
         if ty != "EventSource" && ty != "WebSocket" {
-            if let Some(id) = p["requestId"].as_str() {
+            if let Some(id) = &p.request_id {
                 self.inflight.insert((sess.to_string(), id.to_string()), Instant::now());
                 self.last_net = Some(Instant::now());
             }
         }
-        if let (Some(id), Some(url)) = (p["requestId"].as_str(), p["request"]["url"].as_str()) {
+        if let (Some(id), Some(url)) = (&p.request_id, &p.request.url) {
             self.requests.insert((sess.to_string(), id.to_string()), (url.to_string(), ty.to_string()));
-            let method = p["request"]["method"].as_str().unwrap_or("GET");
-            if consent::is_state_changing(method) && p["redirectResponse"].is_null() {
+            let method = p.request.method.as_deref().unwrap_or("GET");
+            if consent::is_state_changing(method) && p.redirect_response.is_none() {
                 // Who sent it, for the proxy's consent gate.
                 self.writes.push(gate::Write {
                     at: Instant::now(),
                     method: method.to_string(),
                     url: url.to_string(),
                     session: sess.to_string(),
-                    frame: p["frameId"].as_str().unwrap_or_default().to_string(),
+                    frame: p.frame_id.clone().unwrap_or_default(),
                     resource: ty.to_string(),
                     claimed: false,
                 });
@@ -561,7 +537,7 @@ impl State {
         }
         if ty == "Document" {
             // A new document is on its way: the old one's status no longer holds.
-            if let Some(frame) = p["frameId"].as_str() {
+            if let Some(frame) = &p.frame_id {
                 self.documents.remove(frame);
             }
         }

@@ -1,0 +1,121 @@
+//! The code errand puts in pages, and the typed shape of what it answers.
+//!
+//! Why it exists: the JavaScript and the Rust that reads its answers must agree on every
+//! field; here each answer is a struct, read with tolerant defaults, so a field is named
+//! once on each side and a missing one is a default rather than a panic or a silent 0
+//! scattered over the callers.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The walker: installed in errand's isolated world of every document (at document start,
+/// and again on first use in a document that predates it). Numbers elements, builds the
+/// snapshot, resolves and prepares targets, watches the DOM for settling.
+pub(crate) const WALKER: &str = include_str!("walker.js");
+/// Main-content extraction in the page (when the article extractor finds none).
+pub(crate) const EXTRACT: &str = include_str!("extract.js");
+/// The rendered page's HTML, without what a reader cannot see.
+pub(crate) const RENDERED: &str = include_str!("rendered.js");
+/// A table as rows of cell texts.
+pub(crate) const TABLE: &str = include_str!("table.js");
+/// What a Recorder flow calls in its pages.
+pub(crate) const FLOW: &str = include_str!("flow.js");
+
+/// The page code an in-page error says is missing from the world (`__errand is not
+/// defined`), to send along with the next try.
+pub(crate) fn missing(error: &str) -> Option<&'static str> {
+    if error.contains("__errand is not defined") {
+        Some(WALKER)
+    } else if error.contains("__errandFlow is not defined") {
+        Some(FLOW)
+    } else {
+        None
+    }
+}
+
+/// `__errand.snapshot()`'s answer for one frame.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Snapshot {
+    pub url: Option<String>,
+    pub title: String,
+    /// scrollX, scrollY, scroll width, scroll height.
+    pub scroll: [f64; 4],
+    /// Viewport width and height.
+    pub vp: [f64; 2],
+    /// The elements listed, one row each (see [`Row`]).
+    els: Vec<Value>,
+    pub text: String,
+    /// Characters of text left out.
+    pub more: usize,
+    /// Text that reads like instructions to an agent.
+    pub flags: Vec<String>,
+    pub ready: String,
+}
+
+impl Snapshot {
+    /// The element rows, each read by the names of its columns; a row that does not read
+    /// is left out.
+    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+        self.els.iter().filter_map(|v| match RowWire::deserialize(v) {
+            Ok(w) => Some(Row::from(w)),
+            Err(e) => {
+                tracing::debug!(target: "errand::state", "an element row did not read: {e}");
+                None
+            }
+        })
+    }
+}
+
+/// One element of a snapshot. The walker sends it as an array, `[id, role, name, state,
+/// where, left, top, width, height, href?]`, which keeps a walk of thousands of elements
+/// small; this is where the columns get their names.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Row {
+    /// The walker's number for the element in its frame.
+    pub id: i64,
+    pub role: String,
+    pub name: String,
+    pub state: String,
+    /// In view (0), above (-1), below (1) or beside it (2).
+    pub where_: i8,
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+    /// A link's href.
+    pub href: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RowWire(i64, String, String, String, i8, f64, f64, f64, f64, #[serde(default)] Option<String>);
+
+impl From<RowWire> for Row {
+    fn from(RowWire(id, role, name, state, where_, left, top, width, height, href): RowWire) -> Row {
+        Row { id, role, name, state, where_, left, top, width, height, href }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn snapshot_rows_read_by_name_with_and_without_an_href() {
+        let s: Snapshot = serde_json::from_value(json!({
+            "title": "T", "scroll": [0, 10, 1280, 4000], "vp": [1280, 720], "ready": "complete",
+            "els": [[3, "link", "Docs", "", 0, 10, 20, 30, 8, "/docs"], [4, "button", "Go", "disabled", 1, 0, 900, 40, 20],
+                    ["not a row"]],
+        }))
+        .unwrap();
+        let rows: Vec<Row> = s.rows().collect();
+        assert_eq!(rows.len(), 2, "a row that does not read is left out");
+        assert_eq!((rows[0].id, rows[0].role.as_str(), rows[0].href.as_deref()), (3, "link", Some("/docs")));
+        assert_eq!((rows[1].state.as_str(), rows[1].where_, rows[1].top, rows[1].href.clone()), ("disabled", 1, 900.0, None));
+        assert_eq!(s.scroll[3], 4000.0);
+        // Anything missing is a default.
+        let empty: Snapshot = serde_json::from_value(json!({})).unwrap();
+        assert_eq!((empty.rows().count(), empty.ready.as_str()), (0, ""));
+    }
+}
