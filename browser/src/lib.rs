@@ -163,7 +163,7 @@ impl Default for Options {
             call_timeout: Duration::from_secs(10),
             launch_timeout: Duration::from_secs(20),
             settle_timeout: Duration::from_secs(5),
-            quiet: Duration::from_millis(50),
+            quiet: Duration::from_millis(100),
             download_dir: None,
             accept_confirms: false,
             viewport: Some((1280, 720)),

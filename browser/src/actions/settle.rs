@@ -8,8 +8,9 @@
 //! What "quiet" means: nothing under way that DevTools shows (a navigation, a request in
 //! flight, one waiting for consent: the tracker's [`State::network_quiet`]), the page
 //! rendered twice since we last looked (so what an action set off in its handlers, in
-//! the next animation frame or in an IntersectionObserver has run and shows), and no
-//! change to the DOM for the quiet window ([`crate::Options::quiet`]). A page that is
+//! the next animation frame or in an IntersectionObserver has run and shows), at least
+//! half the quiet window since the action (for what it sets off on a short timer), and
+//! no change to the DOM for the quiet window ([`crate::Options::quiet`]). A page that is
 //! still busy when the settle timeout comes is reported as such, not waited on forever.
 //!
 //! [`State::network_quiet`]: crate::tracker::State::network_quiet
@@ -46,7 +47,11 @@ impl Browser {
     async fn settle_in(&self, only: Option<&Tab>) -> Result<bool> {
         let scope = if only.is_some() { Scope::Tab } else { Scope::Browser };
         let quiet = self.opts.quiet;
-        let mut deadline = Instant::now() + self.opts.settle_timeout;
+        let start = Instant::now();
+        // What an action sets off on a short timer (a view drawn 30 ms after a click) shows
+        // no sign beforehand: give it half the quiet window.
+        let floor = quiet / 2;
+        let mut deadline = start + self.opts.settle_timeout;
         // When the page last began rendering twice with nothing under way: what happened
         // before that has shown its effects.
         let mut rendered: Option<Instant> = None;
@@ -84,11 +89,12 @@ impl Browser {
                                 Some(r) => Some(r),
                                 None => last.is_none_or(|l| l <= asked).then_some(asked),
                             };
-                            if rendered.is_some() && net >= quiet && dom >= quiet && v[1] != "loading" {
+                            let waited = now.duration_since(start);
+                            if rendered.is_some() && net >= quiet && dom >= quiet && waited >= floor && v[1] != "loading" {
                                 return Ok(true);
                             }
                             // As long as the page still has to stay quiet.
-                            quiet.saturating_sub(net.min(dom)).max(Duration::from_millis(5))
+                            quiet.saturating_sub(net.min(dom)).max(floor.saturating_sub(waited)).max(Duration::from_millis(5))
                         }
                         Err(BrowserError::Crashed(g)) => return Err(BrowserError::Crashed(g)),
                         // The document is being replaced: look again shortly.

@@ -6,7 +6,6 @@
 //! scattered over the callers.
 
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The walker: installed in errand's isolated world of every document (at document start,
 /// and again on first use in a document that predates it). Numbers elements, builds the
@@ -43,8 +42,10 @@ pub(crate) struct Snapshot {
     pub scroll: [f64; 4],
     /// Viewport width and height.
     pub vp: [f64; 2],
-    /// The elements listed, one row each (see [`Row`]).
-    els: Vec<Value>,
+    /// The elements listed, one row each (see [`Row`]); a row that does not read is left
+    /// out.
+    #[serde(rename = "els", deserialize_with = "rows")]
+    pub rows: Vec<Row>,
     pub text: String,
     /// Characters of text left out.
     pub more: usize,
@@ -53,18 +54,27 @@ pub(crate) struct Snapshot {
     pub ready: String,
 }
 
-impl Snapshot {
-    /// The element rows, each read by the names of its columns; a row that does not read
-    /// is left out.
-    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
-        self.els.iter().filter_map(|v| match RowWire::deserialize(v) {
-            Ok(w) => Some(Row::from(w)),
-            Err(e) => {
-                tracing::debug!(target: "errand::state", "an element row did not read: {e}");
-                None
-            }
-        })
+/// Read the element rows, leaving out any that does not read.
+fn rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Row>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Maybe {
+        Row(RowWire),
+        Other(serde::de::IgnoredAny),
     }
+    let all = Vec::<Maybe>::deserialize(d)?;
+    let n = all.len();
+    let rows: Vec<Row> = all
+        .into_iter()
+        .filter_map(|m| match m {
+            Maybe::Row(w) => Some(Row::from(w)),
+            Maybe::Other(_) => None,
+        })
+        .collect();
+    if rows.len() < n {
+        tracing::debug!(target: "errand::state", "{} element rows did not read", n - rows.len());
+    }
+    Ok(rows)
 }
 
 /// One element of a snapshot. The walker sends it as an array, `[id, role, name, state,
@@ -109,13 +119,13 @@ mod tests {
                     ["not a row"]],
         }))
         .unwrap();
-        let rows: Vec<Row> = s.rows().collect();
+        let rows = &s.rows;
         assert_eq!(rows.len(), 2, "a row that does not read is left out");
         assert_eq!((rows[0].id, rows[0].role.as_str(), rows[0].href.as_deref()), (3, "link", Some("/docs")));
         assert_eq!((rows[1].state.as_str(), rows[1].where_, rows[1].top, rows[1].href.clone()), ("disabled", 1, 900.0, None));
         assert_eq!(s.scroll[3], 4000.0);
         // Anything missing is a default.
         let empty: Snapshot = serde_json::from_value(json!({})).unwrap();
-        assert_eq!((empty.rows().count(), empty.ready.as_str()), (0, ""));
+        assert_eq!((empty.rows.len(), empty.ready.as_str()), (0, ""));
     }
 }

@@ -161,7 +161,7 @@ impl Browser {
         let mut needed: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let parent_of: HashMap<&str, Option<&str>> = frames.iter().map(|(id, p, _)| (id.as_str(), p.as_deref())).collect();
         for ((id, _, _), data) in frames.iter().zip(&datas) {
-            let shows = data.as_ref().is_some_and(|d| d.rows().any(|r| r.role != "iframe"));
+            let shows = data.as_ref().is_some_and(|d| d.rows.iter().any(|r| r.role != "iframe"));
             if shows {
                 let mut cur = Some(id.as_str());
                 while let Some(c) = cur {
@@ -272,7 +272,7 @@ impl Browser {
             ps.frames.push(summary);
             let fi = ps.frames.len() - 1;
             ps.flags.extend(data.flags.iter().cloned());
-            for row in data.rows() {
+            for row in data.rows.iter().cloned() {
                 if row.role == "iframe" {
                     continue; // frames are shown through their own elements
                 }
