@@ -9,9 +9,10 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use crate::js::WALKER;
 use crate::{
     consent, gate, proxy, shortcut, tracker, Blocked, BrowserError, Cdp, Change, Effect, Event, Options, Result, SharedConsent, State,
-    Verdict, WALKER,
+    Verdict,
 };
 
 /// Attach to every kind of target (pages, iframes, all workers), paused until set up.

@@ -219,8 +219,6 @@ impl std::fmt::Debug for Browser {
     }
 }
 
-pub(crate) use js::WALKER;
-
 impl Browser {
     /// Convenience: launch a local headless Chromium with default options.
     pub async fn launch_default() -> Result<Browser> {

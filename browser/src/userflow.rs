@@ -423,7 +423,7 @@ impl Flow<'_> {
         let Click { offset, button, count, hold, modifiers } = *c;
         let s = self.page_session(page)?;
         let press = Press { button, count, hold, modifiers };
-        self.b.press_at(&s, &found.frame, press, async |_| self.point(found, offset).await).await
+        self.b.press_at(&s, &found.frame, press, async || self.point(found, offset).await).await
     }
 
     /// Move the mouse over the element's middle.

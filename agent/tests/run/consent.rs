@@ -1,21 +1,11 @@
 //! Consent: nothing state-changing leaves without a person's yes or a rule, whatever
 //! the model asks.
 
-use std::path::PathBuf;
-
 use fixtures::Site;
 use serde_json::{json, Value};
 
 use crate::common::*;
 use crate::runs::run_at_terminal;
-
-fn consent_script(d: &Dirs, site: &Site, steps: Value) -> PathBuf {
-    std::fs::create_dir_all(&d.root).unwrap();
-    let _ = site;
-    let p = d.root.join("consent-script.json");
-    std::fs::write(&p, steps.to_string()).unwrap();
-    p
-}
 
 fn writes(site: &Site) -> Vec<(String, String, String)> {
     site.requests()
@@ -46,14 +36,9 @@ async fn a_hostile_model_cannot_submit_anything_without_a_person() {
         steps.push(json!({"tool": "wait", "args": {"ms": 200}}));
     }
     steps.push(json!({"tool": "done", "args": {"summary": "tried"}}));
-    let script = consent_script(&d, &site, Value::Array(steps));
+    let script = script_model(&d, "consent-script.json", Value::Array(steps));
     let foreign = site.foreign.trim_start_matches("http://").to_string();
-    let r = run(errand(
-        &d,
-        &["Sign in and post things", "--start", &page, "--allow", &foreign, "--model", &format!("script:{}", script.display()), "--json"],
-        &[],
-    ))
-    .await;
+    let r = run(errand(&d, &["Sign in and post things", "--start", &page, "--allow", &foreign, "--model", &script, "--json"], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("no terminal to ask at: form submissions and state-changing requests will be denied"), "{}", r.stderr);
     assert_eq!(writes(&site), vec![], "a state-changing request reached a server");
@@ -77,23 +62,16 @@ async fn approve_sends_once_and_dry_run_lists_what_would_have_been_sent() {
         {"tool": "done", "args": {"summary": "signed in"}}
     ]);
     let d = dirs();
-    let script = consent_script(&d, &site, steps.clone());
-    let r =
-        run(errand(&d, &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display()), "--confirm", "approve"], &[]))
-            .await;
+    let script = script_model(&d, "consent-script.json", steps.clone());
+    let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &script, "--confirm", "approve"], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("warning: --confirm approve"), "{}", r.stderr);
     assert_eq!(writes(&site), vec![("POST".to_string(), "route=native".to_string(), "user=ann&password=hunter2".to_string())]);
 
     site.log.lock().unwrap().clear();
     let d = dirs();
-    let script = consent_script(&d, &site, steps);
-    let r = run(errand(
-        &d,
-        &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display()), "--confirm", "approve", "--dry-run"],
-        &[],
-    ))
-    .await;
+    let script = script_model(&d, "consent-script.json", steps);
+    let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &script, "--confirm", "approve", "--dry-run"], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(writes(&site), vec![]);
     assert!(
@@ -112,16 +90,15 @@ async fn at_a_terminal_a_person_approves_or_declines_a_submission() {
     for (answer, sent) in [("y\n", true), ("n\n", false)] {
         site.log.lock().unwrap().clear();
         let d = dirs();
-        let script = consent_script(
+        let script = script_model(
             &d,
-            &site,
+            "consent-script.json",
             json!([
                 {"tool": "click", "args": {"text": "Sign in"}},
                 {"tool": "done", "args": {"summary": "signed in"}}
             ]),
         );
-        let args: Vec<String> =
-            vec!["Sign in".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+        let args: Vec<String> = vec!["Sign in".into(), "--start".into(), page.clone(), "--model".into(), script.clone()];
         let r = run_at_terminal(&d, &args, answer).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         // The prompt shows the request, the form's purpose and its fields, the password masked.
@@ -161,9 +138,9 @@ async fn a_submit_rule_lets_one_endpoint_through_without_asking() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let script = consent_script(
+    let script = script_model(
         &d,
-        &site,
+        "consent-script.json",
         json!([
             {"tool": "click", "args": {"text": "Sign in"}},
             {"tool": "navigate", "args": {"url": page}},
@@ -171,7 +148,7 @@ async fn a_submit_rule_lets_one_endpoint_through_without_asking() {
             {"tool": "done", "args": {"summary": "ok"}}
         ]),
     );
-    let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &format!("script:{}", script.display())], &[])).await;
+    let r = run(errand(&d, &["Sign in", "--start", &page, "--model", &script], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Both go to /echo (any query), so the rule lets both through; nothing else would.
     let w = writes(&site);
@@ -191,9 +168,8 @@ async fn at_a_terminal_site_approves_the_rest_of_a_site_and_abort_stops_the_run(
     ]);
     // "s": the first request goes, and so does the site's next one, without a question.
     let d = dirs();
-    let script = consent_script(&d, &site, steps.clone());
-    let args: Vec<String> =
-        vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+    let script = script_model(&d, "consent-script.json", steps.clone());
+    let args: Vec<String> = vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), script.clone()];
     let r = run_at_terminal(&d, &args, "s\n").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(writes(&site).len(), 2, "{:?}", writes(&site));
@@ -204,9 +180,8 @@ async fn at_a_terminal_site_approves_the_rest_of_a_site_and_abort_stops_the_run(
     // "a": declined, and the run stops there (exit 1), its recording finalised.
     site.log.lock().unwrap().clear();
     let d = dirs();
-    let script = consent_script(&d, &site, steps);
-    let args: Vec<String> =
-        vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), format!("script:{}", script.display())];
+    let script = script_model(&d, "consent-script.json", steps);
+    let args: Vec<String> = vec!["Clean up".into(), "--start".into(), page.clone(), "--model".into(), script.clone()];
     let r = run_at_terminal(&d, &args, "a\n").await;
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(writes(&site), vec![]);
@@ -220,23 +195,16 @@ async fn an_unanswered_prompt_is_a_no_after_the_timeout() {
     let site = Site::start().await;
     let page = site.url("/consent.html");
     let d = dirs();
-    let script = consent_script(
+    let script = script_model(
         &d,
-        &site,
+        "consent-script.json",
         json!([
             {"tool": "click", "args": {"text": "Sign in"}},
             {"tool": "done", "args": {"summary": "ok"}}
         ]),
     );
-    let args: Vec<String> = vec![
-        "Sign in".into(),
-        "--start".into(),
-        page,
-        "--model".into(),
-        format!("script:{}", script.display()),
-        "--confirm-timeout".into(),
-        "1".into(),
-    ];
+    let args: Vec<String> =
+        vec!["Sign in".into(), "--start".into(), page, "--model".into(), script.clone(), "--confirm-timeout".into(), "1".into()];
     let r = run_at_terminal(&d, &args, "").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("no answer within 1 s: declined"), "{}", r.stderr);

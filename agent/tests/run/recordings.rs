@@ -156,25 +156,12 @@ async fn kill_9_mid_run_leaves_a_readable_recording_and_no_browser() {
     use tokio::io::AsyncBufReadExt;
     let site = Site::start().await;
     let d = dirs();
-    std::fs::create_dir_all(&d.root).unwrap();
-    let script = d.root.join("script.json");
-    std::fs::write(
-        &script,
-        json!([{"tool": "extract"}, {"tool": "wait", "args": {"ms": 10000}}, {"tool": "done", "args": {"summary": "x"}}]).to_string(),
-    )
-    .unwrap();
-    let mut c = errand(
+    let script = script_model(
         &d,
-        &[
-            "Read the otters page",
-            "--start",
-            &site.url("/articles/otters.html"),
-            "--model",
-            &format!("script:{}", script.display()),
-            "--json",
-        ],
-        &[],
+        "script.json",
+        json!([{"tool": "extract"}, {"tool": "wait", "args": {"ms": 10000}}, {"tool": "done", "args": {"summary": "x"}}]),
     );
+    let mut c = errand(&d, &["Read the otters page", "--start", &site.url("/articles/otters.html"), "--model", &script, "--json"], &[]);
     c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).kill_on_drop(true);
     let mut child = c.spawn().unwrap();
     let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();

@@ -151,10 +151,9 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
 async fn no_secret_survives_in_any_file_of_a_recording_or_its_report() {
     let site = Site::start().await;
     let d = dirs();
-    std::fs::create_dir_all(&d.root).unwrap();
-    let script = d.root.join("script.json");
-    std::fs::write(
-        &script,
+    let script = script_model(
+        &d,
+        "script.json",
         json!([
             {"tool": "type", "args": {"selector": "#api", "text": "tok-SECRET-4711"}},
             {"tool": "type", "args": {"selector": "#key", "text": "key-SECRET-0815"}},
@@ -163,13 +162,11 @@ async fn no_secret_survives_in_any_file_of_a_recording_or_its_report() {
             {"tool": "navigate", "args": {"url": site.url("/form.html")}},
             {"tool": "type", "args": {"selector": "#pw", "text": "pw-SECRET-1234", "submit": true}},
             {"tool": "done", "args": {"summary": "typed"}}
-        ])
-        .to_string(),
-    )
-    .unwrap();
+        ]),
+    );
     let r = run(errand(
         &d,
-        &["Fill in the account form", "--start", &site.url("/secret.html"), "--model", &format!("script:{}", script.display())],
+        &["Fill in the account form", "--start", &site.url("/secret.html"), "--model", &script],
         &[("ANTHROPIC_API_KEY", "sk-ant-SECRET-KEY"), ("OPENAI_API_KEY", "sk-SECRET-OPENAI")],
     ))
     .await;

@@ -57,10 +57,9 @@ async fn ctrl_c_mid_run_closes_the_browser_and_finalises_the_recording() {
 async fn a_script_fills_a_search_form_follows_a_result_extracts_and_writes_a_file() {
     let site = Site::start().await;
     let d = dirs();
-    let script = d.root.join("script.json");
-    std::fs::create_dir_all(&d.root).unwrap();
-    std::fs::write(
-        &script,
+    let script = script_model(
+        &d,
+        "script.json",
         json!([
             {"tool": "type", "args": {"selector": "#q", "text": "otter", "submit": true}},
             {"tool": "click", "args": {"text": "Eurasian otters"}},
@@ -69,16 +68,9 @@ async fn a_script_fills_a_search_form_follows_a_result_extracts_and_writes_a_fil
             {"tool": "write_file", "args": {"path": "notes/otters.md", "content": "Otters weigh 7–12 kg [1]."}},
             {"tool": "write_file", "args": {"path": "../escape.md", "content": "no"}},
             {"tool": "done", "args": {"summary": "noted"}}
-        ])
-        .to_string(),
-    )
-    .unwrap();
-    let r = run(errand(
-        &d,
-        &["Note what otters weigh", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display()), "--json"],
-        &[],
-    ))
-    .await;
+        ]),
+    );
+    let r = run(errand(&d, &["Note what otters weigh", "--start", &site.url("/library.html"), "--model", &script, "--json"], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The GET search form was submitted and the result followed.
     let log = site.requests();
@@ -248,26 +240,18 @@ async fn at_a_terminal_a_person_decides_about_a_blocked_host() {
     let foreign_pattern = site.foreign.trim_start_matches("http://").to_string();
     for (answer, reached) in [("d\nd\n", false), ("a\n", true)] {
         let d = dirs();
-        std::fs::create_dir_all(&d.root).unwrap();
-        let script = d.root.join("script.json");
-        std::fs::write(
-            &script,
+        let script = script_model(
+            &d,
+            "script.json",
             json!([
                 {"tool": "navigate", "args": {"url": format!("{}/one", site.foreign)}},
                 {"tool": "navigate", "args": {"url": format!("{}/two", site.foreign)}},
                 {"tool": "done", "args": {"summary": "ok"}}
-            ])
-            .to_string(),
-        )
-        .unwrap();
+            ]),
+        );
         site.foreign_log.lock().unwrap().clear();
-        let args: Vec<String> = vec![
-            "Visit the partner".into(),
-            "--start".into(),
-            site.url("/library.html"),
-            "--model".into(),
-            format!("script:{}", script.display()),
-        ];
+        let args: Vec<String> =
+            vec!["Visit the partner".into(), "--start".into(), site.url("/library.html"), "--model".into(), script.clone()];
         let r = run_at_terminal(&d, &args, answer).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stderr.contains("the model wants to open") && r.stderr.contains("[o]nce, for this [s]ession, [a]lways"), "{}", r.stderr);
@@ -295,25 +279,20 @@ async fn at_a_terminal_a_person_decides_about_a_blocked_host() {
 async fn the_recording_lists_every_blocked_attempt_of_a_hostile_page() {
     let site = Site::start().await;
     let d = dirs();
-    std::fs::create_dir_all(&d.root).unwrap();
     let sink = site.foreign.clone();
     let port = sink.rsplit(':').next().unwrap().to_string();
     let page = format!("{}/exfil.html?sink={}&stun={port}", site.origin, sink.replace(':', "%3A").replace('/', "%2F"));
-    let script = d.root.join("script.json");
-    std::fs::write(
-        &script,
+    let script = script_model(
+        &d,
+        "script.json",
         json!([
             {"tool": "navigate", "args": {"url": page}},
             {"tool": "wait", "args": {"text": "all fired", "ms": 8000}},
             {"tool": "click", "args": {"text": "Leak on click"}},
             {"tool": "done", "args": {"summary": "ok"}}
-        ])
-        .to_string(),
-    )
-    .unwrap();
-    let r =
-        run(errand(&d, &["Read the page", "--start", &site.url("/library.html"), "--model", &format!("script:{}", script.display())], &[]))
-            .await;
+        ]),
+    );
+    let r = run(errand(&d, &["Read the page", "--start", &site.url("/library.html"), "--model", &script], &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(site.foreign_log.lock().unwrap().is_empty(), "the sink was reached");
     let (_, lines) = recording(&d.rec);

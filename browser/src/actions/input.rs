@@ -38,16 +38,12 @@ impl Browser {
 
     pub(crate) async fn click(&self, target: &ElementTarget) -> Result<(Locator, String)> {
         let (frame, local) = self.resolve(target).await?;
-        let (x, y, mut loc) = self.point(&frame, local, target).await?;
         let session = self.active_tab()?.session.unwrap_or_default();
-        let mut first = Some((x, y));
-        self.press_at(&session, &frame, Press::LEFT, async |_| match first.take() {
-            Some(p) => Ok(p),
-            None => {
-                let (x, y, l) = self.point(&frame, local, target).await?;
-                loc = l;
-                Ok((x, y))
-            }
+        let mut loc = Locator::default();
+        self.press_at(&session, &frame, Press::LEFT, async || {
+            let (x, y, l) = self.point(&frame, local, target).await?;
+            loc = l;
+            Ok((x, y))
         })
         .await?;
         let desc = format!("{} \"{}\"", loc.role, loc.name);
@@ -63,12 +59,12 @@ impl Browser {
         session: &str,
         frame: &str,
         press: Press<'_>,
-        mut point: impl AsyncFnMut(u32) -> Result<(f64, f64)>,
+        mut point: impl AsyncFnMut() -> Result<(f64, f64)>,
     ) -> Result<()> {
         let Press { button, count, hold, modifiers } = press;
         let bit = button_bit(button);
         for attempt in 0.. {
-            let (x, y) = point(attempt).await?;
+            let (x, y) = point().await?;
             self.mouse(session, Mouse { kind: "mouseMoved", x, y, button: "none", buttons: 0, clicks: 0, modifiers }).await?;
             for n in 1..=count {
                 self.mouse(session, Mouse { kind: "mousePressed", x, y, button, buttons: bit, clicks: n, modifiers }).await?;

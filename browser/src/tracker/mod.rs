@@ -276,7 +276,7 @@ impl State {
     }
 
     /// [`State::apply`] for an event already read.
-    pub(crate) fn apply_event(&mut self, event: Event, sess: &str, t: &Tracking) -> Vec<Effect> {
+    fn apply_event(&mut self, event: Event, sess: &str, t: &Tracking) -> Vec<Effect> {
         let mut fx = vec![];
         let failed = matches!(event, Event::LoadingFailed(_));
         match event {
