@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::js::WALKER;
+use crate::js::{TIMERS, WALKER};
 use crate::{
     consent, gate, proxy, shortcut, tracker, Blocked, BrowserError, Cdp, Change, Effect, Event, Options, Result, SharedConsent, State,
     Verdict,
@@ -88,7 +88,9 @@ async fn setup_target(
             calls.push(("Runtime.enable", json!({})));
             calls.push(("Runtime.addBinding", json!({"name": "__errandSubmitted", "executionContextName": "errand"})));
         }
-        calls.push(("Page.addScriptToEvaluateOnNewDocument", json!({"source": WALKER, "worldName": "errand"})));
+        calls.push(("Page.addScriptToEvaluateOnNewDocument", json!({"source": *WALKER, "worldName": "errand"})));
+        // The timer watch runs in the page's world, before the page's own scripts.
+        calls.push(("Page.addScriptToEvaluateOnNewDocument", json!({"source": *TIMERS})));
         calls.push(("Network.enable", json!({})));
         calls.push(("Page.getFrameTree", json!({})));
     } else if kind.contains("worker") {

@@ -211,6 +211,9 @@ pub struct Browser {
     _proxy: Option<proxy::Proxy>,
     /// Refusals failed inside Chromium at once (launch mode; see [`shortcut`]).
     pub(crate) shortcut: Option<Arc<shortcut::Shortcut>>,
+    /// The last thumbnail taken, for reuse while the page has not changed since (see
+    /// [`Browser::thumbnail`]).
+    pub(crate) picture: Mutex<Option<actions::Picture>>,
 }
 
 impl std::fmt::Debug for Browser {

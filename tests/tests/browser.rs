@@ -310,6 +310,24 @@ async fn slow_pages_are_waited_for_and_never_loading_pages_are_bounded() {
 }
 
 #[tokio::test]
+async fn what_a_click_sets_off_on_a_short_timer_is_waited_for_and_a_ticking_clock_is_not() {
+    let opts = Options { settle_timeout: Duration::from_millis(1500), ..Options::default() };
+    let (site, b) = start_with(opts).await;
+    goto(&b, site.url("/timers.html")).await;
+    let s = state(&b).await;
+    let o = b.act(&Action::Click { target: r(&s, "button", "Show results") }).await.unwrap();
+    assert!(o.settled, "{o:?}");
+    let s = state(&b).await;
+    assert!(s.find("button", "Result one").is_some(), "the view drawn 200 ms after the click is in the next state:\n{}", s.render());
+    // A clock ticking every 80 ms (DOM quiet never 100 ms) is not a page that is busy.
+    let o = b.act(&Action::Click { target: r(&s, "button", "Start clock") }).await.unwrap();
+    assert!(o.settled, "{o:?}");
+    let o = b.act(&Action::Click { target: r(&s, "button", "Do nothing") }).await.unwrap();
+    assert!(o.settled, "a page that ticks on a timer still settles: {o:?}");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn a_page_with_5000_links_stays_within_budget() {
     let (site, b) = start().await;
     goto(&b, site.url("/links5000")).await;

@@ -15,6 +15,7 @@ pub(crate) use input::Press;
 use resolve::{check_stale, locator_of};
 use tabs::tab_label;
 mod read;
+pub(crate) use read::Picture;
 mod resolve;
 mod settle;
 mod tabs;
@@ -167,6 +168,11 @@ impl Browser {
             s.refresh(&self.cdp).await;
         }
         self.take_changes();
+        // What changes the page makes the last picture stale; reading it does not (a
+        // picture kept is still checked against the page before it serves again).
+        if !matches!(action, Action::Extract | Action::Screenshot { .. } | Action::Wait { .. }) {
+            self.forget_picture();
+        }
         let before = self.active_tab()?;
         let mut out = Outcome { url_before: before.url.clone(), ..Default::default() };
         let mut settle = true;

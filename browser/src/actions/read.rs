@@ -1,17 +1,26 @@
 //! Reading pages: screenshots and thumbnails, extraction of the active tab or of many
 //! URLs in tabs of their own, and tables as rows of cells.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::actions::ElementTarget;
 use crate::js::{EXTRACT, RENDERED, TABLE};
+use crate::tracker::Scope;
 use crate::{Browser, BrowserError, Change, Result, Tab};
 
 /// Below this many characters of text, `extract_urls` also reads the page without scripts.
 const SHORT_ARTICLE: usize = 500;
+
+/// A thumbnail and when it was asked for: it shows the page as it was then, so it stands
+/// for the page as long as nothing has changed there since.
+pub(crate) struct Picture {
+    tab: String,
+    asked: Instant,
+    bytes: Vec<u8>,
+}
 
 impl Browser {
     /// Capture the active tab. `format` is `png` or `jpeg` (with `quality`).
@@ -41,16 +50,60 @@ impl Browser {
     }
 
     /// A small picture of the active tab for the recording: the viewport at half scale as
-    /// JPEG, with secret fields drawn as dots first.
+    /// JPEG, with secret fields drawn as dots first. The one taken while the last action
+    /// settled serves if nothing has changed since it was asked for.
     pub async fn thumbnail(&self) -> Result<Vec<u8>> {
         let tab = self.active_tab()?;
+        if let Some(bytes) = self.unchanged_picture(&tab.target_id).await {
+            return Ok(bytes);
+        }
+        self.take_picture(&tab).await
+    }
+
+    /// Take a thumbnail of `tab` and keep it with the time it was asked for.
+    pub(crate) async fn take_picture(&self, tab: &Tab) -> Result<Vec<u8>> {
+        let asked = Instant::now();
         let _ = self.eval_in_frame(&tab.target_id, "__errand.maskSecrets()").await;
         let session = tab.session.clone().unwrap_or_default();
         let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
         let w = m["cssVisualViewport"]["clientWidth"].as_f64().unwrap_or(1280.0);
         let h = m["cssVisualViewport"]["clientHeight"].as_f64().unwrap_or(720.0);
         let p = json!({"format": "jpeg", "quality": 55, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 0.5}});
-        self.capture(&session, p, Duration::from_secs(10)).await
+        let bytes = self.capture(&session, p, Duration::from_secs(10)).await?;
+        *self.picture.lock().unwrap_or_else(|p| p.into_inner()) = Some(Picture { tab: tab.target_id.clone(), asked, bytes: bytes.clone() });
+        Ok(bytes)
+    }
+
+    /// Whether the kept thumbnail is of `tab` and was asked for after `since`.
+    pub(crate) fn picture_since(&self, tab: &str, since: Instant) -> bool {
+        self.picture.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|p| p.tab == tab && p.asked >= since)
+    }
+
+    /// Forget the kept thumbnail: an action is about to change what it shows.
+    pub(crate) fn forget_picture(&self) {
+        *self.picture.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The kept thumbnail, if it is of `tab` and nothing has happened there since it was
+    /// asked for: no change to the DOM, no scrolling, no short timer run or pending, no
+    /// request.
+    async fn unchanged_picture(&self, tab: &str) -> Option<Vec<u8>> {
+        let asked = {
+            let kept = self.picture.lock().unwrap_or_else(|p| p.into_inner());
+            let kept = kept.as_ref().filter(|p| p.tab == tab)?;
+            kept.asked
+        };
+        let v = self.eval_in_frame(tab, "__errand.quietFor()").await.ok()?;
+        let now = Instant::now();
+        let dom = Duration::from_secs_f64(v[0].as_f64()?.max(0.0) / 1000.0);
+        let net = self.st().network_quiet(tab, Scope::Browser, now)?;
+        // `now` is after the page answered: the change is placed later than it was, never
+        // earlier, so a doubtful picture is taken again.
+        if now.checked_sub(net.min(dom)).is_some_and(|last| last >= asked) {
+            return None;
+        }
+        let kept = self.picture.lock().unwrap_or_else(|p| p.into_inner());
+        kept.as_ref().filter(|p| p.tab == tab && p.asked == asked).map(|p| p.bytes.clone())
     }
 
     /// The main content of the active tab's page: `{url, title, byline, date, lang,

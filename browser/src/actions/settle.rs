@@ -6,16 +6,25 @@
 //! not. Both errand's own actions and the extraction of several tabs at once come here.
 //!
 //! What "quiet" means: nothing under way that DevTools shows (a navigation, a request in
-//! flight, one waiting for consent: the tracker's [`State::network_quiet`]), the page
-//! rendered twice since we last looked (so what an action set off in its handlers, in
-//! the next animation frame or in an IntersectionObserver has run and shows), at least
-//! half the quiet window since the action (for what it sets off on a short timer), and
-//! no change to the DOM for the quiet window ([`crate::Options::quiet`]). A page that is
-//! still busy when the settle timeout comes is reported as such, not waited on forever.
+//! flight, one waiting for consent: the tracker's [`State::network_quiet`]), no short
+//! timer of the page's pending (the timer watch, `js/timers.js`, tells errand's world when
+//! a `setTimeout` of up to 250 ms is set and when none is left), the page rendered twice
+//! since we last looked (so what an action set off in its handlers, in the next animation
+//! frame or in an IntersectionObserver has run and shows), and no change to the DOM or
+//! scroll position for a while. How long a while: a document that finished loading during
+//! the wait or just before it may still be building itself from the scripts it just ran,
+//! and gets the whole quiet window ([`crate::Options::quiet`]) and at least half of it
+//! since the action; any other page a quarter of it. A page that is still busy when the
+//! settle timeout comes is reported as such, not waited on forever.
+//!
+//! While the page only has to stay quiet, the recording's picture of it is taken
+//! ([`Browser::thumbnail`] uses it if nothing changed since).
 //!
 //! [`State::network_quiet`]: crate::tracker::State::network_quiet
 
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::tracker::Scope;
 use crate::{Browser, BrowserError, Result, Tab};
@@ -77,7 +86,15 @@ impl Browser {
                     match self.eval_in_frame(&tab, expr).await {
                         Ok(v) => {
                             let now = Instant::now();
-                            let dom = Duration::from_secs_f64(v[0].as_f64().unwrap_or(0.0).max(0.0) / 1000.0);
+                            let ms = |x: &Value| Duration::from_secs_f64(x.as_f64().unwrap_or(0.0).max(0.0) / 1000.0);
+                            let (dom, loaded) = (ms(&v[0][0]), ms(&v[0][1]));
+                            // A document that finished loading while we wait (or just
+                            // before) may still be building itself from the scripts it
+                            // just ran: the whole window. One that was loaded before and
+                            // shows no pending short timer is done when it has rendered
+                            // and held still briefly.
+                            let (quiet, floor) =
+                                if loaded < now.duration_since(start) + quiet { (quiet, floor) } else { (quiet / 4, Duration::ZERO) };
                             // Nothing may have started while the page rendered.
                             let net = self.st().network_quiet(&tab, scope, now).unwrap_or_default();
                             // When the network or the DOM last did something (`None`: long ago).
@@ -109,7 +126,21 @@ impl Browser {
             if now > deadline {
                 return Ok(false);
             }
-            tokio::time::sleep(wait.min(deadline - now)).await;
+            let sleep = tokio::time::sleep(wait.min(deadline - now));
+            match rendered {
+                // The page has rendered what happened and only has to stay quiet: take the
+                // recording's picture meanwhile. It serves if nothing changes before the
+                // step is recorded ([`Browser::thumbnail`]).
+                Some(r) if only.is_none() && !self.picture_since(&tab, r) => {
+                    let picture = async {
+                        if let Ok(t) = self.active_tab() {
+                            let _ = tokio::time::timeout(Duration::from_secs(2), self.take_picture(&t)).await;
+                        }
+                    };
+                    tokio::join!(sleep, picture);
+                }
+                _ => sleep.await,
+            }
         }
     }
 }

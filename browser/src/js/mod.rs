@@ -5,12 +5,33 @@
 //! once on each side and a missing one is a default rather than a panic or a silent 0
 //! scattered over the callers.
 
+use std::sync::LazyLock;
+
 use serde::Deserialize;
 
 /// The walker: installed in errand's isolated world of every document (at document start,
 /// and again on first use in a document that predates it). Numbers elements, builds the
 /// snapshot, resolves and prepares targets, watches the DOM for settling.
-pub(crate) const WALKER: &str = include_str!("walker.js");
+pub(crate) static WALKER: LazyLock<String> = LazyLock::new(|| include_str!("walker.js").replace(TIMER_EVENT, &timer_event()));
+/// The timer watch: installed in the page's own world at document start, it tells the
+/// walker when the page has a short timer pending (see timers.js).
+pub(crate) static TIMERS: LazyLock<String> = LazyLock::new(|| include_str!("timers.js").replace(TIMER_EVENT, &timer_event()));
+
+/// The placeholder in walker.js and timers.js for the name of the timer watch's events.
+const TIMER_EVENT: &str = "__ERRAND_TIMERS__";
+
+/// The name of the timer watch's events, made anew for each errand process, so a page
+/// cannot listen for errand by a name in its source.
+fn timer_event() -> String {
+    static NAME: LazyLock<String> = LazyLock::new(|| {
+        use std::hash::BuildHasher;
+        // RandomState is keyed at random for each process: the name cannot be guessed.
+        let k = std::collections::hash_map::RandomState::new();
+        format!("t{:016x}{:016x}", k.hash_one((std::process::id(), std::time::SystemTime::now())), k.hash_one(1u8))
+    });
+    NAME.clone()
+}
+
 /// Main-content extraction in the page (when the article extractor finds none).
 pub(crate) const EXTRACT: &str = include_str!("extract.js");
 /// The rendered page's HTML, without what a reader cannot see.
@@ -24,7 +45,7 @@ pub(crate) const FLOW: &str = include_str!("flow.js");
 /// defined`), to send along with the next try.
 pub(crate) fn missing(error: &str) -> Option<&'static str> {
     if error.contains("__errand is not defined") {
-        Some(WALKER)
+        Some(WALKER.as_str())
     } else if error.contains("__errandFlow is not defined") {
         Some(FLOW)
     } else {

@@ -13,6 +13,15 @@
     new MutationObserver(() => { lastMutation = performance.now(); })
       .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   } catch (e) {}
+  // Short timers of the page's, as errand's timer watch in the page's world reports them
+  // (timers.js): while one is pending the page is busy; one that ran is a change.
+  let timers = false;
+  try {
+    addEventListener('__ERRAND_TIMERS__1', () => { timers = true; lastMutation = performance.now(); }, true);
+    addEventListener('__ERRAND_TIMERS__0', () => { timers = false; lastMutation = performance.now(); }, true);
+    // Scrolling changes what shows without changing the DOM.
+    addEventListener('scroll', () => { lastMutation = performance.now(); }, { capture: true, passive: true });
+  } catch (e) {}
 
   const INTERACTIVE_ROLES = new Set(['button', 'link', 'checkbox', 'radio', 'switch', 'tab', 'menuitem',
     'menuitemcheckbox', 'menuitemradio', 'option', 'combobox', 'textbox', 'searchbox', 'slider',
@@ -442,8 +451,13 @@
     return (document.body ? document.body.innerText : '').includes(text);
   }
 
+  // How long the DOM has been unchanged and no short timer pending (0 while one is), and
+  // how long ago the document finished loading (0 while it has not).
   function quietFor() {
-    return performance.now() - lastMutation;
+    const now = performance.now();
+    const nav = performance.getEntriesByType('navigation')[0];
+    const loaded = nav && nav.loadEventEnd > 0 ? now - nav.loadEventEnd : 0;
+    return [timers ? 0 : now - lastMutation, loaded];
   }
 
   function scrollBy(dy) {
@@ -520,7 +534,11 @@
   function maskSecrets() {
     let n = 0;
     for (const el of document.querySelectorAll('input, textarea')) {
-      if (isSecretField(el) && el.type !== 'password') { el.style.setProperty('-webkit-text-security', 'disc', 'important'); n++; }
+      if (isSecretField(el) && el.type !== 'password') {
+        // Set once: a change would count as the page changing.
+        if (el.style.getPropertyValue('-webkit-text-security') !== 'disc') el.style.setProperty('-webkit-text-security', 'disc', 'important');
+        n++;
+      }
     }
     return n;
   }
