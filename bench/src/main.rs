@@ -122,15 +122,27 @@ enum Which {
         #[arg(long)]
         chrome: Option<PathBuf>,
     },
-    /// Extraction quality (F1, precision, recall with the benchmark's score.py) and speed
-    /// on the article-extraction pages, page load included
+    /// Extraction quality (F1, precision, recall with the set's own score.py; per page type
+    /// on wcxb-dev, beside rs-trafilatura's published figures) and speed, page load included
     Extract {
-        /// The benchmark folder (html/, ground-truth.json, score.py)
-        #[arg(long, default_value = "../shared/bench/article-extraction")]
-        dir: PathBuf,
+        /// Which benchmark set
+        #[arg(long, value_enum, default_value = "article-extraction")]
+        set: extract::Set,
+        /// The set's folder (html/, its truth, score.py) [default: ../shared/bench/SET]
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Only the first N pages
         #[arg(long)]
         limit: Option<usize>,
+        /// N pages spread evenly over the set, for quick loops
+        #[arg(long)]
+        sample: Option<usize>,
+        /// Only fold K of N (0-based, by a hash of the page id), such as 0/5
+        #[arg(long, value_parser = extract::parse_fold)]
+        fold: Option<(u64, u64)>,
+        /// With --fold: every page but that fold's
+        #[arg(long, requires = "fold")]
+        held_out: bool,
         /// Keep the predictions here (default: a temporary file)
         #[arg(long)]
         predictions: Option<PathBuf>,
@@ -170,7 +182,10 @@ async fn run(which: Which) -> Result<()> {
             guard::guard(pages, limit, chrome, cdp_only, consent, hosts).await
         }
         Which::Step { rounds, chrome } => step::step(rounds, chrome).await,
-        Which::Extract { dir, limit, predictions, parallel, chrome } => extract::extract(dir, limit, predictions, parallel, chrome).await,
+        Which::Extract { set, dir, limit, sample, fold, held_out, predictions, parallel, chrome } => {
+            let part = extract::Part { limit, sample, fold, held_out };
+            extract::extract(set, dir, part, predictions, parallel, chrome).await
+        }
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => {
             page_state::page_state(pages, limit, reps, per_page, chrome, audit).await
         }
