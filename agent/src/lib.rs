@@ -42,3 +42,8 @@ pub mod site;
 pub mod text;
 pub mod tools;
 pub mod userflow;
+
+/// The log filter when `ERRAND_LOG` is not set: warnings, but not the HTML parser's notes on
+/// markup it repairs (one line per table a page nests wrongly), which say nothing a user
+/// can act on.
+pub const LOG_DEFAULT: &str = "warn,html5ever=error";

@@ -107,6 +107,8 @@ async fn setup_target(
     let answers = futures::future::join_all(calls.iter().map(|(m, p)| cdp.raw(s, m, p.clone()))).await;
     for ((method, _), answer) in calls.iter().zip(answers) {
         match (*method, answer) {
+            // A worker that ended before it was set up has nothing left to watch.
+            ("Network.enable", Err(e)) if e.is_gone() => tracing::debug!("Network.enable on a {kind} that is gone: {e}"),
             ("Network.enable", Err(e)) => tracing::warn!("Network.enable failed on a {kind}: {e}"),
             ("Page.getFrameTree", Ok(tree)) => {
                 if let Some(tab) = &tab {

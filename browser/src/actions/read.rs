@@ -95,6 +95,10 @@ impl Browser {
         };
         let v = self.eval_in_frame(tab, "__errand.quietFor()").await.ok()?;
         let now = Instant::now();
+        // A pending short timer may change the page any moment.
+        if v[2] == true {
+            return None;
+        }
         let dom = Duration::from_secs_f64(v[0].as_f64()?.max(0.0) / 1000.0);
         let net = self.st().network_quiet(tab, Scope::Browser, now)?;
         // `now` is after the page answered: the change is placed later than it was, never
@@ -162,7 +166,22 @@ impl Browser {
     pub(crate) async fn extract_in_new_tab(&self, url: &str) -> Result<Value> {
         let tab = self.open_tab().await?;
         let r = async {
-            let mut v = self.load_and_extract(&tab, url, false).await?;
+            let mut v = match self.load_and_extract(&tab, url, false).await {
+                Ok(v) => v,
+                // The page's scripts may have sent it where it cannot load (from http to an
+                // https the server does not speak): the page as the server sent it, if it
+                // loads; else the first error.
+                Err(e @ BrowserError::Action(_)) => {
+                    return match self.load_and_extract(&tab, url, true).await {
+                        Ok(mut w) if w["text"].as_str().is_some_and(|t| !t.trim().is_empty()) => {
+                            w["view"] = json!("without scripts");
+                            Ok(w)
+                        }
+                        _ => Err(e),
+                    };
+                }
+                Err(e) => return Err(e),
+            };
             v["view"] = json!("rendered");
             let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
             let landed = v["url"].as_str().unwrap_or_default().to_string();
@@ -193,7 +212,7 @@ impl Browser {
         let session = tab.session.clone().unwrap_or_default();
         self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", json!({ "value": scripts_off })).await?;
         self.navigate_in(tab, url).await?;
-        self.settle_tab(tab).await?;
+        self.settle_tab(tab, scripts_off).await?;
         let doc = self.frame_status(&tab.target_id);
         // A page sent to a blocked host is read again without scripts by the caller.
         if let Some(p) = doc.problem().filter(|_| !doc.blocked) {

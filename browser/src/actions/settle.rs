@@ -8,7 +8,8 @@
 //! What "quiet" means: nothing under way that DevTools shows (a navigation, a request in
 //! flight, one waiting for consent: the tracker's [`State::network_quiet`]), no short
 //! timer of the page's pending (the timer watch, `js/timers.js`, tells errand's world when
-//! a `setTimeout` of up to 250 ms is set and when none is left), the page rendered twice
+//! a `setTimeout` of up to 250 ms is set and when none is left; for the first second, as a
+//! page that keeps setting them from an animation loop is never without one), the page rendered twice
 //! since we last looked (so what an action set off in its handlers, in the next animation
 //! frame or in an IntersectionObserver has run and shows), and no change to the DOM or
 //! scroll position for a while. How long a while: a document that finished loading during
@@ -34,6 +35,9 @@ use crate::{Browser, BrowserError, Result, Tab};
 const AFTER_FRAMES: &str = "new Promise((done) => { const reply = () => done([__errand.quietFor(), document.readyState]); \
      setTimeout(reply, 100); requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(reply, 0))); })";
 
+/// How long a pending short timer keeps a page from settling.
+const TIMER_BUDGET: Duration = Duration::from_secs(1);
+
 /// In the page, at once: how long the DOM has been unchanged and whether it is parsed.
 const QUIET_NOW: &str = "[__errand.quietFor(), document.readyState]";
 
@@ -44,16 +48,17 @@ impl Browser {
     /// busy at the settle timeout. A request waiting for a person's decision is not a
     /// slow page: the wait for it does not count against the timeout.
     pub async fn settle(&self) -> Result<bool> {
-        self.settle_in(None).await
+        self.settle_in(None, false).await
     }
 
     /// [`Browser::settle`] for one tab of several loading at once: its navigation done,
-    /// its own requests finished, its DOM quiet.
-    pub(crate) async fn settle_tab(&self, tab: &Tab) -> Result<bool> {
-        self.settle_in(Some(tab)).await
+    /// its own requests finished, its DOM quiet. `scripts_off`: the tab runs no scripts, so
+    /// it draws no animation frames to wait for (and none of the page's code runs).
+    pub(crate) async fn settle_tab(&self, tab: &Tab, scripts_off: bool) -> Result<bool> {
+        self.settle_in(Some(tab), scripts_off).await
     }
 
-    async fn settle_in(&self, only: Option<&Tab>) -> Result<bool> {
+    async fn settle_in(&self, only: Option<&Tab>, scripts_off: bool) -> Result<bool> {
         let scope = if only.is_some() { Scope::Tab } else { Scope::Browser };
         let quiet = self.opts.quiet;
         let start = Instant::now();
@@ -82,12 +87,19 @@ impl Browser {
                 None => Duration::from_millis(10),
                 Some(_) => {
                     let asked = Instant::now();
-                    let expr = if rendered.is_some() { QUIET_NOW } else { AFTER_FRAMES };
+                    let expr = if rendered.is_some() || scripts_off { QUIET_NOW } else { AFTER_FRAMES };
                     match self.eval_in_frame(&tab, expr).await {
                         Ok(v) => {
                             let now = Instant::now();
                             let ms = |x: &Value| Duration::from_secs_f64(x.as_f64().unwrap_or(0.0).max(0.0) / 1000.0);
-                            let (dom, loaded) = (ms(&v[0][0]), ms(&v[0][1]));
+                            let (mut dom, loaded) = (ms(&v[0][0]), ms(&v[0][1]));
+                            // A pending short timer is the page still at work, for as long
+                            // as an action's own chain of timers takes; a page that keeps
+                            // setting them from elsewhere (an animation loop) is judged by
+                            // its DOM alone after that.
+                            if v[0][2] == true && now.duration_since(start) < TIMER_BUDGET {
+                                dom = Duration::ZERO;
+                            }
                             // A document that finished loading while we wait (or just
                             // before) may still be building itself from the scripts it
                             // just ran: the whole window. One that was loaded before and

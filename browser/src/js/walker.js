@@ -14,11 +14,12 @@
       .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   } catch (e) {}
   // Short timers of the page's, as errand's timer watch in the page's world reports them
-  // (timers.js): while one is pending the page is busy; one that ran is a change.
+  // (timers.js): while one is pending the page may be about to change (what a timer
+  // changes in the DOM is seen by the observer above).
   let timers = false;
   try {
-    addEventListener('__ERRAND_TIMERS__1', () => { timers = true; lastMutation = performance.now(); }, true);
-    addEventListener('__ERRAND_TIMERS__0', () => { timers = false; lastMutation = performance.now(); }, true);
+    addEventListener('__ERRAND_TIMERS__1', () => { timers = true; }, true);
+    addEventListener('__ERRAND_TIMERS__0', () => { timers = false; }, true);
     // Scrolling changes what shows without changing the DOM.
     addEventListener('scroll', () => { lastMutation = performance.now(); }, { capture: true, passive: true });
   } catch (e) {}
@@ -451,13 +452,14 @@
     return (document.body ? document.body.innerText : '').includes(text);
   }
 
-  // How long the DOM has been unchanged and no short timer pending (0 while one is), and
-  // how long ago the document finished loading (0 while it has not).
+  // How long the DOM has been unchanged, how
+  // long ago the document finished loading (0 while it has not), and whether a short timer
+  // is pending.
   function quietFor() {
     const now = performance.now();
     const nav = performance.getEntriesByType('navigation')[0];
     const loaded = nav && nav.loadEventEnd > 0 ? now - nav.loadEventEnd : 0;
-    return [timers ? 0 : now - lastMutation, loaded];
+    return [now - lastMutation, loaded, timers];
   }
 
   function scrollBy(dy) {
