@@ -23,7 +23,8 @@
 //!   `resolve` (what a ref, selector or text names), `settle` (as long as the page is
 //!   busy, and no longer), `tabs` (navigation and tabs), `read` (screenshots,
 //!   extraction, tables).
-//! * [`extract`]: the main content of a rendered page.
+//! * [`extract`]: the main content of a rendered page (`extract/schema.rs`: what its
+//!   schema.org JSON-LD states that the visible page hides).
 //! * [`userflow`]: Chrome Recorder flows, driven through a `Flow` handle.
 //! * `js/`: the code errand puts in pages (the walker, extraction, tables, flows).
 

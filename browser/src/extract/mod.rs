@@ -6,6 +6,8 @@
 //! (after scripts, with what a reader cannot see removed, see `rendered.js`), which is
 //! where a browser beats a static extractor.
 
+mod schema;
+
 /// What `extract` returns for a page.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Article {
@@ -26,16 +28,28 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
         url: Some(url.to_string()),
         ..Default::default()
     };
-    let html = clean(html);
-    let r = rs_trafilatura::extract_with_options(&html, &opts).ok()?;
+    let cleaned = clean(html);
+    let r = rs_trafilatura::extract_with_options(&cleaned, &opts).ok()?;
     let m = &r.metadata;
+    let mut text = r.content_text.clone();
+    let mut markdown = absolute_links(r.content_markdown.as_deref().unwrap_or_default(), url);
+    // A product description the visible page hides (in a tab), from the page's JSON-LD.
+    if !text.trim().is_empty() {
+        let descriptions = schema::product_descriptions(html);
+        for d in schema::missing_from(&text, &descriptions) {
+            text.push_str("\n\n");
+            text.push_str(d);
+            markdown.push_str("\n\n");
+            markdown.push_str(d);
+        }
+    }
     Some(Article {
         title: m.title.clone().unwrap_or_default(),
         byline: m.author.clone().unwrap_or_default(),
         date: m.date.map(|d| d.to_rfc3339()).unwrap_or_default(),
         lang: m.language.clone().unwrap_or_default(),
-        markdown: absolute_links(r.content_markdown.as_deref().unwrap_or_default(), url),
-        text: r.content_text.clone(),
+        markdown,
+        text,
     })
 }
 
