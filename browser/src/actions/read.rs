@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::actions::ElementTarget;
-use crate::js::{EXTRACT, RENDERED, TABLE};
+use crate::js::{Quiet, EXTRACT, RENDERED, TABLE};
 use crate::tracker::Scope;
 use crate::{Browser, BrowserError, Change, Result, Tab};
 
@@ -93,13 +93,13 @@ impl Browser {
             let kept = kept.as_ref().filter(|p| p.tab == tab)?;
             kept.asked
         };
-        let v = self.eval_in_frame(tab, "__errand.quietFor()").await.ok()?;
+        let q = Quiet::read(&self.eval_in_frame(tab, "__errand.quietFor()").await.ok()?);
         let now = Instant::now();
         // A pending short timer may change the page any moment.
-        if v[2] == true {
+        if q.timers {
             return None;
         }
-        let dom = Duration::from_secs_f64(v[0].as_f64()?.max(0.0) / 1000.0);
+        let dom = q.dom;
         let net = self.st().network_quiet(tab, Scope::Browser, now)?;
         // `now` is after the page answered: the change is placed later than it was, never
         // earlier, so a doubtful picture is taken again.

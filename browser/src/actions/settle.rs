@@ -8,9 +8,9 @@
 //! What "quiet" means: nothing under way that DevTools shows (a navigation, a request in
 //! flight, one waiting for consent: the tracker's [`State::network_quiet`]), no short
 //! timer of the page's pending (the timer watch, `js/timers.js`, tells errand's world when
-//! a `setTimeout` of up to 250 ms is set and when none is left; for the first second, as a
-//! page that keeps setting them from an animation loop is never without one), the page rendered twice
-//! since we last looked (so what an action set off in its handlers, in the next animation
+//! a `setTimeout` of up to 250 ms is set and when none is left; for the first second, as
+//! a page that keeps setting them from an animation loop is never without one), the page
+//! rendered twice since we last looked (so what an action set off in its handlers, in the next animation
 //! frame or in an IntersectionObserver has run and shows), and no change to the DOM or
 //! scroll position for a while. How long a while: a document that finished loading during
 //! the wait or just before it may still be building itself from the scripts it just ran,
@@ -25,8 +25,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
+use crate::js::Quiet;
 use crate::tracker::Scope;
 use crate::{Browser, BrowserError, Result, Tab};
 
@@ -38,7 +37,8 @@ const AFTER_FRAMES: &str = "new Promise((done) => { const reply = () => done([__
 /// How long a pending short timer keeps a page from settling.
 const TIMER_BUDGET: Duration = Duration::from_secs(1);
 
-/// In the page, at once: how long the DOM has been unchanged and whether it is parsed.
+/// In the page, at once: how long the DOM has been unchanged (with the load and timers,
+/// see [`Quiet`]) and whether it is parsed.
 const QUIET_NOW: &str = "[__errand.quietFor(), document.readyState]";
 
 impl Browser {
@@ -91,13 +91,12 @@ impl Browser {
                     match self.eval_in_frame(&tab, expr).await {
                         Ok(v) => {
                             let now = Instant::now();
-                            let ms = |x: &Value| Duration::from_secs_f64(x.as_f64().unwrap_or(0.0).max(0.0) / 1000.0);
-                            let (mut dom, loaded) = (ms(&v[0][0]), ms(&v[0][1]));
+                            let Quiet { mut dom, loaded, timers } = Quiet::read(&v[0]);
                             // A pending short timer is the page still at work, for as long
                             // as an action's own chain of timers takes; a page that keeps
                             // setting them from elsewhere (an animation loop) is judged by
                             // its DOM alone after that.
-                            if v[0][2] == true && now.duration_since(start) < TIMER_BUDGET {
+                            if timers && now.duration_since(start) < TIMER_BUDGET {
                                 dom = Duration::ZERO;
                             }
                             // A document that finished loading while we wait (or just
