@@ -111,6 +111,7 @@ pub async fn extract(
     predictions: Option<PathBuf>,
     parallel: usize,
     chrome: Option<PathBuf>,
+    rendered: Rendered,
 ) -> Result<()> {
     let dir = dir.unwrap_or_else(|| Path::new("../shared/bench").join(set.folder()));
     let pages = pages_from_dir(&dir.join("html"))
@@ -119,39 +120,55 @@ pub async fn extract(
     if ids.is_empty() {
         bail!("no pages selected: check --limit, --sample and --fold");
     }
-    let origin = site::serve(pages, "127.0.0.1:0").await?;
-    let opts =
-        Options { settle_timeout: Duration::from_secs(3), guard: Some(origins_only(std::slice::from_ref(&origin))?), ..Options::default() };
-    let b = Browser::start(Source::Launch(LaunchOptions { chrome, ..LaunchOptions::default() }), opts).await?;
     let t = Instant::now();
     let mut out = serde_json::Map::new();
     let mut failed = 0;
     let mut without_scripts = 0;
-    // The same call `errand extract` makes, `parallel` pages at a time.
-    let urls: Vec<String> = ids.iter().map(|id| format!("{origin}{id}")).collect();
-    let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
-    let mut n = 0;
-    while let Some((i, r)) = futures::StreamExt::next(&mut results).await {
-        let body = match r {
-            Ok(v) => {
-                if v["view"] != "rendered" {
-                    without_scripts += 1;
-                }
-                v["text"].as_str().unwrap_or_default().to_string()
-            }
-            Err(_) => String::new(),
-        };
+    let mut put = |id: &str, v: &Value| {
+        if v["view"] == "without scripts" {
+            without_scripts += 1;
+        }
+        let body = v["text"].as_str().unwrap_or_default();
         if body.is_empty() {
             failed += 1;
         }
-        out.insert(key(&ids[i]), json!({ set.field(): body }));
-        n += 1;
-        if n % 40 == 0 {
-            errln!("  {n}/{} pages", ids.len());
+        out.insert(key(id), json!({ set.field(): body, "page_type": v["page_type"] }));
+    };
+    if let Rendered::From(from) = &rendered {
+        // Again from the rendered pages a browser run kept: extraction rules alone.
+        let results = offline(from, &ids)?;
+        for (id, v) in ids.iter().zip(&results) {
+            put(id, v);
         }
+    } else {
+        let origin = site::serve(pages, "127.0.0.1:0").await?;
+        let opts = Options {
+            settle_timeout: Duration::from_secs(3),
+            guard: Some(origins_only(std::slice::from_ref(&origin))?),
+            keep_rendered: matches!(rendered, Rendered::Save(_)),
+            ..Options::default()
+        };
+        let b = Browser::start(Source::Launch(LaunchOptions { chrome, ..LaunchOptions::default() }), opts).await?;
+        // The same call `errand extract` makes, `parallel` pages at a time.
+        let urls: Vec<String> = ids.iter().map(|id| format!("{origin}{id}")).collect();
+        let mut results = std::pin::pin!(b.extract_urls(&urls, parallel));
+        let mut n = 0;
+        while let Some((i, r)) = futures::StreamExt::next(&mut results).await {
+            let mut v = r.unwrap_or_else(|_| json!({}));
+            if let (Rendered::Save(to), Some(html)) = (&rendered, v.as_object_mut().and_then(|o| o.remove("rendered"))) {
+                std::fs::create_dir_all(to)?;
+                let keep = json!({ "url": v["url"], "view": v["view"], "text": v["text"], "html": html });
+                std::fs::write(to.join(format!("{}.json", key(&ids[i]))), serde_json::to_vec(&keep)?)?;
+            }
+            put(&ids[i], &v);
+            n += 1;
+            if n % 40 == 0 {
+                errln!("  {n}/{} pages", ids.len());
+            }
+        }
+        b.close().await;
     }
     let secs = t.elapsed().as_secs_f64();
-    b.close().await;
     let tmp = tempfile::tempdir()?;
     let path = predictions.unwrap_or_else(|| tmp.path().join("predictions.json"));
     std::fs::write(&path, serde_json::to_string(&Value::Object(out))?)?;
@@ -185,8 +202,52 @@ pub async fn extract(
             }
         }
     }
-    outln!("  {:.1} pages per second, page load included, {parallel} at a time ({:.1} s)", ids.len() as f64 / secs, secs);
+    if matches!(rendered, Rendered::From(_)) {
+        outln!("  {:.1} pages per second, from kept rendered pages (no browser) ({:.1} s)", ids.len() as f64 / secs, secs);
+    } else {
+        outln!("  {:.1} pages per second, page load included, {parallel} at a time ({:.1} s)", ids.len() as f64 / secs, secs);
+    }
     Ok(())
+}
+
+/// Where the rendered pages come from.
+#[derive(Clone, Debug, Default)]
+pub enum Rendered {
+    /// A browser loads every page.
+    #[default]
+    Load,
+    /// A browser loads every page, and each rendered page is kept in this folder.
+    Save(PathBuf),
+    /// No browser: the rendered pages kept in this folder go through extraction again.
+    From(PathBuf),
+}
+
+/// Extraction of kept rendered pages, on every core: `{text, view, page_type}` per id.
+/// A page extraction found nothing in keeps the text the browser run gave (errand's
+/// in-page extractor, which needs the live page).
+fn offline(from: &Path, ids: &[String]) -> Result<Vec<Value>> {
+    let one = |id: &String| -> Result<Value> {
+        let path = from.join(format!("{}.json", key(id)));
+        let kept: Value = serde_json::from_slice(&std::fs::read(&path).with_context(|| {
+            format!("cannot read {} (keep the pages first with --save-rendered)", path.display())
+        })?)?;
+        let html = kept["html"].as_str().unwrap_or_default();
+        let url = kept["url"].as_str().unwrap_or_default();
+        Ok(match browser::extract::article(html, url).filter(|a| !a.text.trim().is_empty()) {
+            Some(a) => json!({ "text": a.text.trim(), "view": kept["view"], "page_type": a.page_type }),
+            None => kept,
+        })
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let chunk = ids.len().div_ceil(cores).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ids.chunks(chunk).map(|part| s.spawn(move || part.iter().map(one).collect::<Result<Vec<_>>>())).collect();
+        let mut all = Vec::with_capacity(ids.len());
+        for h in handles {
+            all.extend(h.join().map_err(|_| anyhow::anyhow!("an extraction thread panicked"))??);
+        }
+        Ok(all)
+    })
 }
 
 /// The predictions key of a served page: its file name without `.html`.

@@ -152,6 +152,13 @@ enum Which {
         /// Chromium executable
         #[arg(long)]
         chrome: Option<PathBuf>,
+        /// Keep each rendered page in this folder, for --rendered
+        #[arg(long, conflicts_with = "rendered")]
+        save_rendered: Option<PathBuf>,
+        /// No browser: extract again from the rendered pages kept in this folder (quick
+        /// loops on extraction rules; no page-load speed)
+        #[arg(long)]
+        rendered: Option<PathBuf>,
     },
     /// Page-state build time, size and coverage on real pages
     PageState {
@@ -182,9 +189,14 @@ async fn run(which: Which) -> Result<()> {
             guard::guard(pages, limit, chrome, cdp_only, consent, hosts).await
         }
         Which::Step { rounds, chrome } => step::step(rounds, chrome).await,
-        Which::Extract { set, dir, limit, sample, fold, held_out, predictions, parallel, chrome } => {
+        Which::Extract { set, dir, limit, sample, fold, held_out, predictions, parallel, chrome, save_rendered, rendered } => {
             let part = extract::Part { limit, sample, fold, held_out };
-            extract::extract(set, dir, part, predictions, parallel, chrome).await
+            let rendered = match (save_rendered, rendered) {
+                (Some(to), _) => extract::Rendered::Save(to),
+                (_, Some(from)) => extract::Rendered::From(from),
+                _ => extract::Rendered::Load,
+            };
+            extract::extract(set, dir, part, predictions, parallel, chrome, rendered).await
         }
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => {
             page_state::page_state(pages, limit, reps, per_page, chrome, audit).await

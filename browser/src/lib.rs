@@ -145,6 +145,9 @@ pub struct Options {
     /// Secrets errand's proxy writes into requests to their hosts, in place of the
     /// `{{secret:NAME}}` the page holds.
     pub secrets: Vec<secrets::Binding>,
+    /// Benchmarks only: extraction results also carry the rendered HTML the extractor
+    /// read (`"rendered"`), so extraction rules can be measured again without a browser.
+    pub keep_rendered: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -175,6 +178,7 @@ impl Default for Options {
             trust_ca: vec![],
             upstream: upstream::Route::Direct,
             secrets: vec![],
+            keep_rendered: false,
         }
     }
 }

@@ -124,29 +124,35 @@ impl Browser {
         let url = page["url"].as_str().unwrap_or_default().to_string();
         let html = page["html"].as_str().unwrap_or_default().to_string();
         let base = url.clone();
+        let rendered = self.opts.keep_rendered.then(|| html.clone());
         // Parsing a big page takes tens of milliseconds: off the async threads.
         let art = tokio::task::spawn_blocking(move || crate::extract::article(&html, &base)).await.ok().flatten();
         let pick = |k: &str, alt: &str| -> Value {
             let v = page[k].as_str().unwrap_or_default();
             Value::String(if v.is_empty() { alt.to_string() } else { v.to_string() })
         };
-        match art.filter(|a| !a.text.trim().is_empty()) {
-            Some(a) => Ok(json!({
+        let mut v = match art.filter(|a| !a.text.trim().is_empty()) {
+            Some(a) => json!({
                 "url": url,
                 "title": pick("title", &a.title),
                 "byline": pick("byline", &a.byline),
                 "date": pick("date", &a.date),
                 "lang": pick("lang", &a.lang),
+                "page_type": a.page_type,
                 "markdown": a.markdown.trim(),
                 "text": a.text.trim(),
                 "extractor": "rs-trafilatura",
-            })),
+            }),
             None => {
                 let mut v = self.eval_in_frame(target, &format!("({EXTRACT})()")).await?;
                 v["extractor"] = json!("errand");
-                Ok(v)
+                v
             }
+        };
+        if let Some(html) = rendered {
+            v["rendered"] = json!(html);
         }
+        Ok(v)
     }
 
     /// Extract several pages, `parallel` at a time, each in a background tab of its own

@@ -15,6 +15,9 @@ pub struct Article {
     pub byline: String,
     pub date: String,
     pub lang: String,
+    /// The kind of page: article, forum, product, collection, listing, documentation
+    /// or service.
+    pub page_type: String,
     pub markdown: String,
     pub text: String,
 }
@@ -48,6 +51,7 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
         byline: m.author.clone().unwrap_or_default(),
         date: m.date.map(|d| d.to_rfc3339()).unwrap_or_default(),
         lang: m.language.clone().unwrap_or_default(),
+        page_type: m.page_type.clone().unwrap_or_else(|| "article".into()),
         markdown,
         text,
     })
