@@ -44,8 +44,9 @@ enum Cmd {
         urls: Vec<String>,
         #[command(flatten)]
         browser: BrowserArgs,
-        /// One JSON object per URL per line: url, title, byline, date, lang, markdown, text,
-        /// view, error
+        /// One JSON object per URL per line: url, title, byline, date, lang, page_type
+        /// (article, forum, product, collection, listing, documentation, service),
+        /// markdown, text, view, error
         #[arg(long)]
         json: bool,
         /// Pages loaded at once (each in a tab of its own)

@@ -68,7 +68,7 @@ pub async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel:
                     );
                     if json {
                         let mut o = serde_json::json!({"url": url, "error": null});
-                        for k in ["status", "title", "byline", "date", "lang", "markdown", "text", "view"] {
+                        for k in ["status", "title", "byline", "date", "lang", "page_type", "markdown", "text", "view"] {
                             o[k] = v.get(k).cloned().unwrap_or(serde_json::Value::Null);
                         }
                         o.to_string()
@@ -81,7 +81,7 @@ pub async fn extract(urls: Vec<String>, args: BrowserArgs, json: bool, parallel:
                     failures += 1;
                     errln!("[{}/{}] {url}: {e}", i + 1, urls.len());
                     if json {
-                        serde_json::json!({"url": url, "status": null, "title": null, "byline": null, "date": null, "lang": null, "markdown": null, "text": null, "view": null, "error": e}).to_string()
+                        serde_json::json!({"url": url, "status": null, "title": null, "byline": null, "date": null, "lang": null, "page_type": null, "markdown": null, "text": null, "view": null, "error": e}).to_string()
                     } else {
                         continue;
                     }

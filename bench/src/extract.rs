@@ -136,7 +136,7 @@ pub async fn extract(
     };
     if let Rendered::From(from) = &rendered {
         // Again from the rendered pages a browser run kept: extraction rules alone.
-        let results = offline(from, &ids)?;
+        let results = offline(from, &ids, &pages)?;
         for (id, v) in ids.iter().zip(&results) {
             put(id, v);
         }
@@ -222,19 +222,27 @@ pub enum Rendered {
     From(PathBuf),
 }
 
-/// Extraction of kept rendered pages, on every core: `{text, view, page_type}` per id.
-/// A page extraction found nothing in keeps the text the browser run gave (errand's
-/// in-page extractor, which needs the live page).
-fn offline(from: &Path, ids: &[String]) -> Result<Vec<Value>> {
+/// Extraction of kept rendered pages (with the page's file as the HTML the server sent),
+/// on every core: `{text, view, page_type}` per id. A page extraction found nothing in
+/// keeps the text the browser run gave (errand's in-page extractor needs the live page).
+fn offline(from: &Path, ids: &[String], pages: &errand::site::Pages) -> Result<Vec<Value>> {
     let one = |id: &String| -> Result<Value> {
         let path = from.join(format!("{}.json", key(id)));
-        let kept: Value = serde_json::from_slice(&std::fs::read(&path).with_context(|| {
-            format!("cannot read {} (keep the pages first with --save-rendered)", path.display())
-        })?)?;
+        let kept: Value = serde_json::from_slice(
+            &std::fs::read(&path).with_context(|| format!("cannot read {} (keep the pages first with --save-rendered)", path.display()))?,
+        )?;
+        // The HTML the server sent is the page's file, as the browser run served it.
+        let sent = pages.0.get(id).map(|b| String::from_utf8_lossy(b).into_owned());
         let html = kept["html"].as_str().unwrap_or_default();
         let url = kept["url"].as_str().unwrap_or_default();
-        Ok(match browser::extract::article(html, url).filter(|a| !a.text.trim().is_empty()) {
-            Some(a) => json!({ "text": a.text.trim(), "view": kept["view"], "page_type": a.page_type }),
+        Ok(match browser::extract::article_of(html, sent.as_deref(), url) {
+            Some((a, view)) => {
+                let view = match view {
+                    browser::extract::View::Rendered => "rendered",
+                    browser::extract::View::WithoutScripts => "without scripts",
+                };
+                json!({ "text": a.text.trim(), "view": view, "page_type": a.page_type })
+            }
             None => kept,
         })
     };

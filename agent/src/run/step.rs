@@ -372,7 +372,7 @@ impl Session {
         let mut shown = md.clone();
         truncate(&mut shown, 16_000);
         let mut meta = String::new();
-        for k in ["byline", "date", "lang"] {
+        for k in ["byline", "date", "lang", "page_type"] {
             if let Some(v) = data[k].as_str().filter(|v| !v.is_empty()) {
                 meta.push_str(&format!("{k}: {v}\n"));
             }

@@ -65,13 +65,15 @@ async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_a
     let site = Site::start().await;
     // One page's script swaps the article for an apology; another's sends the browser to
     // a host off the allowlist (blocked); a third's to https on a server that speaks only
-    // http (the load fails). All three articles are in what the server sent.
+    // http (the load fails); a fourth sends its article hidden, for a script on a blocked
+    // host to show. All four articles are in what the server sent.
     let broken = site.url("/articles/script-broken.html");
     let away = site.url("/articles/redirects-away.html");
     let otters = site.url("/articles/otters.html");
     let https = site.url("/articles/to-https.html");
+    let hidden = site.url("/articles/hidden-until-hydrated.html");
     let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
-        .args(["extract", &broken, &away, &otters, &https, "--json"])
+        .args(["extract", &broken, &away, &otters, &https, &hidden, "--json"])
         .output()
         .await
         .unwrap();
@@ -89,9 +91,13 @@ async fn errand_extract_reads_a_page_without_scripts_when_its_scripts_lose_the_a
     assert_eq!(lines[1]["url"], away.as_str());
     // A page that renders fine is read once, as rendered.
     assert_eq!(lines[2]["view"], "rendered");
+    assert_eq!(lines[2]["page_type"], "article");
     assert!(lines[3]["text"].as_str().unwrap_or_default().contains("Rope bridges"), "{:?}", lines[3]);
     assert_eq!(lines[3]["view"], "without scripts");
     assert!(lines[3]["error"].is_null(), "{:?}", lines[3]);
+    let text = lines[4]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("caddis larvae") && text.contains("bob up and down") && !text.contains("Loading"), "{:?}", lines[4]);
+    assert_eq!(lines[4]["view"], "without scripts");
     assert!(stderr.contains("read again without scripts"), "{stderr}");
     // Nothing reached the foreign host.
     assert!(site.foreign_log.lock().unwrap().is_empty(), "the foreign host was reached");

@@ -120,19 +120,22 @@ impl Browser {
     }
 
     pub(crate) async fn extract_in(&self, target: &str) -> Result<Value> {
-        let page = self.eval_in_frame(target, &format!("({RENDERED})()")).await?;
+        let call = format!("({RENDERED})()");
+        let (page, sent) = tokio::join!(self.eval_in_frame(target, &call), self.sent_html(target));
+        let page = page?;
         let url = page["url"].as_str().unwrap_or_default().to_string();
         let html = page["html"].as_str().unwrap_or_default().to_string();
+        let sent = sent.filter(|_| page["sent"] == true);
         let base = url.clone();
         let rendered = self.opts.keep_rendered.then(|| html.clone());
         // Parsing a big page takes tens of milliseconds: off the async threads.
-        let art = tokio::task::spawn_blocking(move || crate::extract::article(&html, &base)).await.ok().flatten();
+        let art = tokio::task::spawn_blocking(move || crate::extract::article_of(&html, sent.as_deref(), &base)).await.ok().flatten();
         let pick = |k: &str, alt: &str| -> Value {
             let v = page[k].as_str().unwrap_or_default();
             Value::String(if v.is_empty() { alt.to_string() } else { v.to_string() })
         };
-        let mut v = match art.filter(|a| !a.text.trim().is_empty()) {
-            Some(a) => json!({
+        let mut v = match art {
+            Some((a, view)) => json!({
                 "url": url,
                 "title": pick("title", &a.title),
                 "byline": pick("byline", &a.byline),
@@ -142,6 +145,10 @@ impl Browser {
                 "markdown": a.markdown.trim(),
                 "text": a.text.trim(),
                 "extractor": "rs-trafilatura",
+                "view": match view {
+                    crate::extract::View::Rendered => "rendered",
+                    crate::extract::View::WithoutScripts => "without scripts",
+                },
             }),
             None => {
                 let mut v = self.eval_in_frame(target, &format!("({EXTRACT})()")).await?;
@@ -153,6 +160,26 @@ impl Browser {
             v["rendered"] = json!(html);
         }
         Ok(v)
+    }
+
+    /// The HTML the server sent for the document `frame` shows (the tab's top frame), if
+    /// Chromium still holds the response; its navigation's request id is its loader id.
+    async fn sent_html(&self, frame: &str) -> Option<String> {
+        let session = self.st().frames.get(frame)?.session.clone();
+        let tree = self.cdp.raw(Some(&session), "Page.getFrameTree", json!({})).await.ok()?;
+        let f = &tree["frameTree"]["frame"];
+        if f["id"].as_str()? != frame {
+            return None;
+        }
+        let body = self.cdp.raw(Some(&session), "Network.getResponseBody", json!({ "requestId": f["loaderId"] })).await.ok()?;
+        let text = body["body"].as_str()?;
+        if body["base64Encoded"] == true {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        } else {
+            Some(text.to_string())
+        }
     }
 
     /// Extract several pages, `parallel` at a time, each in a background tab of its own
@@ -188,7 +215,9 @@ impl Browser {
                 }
                 Err(e) => return Err(e),
             };
-            v["view"] = json!("rendered");
+            if v["view"].is_null() {
+                v["view"] = json!("rendered");
+            }
             let len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
             let landed = v["url"].as_str().unwrap_or_default().to_string();
             let failed_page =

@@ -42,5 +42,9 @@ function () {
     byline: meta('meta[name="author"]') || meta('[rel="author"]') || meta('[itemprop="author"]'),
     date: meta('meta[property="article:published_time"]') || meta('time[datetime]') || meta('meta[name="date"]'),
     lang: document.documentElement.lang || '',
+    // Whether the server's HTML for this document is still what the page shows the
+    // address of: an HTML document not moved since it loaded (pushState, a fragment).
+    sent: document.contentType === 'text/html'
+      && ((performance.getEntriesByType('navigation')[0] || {}).name || '').split('#')[0] === location.href.split('#')[0],
   };
 }

@@ -1,0 +1,104 @@
+//! Tests of page kinds on small pages written for the purpose: the kind errand detects
+//! and what a reader of that kind of page wants kept (every post of a thread, every plan
+//! and the FAQ of a pricing page, a product's hidden description, every card of a
+//! listing, documentation without its side navigation).
+
+use super::*;
+
+const SERVED: &str = "http://127.0.0.1:8080/page.html";
+
+fn page(name: &str) -> Article {
+    let html = match name {
+        "forum" => include_str!("fixtures/forum-thread.html"),
+        "pricing" => include_str!("fixtures/pricing.html"),
+        "product" => include_str!("fixtures/product.html"),
+        "listing" => include_str!("fixtures/listing.html"),
+        "docs" => include_str!("fixtures/docs.html"),
+        _ => unreachable!(),
+    };
+    // Served from loopback, as in errand's benchmarks: the kind comes from the page.
+    article(html, SERVED).unwrap_or_else(|| panic!("nothing extracted from {name}"))
+}
+
+fn has_all(a: &Article, kept: &[&str]) {
+    for k in kept {
+        assert!(a.text.contains(k), "{} lost {k:?}:\n{}", a.page_type, a.text);
+    }
+}
+
+fn has_none(a: &Article, dropped: &[&str]) {
+    for d in dropped {
+        assert!(!a.text.contains(d), "{} kept {d:?}:\n{}", a.page_type, a.text);
+    }
+}
+
+#[test]
+fn a_forum_thread_keeps_every_post_and_drops_the_forum_around_it() {
+    let a = page("forum");
+    assert_eq!(a.page_type, "forum");
+    has_all(&a, &["My old boots leak", "waterproof membrane", "dry faster overnight", "report back after a month"]);
+    has_none(&a, &["Categories", "Meetups", "Terms", "Log in"]);
+}
+
+#[test]
+fn a_pricing_page_keeps_every_plan_and_the_faq() {
+    let a = page("pricing");
+    assert_eq!(a.page_type, "service");
+    has_all(&a, &["$12 per month", "$39 per month", "$99 per month", "Audit trail and approvals", "two months free", "no fees either way"]);
+    has_none(&a, &["Customers", "Status"]);
+}
+
+#[test]
+fn a_product_page_gets_the_description_its_json_ld_holds_and_not_the_recommendations() {
+    let a = page("product");
+    assert_eq!(a.page_type, "product");
+    has_all(&a, &["mesh panel over the instep"]);
+    has_none(&a, &["Alpine Liner Sock", "You may also like", "Returns", "Base layers"]);
+}
+
+#[test]
+fn a_listing_keeps_every_card_and_not_the_filters() {
+    let a = page("listing");
+    assert!(matches!(a.page_type.as_str(), "listing" | "collection"), "{}", a.page_type);
+    for card in ["Pocket Rocket gas stove", "WhisperLite liquid fuel stove", "Titanium alcohol stove"] {
+        assert!(a.markdown.contains(&format!("[{card}](http://127.0.0.1:8080/products/")), "lost the card {card:?}:\n{}", a.markdown);
+    }
+    assert!(a.markdown.contains("$124.95"), "{}", a.markdown);
+    has_none(&a, &["Under $50", "$50 to $100", "Tents"]);
+}
+
+#[test]
+fn documentation_keeps_its_code_and_sections_and_not_its_side_navigation() {
+    let a = page("docs");
+    assert_eq!(a.page_type, "documentation");
+    has_all(&a, &["Client::builder().retries(5)", "Only idempotent requests", "Set the retry count to zero"]);
+    has_none(&a, &["Installation", "Proxies", "On this page", "License"]);
+}
+
+#[test]
+fn the_servers_html_is_read_when_scripts_left_the_rendered_page_empty() {
+    let sent = include_str!("fixtures/forum-thread.html");
+    let shell = "<html><head><title>Trail Talk</title></head><body><div id=app><p>Loading…</p></div></body></html>";
+    let (a, view) = article_of(shell, Some(sent), SERVED).expect("an extract");
+    assert_eq!(view, View::WithoutScripts);
+    assert!(a.text.contains("waterproof membrane"), "{}", a.text);
+    // A rendered page that holds the content is read as rendered.
+    let (a, view) = article_of(sent, Some(shell), SERVED).expect("an extract");
+    assert_eq!(view, View::Rendered);
+    assert!(a.text.contains("waterproof membrane"), "{}", a.text);
+    // Without the server's HTML, the rendered page is all there is.
+    assert_eq!(article_of(sent, None, SERVED).map(|(_, v)| v), Some(View::Rendered));
+}
+
+#[test]
+fn text_words_counts_what_a_reader_sees_not_scripts_styles_or_comments() {
+    assert_eq!(text_words("<p>one two</p><SCRIPT>var a = 'x y z'</script><style>p { x: y }</style><!-- a b c --> three"), 3);
+    assert_eq!(text_words("no tags at all"), 4);
+    assert_eq!(text_words("<p>unclosed <script>never ends"), 1);
+}
+
+#[test]
+fn a_heading_inside_a_link_comes_out_as_the_link_text() {
+    assert_eq!(headings_out_of_links("- [### Pocket stove\n\n](/p/1)$49"), "- [Pocket stove](/p/1)$49");
+    assert_eq!(headings_out_of_links("[#hashtag](/t) and [x](/y)"), "[#hashtag](/t) and [x](/y)");
+}
