@@ -122,7 +122,8 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     let mut text = r.content_text.clone();
     let mut markdown = absolute_links(&headings_out_of_links(r.content_markdown.as_deref().unwrap_or_default()), url);
     // A product description the visible page hides (in a tab), from the page's JSON-LD.
-    if !text.trim().is_empty() {
+    // (Parsing the page again costs milliseconds: only when it has JSON-LD at all.)
+    if !text.trim().is_empty() && find_ci(html.as_bytes(), b"ld+json").is_some() {
         let descriptions = schema::product_descriptions(html);
         for d in schema::missing_from(&text, &descriptions) {
             text.push_str("\n\n");
