@@ -236,13 +236,7 @@ fn offline(from: &Path, ids: &[String], pages: &errand::site::Pages) -> Result<V
         let html = kept["html"].as_str().unwrap_or_default();
         let url = kept["url"].as_str().unwrap_or_default();
         Ok(match browser::extract::article_of(html, sent.as_deref(), url) {
-            Some((a, view)) => {
-                let view = match view {
-                    browser::extract::View::Rendered => "rendered",
-                    browser::extract::View::WithoutScripts => "without scripts",
-                };
-                json!({ "text": a.text.trim(), "view": view, "page_type": a.page_type })
-            }
+            Some((a, view)) => json!({ "text": a.text.trim(), "view": view.as_str(), "page_type": a.page_type }),
             None => kept,
         })
     };

@@ -145,10 +145,7 @@ impl Browser {
                 "markdown": a.markdown.trim(),
                 "text": a.text.trim(),
                 "extractor": "rs-trafilatura",
-                "view": match view {
-                    crate::extract::View::Rendered => "rendered",
-                    crate::extract::View::WithoutScripts => "without scripts",
-                },
+                "view": view.as_str(),
             }),
             None => {
                 let mut v = self.eval_in_frame(target, &format!("({EXTRACT})()")).await?;
@@ -174,7 +171,6 @@ impl Browser {
         let body = self.cdp.raw(Some(&session), "Network.getResponseBody", json!({ "requestId": f["loaderId"] })).await.ok()?;
         let text = body["body"].as_str()?;
         if body["base64Encoded"] == true {
-            use base64::Engine as _;
             let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
             Some(String::from_utf8_lossy(&bytes).into_owned())
         } else {

@@ -33,6 +33,16 @@ pub enum View {
     WithoutScripts,
 }
 
+impl View {
+    /// As `extract` reports it (`"view"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Rendered => "rendered",
+            View::WithoutScripts => "without scripts",
+        }
+    }
+}
+
 /// The main content of a page from its rendered HTML and, when known, the HTML the
 /// server sent for it. Scripts that fail (their hosts blocked by the allowlist, a bot
 /// check, a framework that hides the page until it hydrates) can leave the rendered page
@@ -112,8 +122,13 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     // of links they drop are the content. Such a page is read again without them, as the
     // kind of page it was found to be (wcxb-dev: collection 0.654 -> 0.677, listing
     // 0.650 -> 0.672, the other kinds unchanged).
-    if let Some(t) = r.metadata.page_type.clone().filter(|t| matches!(t.as_str(), "listing" | "collection")) {
-        opts.page_type = Some(page_type_of(&t));
+    let listing = match r.metadata.page_type.as_deref() {
+        Some("listing") => Some(rs_trafilatura::page_type::PageType::Listing),
+        Some("collection") => Some(rs_trafilatura::page_type::PageType::Category),
+        _ => None,
+    };
+    if listing.is_some() {
+        opts.page_type = listing;
         if let Ok(again) = rs_trafilatura::extract_with_options(html, &opts) {
             r = again;
         }
@@ -141,19 +156,6 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
         markdown,
         text,
     })
-}
-
-fn page_type_of(t: &str) -> rs_trafilatura::page_type::PageType {
-    use rs_trafilatura::page_type::PageType as P;
-    match t {
-        "forum" => P::Forum,
-        "product" => P::Product,
-        "collection" => P::Category,
-        "listing" => P::Listing,
-        "documentation" => P::Documentation,
-        "service" => P::Service,
-        _ => P::Article,
-    }
 }
 
 /// Markdown links and images made absolute against the page's address, so an extract
