@@ -65,24 +65,41 @@ pub struct Shot {
 /// shows a secret typed in this session (a GET form puts a password in the address, an
 /// echo page prints it).
 pub async fn picture(browser: &Browser, rec: &Recorder, narr: &Narrator, n: u32) -> Shot {
+    let shot = match start_picture(browser, rec).await {
+        Ok(pending) => save_picture(rec, n, pending).await,
+        Err(e) => Err(e),
+    };
+    shot.unwrap_or_else(|e| {
+        if let Some(e) = e {
+            narr.line(&e);
+        }
+        Shot::default()
+    })
+}
+
+/// Ask for the thumbnail of the page as it is now ([`picture`] in two halves: the page is
+/// checked for secrets and Chromium asked here; [`save_picture`] waits for it). `Err`:
+/// there will be no picture of this step, and why, if a person should know.
+pub async fn start_picture(browser: &Browser, rec: &Recorder) -> Result<browser::PendingPicture, Option<String>> {
     let secrets = rec.secrets();
     if !secrets.is_empty() {
         let shown = browser.eval_main("location.href + '\\n' + (document.body ? document.body.innerText : '')").await;
         if shown.map(|v| secrets.found_in(v.as_str().unwrap_or_default())).unwrap_or(true) {
-            narr.line("    no screenshot for this step: the page shows a secret typed earlier");
-            return Shot::default();
+            return Err(Some("    no screenshot for this step: the page shows a secret typed earlier".into()));
         }
     }
-    let Ok(Ok(img)) = tokio::time::timeout(Duration::from_secs(5), browser.thumbnail()).await else { return Shot::default() };
+    browser.start_thumbnail().await.map_err(|_| None)
+}
+
+/// Wait for a picture asked for with [`start_picture`] and save it as step `n`'s. `Err`:
+/// the line to narrate when it could not be saved.
+pub async fn save_picture(rec: &Recorder, n: u32, pending: browser::PendingPicture) -> Result<Shot, Option<String>> {
+    let Ok(Ok(img)) = tokio::time::timeout(Duration::from_secs(10), pending.finish()).await else { return Ok(Shot::default()) };
     let file = format!("screenshots/{n:03}.jpg");
-    let saved = std::fs::create_dir_all(rec.dir.join("screenshots")).and_then(|_| std::fs::write(rec.dir.join(&file), &img));
-    match saved {
-        Ok(()) => Shot { file: Some(file), sha256: Some(recordings::sha256(&img)) },
-        Err(e) => {
-            narr.line(&format!("    could not save a screenshot in the recording: {e}"));
-            Shot::default()
-        }
-    }
+    std::fs::create_dir_all(rec.dir.join("screenshots"))
+        .and_then(|_| std::fs::write(rec.dir.join(&file), &img))
+        .map_err(|e| Some(format!("    could not save a screenshot in the recording: {e}")))?;
+    Ok(Shot { file: Some(file), sha256: Some(recordings::sha256(&img)) })
 }
 
 /// The allowlist file a session uses: where it is, its patterns and its `[[submit]]`

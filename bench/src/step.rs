@@ -91,7 +91,7 @@ pub async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
     outln!("  all steps        median {:>6.1} ms   p95 {:>6.1} ms", median(&mut all), p95(&mut all));
     for (tool, (mut v, mut act)) in by_tool {
         outln!(
-            "  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps; acting and settling {:.1} ms, the rest is the picture and page state)",
+            "  {tool:<16} median {:>6.1} ms   p95 {:>6.1} ms   ({} steps; acting and settling {:.1} ms, the rest the page state and the last picture if not drawn yet)",
             median(&mut v),
             p95(&mut v),
             v.len(),

@@ -58,7 +58,7 @@ use tokio::sync::mpsc;
 
 use driver::{auto_attach, create_world, event_task};
 
-pub use actions::{Action, Direction, ElementTarget, Locator, Outcome};
+pub use actions::{Action, Direction, ElementTarget, Locator, Outcome, PendingPicture};
 pub use cdp::{Cdp, CdpError, Event};
 pub use consent::{Consent, SharedConsent, Submission, Verdict};
 pub use guard::{Blocked, Guard, Layer, SharedGuard};
@@ -116,7 +116,8 @@ pub struct Options {
     pub launch_timeout: Duration,
     /// Longest wait for a page to settle after an action.
     pub settle_timeout: Duration,
-    /// How long the network and DOM must be quiet to count as settled.
+    /// How long the network and DOM must stay quiet, once the page has rendered what an
+    /// action set off, to count as settled.
     pub quiet: Duration,
     /// Where downloads go (normally the session's output folder); `None` denies downloads.
     pub download_dir: Option<PathBuf>,
@@ -167,7 +168,7 @@ impl Default for Options {
             call_timeout: Duration::from_secs(10),
             launch_timeout: Duration::from_secs(20),
             settle_timeout: Duration::from_secs(5),
-            quiet: Duration::from_millis(100),
+            quiet: Duration::from_millis(25),
             download_dir: None,
             accept_confirms: false,
             viewport: Some((1280, 720)),
@@ -218,7 +219,7 @@ pub struct Browser {
     pub(crate) shortcut: Option<Arc<shortcut::Shortcut>>,
     /// The last thumbnail taken, for reuse while the page has not changed since (see
     /// [`Browser::thumbnail`]).
-    pub(crate) picture: Mutex<Option<actions::Picture>>,
+    pub(crate) picture: Arc<Mutex<actions::Pictures>>,
 }
 
 impl std::fmt::Debug for Browser {

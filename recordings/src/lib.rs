@@ -182,7 +182,45 @@ pub enum RecordingError {
 
 enum Msg {
     Record(Box<Record>),
+    /// A place in the log, kept for a record that is still being made (see [`Slot`]).
+    Reserve {
+        id: u64,
+        t: u64,
+    },
+    /// The record for a kept place; `None` when its maker gave up.
+    Fill {
+        id: u64,
+        record: Option<Box<Record>>,
+    },
     Finish(oneshot::Sender<()>),
+}
+
+/// A place in the log kept for a record finished later: records logged after it wait
+/// (in memory, in order) until it is filled, so the log's order is the order things
+/// happened in, and the line keeps the time the place was taken. A step's picture is
+/// taken this way while errand goes on with the next page state and model request.
+/// Dropped unfilled, the place is given up and nothing is written for it.
+#[derive(Debug)]
+pub struct Slot {
+    id: u64,
+    tx: mpsc::UnboundedSender<Msg>,
+    filled: bool,
+}
+
+impl Slot {
+    /// Write the record in the kept place.
+    pub fn fill(mut self, record: Record) {
+        self.filled = true;
+        let _ = self.tx.send(Msg::Fill { id: self.id, record: Some(Box::new(record)) });
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.filled {
+            let _ = self.tx.send(Msg::Fill { id: self.id, record: None });
+        }
+    }
 }
 
 /// A handle to the task that owns a recording's log.
@@ -216,7 +254,16 @@ impl Recorder {
         let _ = self.tx.send(Msg::Record(Box::new(record)));
     }
 
-    /// Wait until everything logged so far is on disk.
+    /// Keep the next place in the log for a record made later ([`Slot`]).
+    pub fn reserve(&self) -> Slot {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.tx.send(Msg::Reserve { id, t: now_ms() });
+        Slot { id, tx: self.tx.clone(), filled: false }
+    }
+
+    /// Wait until everything logged so far is on disk (records waiting behind a place
+    /// not yet filled are written when it is).
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Msg::Finish(tx)).is_ok() {
@@ -225,29 +272,75 @@ impl Recorder {
     }
 }
 
-async fn writer(mut file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Msg>, secrets: Secrets, key: Key) {
-    let mut seq = 0u64;
-    let mut prev = String::new();
+/// One entry of the writer's queue: a record with the time it was logged, or a kept place
+/// not yet filled.
+enum Queued {
+    Ready(u64, Box<Record>),
+    Kept(u64, u64),
+}
+
+async fn writer(file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Msg>, secrets: Secrets, key: Key) {
+    let mut w = Writer { file, seq: 0, prev: String::new(), secrets, key };
+    // Records that wait behind a kept place, oldest first.
+    let mut queue: std::collections::VecDeque<Queued> = Default::default();
     while let Some(m) = rx.recv().await {
         match m {
-            Msg::Record(record) => {
-                let line =
-                    Line { v: SCHEMA, seq, t: now_ms(), prev: prev.clone(), record: *record, hash: String::new(), mac: String::new() };
-                let Ok(text) = serde_json::to_string(&line) else { continue };
-                let mut text = seal(&secrets.redact(&text), &key);
-                prev = hex(&Sha256::digest(text.as_bytes()));
-                text.push('\n');
-                // One write per record: a crash tears at most the last line.
-                if let Err(e) = file.write_all(text.as_bytes()).and_then(|_| file.flush()) {
-                    eprintln!("errand: could not write to the recording: {e}");
+            Msg::Record(record) => queue.push_back(Queued::Ready(now_ms(), record)),
+            Msg::Reserve { id, t } => queue.push_back(Queued::Kept(id, t)),
+            Msg::Fill { id, record } => {
+                let at = queue.iter().position(|q| matches!(q, Queued::Kept(k, _) if *k == id));
+                if let Some(i) = at {
+                    match (record, &queue[i]) {
+                        (Some(r), Queued::Kept(_, t)) => queue[i] = Queued::Ready(*t, r),
+                        _ => {
+                            queue.remove(i);
+                        }
+                    }
                 }
-                seq += 1;
             }
             Msg::Finish(done) => {
-                let _ = file.sync_data();
+                w.write_ready(&mut queue);
+                let _ = w.file.sync_data();
                 let _ = done.send(());
+                continue;
             }
         }
+        w.write_ready(&mut queue);
+    }
+    // Every handle is gone: what still waits behind a place never filled is written.
+    queue.retain(|q| matches!(q, Queued::Ready(..)));
+    w.write_ready(&mut queue);
+    let _ = w.file.sync_data();
+}
+
+struct Writer {
+    file: std::fs::File,
+    seq: u64,
+    prev: String,
+    secrets: Secrets,
+    key: Key,
+}
+
+impl Writer {
+    /// Write the records at the front of the queue, up to the first place not yet filled.
+    fn write_ready(&mut self, queue: &mut std::collections::VecDeque<Queued>) {
+        while let Some(Queued::Ready(..)) = queue.front() {
+            let Some(Queued::Ready(t, record)) = queue.pop_front() else { break };
+            self.write(t, *record);
+        }
+    }
+
+    fn write(&mut self, t: u64, record: Record) {
+        let line = Line { v: SCHEMA, seq: self.seq, t, prev: self.prev.clone(), record, hash: String::new(), mac: String::new() };
+        let Ok(text) = serde_json::to_string(&line) else { return };
+        let mut text = seal(&self.secrets.redact(&text), &self.key);
+        self.prev = hex(&Sha256::digest(text.as_bytes()));
+        text.push('\n');
+        // One write per record: a crash tears at most the last line.
+        if let Err(e) = self.file.write_all(text.as_bytes()).and_then(|_| self.file.flush()) {
+            eprintln!("errand: could not write to the recording: {e}");
+        }
+        self.seq += 1;
     }
 }
 
@@ -342,6 +435,39 @@ mod tests {
     }
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_kept_place_holds_later_records_back_until_it_is_filled() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Recorder::create(d.path(), Key::from_bytes(b"test key")).unwrap();
+        let msg = |m: &str| Record::Error { message: m.into() };
+        r.log(msg("first"));
+        let slot = r.reserve();
+        let given_up = r.reserve();
+        r.log(msg("third"));
+        r.flush().await;
+        let messages = |d: &Path| {
+            read(d)
+                .unwrap()
+                .lines
+                .into_iter()
+                .map(|l| match l.record {
+                    Record::Error { message } => message,
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+        };
+        // Only what came before the open place is on disk.
+        assert_eq!(messages(d.path()), ["first"]);
+        drop(given_up);
+        slot.fill(msg("second"));
+        r.flush().await;
+        let back = read(d.path()).unwrap();
+        assert_eq!(messages(d.path()), ["first", "second", "third"]);
+        assert_eq!(back.broken_at, None);
+        assert!(back.lines[1].t <= back.lines[2].t);
+        assert_eq!(back.lines.iter().map(|l| l.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    }
 
     #[tokio::test]
     async fn records_chain_and_a_torn_line_is_skipped() {

@@ -319,11 +319,21 @@ async fn what_a_click_sets_off_on_a_short_timer_is_waited_for_and_a_ticking_cloc
     assert!(o.settled, "{o:?}");
     let s = state(&b).await;
     assert!(s.find("button", "Result one").is_some(), "the view drawn 200 ms after the click is in the next state:\n{}", s.render());
-    // A clock ticking every 80 ms (DOM quiet never 100 ms) is not a page that is busy.
+    // A clock ticking every 80 ms on a chain of timers that never ends is not a page that is busy.
     let o = b.act(&Action::Click { target: r(&s, "button", "Start clock") }).await.unwrap();
     assert!(o.settled, "{o:?}");
     let o = b.act(&Action::Click { target: r(&s, "button", "Do nothing") }).await.unwrap();
     assert!(o.settled, "a page that ticks on a timer still settles: {o:?}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_page_that_builds_itself_after_its_load_event_is_waited_for() {
+    let (site, b) = start().await;
+    let o = goto(&b, site.url("/builds-after-load.html")).await;
+    assert!(o.settled, "{o:?}");
+    let s = state(&b).await;
+    assert!(s.find("button", "Built after load").is_some(), "a chain of short timers and a request after load:\n{}", s.render());
     b.close().await;
 }
 

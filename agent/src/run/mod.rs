@@ -27,7 +27,7 @@ use crate::events::Event;
 use crate::model::{Extract, Observation, Provider, Reply, Request, ToolCall, ToolResult, Turn};
 use crate::narrate::Narrator;
 use crate::output::OutDir;
-use crate::session::{self, picture, session_id, Shot};
+use crate::session::{self, session_id, Shot};
 use crate::text::one_line;
 use crate::tools::{self, Tool};
 
@@ -150,6 +150,9 @@ struct Session {
     tokens_cached: u64,
     blocks_recorded: usize,
     flags_seen: Vec<String>,
+    /// The last step's picture being drawn, and its record waiting for it (see
+    /// [`Session::record_step_pictured`]); the line to narrate if it could not be saved.
+    picture_pending: Option<tokio::task::JoinHandle<Option<String>>>,
     last_state: Option<PageState>,
     /// Output file -> extract numbers it cites.
     sources: Vec<(String, Vec<u32>)>,
@@ -300,6 +303,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         tokens_cached: 0,
         blocks_recorded: 0,
         flags_seen: vec![],
+        picture_pending: None,
         last_state: None,
         sources: vec![],
         system: format!("{SYSTEM}{}", crate::secrets::prompt(&bindings)),

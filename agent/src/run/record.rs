@@ -64,45 +64,66 @@ impl Session {
         });
     }
 
-    /// A thumbnail of the page after a step, saved in the recording as
-    /// `screenshots/NNN.jpg`; none (and a note) if the browser cannot take one.
-    pub(super) async fn picture(&self) -> Shot {
-        picture(&self.browser, &self.rec, &self.narr, self.steps).await
+    /// Record a step with no picture of the page (a step that did not touch the browser,
+    /// or a browser that is gone).
+    pub(super) fn record_step(&self, step: StepRecord<'_>) {
+        self.rec.log(self.step_record(step, Shot::default()));
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn record_step(
-        &self,
-        call: &ToolCall,
-        args: Value,
-        intent: &str,
-        ok: bool,
-        summary: &str,
-        url_before: &str,
-        locator: Option<Value>,
-        shot: Shot,
-        ms: u64,
-    ) {
+    /// Record a step with a thumbnail of the page after it. The picture is drawn while
+    /// errand reads the next page state and asks the model (a place in the log is kept for
+    /// the step meanwhile); [`Session::finish_picture`] waits for it before the next step.
+    pub(super) async fn record_step_pictured(&mut self, step: StepRecord<'_>) {
+        self.finish_picture().await;
+        let slot = self.rec.reserve();
+        let record = self.step_record(step, Shot::default());
+        let pending = session::start_picture(&self.browser, &self.rec).await;
+        let (rec, n) = (self.rec.clone(), self.steps);
+        self.picture_pending = Some(tokio::spawn(async move {
+            let shot = match pending {
+                Ok(p) => session::save_picture(&rec, n, p).await,
+                Err(e) => Err(e),
+            };
+            let (shot, note) = match shot {
+                Ok(shot) => (shot, None),
+                Err(note) => (Shot::default(), note),
+            };
+            slot.fill(with_shot(record, shot));
+            note
+        }));
+    }
+
+    /// Wait for the last step's picture (and so its record): the page may change now.
+    pub(super) async fn finish_picture(&mut self) {
+        if let Some(task) = self.picture_pending.take() {
+            if let Ok(Some(note)) = task.await {
+                self.narr.line(&note);
+            }
+        }
+    }
+
+    fn step_record(&self, s: StepRecord<'_>, shot: Shot) -> Record {
         let (url, title) = self.browser.tabs().into_iter().find(|x| x.3).map(|x| (x.2, x.1)).unwrap_or_default();
-        self.rec.log(Record::Step {
+        Record::Step {
             step: self.steps,
-            tool: call.name.clone(),
-            args,
-            intent: intent.to_string(),
-            ok,
-            summary: summary.to_string(),
-            url_before: url_before.to_string(),
-            title_before: self.last_state.as_ref().filter(|s| s.url == url_before).map(|s| s.title.clone()).unwrap_or_default(),
+            tool: s.call.name.clone(),
+            args: s.args,
+            intent: s.intent.to_string(),
+            ok: s.ok,
+            summary: s.summary.to_string(),
+            url_before: s.url_before.to_string(),
+            title_before: self.last_state.as_ref().filter(|st| st.url == s.url_before).map(|st| st.title.clone()).unwrap_or_default(),
             url,
             title,
-            locator,
+            locator: s.locator,
             screenshot: shot.file,
             screenshot_sha256: shot.sha256,
-            ms,
-        });
+            ms: s.ms,
+        }
     }
 
     pub(super) async fn finish(mut self, end: End, rec_dir: &std::path::Path) -> Result<ExitCode> {
+        self.finish_picture().await;
         self.record_blocks();
         if !self.sources.is_empty() {
             let map: Vec<Value> = self
@@ -185,4 +206,25 @@ impl Session {
         });
         Ok(ExitCode::from(code))
     }
+}
+
+/// What a step's record says besides the page it ends on and its picture.
+pub(super) struct StepRecord<'a> {
+    pub call: &'a ToolCall,
+    pub args: Value,
+    pub intent: &'a str,
+    pub ok: bool,
+    pub summary: &'a str,
+    pub url_before: &'a str,
+    pub locator: Option<Value>,
+    pub ms: u64,
+}
+
+/// A step's record with its picture named.
+fn with_shot(mut record: Record, shot: Shot) -> Record {
+    if let Record::Step { screenshot, screenshot_sha256, .. } = &mut record {
+        *screenshot = shot.file;
+        *screenshot_sha256 = shot.sha256;
+    }
+    record
 }

@@ -1,5 +1,6 @@
 //! The loop itself: the model's turns, and each call executed, narrated and recorded.
 
+use super::record::StepRecord;
 use super::*;
 use crate::events::Event;
 use crate::policy::AllowAnswer;
@@ -25,8 +26,17 @@ impl Session {
             // shows where the session began (replay takes its start from it).
             let ms = t.elapsed().as_millis() as u64;
             let call = ToolCall { id: "start".into(), name: "navigate".into(), args: Ok(json!({"url": first})) };
-            let picture = self.picture().await;
-            self.record_step(&call, json!({"url": first}), "open the start page", ok, &summary, "about:blank", None, picture, ms);
+            let step = StepRecord {
+                call: &call,
+                args: json!({"url": first}),
+                intent: "open the start page",
+                ok,
+                summary: &summary,
+                url_before: "about:blank",
+                locator: None,
+                ms,
+            };
+            self.record_step_pictured(step).await;
             if self.args.start.len() > 1 {
                 let _ = writeln_str(&mut opening, &format!("Other start pages: {}", self.args.start[1..].join(", ")));
             }
@@ -152,6 +162,8 @@ impl Session {
 
     /// Execute one call; returns the result for the model and, for `done`, the summary.
     pub(super) async fn step(&mut self, call: &ToolCall, intent: &str) -> (ToolResult, Option<String>) {
+        // The last step's picture shows the page before this call acts on it.
+        self.finish_picture().await;
         let t = Instant::now();
         let url_before = self.last_state.as_ref().map(|s| s.url.clone()).unwrap_or_default();
         let mut result = ToolResult { id: call.id.clone(), name: call.name.clone(), text: String::new(), image: None, is_error: false };
@@ -162,17 +174,16 @@ impl Session {
                 result.text = format!("error: {e}");
                 result.is_error = true;
                 self.narrate_step(call, intent, &format!("refused: {e}"), t);
-                self.record_step(
+                self.record_step(StepRecord {
                     call,
-                    args_shown,
+                    args: args_shown,
                     intent,
-                    false,
-                    &result.text,
-                    &url_before,
-                    None,
-                    Shot::default(),
-                    t.elapsed().as_millis() as u64,
-                );
+                    ok: false,
+                    summary: &result.text,
+                    url_before: &url_before,
+                    locator: None,
+                    ms: t.elapsed().as_millis() as u64,
+                });
                 return (result, None);
             }
         };
@@ -268,8 +279,13 @@ impl Session {
         self.narrate_step(call, intent, &outcome_line, t);
         // The step's time is errand's and the page's, not the recording's picture.
         let ms = t.elapsed().as_millis() as u64;
-        let picture = if tools::kind(&call.name).is_some_and(|k| !k.in_browser()) { Shot::default() } else { self.picture().await };
-        self.record_step(call, shown, intent, !result.is_error, &outcome_line, &url_before, locator, picture, ms);
+        let step =
+            StepRecord { call, args: shown, intent, ok: !result.is_error, summary: &outcome_line, url_before: &url_before, locator, ms };
+        if tools::kind(&call.name).is_some_and(|k| !k.in_browser()) || self.browser.is_gone() {
+            self.record_step(step);
+        } else {
+            self.record_step_pictured(step).await;
+        }
         (result, done)
     }
 

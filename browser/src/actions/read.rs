@@ -22,6 +22,43 @@ pub(crate) struct Picture {
     bytes: Vec<u8>,
 }
 
+/// The thumbnail kept for reuse, and how many times an action has made kept ones stale:
+/// a picture still being taken when an action forgets them is not kept when it comes.
+#[derive(Default)]
+pub(crate) struct Pictures {
+    kept: Option<Picture>,
+    generation: u64,
+    /// A picture asked for while the page settled, still being drawn, with when it was
+    /// asked for (see [`Browser::begin_picture`]).
+    taking: Option<(Instant, tokio::task::JoinHandle<Result<Vec<u8>>>)>,
+}
+
+/// A thumbnail on its way ([`Browser::start_thumbnail`]): what the page showed when it was
+/// asked for, whatever happens after.
+pub struct PendingPicture(Pending);
+
+enum Pending {
+    Ready(Vec<u8>),
+    Taking(tokio::task::JoinHandle<Result<Vec<u8>>>),
+}
+
+impl PendingPicture {
+    /// The picture, once Chromium has drawn it.
+    pub async fn finish(self) -> Result<Vec<u8>> {
+        match self.0 {
+            Pending::Ready(bytes) => Ok(bytes),
+            Pending::Taking(task) => task.await.map_err(|e| BrowserError::Action(format!("the screenshot was lost: {e}")))?,
+        }
+    }
+}
+
+/// The image in a `Page.captureScreenshot` reply.
+fn decode_screenshot(reply: &Value) -> Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(reply["data"].as_str().unwrap_or_default())
+        .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
+}
+
 impl Browser {
     /// Capture the active tab. `format` is `png` or `jpeg` (with `quality`).
     pub async fn screenshot(&self, full_page: bool, format: &str, quality: Option<u8>) -> Result<Vec<u8>> {
@@ -43,56 +80,91 @@ impl Browser {
 
     /// `Page.captureScreenshot` with these parameters, decoded.
     pub(crate) async fn capture(&self, session: &str, params: Value, timeout: Duration) -> Result<Vec<u8>> {
-        let r = self.cdp.raw_with_timeout(Some(session), "Page.captureScreenshot", params, timeout).await?;
-        base64::engine::general_purpose::STANDARD
-            .decode(r["data"].as_str().unwrap_or_default())
-            .map_err(|e| BrowserError::Action(format!("Chromium sent an unreadable screenshot: {e}")))
+        decode_screenshot(&self.cdp.raw_with_timeout(Some(session), "Page.captureScreenshot", params, timeout).await?)
     }
 
     /// A small picture of the active tab for the recording: the viewport at half scale as
     /// JPEG, with secret fields drawn as dots first. The one taken while the last action
     /// settled serves if nothing has changed since it was asked for.
     pub async fn thumbnail(&self) -> Result<Vec<u8>> {
-        let tab = self.active_tab()?;
-        if let Some(bytes) = self.unchanged_picture(&tab.target_id).await {
-            return Ok(bytes);
-        }
-        self.take_picture(&tab).await
+        self.start_thumbnail().await?.finish().await
     }
 
-    /// Take a thumbnail of `tab` and keep it with the time it was asked for.
-    pub(crate) async fn take_picture(&self, tab: &Tab) -> Result<Vec<u8>> {
+    /// [`Browser::thumbnail`], returned as soon as Chromium has been asked for it: drawing
+    /// it takes two or three frames (35 to 50 ms), which errand spends on the next page
+    /// state and model request. Finish it before the next action, which could otherwise
+    /// show in the picture.
+    pub async fn start_thumbnail(&self) -> Result<PendingPicture> {
+        // One asked for while the page settled is kept when it comes, if nothing changed.
+        let taking = self.pictures().taking.take();
+        if let Some((_, task)) = taking {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let tab = self.active_tab()?;
+        if let Some(bytes) = self.unchanged_picture(&tab.target_id).await {
+            return Ok(PendingPicture(Pending::Ready(bytes)));
+        }
+
+        self.start_picture(&tab).await
+    }
+
+    /// Ask for a thumbnail of `tab`, kept with the time it was asked for when it comes.
+    async fn start_picture(&self, tab: &Tab) -> Result<PendingPicture> {
         let asked = Instant::now();
+        let generation = self.pictures().generation;
         let _ = self.eval_in_frame(&tab.target_id, "__errand.maskSecrets()").await;
         let session = tab.session.clone().unwrap_or_default();
         let m = self.cdp.raw(Some(&session), "Page.getLayoutMetrics", json!({})).await?;
         let w = m["cssVisualViewport"]["clientWidth"].as_f64().unwrap_or(1280.0);
         let h = m["cssVisualViewport"]["clientHeight"].as_f64().unwrap_or(720.0);
         let p = json!({"format": "jpeg", "quality": 55, "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 0.5}});
-        let bytes = self.capture(&session, p, Duration::from_secs(10)).await?;
-        *self.picture.lock().unwrap_or_else(|p| p.into_inner()) = Some(Picture { tab: tab.target_id.clone(), asked, bytes: bytes.clone() });
-        Ok(bytes)
+        let (cdp, pictures, tab) = (self.cdp.clone(), self.picture.clone(), tab.target_id.clone());
+        Ok(PendingPicture(Pending::Taking(tokio::spawn(async move {
+            let r = cdp.raw_with_timeout(Some(&session), "Page.captureScreenshot", p, Duration::from_secs(10)).await?;
+            let bytes = decode_screenshot(&r)?;
+            let mut kept = pictures.lock().unwrap_or_else(|p| p.into_inner());
+            if kept.generation == generation {
+                kept.kept = Some(Picture { tab, asked, bytes: bytes.clone() });
+            }
+            Ok(bytes)
+        }))))
+    }
+
+    /// Ask for a thumbnail of `tab` and go on: it is kept when it comes (unless an action
+    /// has made it stale by then), for [`Browser::start_thumbnail`] to use. One at a time.
+    pub(crate) async fn begin_picture(&self, tab: &Tab) {
+        if self.pictures().taking.as_ref().is_some_and(|(_, t)| !t.is_finished()) {
+            return;
+        }
+        let asked = Instant::now();
+        if let Ok(PendingPicture(Pending::Taking(task))) = self.start_picture(tab).await {
+            self.pictures().taking = Some((asked, task));
+        }
+    }
+
+    fn pictures(&self) -> std::sync::MutexGuard<'_, Pictures> {
+        self.picture.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether the kept thumbnail is of `tab` and was asked for after `since`.
     pub(crate) fn picture_since(&self, tab: &str, since: Instant) -> bool {
-        self.picture.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|p| p.tab == tab && p.asked >= since)
+        let p = self.pictures();
+        p.kept.as_ref().is_some_and(|p| p.tab == tab && p.asked >= since) || p.taking.as_ref().is_some_and(|(asked, _)| *asked >= since)
     }
 
     /// Forget the kept thumbnail: an action is about to change what it shows.
     pub(crate) fn forget_picture(&self) {
-        *self.picture.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut p = self.pictures();
+        p.kept = None;
+        p.taking = None;
+        p.generation += 1;
     }
 
     /// The kept thumbnail, if it is of `tab` and nothing has happened there since it was
     /// asked for: no change to the DOM, no scrolling, no short timer run or pending, no
     /// request.
     async fn unchanged_picture(&self, tab: &str) -> Option<Vec<u8>> {
-        let asked = {
-            let kept = self.picture.lock().unwrap_or_else(|p| p.into_inner());
-            let kept = kept.as_ref().filter(|p| p.tab == tab)?;
-            kept.asked
-        };
+        let asked = self.pictures().kept.as_ref().filter(|p| p.tab == tab)?.asked;
         let q = Quiet::read(&self.eval_in_frame(tab, "__errand.quietFor()").await.ok()?);
         let now = Instant::now();
         // A pending short timer may change the page any moment.
@@ -106,8 +178,7 @@ impl Browser {
         if now.checked_sub(net.min(dom)).is_some_and(|last| last >= asked) {
             return None;
         }
-        let kept = self.picture.lock().unwrap_or_else(|p| p.into_inner());
-        kept.as_ref().filter(|p| p.tab == tab && p.asked == asked).map(|p| p.bytes.clone())
+        self.pictures().kept.as_ref().filter(|p| p.tab == tab && p.asked == asked).map(|p| p.bytes.clone())
     }
 
     /// The main content of the active tab's page: `{url, title, byline, date, lang,

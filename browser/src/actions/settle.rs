@@ -8,18 +8,18 @@
 //! What "quiet" means: nothing under way that DevTools shows (a navigation, a request in
 //! flight, one waiting for consent: the tracker's [`State::network_quiet`]), no short
 //! timer of the page's pending (the timer watch, `js/timers.js`, tells errand's world when
-//! a `setTimeout` of up to 250 ms is set and when none is left; for the first second, as
-//! a page that keeps setting them from an animation loop is never without one), the page
-//! rendered twice since we last looked (so what an action set off in its handlers, in the next animation
-//! frame or in an IntersectionObserver has run and shows), and no change to the DOM or
-//! scroll position for a while. How long a while: a document that finished loading during
-//! the wait or just before it may still be building itself from the scripts it just ran,
-//! and gets the whole quiet window ([`crate::Options::quiet`]) and at least half of it
-//! since the action; any other page a quarter of it. A page that is still busy when the
+//! a `setTimeout` of up to 250 ms is set and when none is left, following a chain of them
+//! for a few hops; for the first second only, as a page that keeps setting them from an
+//! animation loop is never without one), the page rendered twice since we last looked (so
+//! what an action set off in its handlers, in the next animation frame or in an
+//! IntersectionObserver has run and shows), and no change to the DOM or scroll position
+//! for [`crate::Options::quiet`] (25 ms) after that. A page that has just loaded gets no
+//! longer: what its scripts still do after the load event (timers that set timers, then a
+//! request, then the view) shows as one of those. A page that is still busy when the
 //! settle timeout comes is reported as such, not waited on forever.
 //!
-//! While the page only has to stay quiet, the recording's picture of it is taken
-//! ([`Browser::thumbnail`] uses it if nothing changed since).
+//! While the page only has to stay quiet, the recording's picture of it is asked for; it
+//! is drawn while errand goes on ([`Browser::thumbnail`] uses it if nothing changed since).
 //!
 //! [`State::network_quiet`]: crate::tracker::State::network_quiet
 
@@ -62,9 +62,6 @@ impl Browser {
         let scope = if only.is_some() { Scope::Tab } else { Scope::Browser };
         let quiet = self.opts.quiet;
         let start = Instant::now();
-        // What an action sets off on a short timer (a view drawn 30 ms after a click) shows
-        // no sign beforehand: give it half the quiet window.
-        let floor = quiet / 2;
         let mut deadline = start + self.opts.settle_timeout;
         // When the page last began rendering twice with nothing under way: what happened
         // before that has shown its effects.
@@ -91,7 +88,7 @@ impl Browser {
                     match self.eval_in_frame(&tab, expr).await {
                         Ok(v) => {
                             let now = Instant::now();
-                            let Quiet { mut dom, loaded, timers } = Quiet::read(&v[0]);
+                            let Quiet { mut dom, timers } = Quiet::read(&v[0]);
                             // A pending short timer is the page still at work, for as long
                             // as an action's own chain of timers takes; a page that keeps
                             // setting them from elsewhere (an animation loop) is judged by
@@ -99,13 +96,6 @@ impl Browser {
                             if timers && now.duration_since(start) < TIMER_BUDGET {
                                 dom = Duration::ZERO;
                             }
-                            // A document that finished loading while we wait (or just
-                            // before) may still be building itself from the scripts it
-                            // just ran: the whole window. One that was loaded before and
-                            // shows no pending short timer is done when it has rendered
-                            // and held still briefly.
-                            let (quiet, floor) =
-                                if loaded < now.duration_since(start) + quiet { (quiet, floor) } else { (quiet / 4, Duration::ZERO) };
                             // Nothing may have started while the page rendered.
                             let net = self.st().network_quiet(&tab, scope, now).unwrap_or_default();
                             // When the network or the DOM last did something (`None`: long ago).
@@ -117,12 +107,11 @@ impl Browser {
                                 Some(r) => Some(r),
                                 None => last.is_none_or(|l| l <= asked).then_some(asked),
                             };
-                            let waited = now.duration_since(start);
-                            if rendered.is_some() && net >= quiet && dom >= quiet && waited >= floor && v[1] != "loading" {
+                            if rendered.is_some() && net >= quiet && dom >= quiet && v[1] != "loading" {
                                 return Ok(true);
                             }
                             // As long as the page still has to stay quiet.
-                            quiet.saturating_sub(net.min(dom)).max(floor.saturating_sub(waited)).max(Duration::from_millis(5))
+                            quiet.saturating_sub(net.min(dom)).max(Duration::from_millis(5))
                         }
                         Err(BrowserError::Crashed(g)) => return Err(BrowserError::Crashed(g)),
                         // The document is being replaced: look again shortly.
@@ -137,21 +126,15 @@ impl Browser {
             if now > deadline {
                 return Ok(false);
             }
-            let sleep = tokio::time::sleep(wait.min(deadline - now));
-            match rendered {
-                // The page has rendered what happened and only has to stay quiet: take the
-                // recording's picture meanwhile. It serves if nothing changes before the
-                // step is recorded ([`Browser::thumbnail`]).
-                Some(r) if only.is_none() && !self.picture_since(&tab, r) => {
-                    let picture = async {
-                        if let Ok(t) = self.active_tab() {
-                            let _ = tokio::time::timeout(Duration::from_secs(2), self.take_picture(&t)).await;
-                        }
-                    };
-                    tokio::join!(sleep, picture);
+            // The page has rendered what happened and only has to stay quiet: ask for the
+            // recording's picture meanwhile. It serves if nothing changes before the step
+            // is recorded ([`Browser::thumbnail`]).
+            if only.is_none() && rendered.is_some_and(|r| !self.picture_since(&tab, r)) {
+                if let Ok(t) = self.active_tab() {
+                    self.begin_picture(&t).await;
                 }
-                _ => sleep.await,
             }
+            tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
     }
 }

@@ -53,19 +53,18 @@ pub(crate) fn missing(error: &str) -> Option<&'static str> {
     }
 }
 
-/// `__errand.quietFor()`'s answer: `[ms the DOM has been unchanged, ms since the load
-/// event (0 before it), a short timer pending]`, read with defaults.
+/// `__errand.quietFor()`'s answer: `[ms the DOM has been unchanged, a short timer
+/// pending]`, read with defaults.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Quiet {
     pub dom: std::time::Duration,
-    pub loaded: std::time::Duration,
     pub timers: bool,
 }
 
 impl Quiet {
     pub fn read(v: &serde_json::Value) -> Quiet {
         let ms = |x: &serde_json::Value| std::time::Duration::from_secs_f64(x.as_f64().unwrap_or(0.0).max(0.0) / 1000.0);
-        Quiet { dom: ms(&v[0]), loaded: ms(&v[1]), timers: v[2] == true }
+        Quiet { dom: ms(&v[0]), timers: v[1] == true }
     }
 }
 

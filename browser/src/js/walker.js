@@ -456,10 +456,7 @@
   // long ago the document finished loading (0 while it has not), and whether a short timer
   // is pending.
   function quietFor() {
-    const now = performance.now();
-    const nav = performance.getEntriesByType('navigation')[0];
-    const loaded = nav && nav.loadEventEnd > 0 ? now - nav.loadEventEnd : 0;
-    return [now - lastMutation, loaded, timers];
+    return [performance.now() - lastMutation, timers];
   }
 
   function scrollBy(dy) {
