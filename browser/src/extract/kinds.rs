@@ -91,6 +91,26 @@ fn the_servers_html_is_read_when_scripts_left_the_rendered_page_empty() {
 }
 
 #[test]
+fn the_server_reading_wins_when_scripts_lost_words_not_when_the_rendered_reading_left_them_out() {
+    // (rendered words, server-reading words, kind, words of the server reading the
+    // rendered page does not show) -> the server's reading is used.
+    let table = [
+        (30, 1200, "article", 1100, true), // hidden until scripts that never ran
+        (131, 322, "article", 11, false),  // a sidebar the rendered reading rightly left out
+        (131, 322, "article", 70, true),   // half of the extra words are nowhere on the page
+        (100, 180, "article", 180, false), // under twice the words: the rendered reading
+        (101, 1187, "listing", 2, true),   // a grid the rendered reading missed
+        (185, 763, "product", 2, true),
+    ];
+    for (seen, sent, kind, lost, want) in table {
+        assert_eq!(prefer_sent(seen, sent, kind, || lost), want, "{seen} {sent} {kind} {lost}");
+    }
+    // The words a page shows, for that count: text only, lowercased, entities not decoded.
+    let shown = page_words("<h1>Snooze Cruise</h1><script>var hidden = 1</script><p>Most&nbsp;watched</p>");
+    assert!(shown.contains("snooze") && shown.contains("cruise") && !shown.contains("hidden"), "{shown:?}");
+}
+
+#[test]
 fn text_words_counts_what_a_reader_sees_not_scripts_styles_or_comments() {
     assert_eq!(text_words("<p>one two</p><SCRIPT>var a = 'x y z'</script><style>p { x: y }</style><!-- a b c --> three"), 3);
     assert_eq!(text_words("no tags at all"), 4);
