@@ -36,6 +36,8 @@ fn has_none(a: &Article, dropped: &[&str]) {
 fn a_forum_thread_keeps_every_post_and_drops_the_forum_around_it() {
     let a = page("forum");
     assert_eq!(a.page_type, "forum");
+    // The opening post is marked up as the article body (as many forums do): the replies
+    // are content too.
     has_all(&a, &["My old boots leak", "waterproof membrane", "dry faster overnight", "report back after a month"]);
     has_none(&a, &["Categories", "Meetups", "Terms", "Log in"]);
 }
