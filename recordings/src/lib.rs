@@ -284,28 +284,31 @@ async fn writer(file: std::fs::File, mut rx: mpsc::UnboundedReceiver<Msg>, secre
     // Records that wait behind a kept place, oldest first.
     let mut queue: std::collections::VecDeque<Queued> = Default::default();
     while let Some(m) = rx.recv().await {
-        match m {
-            Msg::Record(record) => queue.push_back(Queued::Ready(now_ms(), record)),
-            Msg::Reserve { id, t } => queue.push_back(Queued::Kept(id, t)),
+        let finished = match m {
+            Msg::Record(record) => {
+                queue.push_back(Queued::Ready(now_ms(), record));
+                None
+            }
+            Msg::Reserve { id, t } => {
+                queue.push_back(Queued::Kept(id, t));
+                None
+            }
             Msg::Fill { id, record } => {
-                let at = queue.iter().position(|q| matches!(q, Queued::Kept(k, _) if *k == id));
-                if let Some(i) = at {
+                if let Some(i) = queue.iter().position(|q| matches!(q, Queued::Kept(k, _) if *k == id)) {
                     match (record, &queue[i]) {
-                        (Some(r), Queued::Kept(_, t)) => queue[i] = Queued::Ready(*t, r),
-                        _ => {
-                            queue.remove(i);
-                        }
+                        (Some(r), &Queued::Kept(_, t)) => queue[i] = Queued::Ready(t, r),
+                        _ => drop(queue.remove(i)),
                     }
                 }
+                None
             }
-            Msg::Finish(done) => {
-                w.write_ready(&mut queue);
-                let _ = w.file.sync_data();
-                let _ = done.send(());
-                continue;
-            }
-        }
+            Msg::Finish(done) => Some(done),
+        };
         w.write_ready(&mut queue);
+        if let Some(done) = finished {
+            let _ = w.file.sync_data();
+            let _ = done.send(());
+        }
     }
     // Every handle is gone: what still waits behind a place never filled is written.
     queue.retain(|q| matches!(q, Queued::Ready(..)));

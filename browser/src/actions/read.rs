@@ -104,7 +104,6 @@ impl Browser {
         if let Some(bytes) = self.unchanged_picture(&tab.target_id).await {
             return Ok(PendingPicture(Pending::Ready(bytes)));
         }
-
         self.start_picture(&tab).await
     }
 
