@@ -52,8 +52,9 @@ impl Browser {
 
     /// Move to a point and press there as `press` says; the point is asked for anew before
     /// each try. A press that went astray (see [`Browser::press_arrived`]) is sent again,
-    /// up to four more times, 100 ms apart. errand's own clicks and Recorder flows' both
-    /// come here.
+    /// 100 ms apart; after three astray presses into an out-of-process frame the frame is
+    /// given the press in the page (`synthPress`). errand's own clicks and Recorder flows'
+    /// both come here.
     pub(crate) async fn press_at(
         &self,
         session: &str,
@@ -65,6 +66,21 @@ impl Browser {
         let bit = button_bit(button);
         for attempt in 0.. {
             let (x, y) = point().await?;
+            if attempt >= IN_PAGE_AFTER && self.out_of_process(frame) {
+                // See `synthPress` in walker.js: the browser keeps sending these presses
+                // to the frame's parent, so the frame is given the press itself.
+                let (ox, oy) = self.frame_offset(frame).await?;
+                let (fx, fy) = (x - ox, y - oy);
+                tracing::warn!(target: "errand::input", "{attempt} presses at {x} {y} did not reach frame {frame}; firing the press in the frame at {fx} {fy}");
+                let r =
+                    self.eval_in_frame(frame, &format!("__errand.synthPress({fx}, {fy}, {}, {count}, {modifiers})", json!(button))).await?;
+                if r != Value::Bool(true) {
+                    return Err(BrowserError::Action(format!(
+                        "the press at {fx:.0} {fy:.0} did not reach its frame, which has nothing at that point"
+                    )));
+                }
+                break;
+            }
             self.mouse(session, Mouse { kind: "mouseMoved", x, y, button: "none", buttons: 0, clicks: 0, modifiers }).await?;
             for n in 1..=count {
                 self.mouse(session, Mouse { kind: "mousePressed", x, y, button, buttons: bit, clicks: n, modifiers }).await?;
@@ -291,6 +307,10 @@ impl Browser {
         Ok(bit)
     }
 }
+
+/// How many presses into an out-of-process frame go astray before errand gives the
+/// frame the press in the page instead (see `press_at`).
+const IN_PAGE_AFTER: u32 = 3;
 
 /// A press as a person makes it: which button, how many clicks, each held how long, with
 /// which modifiers (Input's bits: Alt 1, Control 2, Meta 4, Shift 8).

@@ -156,7 +156,7 @@
       return { visible: visible(el), enabled: enabled(el), inView: intersects(el), rect: [r.x, r.y, r.width, r.height] };
     },
     scrollIntoView(id) {
-      get(id).scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+      __errand.reveal(get(id));
     },
     // The point to press: `offset` from the top-left of the element's first box (what
     // the reference clicks), or the middle of that box clipped to the viewport.

@@ -334,12 +334,74 @@
     }
   }
 
+  // Bring an element to the middle of its document's view before a point is taken.
+  // In the top document that is scrollIntoView. In a frame it is not: scrollIntoView
+  // also scrolls the frame's ancestors, and for an out-of-process frame that scroll
+  // reaches the parent's process later, so the frame could move after errand measured
+  // where it is and the press would land beside its target. A frame scrolls only its
+  // own scrollers here; errand brings the frame itself into view from its parent.
+  function reveal(el) {
+    if (window === window.top) {
+      el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+      return;
+    }
+    const root = document.scrollingElement || document.documentElement;
+    for (let p = el.parentElement || el.getRootNode().host; p; p = p.parentElement || p.getRootNode().host) {
+      const page = p === root;
+      if (!page) {
+        const s = getComputedStyle(p);
+        if (!/(auto|scroll|overlay)/.test(s.overflowX + s.overflowY)) continue;
+      }
+      if (p.scrollHeight <= p.clientHeight && p.scrollWidth <= p.clientWidth) continue;
+      const r = el.getBoundingClientRect();
+      const box = page ? { left: 0, top: 0 } : p.getBoundingClientRect();
+      const [w, h] = page ? [innerWidth, innerHeight] : [p.clientWidth, p.clientHeight];
+      p.scrollLeft += r.left + r.width / 2 - (box.left + (page ? 0 : p.clientLeft) + w / 2);
+      p.scrollTop += r.top + r.height / 2 - (box.top + (page ? 0 : p.clientTop) + h / 2);
+    }
+  }
+
+  // A press the browser would not deliver, given in the page instead. Chromium now and
+  // then routes every press over an out-of-process frame to the frame's parent, try
+  // after try, however long errand waits or redraws (seen under CPU load, right after
+  // the frame loaded). The events are the ones a person's press fires, at the same
+  // point; they are not trusted events, which a few pages check.
+  function synthPress(x, y, button, count, mods) {
+    let el = document.elementFromPoint(x, y);
+    while (el && el.shadowRoot) {
+      const inner = el.shadowRoot.elementFromPoint(x, y);
+      if (!inner || inner === el) break;
+      el = inner;
+    }
+    if (!el) return false;
+    const b = { left: 0, middle: 1, right: 2, back: 3, forward: 4 }[button] ?? 0;
+    const held = [1, 4, 2, 8, 16][b];
+    const base = { bubbles: true, cancelable: true, composed: true, view: window, clientX: x, clientY: y, button: b,
+      altKey: !!(mods & 1), ctrlKey: !!(mods & 2), metaKey: !!(mods & 4), shiftKey: !!(mods & 8) };
+    const fire = (Kind, type, extra) => el.dispatchEvent(new Kind(type, { ...base, ...extra }));
+    for (let n = 1; n <= count; n++) {
+      const down = fire(PointerEvent, 'pointerdown', { buttons: held, detail: n, pointerType: 'mouse', isPrimary: true })
+        && fire(MouseEvent, 'mousedown', { buttons: held, detail: n });
+      if (down && n === 1) {
+        const f = el.closest('a[href], button, input, select, textarea, [tabindex], [contenteditable]');
+        if (f) f.focus();
+      }
+      fire(PointerEvent, 'pointerup', { buttons: 0, detail: n, pointerType: 'mouse', isPrimary: true });
+      fire(MouseEvent, 'mouseup', { buttons: 0, detail: n });
+      if (b === 0) fire(PointerEvent, 'click', { buttons: 0, detail: n, pointerType: 'mouse' });
+      else if (b === 1) fire(PointerEvent, 'auxclick', { buttons: 0, detail: n, pointerType: 'mouse' });
+      if (b === 0 && n === 2) fire(MouseEvent, 'dblclick', { buttons: 0, detail: 2 });
+    }
+    if (b === 2) fire(PointerEvent, 'contextmenu', { buttons: 0, detail: 0, pointerType: 'mouse' });
+    return true;
+  }
+
   // Scroll into view and check that a click at the centre would land on the element.
   function prepare(id) {
     const el = get(id);
     if (!el) return { stale: true };
     armPress();
-    el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+    reveal(el);
     const c = center(el);
     if (c.w === 0 || c.h === 0) return { hidden: true, loc: locator(el) };
     let hit = (el.getRootNode().elementFromPoint || document.elementFromPoint).call(el.getRootNode(), c.x, c.y);
@@ -542,7 +604,7 @@
     return n;
   }
 
-  globalThis.__errand = { snapshot, maskSecrets, isSecretField, armPress, pressed: () => pressSeen, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
+  globalThis.__errand = { snapshot, maskSecrets, isSecretField, armPress, reveal, synthPress, pressed: () => pressSeen, describeSubmit, get, prepare, locator: (id) => { const e = get(id); return e ? locator(e) : null; },
     locatorOf: locator, idOf, focusForTyping, valueOf, selectOption, checked, find, findText, hasText, quietFor,
     scrollBy, scrollTo, describe, known: (el) => ids.has(el) };
 })();
