@@ -54,7 +54,7 @@ pub fn default_record_root() -> PathBuf {
 
 /// A step's screenshot as its record names it: the file in the recording and its SHA-256,
 /// both absent when there is none.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Shot {
     pub file: Option<String>,
     pub sha256: Option<String>,

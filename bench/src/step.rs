@@ -9,15 +9,29 @@ use serde_json::{json, Value};
 
 use crate::stats::*;
 
-/// Per-step overhead of the real agent loop: a `script:` run (the "model" answers at once)
-/// over the demo site. The recording times each model turn; the gap between one reply
-/// and the next request is errand's: executing the call, settling, the new page state,
+/// How long the stand-in for a real model takes per reply in the second run: less than
+/// any hosted model takes for a turn.
+const THINK_MS: u64 = 300;
+
+/// Per-step overhead of the real agent loop: a `script:` run over the demo site, twice:
+/// with a "model" that answers at once (the worst case, as in a replay or the built-in
+/// policy: the recording's picture of each step is drawn on the next step's path) and
+/// with one that takes [`THINK_MS`] per reply (the picture is drawn while it thinks, as
+/// with a real model). The recording times each model turn; the gap between one reply and
+/// the next request is errand's: executing the call, settling, the new page state,
 /// narration and recording.
 pub async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
+    for think in [0, THINK_MS] {
+        once(rounds, chrome.clone(), think).await?;
+    }
+    Ok(())
+}
+
+async fn once(rounds: usize, chrome: Option<PathBuf>, think: u64) -> Result<()> {
     let origin = site::serve(Pages::demo(), "127.0.0.1:0").await?;
     let tmp = tempfile::tempdir()?;
     let cycle = |_: usize| {
-        vec![
+        [
             json!({"tool": "navigate", "args": {"url": format!("{origin}/")}}),
             json!({"tool": "click", "args": {"text": "What a heat pump costs"}}),
             json!({"tool": "extract"}),
@@ -27,6 +41,12 @@ pub async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
             json!({"tool": "click", "args": {"text": "Heat pumps in cold climates"}}),
             json!({"tool": "extract"}),
         ]
+        .into_iter()
+        .map(|mut c| {
+            c["think_ms"] = json!(think);
+            c
+        })
+        .collect::<Vec<_>>()
     };
     let mut script: Vec<Value> = (0..rounds).flat_map(cycle).collect();
     script.push(json!({"tool": "done", "args": {"summary": "benchmark"}}));
@@ -87,7 +107,8 @@ pub async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
         e.0.push(gap);
         e.1.push(w[1].1 as f64);
     }
-    outln!("errand per-step overhead: {} steps of a scripted run over the demo site (model time excluded)", all.len());
+    let model = if think == 0 { "a model that answers at once".to_string() } else { format!("a model that takes {think} ms a reply") };
+    outln!("errand per-step overhead: {} steps of a scripted run over the demo site, {model} (model time excluded)", all.len());
     outln!("  all steps        median {:>6.1} ms   p95 {:>6.1} ms", median(&mut all), p95(&mut all));
     for (tool, (mut v, mut act)) in by_tool {
         outln!(

@@ -165,7 +165,7 @@ impl Provider {
             let r = match self {
                 Provider::Anthropic(a) => a.next(req).await,
                 Provider::OpenAi(o) => o.next(req).await,
-                Provider::Script(s) => s.next(req),
+                Provider::Script(s) => s.next(req).await,
                 Provider::Builtin(b) => b.next(req),
                 Provider::Replay(r) => r.next(req).await,
             };

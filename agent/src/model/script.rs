@@ -1,8 +1,11 @@
 //! `--model script:FILE`: a JSON array of tool calls issued in order, as if a model chose
 //! them. For scripted jobs and tests; the calls meet the same allowlist, consent and
-//! output rules as a model's.
+//! output rules as a model's. An entry's `think_ms` makes the "model" take that long to
+//! answer, standing in for a real model's reply time (what errand does meanwhile, such as
+//! drawing the recording's pictures, then happens off the step's path as it would).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -10,7 +13,8 @@ use super::{ProviderError, Reply, Request, ToolCall};
 
 pub struct Script {
     pub path: PathBuf,
-    calls: Vec<(String, Value)>,
+    /// Each call: tool, arguments, and how long the "model" takes to choose it.
+    calls: Vec<(String, Value, Duration)>,
     next: usize,
 }
 
@@ -34,16 +38,28 @@ impl Script {
             let tool = c["tool"]
                 .as_str()
                 .ok_or_else(|| ProviderError::Config(format!("the script {}: entry {} has no \"tool\" name", path.display(), i + 1)))?;
-            calls.push((tool.to_string(), if c["args"].is_null() { Value::Object(Default::default()) } else { c["args"].clone() }));
+            let think = match &c["think_ms"] {
+                Value::Null => 0,
+                v => v.as_u64().filter(|&ms| ms <= 600_000).ok_or_else(|| {
+                    ProviderError::Config(format!(
+                        "the script {}: entry {} has a \"think_ms\" that is not a number of milliseconds up to 600000",
+                        path.display(),
+                        i + 1
+                    ))
+                })?,
+            };
+            let args = if c["args"].is_null() { Value::Object(Default::default()) } else { c["args"].clone() };
+            calls.push((tool.to_string(), args, Duration::from_millis(think)));
         }
         Ok(Script { path: path.to_path_buf(), calls, next: 0 })
     }
 
-    pub fn next(&mut self, _req: &Request<'_>) -> Result<Reply, ProviderError> {
-        let Some((tool, args)) = self.calls.get(self.next).cloned() else {
+    pub async fn next(&mut self, _req: &Request<'_>) -> Result<Reply, ProviderError> {
+        let Some((tool, args, think)) = self.calls.get(self.next).cloned() else {
             return Ok(Reply { text: "the script has no more steps".into(), ..Reply::default() });
         };
         self.next += 1;
+        tokio::time::sleep(think).await;
         let args = if args.is_object() { Ok(args) } else { Err(args.to_string()) };
         Ok(Reply {
             text: String::new(),

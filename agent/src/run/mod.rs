@@ -151,8 +151,9 @@ struct Session {
     blocks_recorded: usize,
     flags_seen: Vec<String>,
     /// The last step's picture being drawn, and its record waiting for it (see
-    /// [`Session::record_step_pictured`]); the line to narrate if it could not be saved.
-    picture_pending: Option<tokio::task::JoinHandle<Option<String>>>,
+    /// [`Session::record_step_pictured`]): the picture, and the line to narrate if it
+    /// could not be saved.
+    picture_pending: Option<tokio::task::JoinHandle<(session::Shot, Option<String>)>>,
     last_state: Option<PageState>,
     /// Output file -> extract numbers it cites.
     sources: Vec<(String, Vec<u32>)>,

@@ -88,15 +88,31 @@ impl Session {
                 Ok(shot) => (shot, None),
                 Err(note) => (Shot::default(), note),
             };
-            slot.fill(with_shot(record, shot));
-            note
+            slot.fill(with_shot(record, shot.clone()));
+            (shot, note)
         }));
+    }
+
+    /// Record a step that only read the page (extract, a table, a screenshot) with the
+    /// picture of the step before, when that one is still being drawn: the page did not
+    /// move, so a second picture would show the same and cost a frame or three on the
+    /// step's path. Returns the step back when there is no such picture to share.
+    pub(super) fn record_step_sharing<'a>(&mut self, step: StepRecord<'a>) -> Option<StepRecord<'a>> {
+        let Some(before) = self.picture_pending.take() else { return Some(step) };
+        let slot = self.rec.reserve();
+        let record = self.step_record(step, Shot::default());
+        self.picture_pending = Some(tokio::spawn(async move {
+            let (shot, note) = before.await.unwrap_or_default();
+            slot.fill(with_shot(record, shot.clone()));
+            (shot, note)
+        }));
+        None
     }
 
     /// Wait for the last step's picture (and so its record): the page may change now.
     pub(super) async fn finish_picture(&mut self) {
         if let Some(task) = self.picture_pending.take() {
-            if let Ok(Some(note)) = task.await {
+            if let Ok((_, Some(note))) = task.await {
                 self.narr.line(&note);
             }
         }

@@ -162,8 +162,12 @@ impl Session {
 
     /// Execute one call; returns the result for the model and, for `done`, the summary.
     pub(super) async fn step(&mut self, call: &ToolCall, intent: &str) -> (ToolResult, Option<String>) {
-        // The last step's picture shows the page before this call acts on it.
-        self.finish_picture().await;
+        // The last step's picture shows the page before this call acts on it; a call that
+        // only reads the page leaves it as it is, and shares that picture.
+        let reads = tools::kind(&call.name) == Some(tools::Kind::Read);
+        if !reads {
+            self.finish_picture().await;
+        }
         let t = Instant::now();
         let url_before = self.last_state.as_ref().map(|s| s.url.clone()).unwrap_or_default();
         let mut result = ToolResult { id: call.id.clone(), name: call.name.clone(), text: String::new(), image: None, is_error: false };
@@ -283,7 +287,7 @@ impl Session {
             StepRecord { call, args: shown, intent, ok: !result.is_error, summary: &outcome_line, url_before: &url_before, locator, ms };
         if tools::kind(&call.name).is_some_and(|k| !k.in_browser()) || self.browser.is_gone() {
             self.record_step(step);
-        } else {
+        } else if let Some(step) = if reads { self.record_step_sharing(step) } else { Some(step) } {
             self.record_step_pictured(step).await;
         }
         (result, done)

@@ -175,6 +175,7 @@ impl Browser {
             self.forget_picture();
         }
         let before = self.active_tab()?;
+        let t0 = std::time::Instant::now();
         let mut out = Outcome { url_before: before.url.clone(), ..Default::default() };
         let mut settle = true;
         let mut closed: Option<String> = None;
@@ -368,7 +369,9 @@ impl Browser {
                 settle = false;
             }
         }
+        tracing::debug!(target: "errand::timing", "acted in {:?}", t0.elapsed());
         out.settled = if settle { self.settle().await? } else { true };
+        tracing::debug!(target: "errand::timing", "settled by {:?}", t0.elapsed());
         if let Ok(t) = self.active_tab() {
             out.url = t.url.clone();
             out.title = t.title.clone();

@@ -120,6 +120,7 @@ impl Browser {
         let (cdp, pictures, tab) = (self.cdp.clone(), self.picture.clone(), tab.target_id.clone());
         Ok(PendingPicture(Pending::Taking(tokio::spawn(async move {
             let r = cdp.raw_with_timeout(Some(&session), "Page.captureScreenshot", p, Duration::from_secs(10)).await?;
+            tracing::debug!(target: "errand::timing", "picture taken in {:?}", asked.elapsed());
             let bytes = decode_screenshot(&r)?;
             let mut kept = pictures.lock().unwrap_or_else(|p| p.into_inner());
             if kept.generation == generation {
@@ -191,8 +192,10 @@ impl Browser {
 
     pub(crate) async fn extract_in(&self, target: &str) -> Result<Value> {
         let call = format!("({RENDERED})()");
+        let t0 = std::time::Instant::now();
         let (page, sent) = tokio::join!(self.eval_in_frame(target, &call), self.sent_html(target));
         let page = page?;
+        tracing::debug!(target: "errand::timing", "extract: page read in {:?}", t0.elapsed());
         let url = page["url"].as_str().unwrap_or_default().to_string();
         let html = page["html"].as_str().unwrap_or_default().to_string();
         let sent = sent.filter(|_| page["sent"] == true);
@@ -200,6 +203,7 @@ impl Browser {
         let rendered = self.opts.keep_rendered.then(|| html.clone());
         // Parsing a big page takes tens of milliseconds: off the async threads.
         let art = tokio::task::spawn_blocking(move || crate::extract::article_of(&html, sent.as_deref(), &base)).await.ok().flatten();
+        tracing::debug!(target: "errand::timing", "extract: parsed by {:?}", t0.elapsed());
         let pick = |k: &str, alt: &str| -> Value {
             let v = page[k].as_str().unwrap_or_default();
             Value::String(if v.is_empty() { alt.to_string() } else { v.to_string() })

@@ -81,7 +81,10 @@ impl Browser {
             };
             let wait = match network {
                 // Something is under way: look again shortly.
-                None => Duration::from_millis(10),
+                None => {
+                    tracing::trace!(target: "errand::timing", "settle +{:?}: network busy", start.elapsed());
+                    Duration::from_millis(10)
+                }
                 Some(_) => {
                     let asked = Instant::now();
                     let expr = if rendered.is_some() || scripts_off { QUIET_NOW } else { AFTER_FRAMES };
@@ -107,6 +110,7 @@ impl Browser {
                                 Some(r) => Some(r),
                                 None => last.is_none_or(|l| l <= asked).then_some(asked),
                             };
+                            tracing::trace!(target: "errand::timing", "settle +{:?}: net {net:?} dom {dom:?} timers {timers} rendered {:?} {}", start.elapsed(), rendered.map(|r| r.duration_since(start)), v[1]);
                             if rendered.is_some() && net >= quiet && dom >= quiet && v[1] != "loading" {
                                 return Ok(true);
                             }

@@ -361,21 +361,27 @@
     }
   }
 
+  // What is at a point, followed down into open shadow roots from `hit` (what the
+  // document found there), stopping at `stop`.
+  function inShadow(hit, x, y, stop) {
+    while (hit && hit.shadowRoot && hit !== stop) {
+      const inner = hit.shadowRoot.elementFromPoint(x, y);
+      if (!inner || inner === hit) break;
+      hit = inner;
+    }
+    return hit;
+  }
+
   // A press the browser would not deliver, given in the page instead. Chromium now and
   // then routes every press over an out-of-process frame to the frame's parent, try
   // after try, however long errand waits or redraws (seen under CPU load, right after
   // the frame loaded). The events are the ones a person's press fires, at the same
   // point; they are not trusted events, which a few pages check.
-  function synthPress(x, y, button, count, mods) {
-    let el = document.elementFromPoint(x, y);
-    while (el && el.shadowRoot) {
-      const inner = el.shadowRoot.elementFromPoint(x, y);
-      if (!inner || inner === el) break;
-      el = inner;
-    }
+  // `held` is the `buttons` bit of the pressed button, as errand sends it to the browser.
+  function synthPress(x, y, button, held, count, mods) {
+    const el = inShadow(document.elementFromPoint(x, y), x, y, null);
     if (!el) return false;
     const b = { left: 0, middle: 1, right: 2, back: 3, forward: 4 }[button] ?? 0;
-    const held = [1, 4, 2, 8, 16][b];
     const base = { bubbles: true, cancelable: true, composed: true, view: window, clientX: x, clientY: y, button: b,
       altKey: !!(mods & 1), ctrlKey: !!(mods & 2), metaKey: !!(mods & 4), shiftKey: !!(mods & 8) };
     const fire = (Kind, type, extra) => el.dispatchEvent(new Kind(type, { ...base, ...extra }));
@@ -404,12 +410,7 @@
     reveal(el);
     const c = center(el);
     if (c.w === 0 || c.h === 0) return { hidden: true, loc: locator(el) };
-    let hit = (el.getRootNode().elementFromPoint || document.elementFromPoint).call(el.getRootNode(), c.x, c.y);
-    while (hit && hit.shadowRoot && hit !== el) {
-      const inner = hit.shadowRoot.elementFromPoint(c.x, c.y);
-      if (!inner || inner === hit) break;
-      hit = inner;
-    }
+    const hit = inShadow((el.getRootNode().elementFromPoint || document.elementFromPoint).call(el.getRootNode(), c.x, c.y), c.x, c.y, el);
     const ok = !hit || hit === el || el.contains(hit) || (hit.control === el) || (el.labels && Array.from(el.labels).includes(hit));
     return { x: c.x, y: c.y, w: c.w, h: c.h, ok, cover: ok ? '' : describe(hit), loc: locator(el), disabled: !!el.disabled, role: roleOf(el) };
   }
