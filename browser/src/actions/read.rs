@@ -267,7 +267,9 @@ impl Browser {
     }
 
     pub(crate) async fn extract_in_new_tab(&self, url: &str) -> Result<Value> {
+        let t0 = Instant::now();
         let tab = self.open_tab().await?;
+        tracing::debug!(target: "errand::timing", "tab for {url} open in {} ms", t0.elapsed().as_millis());
         let r = async {
             let mut v = match self.load_and_extract(&tab, url, false).await {
                 Ok(v) => v,
@@ -306,6 +308,7 @@ impl Browser {
         .await;
         let _ = self.close_target(&tab.target_id).await;
         self.st().changes.retain(|c| !matches!(c, Change::NewTab { .. } | Change::TabClosed { .. }));
+        tracing::debug!(target: "errand::timing", "extracted {url} in {} ms", t0.elapsed().as_millis());
         r
     }
 
@@ -316,8 +319,11 @@ impl Browser {
         }
         let session = tab.session.clone().unwrap_or_default();
         self.cdp.raw(Some(&session), "Emulation.setScriptExecutionDisabled", json!({ "value": scripts_off })).await?;
+        let t0 = Instant::now();
         self.navigate_in(tab, url).await?;
+        let loaded = t0.elapsed();
         self.settle_tab(tab, scripts_off).await?;
+        tracing::debug!(target: "errand::timing", "loaded {url} in {} ms, settled by {} ms", loaded.as_millis(), t0.elapsed().as_millis());
         let doc = self.frame_status(&tab.target_id);
         // A page sent to a blocked host is read again without scripts by the caller.
         if let Some(p) = doc.problem().filter(|_| !doc.blocked) {
