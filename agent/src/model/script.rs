@@ -68,3 +68,39 @@ impl Script {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(text: &str) -> Result<Script, ProviderError> {
+        let dir = tempfile::tempdir().map_err(|e| ProviderError::Config(e.to_string()))?;
+        let path = dir.path().join("script.json");
+        std::fs::write(&path, text).map_err(|e| ProviderError::Config(e.to_string()))?;
+        Script::load(&path)
+    }
+
+    fn request() -> Request<'static> {
+        Request { system: "", tools: &[], turns: &[], observation: None, max_tokens: 100 }
+    }
+
+    #[tokio::test]
+    async fn a_call_with_think_ms_takes_at_least_that_long_and_the_others_do_not_wait() {
+        let mut s = script(r#"[{"tool": "extract", "think_ms": 200}, {"tool": "done", "args": {"summary": "x"}}]"#).unwrap();
+        let t = std::time::Instant::now();
+        let first = s.next(&request()).await.unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(200), "answered after {:?}", t.elapsed());
+        assert_eq!(first.calls[0].name, "extract");
+        let second = s.next(&request()).await.unwrap();
+        assert_eq!(second.calls[0].name, "done");
+    }
+
+    #[test]
+    fn a_think_ms_that_is_not_a_number_of_milliseconds_is_refused_with_its_entry() {
+        for bad in [r#""soon""#, "-5", "1.5", "600001"] {
+            let text = format!(r#"[{{"tool": "extract"}}, {{"tool": "extract", "think_ms": {bad}}}]"#);
+            let e = script(&text).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("entry 2") && e.contains("think_ms"), "{bad}: {e}");
+        }
+    }
+}
