@@ -24,7 +24,8 @@
 //!   busy, and no longer), `tabs` (navigation and tabs), `read` (screenshots,
 //!   extraction, tables).
 //! * [`extract`]: the main content of a rendered page (`extract/schema.rs`: what its
-//!   schema.org JSON-LD states that the visible page hides).
+//!   schema.org JSON-LD states that the visible page hides; `extract/repeats.rs`: a
+//!   carousel's cloned slides, once).
 //! * [`userflow`]: Chrome Recorder flows, driven through a `Flow` handle.
 //! * `js/`: the code errand puts in pages (the walker, extraction, tables, flows).
 

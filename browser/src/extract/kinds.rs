@@ -14,6 +14,7 @@ fn page(name: &str) -> Article {
         "product" => include_str!("fixtures/product.html"),
         "listing" => include_str!("fixtures/listing.html"),
         "docs" => include_str!("fixtures/docs.html"),
+        "carousel" => include_str!("fixtures/carousel.html"),
         _ => unreachable!(),
     };
     // Served from loopback, as in errand's benchmarks: the kind comes from the page.
@@ -123,4 +124,14 @@ fn text_words_counts_what_a_reader_sees_not_scripts_styles_or_comments() {
 fn a_heading_inside_a_link_comes_out_as_the_link_text() {
     assert_eq!(headings_out_of_links("- [### Pocket stove\n\n](/p/1)$49"), "- [Pocket stove](/p/1)$49");
     assert_eq!(headings_out_of_links("[#hashtag](/t) and [x](/y)"), "[#hashtag](/t) and [x](/y)");
+}
+
+#[test]
+fn a_carousel_that_clones_its_slides_is_read_once() {
+    let a = page("carousel");
+    for slide in ["four days", "part-time hire", "finally clean"] {
+        assert_eq!(a.text.matches(slide).count(), 1, "{slide:?} is not there once:\n{}", a.text);
+        assert_eq!(a.markdown.matches(slide).count(), 1, "{slide:?} is not there once in the Markdown:\n{}", a.markdown);
+    }
+    has_all(&a, &["month-end takes an afternoon", "$15 per month", "$45 per month"]);
 }

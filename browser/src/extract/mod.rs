@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod kinds;
+mod repeats;
 mod schema;
 
 /// What `extract` returns for a page.
@@ -182,8 +183,10 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
         }
     }
     let m = &r.metadata;
-    let mut text = r.content_text.clone();
-    let mut markdown = absolute_links(&headings_out_of_links(r.content_markdown.as_deref().unwrap_or_default()), url);
+    // A carousel's cloned slides, once (see `repeats`).
+    let mut text = repeats::drop_repeated_runs(&r.content_text, 3);
+    let mut markdown =
+        repeats::drop_repeated_runs(&absolute_links(&headings_out_of_links(r.content_markdown.as_deref().unwrap_or_default()), url), 3);
     // A product description the visible page hides (in a tab), from the page's JSON-LD.
     // (Parsing the page again costs milliseconds: only when it has JSON-LD at all.)
     if !text.trim().is_empty() && find_ci(html.as_bytes(), b"ld+json").is_some() {
