@@ -96,9 +96,9 @@ impl Session {
     /// Record a step that only read the page (extract, a table, a screenshot) with the
     /// picture of the step before, when that one is still being drawn: the page did not
     /// move, so a second picture would show the same and cost a frame or three on the
-    /// step's path. Returns the step back when there is no such picture to share.
-    pub(super) fn record_step_sharing<'a>(&mut self, step: StepRecord<'a>) -> Option<StepRecord<'a>> {
-        let Some(before) = self.picture_pending.take() else { return Some(step) };
+    /// step's path. Without such a picture, the step is recorded with none.
+    pub(super) fn record_step_sharing(&mut self, step: StepRecord<'_>) {
+        let Some(before) = self.picture_pending.take() else { return self.record_step(step) };
         let slot = self.rec.reserve();
         let record = self.step_record(step, Shot::default());
         self.picture_pending = Some(tokio::spawn(async move {
@@ -106,7 +106,6 @@ impl Session {
             slot.fill(with_shot(record, shot.clone()));
             (shot, note)
         }));
-        None
     }
 
     /// Wait for the last step's picture (and so its record): the page may change now.

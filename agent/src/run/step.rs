@@ -164,7 +164,8 @@ impl Session {
     pub(super) async fn step(&mut self, call: &ToolCall, intent: &str) -> (ToolResult, Option<String>) {
         // The last step's picture shows the page before this call acts on it; a call that
         // only reads the page leaves it as it is, and shares that picture.
-        let reads = tools::kind(&call.name) == Some(tools::Kind::Read);
+        let kind = tools::kind(&call.name);
+        let reads = kind == Some(tools::Kind::Read);
         if !reads {
             self.finish_picture().await;
         }
@@ -285,9 +286,11 @@ impl Session {
         let ms = t.elapsed().as_millis() as u64;
         let step =
             StepRecord { call, args: shown, intent, ok: !result.is_error, summary: &outcome_line, url_before: &url_before, locator, ms };
-        if tools::kind(&call.name).is_some_and(|k| !k.in_browser()) || self.browser.is_gone() {
+        if kind.is_some_and(|k| !k.in_browser()) || self.browser.is_gone() {
             self.record_step(step);
-        } else if let Some(step) = if reads { self.record_step_sharing(step) } else { Some(step) } {
+        } else if reads && self.picture_pending.is_some() {
+            self.record_step_sharing(step);
+        } else {
             self.record_step_pictured(step).await;
         }
         (result, done)

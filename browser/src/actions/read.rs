@@ -192,7 +192,7 @@ impl Browser {
 
     pub(crate) async fn extract_in(&self, target: &str) -> Result<Value> {
         let call = format!("({RENDERED})()");
-        let t0 = std::time::Instant::now();
+        let t0 = Instant::now();
         let (page, sent) = tokio::join!(self.eval_in_frame(target, &call), self.sent_html(target));
         let page = page?;
         tracing::debug!(target: "errand::timing", "extract: page read in {:?}", t0.elapsed());

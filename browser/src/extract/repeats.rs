@@ -18,20 +18,15 @@ pub(super) fn drop_repeated_runs(text: &str, min_run: usize) -> String {
     let mut seen: std::collections::HashMap<&str, Vec<usize>> = Default::default();
     let mut p = 0;
     while p < idx.len() {
-        let mut best = 0;
-        if let Some(earlier) = seen.get(key(p)) {
-            for &q in earlier {
-                let mut k = 0;
-                while p + k < idx.len() && q + k < p && key(q + k) == key(p + k) {
-                    k += 1;
-                }
-                // Only a run that ends where this one begins: a copy right after it.
-                if q + k != p {
-                    continue;
-                }
-                best = best.max(k);
-            }
-        }
+        // The longest run starting here that copies the run right before it.
+        let best = seen
+            .get(key(p))
+            .into_iter()
+            .flatten()
+            .map(|&q| p - q)
+            .filter(|&k| p + k <= idx.len() && (0..k).all(|i| key(p - k + i) == key(p + i)))
+            .max()
+            .unwrap_or(0);
         let words: usize = (p..p + best).map(|x| key(x).split_whitespace().count()).sum();
         if best >= min_run && words >= 6 {
             for x in p..p + best {
