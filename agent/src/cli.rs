@@ -68,6 +68,9 @@ enum Cmd {
     /// Do a research task in the browser and write the results as files
     #[command(after_help = AFTER_HELP)]
     Run(run::RunArgs),
+    /// Serve the guarded browser to an agent host (Claude Code, Cursor, …) over MCP on stdio
+    #[command(after_help = AFTER_HELP)]
+    Mcp(crate::mcp::McpArgs),
     /// List, edit and check the domain allowlist (default ~/.config/errand/allowlist.toml)
     Allow {
         #[command(subcommand)]
@@ -222,6 +225,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Recordings { cmd, record_dir } => review::run(cmd, record_dir),
         Cmd::Replay(a) => replay::run(a).await,
         Cmd::Run(args) => run::run(args).await,
+        Cmd::Mcp(args) => crate::mcp::serve(args).await,
         Cmd::Extract { urls, browser, json, parallel } => open::extract(urls, browser, json, parallel).await,
     }
 }

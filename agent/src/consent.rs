@@ -91,6 +91,21 @@ pub fn decide(mode: Confirm, dry_run: bool, interactive: bool, rules: &[String],
     }
 }
 
+/// A person's answer to "send it?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Once,
+    /// Yes, and to this site's further submissions this session.
+    Site,
+    Decline,
+}
+
+/// Asks a person somewhere other than errand's terminal (an agent host's window, through
+/// MCP elicitation). `None`: no answer in time, or the host could not ask.
+pub trait Asker: Send + Sync {
+    fn ask(&self, question: String, timeout: Duration) -> BoxFuture<'static, Option<Answer>>;
+}
+
 pub struct Inner {
     pub mode: Confirm,
     pub dry_run: bool,
@@ -105,6 +120,8 @@ pub struct Inner {
     /// Set when the person answers "abort".
     pub abort: Arc<tokio::sync::Notify>,
     pub aborted: AtomicBool,
+    /// Who asks instead of the terminal, if anyone.
+    pub asker: Option<Arc<dyn Asker>>,
 }
 
 /// The session's consent policy, shared with the browser.
@@ -113,6 +130,19 @@ pub struct SessionConsent(pub Arc<Inner>);
 
 impl SessionConsent {
     pub fn new(mode: Confirm, dry_run: bool, interactive: bool, rules: Vec<String>, timeout: Duration, rec: Recorder) -> SessionConsent {
+        Self::with_asker(mode, dry_run, interactive, rules, timeout, rec, None)
+    }
+
+    /// [`SessionConsent::new`] asking through `asker` instead of the terminal.
+    pub fn with_asker(
+        mode: Confirm,
+        dry_run: bool,
+        interactive: bool,
+        rules: Vec<String>,
+        timeout: Duration,
+        rec: Recorder,
+        asker: Option<Arc<dyn Asker>>,
+    ) -> SessionConsent {
         SessionConsent(Arc::new(Inner {
             mode,
             dry_run,
@@ -125,6 +155,7 @@ impl SessionConsent {
             would: Mutex::default(),
             abort: Arc::new(tokio::sync::Notify::new()),
             aborted: AtomicBool::new(false),
+            asker,
         }))
     }
 
@@ -139,7 +170,7 @@ impl SessionConsent {
                 Some("warning: --confirm approve: every form submission and state-changing request will be sent without asking".into())
             }
             Confirm::Deny => Some("--confirm deny: form submissions and state-changing requests will be denied".into()),
-            Confirm::Ask if !i.interactive => Some(
+            Confirm::Ask if !i.interactive && i.asker.is_none() => Some(
                 "no terminal to ask at: form submissions and state-changing requests will be denied (pass --confirm approve to send them)"
                     .into(),
             ),
@@ -242,6 +273,19 @@ impl browser::Consent for SessionConsent {
 }
 
 async fn ask(inner: &Arc<Inner>, s: &Submission) -> Decision {
+    if let Some(asker) = &inner.asker {
+        // What the page wants to send, with any secret typed this session masked.
+        let question = inner.rec.secrets().redact(&describe(s));
+        return match asker.ask(question, inner.timeout).await {
+            Some(Answer::Once) => Decision::Allow(By::Person),
+            Some(Answer::Site) => {
+                inner.approved.lock().unwrap_or_else(|p| p.into_inner()).push(site(&s.url));
+                Decision::Allow(By::Person)
+            }
+            Some(Answer::Decline) => Decision::Deny(By::Person),
+            None => Decision::Deny(By::Timeout),
+        };
+    }
     let question = format!("{}  Send it? [y]es once, yes for this [s]ite this session, [n]o, [a]bort the run [n] ", describe(s));
     let timeout = inner.timeout;
     let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {

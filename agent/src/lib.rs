@@ -6,6 +6,7 @@
 //! - [`cli`]: the command line, and which module runs each command.
 //! - [`args`]: options several commands share (the browser, the allowlist) and value parsers.
 //! - [`run`]: `errand run`, the agent loop; [`tools`]: the one table of the model's tools.
+//! - [`mcp`]: `errand mcp`, the guarded browser as an MCP server for agent hosts.
 //! - [`model`]: model providers (Anthropic, OpenAI-compatible, scripts, the built-in
 //!   policy, replay) and the observation types they read.
 //! - [`session`]: what every session shares: ids, data folders, step screenshots.
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod consent;
 pub mod events;
 pub mod exit;
+pub mod mcp;
 pub mod model;
 pub mod narrate;
 pub mod open;

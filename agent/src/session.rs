@@ -5,13 +5,14 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use browser::{Blocked, Browser, BrowserError};
 use recordings::{Record, Recorder};
 
 use crate::args::BrowserArgs;
-use crate::consent::{Confirm, SessionConsent};
+use crate::consent::{Asker, Confirm, SessionConsent};
 use crate::events::Event;
 use crate::narrate::Narrator;
 
@@ -128,16 +129,33 @@ pub fn open_recording(root: Option<PathBuf>, id: &str) -> Result<(PathBuf, Recor
 
 /// The session's consent, and how the recording describes its policy ("ask (no
 /// terminal: deny); submit rules: none"). Without a terminal nobody can be asked.
-pub fn consent(confirm: Confirm, dry_run: bool, timeout_secs: u64, rules: Vec<String>, rec: &Recorder) -> (SessionConsent, String) {
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+///
+/// `host`: the session is an agent host's (`errand mcp`), whose person is asked through
+/// `asker` if the host can ask, never at errand's terminal (stdin is the protocol).
+pub fn consent(
+    confirm: Confirm,
+    dry_run: bool,
+    timeout_secs: u64,
+    rules: Vec<String>,
+    rec: &Recorder,
+    host: Option<Option<Arc<dyn Asker>>>,
+) -> (SessionConsent, String) {
+    let (interactive, asker, how) = match host {
+        None => {
+            let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+            (tty, None, if tty { "" } else { " (no terminal: deny)" })
+        }
+        Some(Some(a)) => (true, Some(a), " (through the MCP client)"),
+        Some(None) => (false, None, " (the MCP client cannot ask: deny)"),
+    };
     let policy = format!(
         "{}{}{}; submit rules: {}",
         format!("{confirm:?}").to_lowercase(),
-        if confirm == Confirm::Ask && !interactive { " (no terminal: deny)" } else { "" },
+        if confirm == Confirm::Ask { how } else { "" },
         if dry_run { "; dry run" } else { "" },
         if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
     );
-    (SessionConsent::new(confirm, dry_run, interactive, rules, Duration::from_secs(timeout_secs), rec.clone()), policy)
+    (SessionConsent::with_asker(confirm, dry_run, interactive, rules, Duration::from_secs(timeout_secs), rec.clone(), asker), policy)
 }
 
 /// The browser would not start: the recording says so and is closed readable, and the

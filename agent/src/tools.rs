@@ -25,9 +25,19 @@ pub struct ToolSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tool {
     Web(Action),
-    ExtractTable { target: Option<ElementTarget> },
-    WriteFile { path: String, content: String, sources: Vec<u32> },
-    Done { summary: String },
+    ExtractTable {
+        target: Option<ElementTarget>,
+    },
+    WriteFile {
+        path: String,
+        content: String,
+        sources: Vec<u32>,
+    },
+    Done {
+        summary: String,
+    },
+    /// Nothing: the page state that follows every step is the answer.
+    Look,
 }
 
 /// What a tool does to the session.
@@ -43,6 +53,16 @@ pub enum Kind {
     File,
     /// Ends the run.
     Finish,
+}
+
+/// Who a tool is offered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Both,
+    /// Only models in errand's own loop.
+    Models,
+    /// Only agent hosts over MCP (`errand mcp`).
+    Mcp,
 }
 
 impl Kind {
@@ -73,6 +93,8 @@ pub struct ToolDef {
     pub name: &'static str,
     pub description: &'static str,
     pub kind: Kind,
+    /// Who is offered the tool: models in errand's own loop, agent hosts over MCP, or both.
+    pub audience: Audience,
     schema: fn() -> Value,
     parse: fn(&str, &Value) -> Result<Tool, BadCall>,
     /// The call in a few words, for the narration.
@@ -90,6 +112,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "navigate",
         description: "Open a URL in the current tab. Only hosts on the allowlist can be opened; others are refused with the reason.",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || json!({"type": "object", "properties": {"url": {"type": "string", "description": "An absolute http(s) URL."}}, "required": ["url"]}),
         parse: |n, a| web(Action::Navigate { url: need_str(n, a, "url")? }),
         describe: |n, a| format!("{n} {}", str_arg(a, "url")),
@@ -100,6 +123,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "click",
         description: "Click an element (a link, button, checkbox, …) by its ref from the latest page state.",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || with_element(json!({}), &[]),
         parse: |n, a| web(Action::Click { target: need_element(n, a)? }),
         describe: on_target,
@@ -117,6 +141,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "type",
         description: "Type text into a text field, replacing what is there. Set submit to press Enter afterwards (e.g. to run a search).",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || {
             with_element(
                 json!({"text": {"type": "string", "description": "The text to type."}, "submit": {"type": "boolean", "description": "Press Enter after typing."}}),
@@ -146,6 +171,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "select",
         description: "Choose an option of a <select> by its value or visible label.",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || with_element(json!({"value": {"type": "string", "description": "The option's value or label."}}), &["value"]),
         parse: |n, a| web(Action::Select { target: need_element(n, a)?, value: need_str(n, a, "value")? }),
         describe: on_target,
@@ -156,6 +182,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "press",
         description: "Press a key or chord on the focused element, e.g. \"Enter\", \"Escape\", \"Control+A\".",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || json!({"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}),
         parse: |n, a| web(Action::Press { key: need_str(n, a, "key")? }),
         describe: |n, a| format!("{n} {}", str_arg(a, "key")),
@@ -166,6 +193,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "scroll",
         description: "Scroll the page (up, down, top, bottom) or scroll an element into view by its ref.",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || with_element(json!({"direction": {"type": "string", "enum": ["up", "down", "left", "right", "top", "bottom"]}}), &[]),
         parse: |_, a| {
             let direction = match s(a, "direction") {
@@ -182,6 +210,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "back",
         description: "Go back in the tab's history.",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: no_args,
         parse: |_, _| web(Action::Back),
         describe: on_target,
@@ -192,6 +221,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "forward",
         description: "Go forward in the tab's history.",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: no_args,
         parse: |_, _| web(Action::Forward),
         describe: on_target,
@@ -202,6 +232,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "tab_new",
         description: "Open a new tab, optionally at a URL, and switch to it.",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || json!({"type": "object", "properties": {"url": {"type": "string"}}}),
         parse: |_, a| web(Action::TabNew { url: s(a, "url").map(str::to_string) }),
         describe: |n, a| format!("{n} {}", str_arg(a, "url")),
@@ -212,6 +243,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "tab_switch",
         description: "Switch to the tab with this index (see Tabs in the page state).",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || json!({"type": "object", "properties": {"index": {"type": "integer", "minimum": 0}}, "required": ["index"]}),
         parse: |n, a| web(Action::TabSwitch { index: index(n, a, "index")?.ok_or_else(|| BadCall("tab_switch needs \"index\"".into()))? }),
         describe: on_target,
@@ -222,6 +254,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "tab_close",
         description: "Close a tab (default: the current one).",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || json!({"type": "object", "properties": {"index": {"type": "integer", "minimum": 0}}}),
         parse: |n, a| web(Action::TabClose { index: index(n, a, "index")? }),
         describe: on_target,
@@ -232,6 +265,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "wait",
         description: "Wait until some text appears on the page, or for a number of milliseconds (at most 10000).",
         kind: Kind::Web,
+        audience: Audience::Both,
         schema: || json!({"type": "object", "properties": {"text": {"type": "string"}, "ms": {"type": "integer", "minimum": 0, "maximum": 10000}}}),
         parse: |_, a| {
             let ms = match a.get("ms") {
@@ -254,6 +288,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "extract",
         description: "Extract the current page's main content as Markdown (title, byline, date, text with headings, lists, tables and links). It is saved as a numbered extract you can cite as [n] in reports.",
         kind: Kind::Read,
+        audience: Audience::Both,
         schema: no_args,
         parse: |_, _| web(Action::Extract),
         describe: on_target,
@@ -264,6 +299,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "extract_table",
         description: "Read an HTML table as rows of cells (text exactly as shown). Give the table's ref or selector, or nothing for the page's largest table.",
         kind: Kind::Read,
+        audience: Audience::Both,
         schema: || with_element(json!({}), &[]),
         parse: |_, a| Ok(Tool::ExtractTable { target: element(a) }),
         describe: on_target,
@@ -274,8 +310,21 @@ pub static TOOLS: &[ToolDef] = &[
         name: "screenshot",
         description: "Take a screenshot of the viewport (or the full page) to look at the layout.",
         kind: Kind::Read,
+        audience: Audience::Both,
         schema: || json!({"type": "object", "properties": {"full_page": {"type": "boolean"}}}),
         parse: |_, a| web(Action::Screenshot { full_page: a.get("full_page").and_then(Value::as_bool).unwrap_or(false) }),
+        describe: on_target,
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "page_state",
+        description: "Show the page as it is now (tabs, title, URL, the visible text and controls with their refs) without doing anything.",
+        kind: Kind::Read,
+        // errand's own loop shows models the page state after every step unasked.
+        audience: Audience::Mcp,
+        schema: no_args,
+        parse: |_, _| Ok(Tool::Look),
         describe: on_target,
         withheld: &[],
         export: none,
@@ -284,6 +333,7 @@ pub static TOOLS: &[ToolDef] = &[
         name: "write_file",
         description: "Write a file in the output folder (a relative path such as \"report.md\" or \"data/prices.csv\"). CSV and JSON are validated. Existing files are never overwritten: a clash gets a new name, which the result tells you. Citations [n] in the content, and the extract numbers in sources, are recorded as the file's sources.",
         kind: Kind::File,
+        audience: Audience::Both,
         schema: || {
             json!({"type": "object", "properties": {
                 "path": {"type": "string"},
@@ -310,6 +360,8 @@ pub static TOOLS: &[ToolDef] = &[
         name: "done",
         description: "Finish the task, with a short summary of what was found and which files were written.",
         kind: Kind::Finish,
+        // An agent host ends its session by disconnecting.
+        audience: Audience::Models,
         schema: || json!({"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}),
         parse: |_, a| Ok(Tool::Done { summary: s(a, "summary").unwrap_or_default().to_string() }),
         describe: on_target,
@@ -329,8 +381,18 @@ pub fn kind(name: &str) -> Option<Kind> {
 }
 
 /// Every tool, with a JSON schema and a description written for a model.
+/// The tools models in errand's own loop are offered.
 pub fn specs() -> Vec<ToolSpec> {
-    TOOLS.iter().map(|t| ToolSpec { name: t.name, description: t.description, schema: (t.schema)() }).collect()
+    specs_for(Audience::Models)
+}
+
+/// The tools offered to `who` (`Models` or `Mcp`).
+pub fn specs_for(who: Audience) -> Vec<ToolSpec> {
+    TOOLS
+        .iter()
+        .filter(|t| t.audience == Audience::Both || t.audience == who)
+        .map(|t| ToolSpec { name: t.name, description: t.description, schema: (t.schema)() })
+        .collect()
 }
 
 /// Turn a model's call into a [`Tool`].

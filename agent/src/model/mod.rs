@@ -9,6 +9,7 @@
 
 pub mod anthropic;
 pub mod builtin;
+pub mod mcp;
 pub mod openai;
 pub mod replay;
 pub mod script;
@@ -99,6 +100,9 @@ pub enum ProviderError {
     /// The policy ended without doing the task (the built-in policy found nothing relevant).
     #[error("{0}")]
     Unfinished(String),
+    /// Whoever drove the session ended it (an MCP client disconnected): not a failure.
+    #[error("{0}")]
+    Ended(String),
 }
 
 impl ProviderError {
@@ -120,6 +124,8 @@ pub enum Provider {
     Script(script::Script),
     Builtin(builtin::Builtin),
     Replay(replay::Replay),
+    /// An agent host's tool calls over MCP (`errand mcp`).
+    Mcp(mcp::Mcp),
 }
 
 /// How many times a failed request is retried.
@@ -153,6 +159,7 @@ impl Provider {
             Provider::Script(s) => format!("script:{}", s.path.display()),
             Provider::Builtin(_) => "builtin".into(),
             Provider::Replay(r) => format!("replay:{}", r.source),
+            Provider::Mcp(m) => format!("mcp:{}", m.client),
         }
     }
 
@@ -168,6 +175,7 @@ impl Provider {
                 Provider::Script(s) => s.next(req).await,
                 Provider::Builtin(b) => b.next(req),
                 Provider::Replay(r) => r.next(req).await,
+                Provider::Mcp(m) => m.next(req).await,
             };
             match r {
                 Err(e) if attempt < RETRIES => match e.retry_delay(attempt, base) {

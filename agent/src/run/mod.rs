@@ -240,7 +240,11 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         rec.secrets().add(&b.value);
     }
     narr.redact_with(rec.secrets().clone());
-    let (consent, consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec);
+    let host = match &provider {
+        Provider::Mcp(m) => Some(m.asker.clone()),
+        _ => None,
+    };
+    let (consent, consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec, host);
     narr.info(&format!("run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
     narr.event(Event::Start {
@@ -285,6 +289,16 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         consent: consent_policy,
     });
     let abort = consent.0.abort.clone();
+    let mut provider = provider;
+    if let Provider::Mcp(m) = &mut provider {
+        m.started(crate::model::mcp::SessionInfo {
+            id: id.clone(),
+            out: out.root.clone(),
+            recording: rec_dir.clone(),
+            allowlist_file: file.path.clone(),
+            live: live.clone(),
+        });
+    }
     let mut s = Session {
         args,
         live: live.clone(),

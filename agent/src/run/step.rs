@@ -70,6 +70,8 @@ impl Session {
             self.narr.stop_spin();
             let reply: Reply = match reply {
                 Ok(r) => r,
+                // An agent host that disconnects ends its session; nothing failed.
+                Err(crate::model::ProviderError::Ended(why)) => return End::Done(why),
                 Err(e) => {
                     self.rec.log(Record::Error { message: e.to_string() });
                     if matches!(e, crate::model::ProviderError::Diverged(_) | crate::model::ProviderError::Unfinished(_)) {
@@ -238,6 +240,10 @@ impl Session {
                     }
                 }
             }
+            Tool::Look => {
+                result.text = "the page as it is now:".into();
+                "looked at the page".into()
+            }
             Tool::ExtractTable { target } => match self.browser.extract_table(target.as_ref()).await {
                 Ok(v) => {
                     let rows = v["rows"].as_array().map(|r| r.len()).unwrap_or(0);
@@ -307,7 +313,9 @@ impl Session {
             _ => return None,
         };
         let reason = self.browser.judge(&url)?;
-        if !self.consent.0.interactive {
+        // Only a person at errand's own terminal is asked here (an agent host's person is
+        // not: that needs `--ask-to-allow`, see issue 19).
+        if !self.consent.0.interactive || self.consent.0.asker.is_some() {
             return None;
         }
         let pattern = match url::Url::parse(&url) {

@@ -1,0 +1,228 @@
+//! `errand mcp` as an agent host uses it: the real binary started over stdio by rmcp's
+//! own client, a real Chromium on the fixture site. The host is as untrusted as a model:
+//! whatever it calls, the allowlist and consent hold, and the session is recorded.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fixtures::Site;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
+    Implementation,
+};
+use rmcp::service::{RequestContext, RoleClient, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, ErrorData, ServiceExt};
+use serde_json::{json, Value};
+
+/// A host whose person gives `answer` to every consent question (`None`: the host
+/// cannot ask at all), and keeps the questions it was asked.
+#[derive(Clone)]
+struct Host {
+    answer: Option<&'static str>,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for Host {
+    fn get_info(&self) -> ClientConfig {
+        let caps =
+            if self.answer.is_some() { ClientCapabilities::builder().enable_elicitation().build() } else { ClientCapabilities::default() };
+        ClientConfig::new(caps, Implementation::new("test-host", "1.0"))
+    }
+
+    async fn create_elicitation(&self, req: ElicitRequestParams, _: RequestContext<RoleClient>) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &req {
+            self.asked.lock().unwrap().push(message.clone());
+        }
+        Ok(match self.answer {
+            Some("decline") | None => ElicitResult::new(ElicitationAction::Decline),
+            Some(a) => ElicitResult::new(ElicitationAction::Accept).with_content(json!({"answer": a})),
+        })
+    }
+}
+
+struct Session {
+    client: RunningService<RoleClient, Host>,
+    asked: Arc<Mutex<Vec<String>>>,
+    _tmp: tempfile::TempDir,
+    rec: PathBuf,
+    root: PathBuf,
+}
+
+/// `errand mcp` started by a host, allowed the fixture site (and `extra`).
+async fn connect(site: &Site, answer: Option<&'static str>, extra: &[&str]) -> Session {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    let host = site.origin.trim_start_matches("http://").to_string();
+    cmd.arg("mcp").args(["--allow", &host]).args(extra).arg("--out").arg(root.join("out")).arg("--record-dir").arg(root.join("rec"));
+    cmd.env("ERRAND_ALLOWLIST", root.join("allowlist.toml")).env("ERRAND_SECRETS", root.join("secrets.json"));
+    let (transport, _) = TokioChildProcess::builder(cmd).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let asked = Arc::new(Mutex::new(vec![]));
+    let client = Host { answer, asked: asked.clone() }.serve(transport).await.expect("errand mcp answers the handshake");
+    Session { client, asked, rec: root.join("rec"), root, _tmp: tmp }
+}
+
+impl Session {
+    async fn call(&self, name: &str, args: Value) -> CallToolResult {
+        let Value::Object(args) = args else { panic!("arguments are an object") };
+        let call = self.client.call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(args));
+        tokio::time::timeout(Duration::from_secs(60), call).await.expect("the call returns").expect("a tool result, never a protocol error")
+    }
+
+    /// End the session as a host does, and wait for errand to finish its recording.
+    /// Returns the recording, the session's folder, and the guard that keeps it.
+    async fn close(self) -> (PathBuf, PathBuf, tempfile::TempDir) {
+        let _ = self.client.cancel().await;
+        let rec = self.rec.clone();
+        for _ in 0..200 {
+            if let Some(dir) = std::fs::read_dir(&rec).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path()) {
+                if std::fs::read_to_string(dir.join("session.jsonl")).unwrap_or_default().contains("\"session_end\"") {
+                    return (dir, self.root.clone(), self._tmp);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the recording was not finished after the host left");
+    }
+}
+
+fn text(r: &CallToolResult) -> String {
+    r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+}
+
+/// Another errand command, run while the fixture site keeps serving on this runtime.
+async fn errand(args: &[&str], root: &Path) -> std::process::Output {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    c.args(args).env("ERRAND_ALLOWLIST", root.join("allowlist.toml")).env("ERRAND_SECRETS", root.join("secrets.json"));
+    tokio::time::timeout(Duration::from_secs(120), c.output()).await.expect("errand finishes").unwrap()
+}
+
+fn writes(site: &Site) -> Vec<(String, String)> {
+    site.requests().into_iter().filter(|l| l.method != "GET").map(|l| (l.method, l.body)).collect()
+}
+
+#[tokio::test]
+async fn a_host_lists_the_tools_browses_and_its_session_is_recorded_and_replays() {
+    let site = Site::start().await;
+    let s = connect(&site, None, &[]).await;
+    let tools: Vec<String> = s.client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    for t in ["navigate", "click", "type", "extract", "screenshot", "write_file", "page_state", "allowlist", "session"] {
+        assert!(tools.contains(&t.to_string()), "{t} missing from {tools:?}");
+    }
+    // The host ends its session by leaving, not with the model's `done`.
+    assert!(!tools.contains(&"done".to_string()), "{tools:?}");
+
+    let r = s.call("navigate", json!({"url": site.url("/form.html")})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    let t = text(&r);
+    assert!(t.contains("<page_state note=\"untrusted web content") && t.contains("Form fixture"), "{t}");
+    assert!(t.contains("textbox \"Query\""), "the page state lists the controls with refs: {t}");
+    let r = s.call("page_state", json!({})).await;
+    assert!(text(&r).contains("Form fixture"), "{}", text(&r));
+    let r = s.call("extract", json!({})).await;
+    assert!(text(&r).contains("extract [1]") && text(&r).contains("Search the catalogue"), "{}", text(&r));
+    let shot = s.call("screenshot", json!({})).await;
+    assert!(
+        shot.content.iter().any(|c| c.as_image().is_some_and(|i| i.mime_type == "image/png" && i.data.len() > 1000)),
+        "a screenshot comes as an image"
+    );
+    let r = s.call("write_file", json!({"path": "notes.md", "content": "The form [1]."})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    let r = s.call("session", json!({})).await;
+    let id = text(&r).lines().next().unwrap().trim_start_matches("session ").to_string();
+    let (dir, root, _tmp) = s.close().await;
+    assert!(dir.ends_with(&id), "{} vs {id}", dir.display());
+    assert_eq!(std::fs::read_to_string(root.join("out/notes.md")).unwrap(), "The form [1].");
+
+    let log = std::fs::read_to_string(dir.join("session.jsonl")).unwrap();
+    assert!(log.contains("\"model\":\"mcp:test-host 1.0\""), "the recording names the host: {log}");
+    let rec = root.join("rec");
+    let rec = rec.to_str().unwrap();
+    let v = errand(&["recordings", "--record-dir", rec, "verify", &id], &root).await;
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let host = site.origin.trim_start_matches("http://");
+    let out = root.join("replayed");
+    let p = errand(&["replay", &id, "--record-dir", rec, "--allow", host, "--out", out.to_str().unwrap()], &root).await;
+    let said = String::from_utf8_lossy(&p.stderr);
+    assert!(p.status.success() && said.contains("replay matched the recording"), "{said}");
+}
+
+#[tokio::test]
+async fn a_blocked_host_is_a_tool_error_and_nothing_reaches_it() {
+    let site = Site::start().await;
+    let s = connect(&site, None, &[]).await;
+    let r = s.call("navigate", json!({"url": format!("{}/index.html", site.foreign)})).await;
+    assert_eq!(r.is_error, Some(true));
+    let t = text(&r);
+    assert!(t.contains("is not on the allowlist") && t.contains("errand allow add"), "{t}");
+    // A page that reaches for the foreign host on its own is held back too.
+    let r = s.call("navigate", json!({"url": site.url("/exfil.html")})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    let r = s.call("allowlist", json!({})).await;
+    assert!(text(&r).contains(site.origin.trim_start_matches("http://")) && !text(&r).contains("127.0.0.2"), "{}", text(&r));
+    s.close().await;
+    assert!(site.foreign_log.lock().unwrap().is_empty(), "{:?}", site.foreign_log.lock().unwrap());
+}
+
+#[tokio::test]
+async fn a_submission_is_put_to_the_person_through_the_host() {
+    let site = Site::start().await;
+    let signed_in = ("POST".to_string(), "user=ann&password=hunter2".to_string());
+    for (answer, sent) in [(Some("decline"), false), (None, false), (Some("send once"), true)] {
+        site.log.lock().unwrap().clear();
+        let s = connect(&site, answer, &[]).await;
+        s.call("navigate", json!({"url": site.url("/consent.html")})).await;
+        let r = s.call("click", json!({"text": "Sign in"})).await;
+        let t = text(&r);
+        let asked = s.asked.lock().unwrap().clone();
+        let (dir, _, _tmp) = s.close().await;
+        if sent {
+            assert_eq!(writes(&site), vec![signed_in.clone()], "sent exactly once");
+        } else {
+            assert_eq!(writes(&site), vec![], "{answer:?}: {t}");
+            assert!(t.contains("declined") || t.contains("denied"), "the host is told: {t}");
+        }
+        match answer {
+            // A host that cannot ask is never asked: no means no.
+            None => assert!(asked.is_empty()),
+            Some(_) => {
+                assert_eq!(asked.len(), 1, "{asked:?}");
+                let q = &asked[0];
+                assert!(q.contains("sends:   POST") && q.contains("route=native") && q.contains("user = ann"), "{q}");
+                assert!(!q.contains("hunter2"), "the password is masked: {q}");
+            }
+        }
+        let log = std::fs::read_to_string(dir.join("session.jsonl")).unwrap();
+        let consent: Vec<Value> =
+            log.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|l| l["type"] == "consent").collect();
+        assert_eq!(consent.len(), 1, "{log}");
+        let by = if answer.is_some() { "person" } else { "policy" };
+        assert_eq!((consent[0]["decision"].as_str(), consent[0]["by"].as_str()), (Some(if sent { "allow" } else { "deny" }), Some(by)));
+        assert!(!log.contains("hunter2"));
+    }
+}
+
+#[tokio::test]
+async fn bad_calls_are_tool_errors_and_the_session_goes_on() {
+    let site = Site::start().await;
+    let s = connect(&site, None, &[]).await;
+    s.call("navigate", json!({"url": site.url("/form.html")})).await;
+    for (name, args, says) in [
+        ("fly", json!({}), "there is no tool \"fly\""),
+        ("done", json!({"summary": "x"}), "there is no tool \"done\""),
+        ("click", json!({}), "click needs \"ref\""),
+        ("click", json!({"ref": "e999"}), "e999"),
+        ("write_file", json!({"path": "../escape.md", "content": "x"}), "error"),
+    ] {
+        let r = s.call(name, args).await;
+        assert_eq!(r.is_error, Some(true), "{name}: {}", text(&r));
+        assert!(text(&r).contains(says), "{name}: {}", text(&r));
+    }
+    let r = s.call("navigate", json!({"url": site.url("/index.html")})).await;
+    assert_eq!(r.is_error, Some(false), "the session still works: {}", text(&r));
+    let (_, root, _tmp) = s.close().await;
+    assert!(!root.join("escape.md").exists());
+}
