@@ -209,6 +209,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 confirm_timeout: 300,
                 dry_run: false,
                 browser,
+                out_per_session: false,
             };
             run::run(args).await
         }

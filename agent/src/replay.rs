@@ -135,6 +135,7 @@ pub async fn run(a: ReplayArgs) -> Result<ExitCode> {
         max_pages: 20,
         search: None,
         browser: a.browser,
+        out_per_session: false,
     };
     let r = model::replay::Replay::new(&id, rec, a.until, a.keep_going, a.speed);
     let diverged = r.diverged.clone();

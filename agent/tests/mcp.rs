@@ -226,3 +226,111 @@ async fn bad_calls_are_tool_errors_and_the_session_goes_on() {
     let (_, root, _tmp) = s.close().await;
     assert!(!root.join("escape.md").exists());
 }
+
+/// `errand mcp --http` on a free loopback port with a bearer token; returns the server,
+/// its endpoint, the token and its folder.
+async fn http_server(site: &Site, extra: &[&str]) -> (tokio::process::Child, String, String, tempfile::TempDir) {
+    use tokio::io::AsyncBufReadExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let token = "s3cret-token-for-the-test";
+    std::fs::write(root.join("token"), format!("{token}\n")).unwrap();
+    let host = site.origin.trim_start_matches("http://").to_string();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    cmd.args(["mcp", "--http", "127.0.0.1:0", "--allow", &host, "--token-file"]).arg(root.join("token")).args(extra);
+    cmd.arg("--out").arg(root.join("out")).arg("--record-dir").arg(root.join("rec"));
+    cmd.env("ERRAND_ALLOWLIST", root.join("allowlist.toml")).env("ERRAND_SECRETS", root.join("secrets.json"));
+    cmd.stdin(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("errand mcp says where")
+            .unwrap()
+            .expect("a line");
+        if let Some(rest) = line.split("serving MCP at ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep reading errand's narration so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url, token.to_string(), tmp)
+}
+
+async fn http_client(url: &str, token: &str) -> Result<RunningService<RoleClient, Host>, rmcp::service::ClientInitializeError> {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::transport::StreamableHttpClientTransport;
+    let t = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(url.to_string()).auth_header(token.to_string()),
+    );
+    Host { answer: None, asked: Arc::default() }.serve(t).await
+}
+
+async fn call(c: &RunningService<RoleClient, Host>, name: &str, args: Value) -> String {
+    let Value::Object(args) = args else { panic!("arguments are an object") };
+    let r =
+        tokio::time::timeout(Duration::from_secs(60), c.call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(args))).await;
+    text(&r.expect("the call returns").expect("a tool result"))
+}
+
+#[tokio::test]
+async fn two_http_sessions_keep_their_tabs_and_files_apart() {
+    let site = Site::start().await;
+    let (mut server, url, token, tmp) = http_server(&site, &["--max-sessions", "2"]).await;
+    let a = http_client(&url, &token).await.expect("session a");
+    let b = http_client(&url, &token).await.expect("session b");
+    let t = call(&a, "navigate", json!({"url": site.url("/form.html")})).await;
+    assert!(t.contains("Form fixture"), "{t}");
+    call(&a, "tab_new", json!({"url": site.url("/tables.html")})).await;
+    call(&a, "write_file", json!({"path": "a.md", "content": "from a"})).await;
+    let t = call(&b, "page_state", json!({})).await;
+    assert!(!t.contains("Form fixture") && !t.contains("tables.html"), "b sees a's tabs: {t}");
+    call(&b, "write_file", json!({"path": "a.md", "content": "from b"})).await;
+    let folder = |t: String| PathBuf::from(t.lines().find_map(|l| l.strip_prefix("output folder: ")).unwrap());
+    let (out_a, out_b) = (folder(call(&a, "session", json!({})).await), folder(call(&b, "session", json!({})).await));
+    assert_ne!(out_a, out_b);
+    assert_eq!(std::fs::read_to_string(out_a.join("a.md")).unwrap(), "from a");
+    assert_eq!(std::fs::read_to_string(out_b.join("a.md")).unwrap(), "from b");
+    // A third session is refused while two are open, with a reason.
+    let third = http_client(&url, &token).await;
+    assert!(third.is_err(), "a third session was let in");
+    let _ = a.cancel().await;
+    let _ = b.cancel().await;
+    // Stopped like a service: every session's recording is finished, and it exits 0.
+    unsafe { libc::kill(server.id().unwrap() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("errand mcp stops").unwrap();
+    assert_eq!(status.code(), Some(0));
+    let recs: Vec<PathBuf> = std::fs::read_dir(tmp.path().join("rec")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    for r in recs {
+        let log = std::fs::read_to_string(r.join("session.jsonl")).unwrap();
+        assert!(log.contains("\"session_end\"") && log.contains("mcp:test-host 1.0"), "{log}");
+    }
+}
+
+#[tokio::test]
+async fn http_requests_without_the_token_or_from_a_web_page_are_refused() {
+    let site = Site::start().await;
+    let (_server, url, token, tmp) = http_server(&site, &[]).await;
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
+    let http = reqwest::Client::new();
+    let post = |auth: Option<&str>, origin: Option<&str>| {
+        let mut r = http.post(&url).header("accept", "application/json, text/event-stream").json(&init);
+        if let Some(a) = auth {
+            r = r.header("authorization", format!("Bearer {a}"));
+        }
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    assert_eq!(post(None, None).await.unwrap().status(), 401);
+    assert_eq!(post(Some("wrong-token"), None).await.unwrap().status(), 401);
+    assert_eq!(post(Some(&token), Some("http://evil.example")).await.unwrap().status(), 403);
+    assert!(http_client(&url, "wrong-token").await.is_err());
+    // Nothing was started for any of them.
+    assert!(!tmp.path().join("rec").exists() || std::fs::read_dir(tmp.path().join("rec")).unwrap().next().is_none());
+    assert_eq!(post(Some(&token), None).await.unwrap().status(), 200);
+}

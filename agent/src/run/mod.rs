@@ -80,6 +80,10 @@ pub struct RunArgs {
     pub search: Option<String>,
     #[command(flatten)]
     pub browser: BrowserArgs,
+    /// Put the session's files in a folder of its own, named by the session id, inside
+    /// `--out` (an MCP server's sessions, which share one `--out`).
+    #[arg(skip)]
+    pub out_per_session: bool,
 }
 
 const SYSTEM: &str = "You are errand, a careful web research agent. You operate a real browser through the tools \
@@ -210,7 +214,11 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
     };
     let id = session_id();
-    let out_root = args.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(&id));
+    let out_root = match (&args.out, args.out_per_session) {
+        (Some(o), false) => o.clone(),
+        (Some(o), true) => o.join(&id),
+        (None, _) => PathBuf::from("errand-out").join(&id),
+    };
     let out = match OutDir::open(&out_root) {
         Ok(o) => o,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),

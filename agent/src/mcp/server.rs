@@ -1,57 +1,28 @@
-//! `errand mcp`: the guarded browser as a Model Context Protocol server, for agent hosts
-//! (Claude Code, Claude Desktop, Cursor, VS Code) to drive.
-//!
-//! The host is treated exactly as errand treats a model: untrusted. Its tool calls enter
-//! errand's own agent loop (see [`crate::model::mcp`]), so the allowlist, the consent
-//! hold, the output folder and the recording apply to every call as in `errand run`, and
-//! nothing the host says can change them. A state-changing request the page makes is put
-//! to the person through the host's own window (an MCP elicitation: send once, allow
-//! this site for the session, decline); a host that cannot ask gets no. Served over
-//! stdio, one session per process.
+//! The MCP server's handler: one per client session. The session's browser starts when
+//! the client has introduced itself (its `clientInfo` names the driver in the recording,
+//! its capabilities say whether its person can be asked), and each tool call is handed
+//! to that session's agent loop, or answered here (`allowlist`, `session`).
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
 use base64::Engine;
-use clap::Args;
 use futures::future::BoxFuture;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequestParams, ElicitationAction, ElicitationSchema,
     Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::{Peer, RequestContext, RoleServer};
-use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt};
+use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer};
+use rmcp::{ErrorData as McpError, ServerHandler};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::args::BrowserArgs;
+use super::McpArgs;
 use crate::consent::{Answer, Asker, Confirm};
 use crate::model::mcp::{Call, Mcp, SessionInfo};
 use crate::model::{Provider, ToolResult};
 use crate::tools::{self, Audience};
-
-#[derive(Args, Debug, Clone)]
-pub struct McpArgs {
-    /// The output folder for the session's files and downloads (default
-    /// ./errand-out/<session-id>)
-    #[arg(long, short = 'o', value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Where recordings go (default ~/.local/share/errand/recordings)
-    #[arg(long, env = "ERRAND_RECORD_DIR", value_name = "DIR")]
-    pub record_dir: Option<PathBuf>,
-    /// Who approves form submissions and other state-changing requests: ask (the person
-    /// at the agent host, if it can ask; otherwise deny), deny, or approve
-    #[arg(long, value_enum, default_value_t = Confirm::Ask)]
-    pub confirm: Confirm,
-    /// Seconds to wait for the person's answer before a submission counts as declined
-    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
-    pub confirm_timeout: u64,
-    #[command(flatten)]
-    pub browser: BrowserArgs,
-}
 
 /// Instructions the host's model is given with the server.
 const INSTRUCTIONS: &str = "errand is a guarded browser. Only hosts on the allowlist can be reached (the allowlist \
@@ -66,69 +37,15 @@ const OWN_TOOLS: &[(&str, &str)] = &[
     ("session", "Show this session's recording id, output folder and recording folder."),
 ];
 
-/// Serve one MCP session over stdin and stdout. Returns the exit code: 0 when the host
-/// ended the session, 1 when the session failed, 2 for bad input before it began.
-pub async fn serve(args: McpArgs) -> Result<ExitCode> {
-    // Refuse a bad allowlist before any host is told the server is ready.
-    if let Err(e) = crate::session::allowlist_file(&args.browser) {
-        errln!("error: {e}");
-        return Ok(ExitCode::from(crate::exit::BAD_INPUT));
-    }
-    let (calls, rx) = mpsc::channel(1);
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let server = Server { calls, info: Arc::new(Mutex::new(Ready::Waiting(ready_rx))) };
-    let running = match server.serve(rmcp::transport::stdio()).await {
-        Ok(r) => r,
-        Err(e) => {
-            errln!("error: the MCP client did not start a session: {e}");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let peer = running.peer().clone();
-    let client = match peer.peer_info() {
-        Some(p) => format!("{} {}", p.client_info.name, p.client_info.version).trim().to_string(),
-        None => "an MCP client".to_string(),
-    };
-    let can_ask = !peer.supported_elicitation_modes().is_empty();
-    let asker: Option<Arc<dyn Asker>> = if can_ask { Some(Arc::new(Elicit { peer })) } else { None };
-    if !can_ask && args.confirm == Confirm::Ask {
-        errln!("errand mcp: {client} cannot ask its user (no elicitation support): every submission will be declined");
-    }
-    let provider = Provider::Mcp(Mcp::new(client.clone(), rx, ready_tx, asker));
-    let run = crate::run::RunArgs {
-        task: format!("MCP session for {client}"),
-        start: vec![],
-        out: args.out,
-        model: None,
-        max_steps: u32::MAX,
-        max_tokens: u64::MAX,
-        record_dir: args.record_dir,
-        json: false,
-        max_pages: 20,
-        search: None,
-        confirm: args.confirm,
-        confirm_timeout: args.confirm_timeout,
-        dry_run: false,
-        browser: args.browser,
-    };
-    // The loop runs here, beside the server's own task (it is not `Send`: providers
-    // borrow the conversation).
-    let session = crate::run::run_with(run, Some(provider));
-    tokio::pin!(session);
-    let token = running.cancellation_token();
-    let waiting = running.waiting();
-    tokio::pin!(waiting);
-    tokio::select! {
-        // The host disconnected: the server (and with it the calls' sender) is dropped,
-        // and the loop ends the session cleanly.
-        _ = &mut waiting => {}
-        // The session ended first (the browser crashed, Ctrl-C): stop serving.
-        r = &mut session => {
-            token.cancel();
-            return r;
-        }
-    }
-    session.await
+/// What every session of one server shares.
+pub struct Shared {
+    pub args: McpArgs,
+    /// Sessions whose browser is running.
+    pub live: AtomicUsize,
+    /// Sessions begun since the server started.
+    pub started: AtomicUsize,
+    /// Each session's exit code when it ends, for a stdio server to exit with.
+    pub ended: mpsc::UnboundedSender<std::process::ExitCode>,
 }
 
 /// The session's details once it has begun, or why it could not.
@@ -138,13 +55,100 @@ enum Ready {
     Failed,
 }
 
+/// What the session's agent loop takes when it starts: the calls, and where to say it
+/// has begun.
+type LoopEnd = (mpsc::Receiver<Call>, oneshot::Sender<SessionInfo>);
+
+/// One client session.
 #[derive(Clone)]
-struct Server {
+pub struct Server {
+    shared: Arc<Shared>,
     calls: mpsc::Sender<Call>,
+    /// The loop's end of the calls, until the session starts.
+    start: Arc<std::sync::Mutex<Option<LoopEnd>>>,
     info: Arc<Mutex<Ready>>,
 }
 
 impl Server {
+    /// A session not yet started (cheap: the browser starts once the client is known).
+    pub fn new(shared: Arc<Shared>) -> Server {
+        let (calls, rx) = mpsc::channel(1);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        Server {
+            shared,
+            calls,
+            start: Arc::new(std::sync::Mutex::new(Some((rx, ready_tx)))),
+            info: Arc::new(Mutex::new(Ready::Waiting(ready_rx))),
+        }
+    }
+
+    /// Start the session's browser and agent loop for the client `peer` names.
+    fn begin(&self, peer: Peer<RoleServer>) {
+        let Some((rx, ready)) = self.start.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let client = match peer.peer_info() {
+            Some(p) => format!("{} {}", p.client_info.name, p.client_info.version).trim().to_string(),
+            None => "an MCP client".to_string(),
+        };
+        let a = &self.shared.args;
+        let can_ask = peer.supported_elicitation_modes().contains(&rmcp::service::ElicitationMode::Form);
+        if !can_ask && a.confirm == Confirm::Ask {
+            errln!("errand mcp: {client} cannot ask its user (no elicitation support): every submission will be declined");
+        }
+        let asker: Option<Arc<dyn Asker>> = if can_ask { Some(Arc::new(Elicit { peer })) } else { None };
+        let provider = Provider::Mcp(Mcp::new(client.clone(), rx, ready, asker));
+        let run = crate::run::RunArgs {
+            task: format!("MCP session for {client}"),
+            start: vec![],
+            out: a.out.clone(),
+            model: None,
+            max_steps: u32::MAX,
+            max_tokens: u64::MAX,
+            record_dir: a.record_dir.clone(),
+            json: false,
+            max_pages: 20,
+            search: None,
+            confirm: a.confirm,
+            confirm_timeout: a.confirm_timeout,
+            dry_run: false,
+            browser: a.browser.clone(),
+            // Over HTTP, sessions share --out: each gets a folder of its own in it.
+            out_per_session: a.http.is_some(),
+        };
+        let shared = self.shared.clone();
+        shared.live.fetch_add(1, Ordering::SeqCst);
+        shared.started.fetch_add(1, Ordering::SeqCst);
+        // The loop runs on a thread of its own with its own runtime: its future is not
+        // `Send` (rustc cannot prove it for the browser handles it borrows across awaits),
+        // and a session's work should not wait on another's anyway. Channels connect it
+        // to the server on the main runtime.
+        let spawned = std::thread::Builder::new().name("errand-mcp-session".into()).spawn(move || {
+            let code = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => {
+                    let code = match rt.block_on(crate::run::run_with(run, Some(provider))) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            errln!("error: {e:#}");
+                            std::process::ExitCode::from(1)
+                        }
+                    };
+                    rt.shutdown_timeout(Duration::from_millis(500));
+                    code
+                }
+                Err(e) => {
+                    errln!("error: cannot start the session's async runtime: {e}");
+                    std::process::ExitCode::from(1)
+                }
+            };
+            shared.live.fetch_sub(1, Ordering::SeqCst);
+            let _ = shared.ended.send(code);
+        });
+        if let Err(e) = spawned {
+            errln!("error: cannot start a thread for the session: {e}");
+            self.shared.live.fetch_sub(1, Ordering::SeqCst);
+            let _ = self.shared.ended.send(std::process::ExitCode::from(1));
+        }
+    }
+
     async fn session(&self) -> Option<SessionInfo> {
         let mut ready = self.info.lock().await;
         if let Ready::Waiting(rx) = &mut *ready {
@@ -213,6 +217,10 @@ pub fn tool_list() -> Vec<Tool> {
 }
 
 impl ServerHandler for Server {
+    async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
+        self.begin(ctx.peer);
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("errand", env!("CARGO_PKG_VERSION")))
