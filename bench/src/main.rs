@@ -7,7 +7,7 @@
 //! errand's isolated world; warm: the median of the next calls), its size in characters
 //! and o200k tokens, and the share of the page's visible interactive elements it lists.
 //!
-//! Layout: one module per benchmark (`page_state`, `step`, `guard`, `extract`), and
+//! Layout: one module per benchmark (`page_state`, `step`, `guard`, `extract`, `mcp`), and
 //! `stats` for the medians and percentiles they print.
 
 use std::collections::HashMap;
@@ -22,6 +22,7 @@ use errand::site::{self, Pages};
 
 mod extract;
 mod guard;
+mod mcp;
 mod page_state;
 mod stats;
 mod step;
@@ -160,6 +161,19 @@ enum Which {
         #[arg(long)]
         rendered: Option<PathBuf>,
     },
+    /// The page_state tool through `errand mcp` as an agent host sees it: time and tokens
+    Mcp {
+        /// Folder of pages (`*.html` or `*.html.gz`)
+        #[arg(long, default_value = "../shared/bench/article-extraction/html")]
+        pages: PathBuf,
+        /// Only the first N pages
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Wait this long after each navigate before calling page_state (a host's model
+        /// thinking)
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
     /// Page-state build time, size and coverage on real pages
     PageState {
         /// Folder of pages (`*.html` or `*.html.gz`)
@@ -198,6 +212,7 @@ async fn run(which: Which) -> Result<()> {
             };
             extract::extract(set, dir, part, predictions, parallel, chrome, rendered).await
         }
+        Which::Mcp { pages, limit, pause_ms } => mcp::mcp(pages, limit, pause_ms).await,
         Which::PageState { pages, limit, reps, per_page, chrome, audit } => {
             page_state::page_state(pages, limit, reps, per_page, chrome, audit).await
         }

@@ -184,7 +184,9 @@ fn error(text: &str) -> CallToolResult {
 /// a screenshot as an image.
 fn content(r: ToolResult) -> CallToolResult {
     let mut text = r.text;
-    if r.is_error && text.contains("is not on the allowlist") {
+    // Only when the call itself was refused (the page state after it may list requests
+    // the page made that were blocked, which is not the call's failure).
+    if r.is_error && text.lines().next().is_some_and(|l| l.contains("is not on the allowlist")) {
         // The host's person, unlike a model, can widen the list.
         text.push_str("\n\nA person can allow a host with `errand allow add HOST`, or by starting errand mcp with --allow HOST.");
     }
