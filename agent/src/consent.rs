@@ -91,19 +91,17 @@ pub fn decide(mode: Confirm, dry_run: bool, interactive: bool, rules: &[String],
     }
 }
 
-/// A person's answer to "send it?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Once,
-    /// Yes, and to this site's further submissions this session.
-    Site,
-    Decline,
-}
+/// The answers to "send it?" as a person at an agent host is offered them.
+pub const SEND_ONCE: &str = "send once";
+pub const ALLOW_SITE: &str = "allow this site for the session";
+pub const DECLINE: &str = "decline";
 
 /// Asks a person somewhere other than errand's terminal (an agent host's window, through
-/// MCP elicitation). `None`: no answer in time, or the host could not ask.
+/// MCP elicitation): `question` with these `answers` to pick from, the last of which is
+/// no (what declining the question means). `None`: no answer in time, or a host that
+/// could not ask.
 pub trait Asker: Send + Sync {
-    fn ask(&self, question: String, timeout: Duration) -> BoxFuture<'static, Option<Answer>>;
+    fn choose(&self, question: String, answers: Vec<&'static str>, timeout: Duration) -> BoxFuture<'static, Option<&'static str>>;
 }
 
 pub struct Inner {
@@ -276,13 +274,13 @@ async fn ask(inner: &Arc<Inner>, s: &Submission) -> Decision {
     if let Some(asker) = &inner.asker {
         // What the page wants to send, with any secret typed this session masked.
         let question = inner.rec.secrets().redact(&describe(s));
-        return match asker.ask(question, inner.timeout).await {
-            Some(Answer::Once) => Decision::Allow(By::Person),
-            Some(Answer::Site) => {
+        return match asker.choose(question, vec![SEND_ONCE, ALLOW_SITE, DECLINE], inner.timeout).await {
+            Some(SEND_ONCE) => Decision::Allow(By::Person),
+            Some(ALLOW_SITE) => {
                 inner.approved.lock().unwrap_or_else(|p| p.into_inner()).push(site(&s.url));
                 Decision::Allow(By::Person)
             }
-            Some(Answer::Decline) => Decision::Deny(By::Person),
+            Some(_) => Decision::Deny(By::Person),
             None => Decision::Deny(By::Timeout),
         };
     }

@@ -306,6 +306,7 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     for r in recs {
         let log = std::fs::read_to_string(r.join("session.jsonl")).unwrap();
         assert!(log.contains("\"session_end\"") && log.contains("mcp:test-host 1.0"), "{log}");
+        assert!(!log.contains(&token), "the bearer token is never recorded");
     }
 }
 
@@ -333,4 +334,33 @@ async fn http_requests_without_the_token_or_from_a_web_page_are_refused() {
     // Nothing was started for any of them.
     assert!(!tmp.path().join("rec").exists() || std::fs::read_dir(tmp.path().join("rec")).unwrap().next().is_none());
     assert_eq!(post(Some(&token), None).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn with_ask_to_allow_the_person_at_the_host_may_let_a_host_through() {
+    let site = Site::start().await;
+    let foreign = format!("{}/index.html", site.foreign);
+    // Without --ask-to-allow nobody is asked, and the host stays blocked.
+    let s = connect(&site, Some("allow once"), &[]).await;
+    let r = s.call("navigate", json!({"url": foreign})).await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    assert!(s.asked.lock().unwrap().is_empty());
+    s.close().await;
+    assert!(site.foreign_log.lock().unwrap().is_empty());
+
+    for (answer, through) in [("decline", false), ("allow once", true)] {
+        site.foreign_log.lock().unwrap().clear();
+        let s = connect(&site, Some(answer), &["--ask-to-allow", "session"]).await;
+        let r = s.call("navigate", json!({"url": foreign})).await;
+        let asked = s.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(asked[0].contains("127.0.0.2") && asked[0].contains("not on the allowlist"), "{}", asked[0]);
+        assert_eq!(r.is_error, Some(!through), "{answer}: {}", text(&r));
+        let (dir, root, _tmp) = s.close().await;
+        assert_eq!(!site.foreign_log.lock().unwrap().is_empty(), through, "{answer}");
+        // Never written to the file from MCP without --ask-to-allow always.
+        assert!(!std::fs::read_to_string(root.join("allowlist.toml")).unwrap_or_default().contains("127.0.0.2"));
+        let log = std::fs::read_to_string(dir.join("session.jsonl")).unwrap();
+        assert!(log.contains("\"allow_prompt\""), "{log}");
+    }
 }

@@ -62,9 +62,7 @@ pub async fn mcp(dir: PathBuf, limit: Option<usize>, pause_ms: u64) -> Result<()
     );
     outln!("  time    median {:>6.1} ms   p95 {:>6.1} ms", median(&mut times), p95(&mut times));
     outln!("  size    median {:>6.0} tokens (o200k)   p95 {:>6.0} tokens", median(&mut tokens), p95(&mut tokens));
-    outln!(
-        "  measured the same way on these pages (issue 19): Playwright MCP 73 ms, 8,725 tokens; Chrome DevTools MCP 74 ms, 6,605 tokens"
-    );
+    outln!("  measured the same way on these pages: Playwright MCP 73 ms, 8,725 tokens; Chrome DevTools MCP 74 ms, 6,605 tokens");
     if !failed.is_empty() {
         outln!("  {} pages not measured:", failed.len());
         for f in failed.iter().take(10) {

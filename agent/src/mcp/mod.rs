@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 
 use crate::args::BrowserArgs;
 use crate::consent::Confirm;
+use crate::model::mcp::AskToAllow;
 pub use server::tool_list;
 use server::{Server, Shared};
 
@@ -57,6 +58,11 @@ pub struct McpArgs {
     /// endpoint is http://ADDR/mcp
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    /// When the model heads for a host off the allowlist, ask the person at the agent host
+    /// (allow once, for the session, or decline; with `always`, also "always", which adds
+    /// it to the allowlist file)
+    #[arg(long, value_enum, default_value_t = AskToAllow::Never, value_name = "WHEN")]
+    pub ask_to_allow: AskToAllow,
     /// Over --http: a file holding the bearer token every request must carry
     /// (`Authorization: Bearer TOKEN`); required when ADDR is not a loopback address
     #[arg(long, value_name = "FILE")]

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::McpArgs;
-use crate::consent::{Answer, Asker, Confirm};
+use crate::consent::{Asker, Confirm};
 use crate::model::mcp::{Call, Mcp, SessionInfo};
 use crate::model::{Provider, ToolResult};
 use crate::tools::{self, Audience};
@@ -95,7 +95,9 @@ impl Server {
             errln!("errand mcp: {client} cannot ask its user (no elicitation support): every submission will be declined");
         }
         let asker: Option<Arc<dyn Asker>> = if can_ask { Some(Arc::new(Elicit { peer })) } else { None };
-        let provider = Provider::Mcp(Mcp::new(client.clone(), rx, ready, asker));
+        let mut mcp = Mcp::new(client.clone(), rx, ready, asker);
+        mcp.ask_to_allow = a.ask_to_allow;
+        let provider = Provider::Mcp(mcp);
         let run = crate::run::RunArgs {
             task: format!("MCP session for {client}"),
             start: vec![],
@@ -165,6 +167,20 @@ impl Server {
 
     /// A call for errand's loop: sent, and its result awaited.
     async fn through_loop(&self, name: String, args: Value) -> CallToolResult {
+        // The browser starts once the client has initialized; a call may race that
+        // notice by a moment. A client that never initializes (a stateless protocol
+        // version) gets a clear no instead of a call that never returns.
+        let mut waited = 0;
+        while self.start.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            if waited >= 200 {
+                return error(
+                    "this MCP session has not begun: errand starts a browser for a client once it has initialized \
+                     (protocol version 2025-11-25 or earlier, with a session)",
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
         let (reply, rx) = oneshot::channel();
         if self.calls.send(Call { name, args, reply }).await.is_err() {
             return error("the browser session has ended (see errand's log on stderr); restart the errand MCP server");
@@ -269,18 +285,13 @@ struct Elicit {
     peer: Peer<RoleServer>,
 }
 
-/// The answers offered, as the form shows them.
-const SEND_ONCE: &str = "send once";
-const ALLOW_SITE: &str = "allow this site for the session";
-const DECLINE: &str = "decline";
-
 impl Asker for Elicit {
-    fn ask(&self, question: String, timeout: Duration) -> BoxFuture<'static, Option<Answer>> {
+    fn choose(&self, question: String, answers: Vec<&'static str>, timeout: Duration) -> BoxFuture<'static, Option<&'static str>> {
         let peer = self.peer.clone();
         Box::pin(async move {
             let schema = json!({
                 "type": "object",
-                "properties": {"answer": {"type": "string", "title": "Send it?", "enum": [SEND_ONCE, ALLOW_SITE, DECLINE]}},
+                "properties": {"answer": {"type": "string", "title": "Your answer", "enum": answers}},
                 "required": ["answer"]
             });
             let Value::Object(schema) = schema else { return None };
@@ -289,15 +300,18 @@ impl Asker for Elicit {
             let r = match peer.create_elicitation_with_timeout(params, Some(timeout)).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!("the MCP client did not answer the consent question: {e}");
+                    tracing::warn!("the MCP client did not answer errand's question: {e}");
                     return None;
                 }
             };
-            Some(match (r.action, r.content.as_ref().and_then(|c| c["answer"].as_str())) {
-                (ElicitationAction::Accept, Some(SEND_ONCE)) => Answer::Once,
-                (ElicitationAction::Accept, Some(ALLOW_SITE)) => Answer::Site,
-                _ => Answer::Decline,
-            })
+            // Only an accepted form with one of the offered answers counts; declining,
+            // cancelling or anything else is the last answer, no.
+            let said = r.content.as_ref().and_then(|c| c["answer"].as_str().map(str::to_string));
+            let no = answers.last().copied();
+            match (r.action, said) {
+                (ElicitationAction::Accept, Some(a)) => answers.into_iter().find(|x| *x == a).or(no),
+                _ => no,
+            }
         })
     }
 }

@@ -42,13 +42,28 @@ pub struct Mcp {
     /// How a person at the host is asked about a submission; `None` when the host
     /// cannot ask (no elicitation support), which means no.
     pub asker: Option<Arc<dyn Asker>>,
+    /// Whether the person may be asked to allow a host off the allowlist.
+    pub ask_to_allow: AskToAllow,
     n: u64,
+}
+
+/// `errand mcp --ask-to-allow`: whether a host off the allowlist is put to the person at
+/// the agent host, and whether "always" (written to the allowlist file) is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AskToAllow {
+    /// Never ask: a host off the allowlist is refused
+    #[default]
+    Never,
+    /// Offer "allow once" and "allow for this session"
+    Session,
+    /// Offer "always" too, which adds the host to the allowlist file
+    Always,
 }
 
 impl Mcp {
     /// A provider fed by `calls`; `ready` hears the session's details once it has begun.
     pub fn new(client: String, calls: mpsc::Receiver<Call>, ready: oneshot::Sender<SessionInfo>, asker: Option<Arc<dyn Asker>>) -> Mcp {
-        Mcp { client, calls, pending: None, ready: Some(ready), asker, n: 0 }
+        Mcp { client, calls, pending: None, ready: Some(ready), asker, ask_to_allow: AskToAllow::Never, n: 0 }
     }
 
     /// The session has begun: tell the server its id, folders and allowlist.

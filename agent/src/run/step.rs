@@ -3,7 +3,13 @@
 use super::record::StepRecord;
 use super::*;
 use crate::events::Event;
+use crate::model::mcp::AskToAllow;
 use crate::policy::AllowAnswer;
+
+/// The answers to "allow this host?" as a person at an agent host is offered them.
+const ALLOW_ONCE: &str = "allow once";
+const ALLOW_SESSION: &str = "allow for this session";
+const ALLOW_ALWAYS: &str = "always allow (add it to the allowlist file)";
 
 impl Session {
     pub(super) async fn drive(&mut self) -> End {
@@ -313,26 +319,45 @@ impl Session {
             _ => return None,
         };
         let reason = self.browser.judge(&url)?;
-        // Only a person at errand's own terminal is asked here (an agent host's person is
-        // not: that needs `--ask-to-allow`, see issue 19).
-        if !self.consent.0.interactive || self.consent.0.asker.is_some() {
-            return None;
-        }
         let pattern = match url::Url::parse(&url) {
             Ok(u) if matches!(u.scheme(), "http" | "https" | "ws" | "wss") => crate::policy::pattern_for_url(&url).ok()?,
             _ => return None,
         };
-        self.narr.stop_spin();
-        let question = format!(
-            "errand: the model wants to open {url}\n  {reason}.\n  Allow {pattern} [o]nce, for this [s]ession, [a]lways (adds it to {}), or [d]eny? [d] ",
-            self.allowlist_file.display()
-        );
         let timeout = Duration::from_secs(self.args.confirm_timeout);
-        let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {
-            Ok(Some(l)) => l,
-            _ => String::new(),
+        let choice = match &self.provider {
+            // An agent host's person, through the host, when errand mcp was told to ask.
+            Provider::Mcp(m) => {
+                let asker = m.asker.clone()?;
+                let mut answers = vec![ALLOW_ONCE, ALLOW_SESSION];
+                match m.ask_to_allow {
+                    AskToAllow::Never => return None,
+                    AskToAllow::Session => {}
+                    AskToAllow::Always => answers.push(ALLOW_ALWAYS),
+                }
+                answers.push(crate::consent::DECLINE);
+                let question = format!("The agent wants to open {}\n{reason}.\nAllow {pattern}?", crate::consent::shown(&url, 300));
+                match asker.choose(question, answers, timeout).await {
+                    Some(ALLOW_ONCE) => AllowAnswer::Once,
+                    Some(ALLOW_SESSION) => AllowAnswer::Session,
+                    Some(ALLOW_ALWAYS) => AllowAnswer::Always,
+                    _ => AllowAnswer::Deny,
+                }
+            }
+            // A person at errand's own terminal.
+            _ if self.consent.0.interactive => {
+                self.narr.stop_spin();
+                let question = format!(
+                    "errand: the model wants to open {url}\n  {reason}.\n  Allow {pattern} [o]nce, for this [s]ession, [a]lways (adds it to {}), or [d]eny? [d] ",
+                    self.allowlist_file.display()
+                );
+                let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {
+                    Ok(Some(l)) => l,
+                    _ => String::new(),
+                };
+                AllowAnswer::parse(&line)
+            }
+            _ => return None,
         };
-        let choice = AllowAnswer::parse(&line);
         let mut once = None;
         match choice {
             AllowAnswer::Deny | AllowAnswer::Session => {}
