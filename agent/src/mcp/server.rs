@@ -173,6 +173,7 @@ impl Server {
         let mut waited = 0;
         while self.start.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
             if waited >= 200 {
+                tracing::debug!(target: "errand::mcp", "a call before the session began");
                 return error(
                     "this MCP session has not begun: errand starts a browser for a client once it has initialized \
                      (protocol version 2025-11-25 or earlier, with a session)",
@@ -251,6 +252,7 @@ impl ServerHandler for Server {
 
     async fn call_tool(&self, req: CallToolRequestParams, _: RequestContext<RoleServer>) -> Result<CallToolResponse, McpError> {
         let name = req.name.to_string();
+        tracing::debug!(target: "errand::mcp", "call {name}");
         let args = Value::Object(req.arguments.unwrap_or_default());
         let offered = tools::specs_for(Audience::Mcp).iter().any(|s| s.name == name);
         let r = match name.as_str() {
