@@ -280,6 +280,8 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     let (mut server, url, token, tmp) = http_server(&site, &["--max-sessions", "2"]).await;
     let a = http_client(&url, &token).await.expect("session a");
     let b = http_client(&url, &token).await.expect("session b");
+    let tools: Vec<String> = a.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    assert!(tools.iter().any(|t| t == "page_state") && tools.iter().any(|t| t == "navigate"), "{tools:?}");
     let t = call(&a, "navigate", json!({"url": site.url("/form.html")})).await;
     assert!(t.contains("Form fixture"), "{t}");
     call(&a, "tab_new", json!({"url": site.url("/tables.html")})).await;
