@@ -127,12 +127,8 @@ pub struct Inner {
 pub struct SessionConsent(pub Arc<Inner>);
 
 impl SessionConsent {
-    pub fn new(mode: Confirm, dry_run: bool, interactive: bool, rules: Vec<String>, timeout: Duration, rec: Recorder) -> SessionConsent {
-        Self::with_asker(mode, dry_run, interactive, rules, timeout, rec, None)
-    }
-
-    /// [`SessionConsent::new`] asking through `asker` instead of the terminal.
-    pub fn with_asker(
+    /// `asker`: who asks instead of errand's terminal (an agent host), if anyone.
+    pub fn new(
         mode: Confirm,
         dry_run: bool,
         interactive: bool,

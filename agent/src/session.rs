@@ -127,26 +127,32 @@ pub fn open_recording(root: Option<PathBuf>, id: &str) -> Result<(PathBuf, Recor
     Ok((dir, rec))
 }
 
+/// Where a person is asked about a submission.
+pub enum Asking {
+    /// At errand's terminal, if there is one.
+    Terminal,
+    /// At an agent host (`errand mcp`), through its asker if it can ask; never at errand's
+    /// terminal (stdin is the protocol there).
+    Host(Option<Arc<dyn Asker>>),
+}
+
 /// The session's consent, and how the recording describes its policy ("ask (no
 /// terminal: deny); submit rules: none"). Without a terminal nobody can be asked.
-///
-/// `host`: the session is an agent host's (`errand mcp`), whose person is asked through
-/// `asker` if the host can ask, never at errand's terminal (stdin is the protocol).
 pub fn consent(
     confirm: Confirm,
     dry_run: bool,
     timeout_secs: u64,
     rules: Vec<String>,
     rec: &Recorder,
-    host: Option<Option<Arc<dyn Asker>>>,
+    who: Asking,
 ) -> (SessionConsent, String) {
-    let (interactive, asker, how) = match host {
-        None => {
+    let (interactive, asker, how) = match who {
+        Asking::Terminal => {
             let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
             (tty, None, if tty { "" } else { " (no terminal: deny)" })
         }
-        Some(Some(a)) => (true, Some(a), " (through the MCP client)"),
-        Some(None) => (false, None, " (the MCP client cannot ask: deny)"),
+        Asking::Host(Some(a)) => (true, Some(a), " (through the MCP client)"),
+        Asking::Host(None) => (false, None, " (the MCP client cannot ask: deny)"),
     };
     let policy = format!(
         "{}{}{}; submit rules: {}",
@@ -155,7 +161,7 @@ pub fn consent(
         if dry_run { "; dry run" } else { "" },
         if rules.is_empty() { "none".to_string() } else { rules.join(", ") }
     );
-    (SessionConsent::with_asker(confirm, dry_run, interactive, rules, Duration::from_secs(timeout_secs), rec.clone(), asker), policy)
+    (SessionConsent::new(confirm, dry_run, interactive, rules, Duration::from_secs(timeout_secs), rec.clone(), asker), policy)
 }
 
 /// The browser would not start: the recording says so and is closed readable, and the

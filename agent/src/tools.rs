@@ -65,6 +65,13 @@ pub enum Audience {
     Mcp,
 }
 
+impl ToolDef {
+    /// Whether `who` (`Models` or `Mcp`) is offered this tool.
+    pub fn offered_to(&self, who: Audience) -> bool {
+        self.audience == Audience::Both || self.audience == who
+    }
+}
+
 impl Kind {
     /// Whether the step happens in the browser (and so gets a screenshot).
     pub fn in_browser(self) -> bool {
@@ -380,8 +387,8 @@ pub fn kind(name: &str) -> Option<Kind> {
     find(name).map(|t| t.kind)
 }
 
-/// Every tool, with a JSON schema and a description written for a model.
-/// The tools models in errand's own loop are offered.
+/// The tools models in errand's own loop are offered, with a JSON schema and a
+/// description written for a model.
 pub fn specs() -> Vec<ToolSpec> {
     specs_for(Audience::Models)
 }
@@ -390,7 +397,7 @@ pub fn specs() -> Vec<ToolSpec> {
 pub fn specs_for(who: Audience) -> Vec<ToolSpec> {
     TOOLS
         .iter()
-        .filter(|t| t.audience == Audience::Both || t.audience == who)
+        .filter(|t| t.offered_to(who))
         .map(|t| ToolSpec { name: t.name, description: t.description, schema: (t.schema)() })
         .collect()
 }

@@ -149,7 +149,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         Err(e) => return Ok(narr.bad_input(&e)),
     };
     narr.redact_with(rec.secrets().clone());
-    let (consent, consent_policy) = session::consent(a.confirm, false, a.confirm_timeout, file.rules, &rec, None);
+    let (consent, consent_policy) = session::consent(a.confirm, false, a.confirm_timeout, file.rules, &rec, session::Asking::Terminal);
     narr.info(&format!(
         "replay {}: Recorder flow \"{}\", {} (recording {id})",
         path.display(),

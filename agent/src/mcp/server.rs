@@ -254,7 +254,7 @@ impl ServerHandler for Server {
         let name = req.name.to_string();
         tracing::debug!(target: "errand::mcp", "call {name}");
         let args = Value::Object(req.arguments.unwrap_or_default());
-        let offered = tools::specs_for(Audience::Mcp).iter().any(|s| s.name == name);
+        let offered = tools::find(&name).is_some_and(|t| t.offered_to(Audience::Mcp));
         let r = match name.as_str() {
             _ if offered => self.through_loop(name, args).await,
             "allowlist" | "session" => match self.session().await {

@@ -185,7 +185,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
             Err(e) => return Ok(narr.bad_input(&e)),
         }
     }
-    let provider = match given.map(Ok).unwrap_or_else(|| Provider::from_spec(args.model.as_deref(), &args.task)) {
+    let mut provider = match given.map(Ok).unwrap_or_else(|| Provider::from_spec(args.model.as_deref(), &args.task)) {
         Ok(p) => p,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
     };
@@ -248,11 +248,11 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         rec.secrets().add(&b.value);
     }
     narr.redact_with(rec.secrets().clone());
-    let host = match &provider {
-        Provider::Mcp(m) => Some(m.asker.clone()),
-        _ => None,
+    let who = match &provider {
+        Provider::Mcp(m) => session::Asking::Host(m.asker.clone()),
+        _ => session::Asking::Terminal,
     };
-    let (consent, consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec, host);
+    let (consent, consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec, who);
     narr.info(&format!("run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
     narr.event(Event::Start {
@@ -297,7 +297,6 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         consent: consent_policy,
     });
     let abort = consent.0.abort.clone();
-    let mut provider = provider;
     if let Provider::Mcp(m) = &mut provider {
         m.started(crate::model::mcp::SessionInfo {
             id: id.clone(),

@@ -347,7 +347,8 @@ impl Session {
             _ if self.consent.0.interactive => {
                 self.narr.stop_spin();
                 let question = format!(
-                    "errand: the model wants to open {url}\n  {reason}.\n  Allow {pattern} [o]nce, for this [s]ession, [a]lways (adds it to {}), or [d]eny? [d] ",
+                    "errand: the model wants to open {}\n  {reason}.\n  Allow {pattern} [o]nce, for this [s]ession, [a]lways (adds it to {}), or [d]eny? [d] ",
+                    crate::consent::shown(&url, 300),
                     self.allowlist_file.display()
                 );
                 let line = match tokio::task::spawn_blocking(move || crate::narrate::prompt(&question, timeout)).await {
