@@ -44,3 +44,9 @@ pub async fn interrupted() -> &'static str {
         None => std::future::pending().await,
     }
 }
+
+/// Whether Ctrl-C or SIGTERM has come: for a decision after the fact (should a session
+/// that ended start again?) rather than a wait.
+pub fn stopping() -> bool {
+    STOP.get().is_some_and(|rx| rx.borrow().is_some())
+}

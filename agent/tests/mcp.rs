@@ -49,6 +49,8 @@ struct Session {
     _tmp: tempfile::TempDir,
     rec: PathBuf,
     root: PathBuf,
+    /// errand's process id.
+    pid: u32,
 }
 
 /// `errand mcp` started by a host, allowed the fixture site (and `extra`).
@@ -60,9 +62,10 @@ async fn connect(site: &Site, answer: Option<&'static str>, extra: &[&str]) -> S
     cmd.arg("mcp").args(["--allow", &host]).args(extra).arg("--out").arg(root.join("out")).arg("--record-dir").arg(root.join("rec"));
     cmd.env("ERRAND_ALLOWLIST", root.join("allowlist.toml")).env("ERRAND_SECRETS", root.join("secrets.json"));
     let (transport, _) = TokioChildProcess::builder(cmd).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let pid = transport.id().expect("errand runs");
     let asked = Arc::new(Mutex::new(vec![]));
     let client = Host { answer, asked: asked.clone() }.serve(transport).await.expect("errand mcp answers the handshake");
-    Session { client, asked, rec: root.join("rec"), root, _tmp: tmp }
+    Session { client, asked, rec: root.join("rec"), root, _tmp: tmp, pid }
 }
 
 impl Session {
@@ -78,7 +81,11 @@ impl Session {
         let _ = self.client.cancel().await;
         let rec = self.rec.clone();
         for _ in 0..200 {
-            if let Some(dir) = std::fs::read_dir(&rec).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path()) {
+            // The newest recording (a session whose browser was replaced has several).
+            let mut dirs: Vec<PathBuf> =
+                std::fs::read_dir(&rec).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
+            dirs.sort_by_key(|d| std::fs::metadata(d.join("session.jsonl")).and_then(|m| m.modified()).ok());
+            if let Some(dir) = dirs.pop() {
                 if std::fs::read_to_string(dir.join("session.jsonl")).unwrap_or_default().contains("\"session_end\"") {
                     return (dir, self.root.clone(), self._tmp);
                 }
@@ -259,12 +266,16 @@ async fn http_server(site: &Site, extra: &[&str]) -> (tokio::process::Child, Str
 }
 
 async fn http_client(url: &str, token: &str) -> Result<RunningService<RoleClient, Host>, rmcp::service::ClientInitializeError> {
+    http_host(url, token, Host { answer: None, asked: Arc::default() }).await
+}
+
+async fn http_host(url: &str, token: &str, host: Host) -> Result<RunningService<RoleClient, Host>, rmcp::service::ClientInitializeError> {
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     use rmcp::transport::StreamableHttpClientTransport;
     let t = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(url.to_string()).auth_header(token.to_string()),
     );
-    Host { answer: None, asked: Arc::default() }.serve(t).await
+    host.serve(t).await
 }
 
 async fn call(c: &RunningService<RoleClient, Host>, name: &str, args: Value) -> String {
@@ -278,8 +289,10 @@ async fn call(c: &RunningService<RoleClient, Host>, name: &str, args: Value) -> 
 async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     let site = Site::start().await;
     let (mut server, url, token, tmp) = http_server(&site, &["--max-sessions", "2"]).await;
+    // a's host cannot ask its person; b's says yes.
     let a = http_client(&url, &token).await.expect("session a");
-    let b = http_client(&url, &token).await.expect("session b");
+    let b_asked = Arc::new(Mutex::new(vec![]));
+    let b = http_host(&url, &token, Host { answer: Some("send once"), asked: b_asked.clone() }).await.expect("session b");
     let tools: Vec<String> = a.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
     assert!(tools.iter().any(|t| t == "page_state") && tools.iter().any(|t| t == "navigate"), "{tools:?}");
     let t = call(&a, "navigate", json!({"url": site.url("/form.html")})).await;
@@ -294,6 +307,17 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     assert_ne!(out_a, out_b);
     assert_eq!(std::fs::read_to_string(out_a.join("a.md")).unwrap(), "from a");
     assert_eq!(std::fs::read_to_string(out_b.join("a.md")).unwrap(), "from b");
+    // Each session's consent goes to its own host: a's is declined, b's person is asked
+    // and its one submission is sent once.
+    site.log.lock().unwrap().clear();
+    call(&a, "navigate", json!({"url": site.url("/consent.html")})).await;
+    let t = call(&a, "click", json!({"text": "Sign in"})).await;
+    assert!(t.contains("declined") || t.contains("denied"), "{t}");
+    assert_eq!(writes(&site), vec![], "{t}");
+    call(&b, "navigate", json!({"url": site.url("/consent.html")})).await;
+    call(&b, "click", json!({"text": "Sign in"})).await;
+    assert_eq!(writes(&site), vec![("POST".to_string(), "user=ann&password=hunter2".to_string())]);
+    assert_eq!(b_asked.lock().unwrap().len(), 1, "{:?}", b_asked.lock().unwrap());
     // A third session is refused while two are open, with a reason.
     let third = http_client(&url, &token).await;
     assert!(third.is_err(), "a third session was let in");
@@ -305,10 +329,15 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     assert_eq!(status.code(), Some(0));
     let recs: Vec<PathBuf> = std::fs::read_dir(tmp.path().join("rec")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(recs.len(), 2, "{recs:?}");
+    let rec_dir = tmp.path().join("rec");
     for r in recs {
         let log = std::fs::read_to_string(r.join("session.jsonl")).unwrap();
         assert!(log.contains("\"session_end\"") && log.contains("mcp:test-host 1.0"), "{log}");
         assert!(!log.contains(&token), "the bearer token is never recorded");
+        assert!(!log.contains("hunter2"), "the typed password is never recorded");
+        let id = r.file_name().unwrap().to_str().unwrap();
+        let v = errand(&["recordings", "--record-dir", rec_dir.to_str().unwrap(), "verify", id], tmp.path()).await;
+        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     }
 }
 
@@ -365,4 +394,88 @@ async fn with_ask_to_allow_the_person_at_the_host_may_let_a_host_through() {
         let log = std::fs::read_to_string(dir.join("session.jsonl")).unwrap();
         assert!(log.contains("\"allow_prompt\""), "{log}");
     }
+}
+
+/// The processes whose parent is `pid`, by name.
+fn children(pid: u32) -> Vec<(u32, String)> {
+    let mut found = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...: the name may hold spaces, so split after its ')'.
+        let Some((name, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") ")) else { continue };
+        if rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            found.push((child, name.to_string()));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_browser_that_crashes_is_replaced_for_the_next_call() {
+    let site = Site::start().await;
+    let s = connect(&site, None, &[]).await;
+    let r = s.call("navigate", json!({"url": site.url("/form.html")})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    let first = text(&s.call("session", json!({})).await);
+    let chromium: Vec<u32> = children(s.pid).into_iter().filter(|(_, n)| n.contains("chrom")).map(|(p, _)| p).collect();
+    assert!(!chromium.is_empty(), "errand's Chromium among {:?}", children(s.pid));
+    for p in chromium {
+        unsafe { libc::kill(p as i32, libc::SIGKILL) };
+    }
+    // The host is told, and a later call works in a new browser.
+    let mut said = vec![];
+    let mut worked = false;
+    for _ in 0..4 {
+        let r = s.call("navigate", json!({"url": site.url("/index.html")})).await;
+        said.push(text(&r));
+        if r.is_error == Some(false) {
+            worked = true;
+            break;
+        }
+    }
+    assert!(worked, "no call worked after the crash: {said:#?}");
+    assert!(said.iter().any(|t| t.contains("crashed")), "the host is told the browser crashed: {said:#?}");
+    let second = text(&s.call("session", json!({})).await);
+    assert_ne!(first.lines().next(), second.lines().next(), "a new recording for the new browser");
+    let (dir, root, _tmp) = s.close().await;
+    // Both recordings are finished and readable: the first says how it ended.
+    let recs: Vec<PathBuf> = std::fs::read_dir(root.join("rec")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    let old = recs.iter().find(|r| **r != dir).unwrap();
+    let log = std::fs::read_to_string(old.join("session.jsonl")).unwrap();
+    assert!(log.contains("\"session_end\"") && log.contains("crashed"), "{log}");
+    let id = old.file_name().unwrap().to_str().unwrap();
+    let v = errand(&["recordings", "--record-dir", root.join("rec").to_str().unwrap(), "show", id], &root).await;
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+/// Attached to a browser the person started (`--cdp-url`), the host gets the same
+/// boundary: the allowlist holds for its calls and for what pages do, and a submission
+/// waits for the person.
+#[tokio::test]
+async fn attached_with_cdp_url_the_allowlist_and_consent_still_hold() {
+    let site = Site::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let ext = browser::launch::launch(&browser::LaunchOptions::default(), profile.path(), Duration::from_secs(20)).await.unwrap();
+    let s = connect(&site, Some("decline"), &["--cdp-url", &ext.ws_url]).await;
+    let r = s.call("navigate", json!({"url": site.url("/form.html")})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    let r = s.call("navigate", json!({"url": format!("{}/index.html", site.foreign)})).await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    assert!(text(&r).contains("is not on the allowlist"), "{}", text(&r));
+    s.call("navigate", json!({"url": site.url("/exfil.html")})).await;
+    s.call("navigate", json!({"url": site.url("/consent.html")})).await;
+    let r = s.call("click", json!({"text": "Sign in"})).await;
+    assert!(text(&r).contains("declined"), "{}", text(&r));
+    assert_eq!(s.asked.lock().unwrap().len(), 1);
+    let (dir, _, _tmp) = s.close().await;
+    assert!(site.foreign_log.lock().unwrap().is_empty(), "{:?}", site.foreign_log.lock().unwrap());
+    assert_eq!(writes(&site), vec![], "nothing was submitted");
+    let log = std::fs::read_to_string(dir.join("session.jsonl")).unwrap();
+    assert!(log.contains("\"session_end\""), "{log}");
+    // errand closed only its own context: the person's browser keeps running.
+    let mut child = ext.child;
+    assert!(child.try_wait().unwrap().is_none(), "the attached browser keeps running");
+    let _ = child.start_kill();
 }

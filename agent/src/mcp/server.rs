@@ -16,11 +16,11 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::McpArgs;
 use crate::consent::{Asker, Confirm};
-use crate::model::mcp::{Call, Mcp, SessionInfo};
+use crate::model::mcp::{Call, Link, Mcp, Phase, SessionInfo};
 use crate::model::{Provider, ToolResult};
 use crate::tools::{self, Audience};
 
@@ -48,43 +48,36 @@ pub struct Shared {
     pub ended: mpsc::UnboundedSender<std::process::ExitCode>,
 }
 
-/// The session's details once it has begun, or why it could not.
-enum Ready {
-    Waiting(oneshot::Receiver<SessionInfo>),
-    Started(SessionInfo),
-    Failed,
-}
-
-/// What the session's agent loop takes when it starts: the calls, and where to say it
-/// has begun.
-type LoopEnd = (mpsc::Receiver<Call>, oneshot::Sender<SessionInfo>);
+/// How often one client session's browser is replaced after it exits or crashes before
+/// the session gives up (a browser that keeps dying will not start to live).
+const MAX_RESTARTS: u32 = 5;
 
 /// One client session.
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,
     calls: mpsc::Sender<Call>,
-    /// The loop's end of the calls, until the session starts.
-    start: Arc<std::sync::Mutex<Option<LoopEnd>>>,
-    info: Arc<Mutex<Ready>>,
+    /// The loop's end of the link, until the session starts.
+    start: Arc<std::sync::Mutex<Option<Arc<Link>>>>,
+    phase: watch::Receiver<Phase>,
+    /// Whether the session has begun (its client has initialized).
+    begun: Arc<watch::Sender<bool>>,
 }
 
 impl Server {
     /// A session not yet started (cheap: the browser starts once the client is known).
     pub fn new(shared: Arc<Shared>) -> Server {
         let (calls, rx) = mpsc::channel(1);
-        let (ready_tx, ready_rx) = oneshot::channel();
-        Server {
-            shared,
-            calls,
-            start: Arc::new(std::sync::Mutex::new(Some((rx, ready_tx)))),
-            info: Arc::new(Mutex::new(Ready::Waiting(ready_rx))),
-        }
+        let link = Link::new(rx);
+        let phase = link.phase.subscribe();
+        let (begun, _) = watch::channel(false);
+        Server { shared, calls, start: Arc::new(std::sync::Mutex::new(Some(link))), phase, begun: Arc::new(begun) }
     }
 
     /// Start the session's browser and agent loop for the client `peer` names.
     fn begin(&self, peer: Peer<RoleServer>) {
-        let Some((rx, ready)) = self.start.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let Some(link) = self.start.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        self.begun.send_replace(true);
         let client = match peer.peer_info() {
             Some(p) => format!("{} {}", p.client_info.name, p.client_info.version).trim().to_string(),
             None => "an MCP client".to_string(),
@@ -95,9 +88,7 @@ impl Server {
             errln!("errand mcp: {client} cannot ask its user (no elicitation support): every submission will be declined");
         }
         let asker: Option<Arc<dyn Asker>> = if can_ask { Some(Arc::new(Elicit { peer })) } else { None };
-        let mut mcp = Mcp::new(client.clone(), rx, ready, asker);
-        mcp.ask_to_allow = a.ask_to_allow;
-        let provider = Provider::Mcp(mcp);
+        let ask_to_allow = a.ask_to_allow;
         let run = crate::run::RunArgs {
             task: format!("MCP session for {client}"),
             start: vec![],
@@ -126,13 +117,33 @@ impl Server {
         let spawned = std::thread::Builder::new().name("errand-mcp-session".into()).spawn(move || {
             let code = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => {
-                    let code = match rt.block_on(crate::run::run_with(run, Some(provider))) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            errln!("error: {e:#}");
-                            std::process::ExitCode::from(1)
+                    let mut restarts = 0;
+                    let code = loop {
+                        let mut mcp = Mcp::new(client.clone(), link.clone(), asker.clone());
+                        mcp.ask_to_allow = ask_to_allow;
+                        let code = match rt.block_on(crate::run::run_with(run.clone(), Some(Provider::Mcp(mcp)))) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                errln!("error: {e:#}");
+                                std::process::ExitCode::from(1)
+                            }
+                        };
+                        // A run that began and ended while its host is still there and
+                        // nobody asked errand to stop lost its browser: start another,
+                        // so the host's next call works (a new browser, a new recording).
+                        let began = matches!(*link.phase.borrow(), Phase::Started(_));
+                        if !began || link.host_gone() || crate::signals::stopping() || restarts >= MAX_RESTARTS {
+                            break code;
                         }
+                        restarts += 1;
+                        errln!("errand mcp: the browser of {client}'s session exited or crashed; starting a new one");
+                        // The phase first: a call the old run dropped then waits for the
+                        // new one to begin, and says so.
+                        link.phase.send_replace(Phase::Starting);
+                        link.drop_pending();
                     };
+                    link.phase.send_replace(Phase::Ended);
+                    link.drop_pending();
                     rt.shutdown_timeout(Duration::from_millis(500));
                     code
                 }
@@ -151,36 +162,66 @@ impl Server {
         }
     }
 
-    async fn session(&self) -> Option<SessionInfo> {
-        let mut ready = self.info.lock().await;
-        if let Ready::Waiting(rx) = &mut *ready {
-            *ready = match rx.await {
-                Ok(i) => Ready::Started(i),
-                Err(_) => Ready::Failed,
-            };
+    /// Wait for the session to begin. The browser starts once the client has
+    /// initialized; a call may race that notice by a moment. A client that never
+    /// initializes (a stateless protocol version) gets a clear no instead of a call that
+    /// never returns.
+    async fn begun(&self) -> Result<(), CallToolResult> {
+        let mut begun = self.begun.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(2), begun.wait_for(|b| *b)).await.map(|r| r.is_ok());
+        match waited {
+            Ok(true) => Ok(()),
+            _ => {
+                tracing::debug!(target: "errand::mcp", "a call before the session began");
+                Err(error(
+                    "this MCP session has not begun: errand starts a browser for a client once it has initialized \
+                     (protocol version 2025-11-25 or earlier, with a session)",
+                ))
+            }
         }
-        match &*ready {
-            Ready::Started(i) => Some(i.clone()),
+    }
+
+    /// The session's details once its browser runs; `None` once it has ended for good.
+    async fn session(&self) -> Option<SessionInfo> {
+        let mut phase = self.phase.clone();
+        let now = phase.wait_for(|p| !matches!(p, Phase::Starting)).await.ok()?.clone();
+        match now {
+            Phase::Started(i) => Some(i),
             _ => None,
         }
     }
 
+    /// The tools the server answers itself, from the session's details.
+    async fn own_tool(&self, name: &str) -> CallToolResult {
+        if let Err(e) = self.begun().await {
+            return e;
+        }
+        let Some(i) = self.session().await else {
+            return error("the browser session did not start (see errand's log on stderr)");
+        };
+        let text = if name == "session" {
+            format!(
+                "session {}\noutput folder: {}\nrecording: {}\nreview it with: errand recordings report {}",
+                i.id,
+                i.out.display(),
+                i.recording.display(),
+                i.id
+            )
+        } else {
+            format!(
+                "allowed hosts: {}\nAnything else is refused. A person can allow another host with `errand allow add HOST` \
+                 (the file is {}) or by starting errand mcp with --allow HOST.",
+                i.live.patterns().join(", "),
+                i.allowlist_file.display()
+            )
+        };
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    }
+
     /// A call for errand's loop: sent, and its result awaited.
     async fn through_loop(&self, name: String, args: Value) -> CallToolResult {
-        // The browser starts once the client has initialized; a call may race that
-        // notice by a moment. A client that never initializes (a stateless protocol
-        // version) gets a clear no instead of a call that never returns.
-        let mut waited = 0;
-        while self.start.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
-            if waited >= 200 {
-                tracing::debug!(target: "errand::mcp", "a call before the session began");
-                return error(
-                    "this MCP session has not begun: errand starts a browser for a client once it has initialized \
-                     (protocol version 2025-11-25 or earlier, with a session)",
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            waited += 1;
+        if let Err(e) = self.begun().await {
+            return e;
         }
         let (reply, rx) = oneshot::channel();
         if self.calls.send(Call { name, args, reply }).await.is_err() {
@@ -188,7 +229,15 @@ impl Server {
         }
         match rx.await {
             Ok(r) => content(r),
-            Err(_) => error("the browser session ended during this call (see errand's log on stderr); restart the errand MCP server"),
+            // The run died during the call: its browser exited or crashed.
+            Err(_) => match self.session().await {
+                Some(i) => error(&format!(
+                    "the browser exited or crashed during this call; errand started a new one for this session \
+                     (recording {}). Tabs and pages open before are gone: navigate again.",
+                    i.id
+                )),
+                None => error("the browser session ended during this call (see errand's log on stderr); restart the errand MCP server"),
+            },
         }
     }
 }
@@ -257,22 +306,7 @@ impl ServerHandler for Server {
         let offered = tools::find(&name).is_some_and(|t| t.offered_to(Audience::Mcp));
         let r = match name.as_str() {
             _ if offered => self.through_loop(name, args).await,
-            "allowlist" | "session" => match self.session().await {
-                None => error("the browser session did not start (see errand's log on stderr)"),
-                Some(i) if name == "session" => CallToolResult::success(vec![ContentBlock::text(format!(
-                    "session {}\noutput folder: {}\nrecording: {}\nreview it with: errand recordings report {}",
-                    i.id,
-                    i.out.display(),
-                    i.recording.display(),
-                    i.id
-                ))]),
-                Some(i) => CallToolResult::success(vec![ContentBlock::text(format!(
-                    "allowed hosts: {}\nAnything else is refused. A person can allow another host with `errand allow add HOST` \
-                     (the file is {}) or by starting errand mcp with --allow HOST.",
-                    i.live.patterns().join(", "),
-                    i.allowlist_file.display()
-                ))]),
-            },
+            "allowlist" | "session" => self.own_tool(&name).await,
             _ => {
                 let names: Vec<String> = tool_list().into_iter().map(|t| t.name.to_string()).collect();
                 error(&format!("there is no tool {name:?}; the tools are: {}", names.join(", ")))

@@ -7,9 +7,10 @@
 //! `errand run`, and an MCP session's recording reviews and replays like any other.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ProviderError, Reply, Request, ToolCall, ToolResult, Turn, Usage};
 use crate::consent::Asker;
@@ -32,13 +33,49 @@ pub struct SessionInfo {
     pub live: Arc<LivePolicy>,
 }
 
+/// Where a client session is: its browser starting, running, or ended for good.
+#[derive(Clone)]
+pub enum Phase {
+    Starting,
+    Started(SessionInfo),
+    Ended,
+}
+
+/// What outlives one run of the agent loop within a client session: a browser that
+/// crashes is replaced by a new run (a new browser and recording) on the same link, so
+/// the host's connection and its pending call survive it.
+pub struct Link {
+    calls: tokio::sync::Mutex<mpsc::Receiver<Call>>,
+    /// The call being run, so a run that dies during it can still answer it.
+    pending: std::sync::Mutex<Option<oneshot::Sender<ToolResult>>>,
+    pub phase: watch::Sender<Phase>,
+    /// The host has gone (its calls' sender was dropped).
+    gone: AtomicBool,
+}
+
+impl Link {
+    pub fn new(calls: mpsc::Receiver<Call>) -> Arc<Link> {
+        let (phase, _) = watch::channel(Phase::Starting);
+        Arc::new(Link { calls: tokio::sync::Mutex::new(calls), pending: Default::default(), phase, gone: AtomicBool::new(false) })
+    }
+
+    /// The host has left: its session is over.
+    pub fn host_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    /// Let go of the call a run died during, if any: its caller then says why from the
+    /// session's phase.
+    pub fn drop_pending(&self) {
+        drop(self.pending.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+}
+
 /// The provider side of the link: the loop asks it for the next call.
 pub struct Mcp {
     /// The host as it named itself (`clientInfo`), e.g. "claude-code 2.1.0".
     pub client: String,
-    calls: mpsc::Receiver<Call>,
-    pending: Option<oneshot::Sender<ToolResult>>,
-    ready: Option<oneshot::Sender<SessionInfo>>,
+    link: Arc<Link>,
     /// How a person at the host is asked about a submission; `None` when the host
     /// cannot ask (no elicitation support), which means no.
     pub asker: Option<Arc<dyn Asker>>,
@@ -62,21 +99,20 @@ pub enum AskToAllow {
 
 impl Mcp {
     /// A provider fed by `calls`; `ready` hears the session's details once it has begun.
-    pub fn new(client: String, calls: mpsc::Receiver<Call>, ready: oneshot::Sender<SessionInfo>, asker: Option<Arc<dyn Asker>>) -> Mcp {
-        Mcp { client, calls, pending: None, ready: Some(ready), asker, ask_to_allow: AskToAllow::Never, n: 0 }
+    pub fn new(client: String, link: Arc<Link>, asker: Option<Arc<dyn Asker>>) -> Mcp {
+        Mcp { client, link, asker, ask_to_allow: AskToAllow::Never, n: 0 }
     }
 
     /// The session has begun: tell the server its id, folders and allowlist.
     pub fn started(&mut self, info: SessionInfo) {
-        if let Some(tx) = self.ready.take() {
-            let _ = tx.send(info);
-        }
+        self.link.phase.send_replace(Phase::Started(info));
     }
 
     /// Hand the last call's result back to the host, then wait for its next call. The
     /// host disconnecting ends the session.
     pub async fn next(&mut self, req: &Request<'_>) -> Result<Reply, ProviderError> {
-        if let Some(tx) = self.pending.take() {
+        let pending = self.link.pending.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(tx) = pending {
             // One call per turn: the turn's results are that call's.
             if let Some(Turn::Results(r)) = req.turns.last() {
                 if let Some(result) = r.last() {
@@ -84,11 +120,12 @@ impl Mcp {
                 }
             }
         }
-        let Some(call) = self.calls.recv().await else {
+        let Some(call) = self.link.calls.lock().await.recv().await else {
+            self.link.gone.store(true, Ordering::SeqCst);
             return Err(ProviderError::Ended(format!("{} ended the session", self.client)));
         };
         self.n += 1;
-        self.pending = Some(call.reply);
+        *self.link.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(call.reply);
         Ok(Reply {
             text: String::new(),
             calls: vec![ToolCall { id: format!("mcp-{}", self.n), name: call.name, args: Ok(call.args) }],
