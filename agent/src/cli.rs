@@ -210,6 +210,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 dry_run: false,
                 browser,
                 out_per_session: false,
+                input: vec![],
             };
             run::run(args).await
         }

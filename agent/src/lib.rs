@@ -17,7 +17,8 @@
 //!   `errand recordings`; [`site`]: the bundled demo site (and benchmark pages).
 //! - [`narrate`]: the narration on stderr and `--json` output; [`events`]: every
 //!   `--json` event, typed in one enum; [`output`]: files in the
-//!   output folder; [`stdio`]: printing that survives a closed pipe; [`text`]: text
+//!   output folder; [`inputs`]: the person's read-only input folders and the formats
+//!   read from them; [`stdio`]: printing that survives a closed pipe; [`text`]: text
 //!   helpers; [`signals`]: Ctrl-C and SIGTERM; [`exit`]: exit codes.
 
 #[macro_use]
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod consent;
 pub mod events;
 pub mod exit;
+pub mod inputs;
 pub mod mcp;
 pub mod model;
 pub mod narrate;

@@ -17,6 +17,10 @@ pub struct ReplayArgs {
     /// The output folder for the replay's files (default ./errand-out/<new session id>)
     #[arg(long, short = 'o', value_name = "DIR")]
     out: Option<PathBuf>,
+    /// The input folders to read again (repeatable); a recording never names them for
+    /// you, and each file read is checked against the one recorded
+    #[arg(long = "input", short = 'i', value_name = "DIR")]
+    input: Vec<PathBuf>,
     /// Who approves state-changing requests again: ask (on a terminal; otherwise deny),
     /// deny, or approve
     #[arg(long, value_enum, default_value_t = consent::Confirm::Ask)]
@@ -136,6 +140,7 @@ pub async fn run(a: ReplayArgs) -> Result<ExitCode> {
         search: None,
         browser: a.browser,
         out_per_session: false,
+        input: a.input.clone(),
     };
     let r = model::replay::Replay::new(&id, rec, a.until, a.keep_going, a.speed);
     let diverged = r.diverged.clone();

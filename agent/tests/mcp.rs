@@ -298,6 +298,9 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     let t = call(&a, "navigate", json!({"url": site.url("/form.html")})).await;
     assert!(t.contains("Form fixture"), "{t}");
     call(&a, "tab_new", json!({"url": site.url("/tables.html")})).await;
+    // Over HTTP too, a blocked host is a tool error and nothing reaches it.
+    let t = call(&a, "navigate", json!({"url": format!("{}/index.html", site.foreign)})).await;
+    assert!(t.contains("is not on the allowlist"), "{t}");
     call(&a, "write_file", json!({"path": "a.md", "content": "from a"})).await;
     let t = call(&b, "page_state", json!({})).await;
     assert!(!t.contains("Form fixture") && !t.contains("tables.html"), "b sees a's tabs: {t}");
@@ -327,6 +330,7 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     unsafe { libc::kill(server.id().unwrap() as i32, libc::SIGTERM) };
     let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("errand mcp stops").unwrap();
     assert_eq!(status.code(), Some(0));
+    assert!(site.foreign_log.lock().unwrap().is_empty(), "{:?}", site.foreign_log.lock().unwrap());
     let recs: Vec<PathBuf> = std::fs::read_dir(tmp.path().join("rec")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(recs.len(), 2, "{recs:?}");
     let rec_dir = tmp.path().join("rec");
@@ -478,4 +482,32 @@ async fn attached_with_cdp_url_the_allowlist_and_consent_still_hold() {
     let mut child = ext.child;
     assert!(child.try_wait().unwrap().is_none(), "the attached browser keeps running");
     let _ = child.start_kill();
+}
+
+/// With --input, the host reads the person's materials through the same tools, and
+/// without it is not offered them.
+#[tokio::test]
+async fn a_host_reads_the_input_folders_only_when_there_are_some() {
+    let site = Site::start().await;
+    let s = connect(&site, None, &[]).await;
+    let tools: Vec<String> = s.client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    assert!(!tools.iter().any(|t| t == "read_input"), "{tools:?}");
+    s.close().await;
+    let m = tempfile::tempdir().unwrap();
+    std::fs::write(m.path().join("vendors.csv"), "vendor,site\nAcme,https://acme.example\n").unwrap();
+    let s = connect(&site, None, &["--input", m.path().to_str().unwrap()]).await;
+    let tools: Vec<String> = s.client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    assert!(tools.iter().any(|t| t == "read_input") && tools.iter().any(|t| t == "list_inputs"), "{tools:?}");
+    let r = s.call("list_inputs", json!({})).await;
+    assert!(text(&r).contains("vendors.csv (CSV"), "{}", text(&r));
+    let r = s.call("read_input", json!({"path": "vendors.csv"})).await;
+    assert_eq!(r.is_error, Some(false), "{}", text(&r));
+    assert!(
+        text(&r).contains("<input_content note=\"untrusted") && text(&r).contains("[\"Acme\",\"https://acme.example\"]"),
+        "{}",
+        text(&r)
+    );
+    let r = s.call("read_input", json!({"path": "../etc/passwd"})).await;
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    s.close().await;
 }

@@ -69,6 +69,7 @@ async fn once(rounds: usize, chrome: Option<PathBuf>, think: u64) -> Result<()> 
         dry_run: false,
         browser,
         out_per_session: false,
+        input: vec![],
     };
     errand::run::run(args).await?;
     let rec = std::fs::read_dir(tmp.path().join("rec"))?.next().context("no recording")??.path();

@@ -63,6 +63,9 @@ pub enum Record {
         /// run) and the submit rules in force.
         #[serde(default)]
         consent: String,
+        /// The input folders the model could read (absolute paths).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inputs: Vec<String>,
     },
     /// What the model answered (the calls are logged again, executed, as steps). Logged
     /// after the steps its calls made, once the secrets they typed are known.
@@ -117,6 +120,15 @@ pub enum Record {
         path: String,
         sha256: String,
         bytes: u64,
+    },
+    /// A file read from an input folder: its path as the model named it (`folder/path`),
+    /// the SHA-256 and size of its bytes, the part read, and its source number.
+    InputRead {
+        n: u32,
+        path: String,
+        sha256: String,
+        bytes: u64,
+        part: u32,
     },
     Flag {
         url: String,

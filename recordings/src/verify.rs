@@ -171,6 +171,7 @@ mod verify_tests {
             errand_version: "0".into(),
             browser: String::new(),
             consent: "deny".into(),
+            inputs: vec![],
         }
     }
 

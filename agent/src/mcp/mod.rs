@@ -44,6 +44,9 @@ pub struct McpArgs {
     /// ./errand-out/<session-id>; over --http each session gets <DIR>/<session-id>)
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// A folder of the person's materials the host may read and never change (repeatable)
+    #[arg(long = "input", short = 'i', value_name = "DIR")]
+    pub input: Vec<PathBuf>,
     /// Where recordings go (default ~/.local/share/errand/recordings)
     #[arg(long, env = "ERRAND_RECORD_DIR", value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
@@ -90,6 +93,13 @@ pub async fn serve(args: McpArgs) -> Result<ExitCode> {
     // Refuse bad input before any host is told the server is ready.
     if let Err(e) = crate::session::allowlist_file(&args.browser) {
         return bad(e);
+    }
+    if let Some(out) = &args.out {
+        if let Err(e) = crate::inputs::Inputs::open(&args.input).and_then(|i| i.check_apart(out)) {
+            return bad(e.to_string());
+        }
+    } else if let Err(e) = crate::inputs::Inputs::open(&args.input) {
+        return bad(e.to_string());
     }
     let token = match &args.token_file {
         None => None,

@@ -106,6 +106,7 @@ impl Server {
             browser: a.browser.clone(),
             // Over HTTP, sessions share --out: each gets a folder of its own in it.
             out_per_session: a.http.is_some(),
+            input: a.input.clone(),
         };
         let shared = self.shared.clone();
         shared.live.fetch_add(1, Ordering::SeqCst);
@@ -276,8 +277,8 @@ fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
 }
 
 /// Every tool an agent host is offered: the loop's (from the one table) and the server's own.
-pub fn tool_list() -> Vec<Tool> {
-    let mut list: Vec<Tool> = tools::specs_for(Audience::Mcp).into_iter().map(|s| tool(s.name, s.description, s.schema)).collect();
+pub fn tool_list(inputs: bool) -> Vec<Tool> {
+    let mut list: Vec<Tool> = tools::specs_with(Audience::Mcp, inputs).into_iter().map(|s| tool(s.name, s.description, s.schema)).collect();
     for (name, description) in OWN_TOOLS {
         list.push(tool(name, description, json!({"type": "object", "properties": {}})));
     }
@@ -296,7 +297,7 @@ impl ServerHandler for Server {
     }
 
     async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(tool_list()))
+        Ok(ListToolsResult::with_all_items(tool_list(!self.shared.args.input.is_empty())))
     }
 
     async fn call_tool(&self, req: CallToolRequestParams, _: RequestContext<RoleServer>) -> Result<CallToolResponse, McpError> {
@@ -308,7 +309,7 @@ impl ServerHandler for Server {
             _ if offered => self.through_loop(name, args).await,
             "allowlist" | "session" => self.own_tool(&name).await,
             _ => {
-                let names: Vec<String> = tool_list().into_iter().map(|t| t.name.to_string()).collect();
+                let names: Vec<String> = tool_list(!self.shared.args.input.is_empty()).into_iter().map(|t| t.name.to_string()).collect();
                 error(&format!("there is no tool {name:?}; the tools are: {}", names.join(", ")))
             }
         };

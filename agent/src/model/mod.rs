@@ -122,7 +122,8 @@ pub enum Provider {
     Anthropic(anthropic::Anthropic),
     OpenAi(openai::OpenAi),
     Script(script::Script),
-    Builtin(builtin::Builtin),
+    // Boxed: its state (frontier, seen sentences) is several times the size of the rest.
+    Builtin(Box<builtin::Builtin>),
     Replay(replay::Replay),
     /// An agent host's tool calls over MCP (`errand mcp`).
     Mcp(mcp::Mcp),
@@ -146,7 +147,7 @@ impl Provider {
             "anthropic" => Ok(Provider::Anthropic(anthropic::Anthropic::from_env(or(rest, anthropic::DEFAULT_MODEL))?)),
             "openai" => Ok(Provider::OpenAi(openai::OpenAi::from_env(or(rest, openai::DEFAULT_MODEL))?)),
             "script" if !rest.is_empty() => Ok(Provider::Script(script::Script::load(std::path::Path::new(rest))?)),
-            "builtin" => Ok(Provider::Builtin(builtin::Builtin::new(task))),
+            "builtin" => Ok(Provider::Builtin(Box::new(builtin::Builtin::new(task)))),
             _ => Err(ProviderError::Config(format!("unknown --model {spec:?}; use anthropic:MODEL, openai:MODEL, script:FILE or builtin"))),
         }
     }
@@ -265,6 +266,17 @@ pub struct Extract {
     pub markdown: String,
     /// When it was taken (RFC 3339, UTC).
     pub fetched_at: String,
+    /// The input file it was read from, when it is not a web page.
+    pub input: Option<InputFile>,
+}
+
+/// An input file a source was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputFile {
+    /// As the model names it: `folder/path`.
+    pub path: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
 }
 
 /// The structured view of where the run stands (for the built-in policy; models get
@@ -276,4 +288,8 @@ pub struct Observation<'a> {
     pub extracts: &'a [Extract],
     pub written: Vec<String>,
     pub max_pages: usize,
+    /// The readable files of the input folders, as the model names them.
+    pub inputs: &'a [String],
+    /// The allowlist in force: `judge(url)` is `None` when it may be opened.
+    pub guard: &'a dyn browser::Guard,
 }

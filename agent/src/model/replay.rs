@@ -28,6 +28,8 @@ pub struct Step {
     pub locator: Option<Value>,
     /// Milliseconds from the previous step's record to this one's (for `--speed`).
     pub gap_ms: u64,
+    /// The SHA-256 of the input file the step read, if it read one.
+    pub input_sha256: Option<String>,
 }
 
 /// What a replay needs from a recording.
@@ -47,8 +49,11 @@ pub fn load(dir: &Path) -> Result<Recorded, String> {
     let r = recordings::read(dir).map_err(|e| e.to_string())?;
     let mut out = Recorded { task: String::new(), start: None, steps: vec![], files: vec![] };
     let mut last_t = None;
+    // A file read is logged just before the step that read it.
+    let mut input_sha256 = None;
     for l in &r.lines {
         match &l.record {
+            Record::InputRead { sha256, .. } => input_sha256 = Some(sha256.clone()),
             Record::SessionStart { task, .. } => out.task = task.clone(),
             // Step 0 is errand's own opening of the start page, not a call to repeat.
             Record::Step { step: 0, args, .. } => out.start = args["url"].as_str().map(str::to_string),
@@ -67,6 +72,7 @@ pub fn load(dir: &Path) -> Result<Recorded, String> {
                     url: url.clone(),
                     locator: locator.clone(),
                     gap_ms,
+                    input_sha256: input_sha256.take(),
                 });
             }
             Record::FileWritten { path, sha256, .. } if path != "sources.json" => out.files.push((path.clone(), sha256.clone())),
@@ -147,6 +153,13 @@ impl Replay {
                     // divergence wants the error alone.
                     let error = text.split("<page_state").next().unwrap_or_default();
                     self.diverge(format!("step {} ({}) failed: {}", prev.n, prev.tool, crate::text::one_line(error, 200)))?;
+                }
+            }
+            // An input file read again must be the file the recording read.
+            if let (Some((false, text)), Some(want)) = (&failed, &prev.input_sha256) {
+                if !text.contains(&format!("sha256 {want}")) {
+                    let path = prev.args["path"].as_str().unwrap_or_default();
+                    self.diverge(format!("step {} read the input file {path}, which has changed since the recording", prev.n))?;
                 }
             }
             let here = obs.and_then(|o| o.state).map(|s| s.url.clone()).unwrap_or_default();

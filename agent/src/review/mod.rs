@@ -218,6 +218,9 @@ pub fn timeline_line(l: &Line, t0: u64) -> Option<String> {
         Record::FileWritten { path, bytes, sha256 } => {
             format!("wrote {path} ({bytes} bytes, sha256 {})", sha256.chars().take(12).collect::<String>())
         }
+        Record::InputRead { n, path, sha256, bytes, part } => {
+            format!("input [{n}] {path} part {part} ({bytes} bytes, sha256 {})", sha256.chars().take(12).collect::<String>())
+        }
         Record::Flag { url, text } => format!("flagged text on {url}: {}", crate::text::one_line(text, 100)),
         Record::Consent { method, url, purpose, decision, by, .. } => format!("consent: {method} {url} ({purpose}) → {decision} by {by}"),
         Record::AllowPrompt { url, pattern, answer } => format!("allow prompt for {url} ({pattern}): {answer}"),

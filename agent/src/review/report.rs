@@ -272,6 +272,26 @@ pub fn report(dir: &Path) -> Result<String> {
         .and_then(|(o, (m, sha))| std::fs::read(o.join(m)).ok().filter(|b| recordings::sha256(b) == sha))
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
+    // The input files read: one row per file, whatever parts were read.
+    let mut inputs: Vec<(u32, &str, &str, u64)> = vec![];
+    for l in &r.lines {
+        if let Record::InputRead { n, path, sha256, bytes, .. } = &l.record {
+            if !inputs.iter().any(|(_, p, s, _)| p == path && s == sha256) {
+                inputs.push((*n, path, sha256, *bytes));
+            }
+        }
+    }
+    if !inputs.is_empty() {
+        h.push_str(&format!("<h2>Input files read ({})</h2><ul>", inputs.len()));
+        for (n, path, sha256, bytes) in inputs {
+            h.push_str(&format!(
+                "<li class=\"input\"><a href=\"#extract-{n}\">[{n}]</a> <code>{}</code> ({bytes} bytes, sha256 <code>{}</code>)</li>",
+                esc(path),
+                esc(sha256)
+            ));
+        }
+        h.push_str("</ul>");
+    }
     let files: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::FileWritten { .. })).collect();
     h.push_str(&format!("<h2>Files written ({})</h2>", files.len()));
     for l in files {

@@ -31,6 +31,7 @@ use crate::session::{self, session_id, Shot};
 use crate::text::one_line;
 use crate::tools::{self, Tool};
 
+mod inputs;
 mod record;
 mod step;
 
@@ -45,6 +46,9 @@ pub struct RunArgs {
     /// The output folder (default ./errand-out/<session-id>)
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// A folder of your own materials the model may read and never change (repeatable)
+    #[arg(long = "input", short = 'i', value_name = "DIR")]
+    pub input: Vec<PathBuf>,
     /// anthropic:MODEL, openai:MODEL, script:FILE or builtin (default: Anthropic or OpenAI when
     /// their API key is set, else builtin)
     #[arg(long, short = 'm', value_name = "MODEL")]
@@ -115,9 +119,9 @@ fn check_run_args(args: &RunArgs) -> Result<(), String> {
         Some(m) => m == "builtin",
         None => std::env::var_os("ANTHROPIC_API_KEY").is_none() && std::env::var_os("OPENAI_API_KEY").is_none(),
     };
-    if builtin && args.start.is_empty() && args.search.is_none() {
+    if builtin && args.start.is_empty() && args.search.is_none() && args.input.is_empty() {
         return Err(
-            "the built-in policy needs somewhere to begin: pass --start URL (repeatable) or --search 'https://site/search?q={query}'"
+            "the built-in policy needs somewhere to begin: pass --start URL (repeatable), --search 'https://site/search?q={query}', or --input DIR with files that name the sites"
                 .into(),
         );
     }
@@ -143,6 +147,9 @@ struct Session {
     browser: Browser,
     rec: Recorder,
     out: OutDir,
+    /// The person's input folders (read-only), and the readable files in them.
+    inputs: crate::inputs::Inputs,
+    input_files: Vec<String>,
     narr: Narrator,
     provider: Provider,
     turns: Vec<Turn>,
@@ -219,6 +226,12 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         (Some(o), true) => o.join(&id),
         (None, _) => PathBuf::from("errand-out").join(&id),
     };
+    // The input folders are opened, and kept apart from the output folder, before the
+    // output folder is created: it must never be created inside one.
+    let inputs = match crate::inputs::Inputs::open(&args.input).and_then(|i| i.check_apart(&out_root).map(|_| i)) {
+        Ok(i) => i,
+        Err(e) => return Ok(narr.bad_input(&e.to_string())),
+    };
     let out = match OutDir::open(&out_root) {
         Ok(o) => o,
         Err(e) => return Ok(narr.bad_input(&e.to_string())),
@@ -266,6 +279,10 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     if let Some(n) = consent.notice() {
         narr.info(&n);
     }
+    for f in inputs.folders() {
+        narr.info(&format!("input folder {} (read-only): {}", f.label, f.root.display()));
+    }
+    let has_inputs = !inputs.is_empty();
     narr.spin("starting the browser");
     let mut opts = args.browser.options(live.guard());
     opts.consent = Some(std::sync::Arc::new(consent.clone()));
@@ -295,6 +312,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         errand_version: env!("CARGO_PKG_VERSION").into(),
         browser: browser.description.clone(),
         consent: consent_policy,
+        inputs: inputs.folders().iter().map(|f| f.root.display().to_string()).collect(),
     });
     let abort = consent.0.abort.clone();
     if let Provider::Mcp(m) = &mut provider {
@@ -314,6 +332,8 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         browser,
         rec,
         out,
+        input_files: inputs.files(),
+        inputs,
         narr,
         provider,
         turns: vec![],
@@ -328,7 +348,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         picture_pending: None,
         last_state: None,
         sources: vec![],
-        system: format!("{SYSTEM}{}", crate::secrets::prompt(&bindings)),
+        system: format!("{SYSTEM}{}{}", if has_inputs { inputs::PROMPT } else { "" }, crate::secrets::prompt(&bindings)),
     };
     let end = tokio::select! {
         e = s.drive() => e,

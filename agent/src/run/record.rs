@@ -148,7 +148,10 @@ impl Session {
                     let used: Vec<Value> = cites
                         .iter()
                         .filter_map(|n| self.extracts.get(*n as usize - 1))
-                        .map(|x| json!({"n": x.n, "url": x.url, "title": x.title}))
+                        .map(|x| match &x.input {
+                            Some(i) => json!({"n": x.n, "input": i.path, "sha256": i.sha256, "url": x.url, "title": x.title}),
+                            None => json!({"n": x.n, "url": x.url, "title": x.title}),
+                        })
                         .collect();
                     json!({"file": file, "sources": used})
                 })

@@ -48,10 +48,17 @@ impl Session {
             }
         }
         let _ = writeln_str(&mut opening, &format!("Output folder: files you write go to {}.", self.out.root.display()));
+        if !self.inputs.is_empty() {
+            let names: Vec<&str> = self.inputs.folders().iter().map(|f| f.label.as_str()).collect();
+            let _ = writeln_str(
+                &mut opening,
+                &format!("Input folders (read-only): {}. list_inputs shows what is in them; read_input reads a file.", names.join(", ")),
+            );
+        }
         opening.push_str(&self.page_block().await);
         self.record_blocks();
         self.turns.push(Turn::User(opening));
-        let specs = tools::specs();
+        let specs = tools::specs_with(tools::Audience::Models, !self.inputs.is_empty());
         let mut idle = 0;
         loop {
             if self.steps >= self.args.max_steps {
@@ -67,6 +74,8 @@ impl Session {
                 extracts: &self.extracts,
                 written: self.out.written(),
                 max_pages: self.args.max_pages,
+                inputs: &self.input_files,
+                guard: self.live.as_ref(),
             };
             let req = Request { system: &self.system, tools: &specs, turns: &self.turns, observation: Some(&obs), max_tokens: 4096 };
             self.narr.spin("waiting for the model");
@@ -246,6 +255,8 @@ impl Session {
                     }
                 }
             }
+            Tool::ListInputs { path } => self.list_inputs(path.as_deref(), &mut result),
+            Tool::ReadInput { path, part } => self.read_input(&path, part, &mut result),
             Tool::Look => {
                 result.text = "the page as it is now:".into();
                 "looked at the page".into()
@@ -425,7 +436,7 @@ impl Session {
         }
         self.rec.log(Record::Extract { n, url: o.url.clone(), title: title.clone(), sha256: recordings::sha256(md.as_bytes()), file });
         let fetched_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        self.extracts.push(Extract { n, url: o.url.clone(), title: title.clone(), markdown: md.clone(), fetched_at });
+        self.extracts.push(Extract { n, url: o.url.clone(), title: title.clone(), markdown: md.clone(), fetched_at, input: None });
         let mut shown = md.clone();
         truncate(&mut shown, 16_000);
         let mut meta = String::new();

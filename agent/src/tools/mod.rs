@@ -42,6 +42,13 @@ pub enum Tool {
     },
     /// Nothing: the page state that follows every step is the answer.
     Look,
+    ListInputs {
+        path: Option<String>,
+    },
+    ReadInput {
+        path: String,
+        part: usize,
+    },
 }
 
 /// What a tool does to the session.
@@ -55,6 +62,9 @@ pub enum Kind {
     /// Writes a file in the output folder: nothing in the browser changes, so the step
     /// gets no screenshot.
     File,
+    /// Reads the person's input folders: nothing in the browser changes. Offered only
+    /// when the run has input folders.
+    Input,
     /// Ends the run.
     Finish,
 }
@@ -368,6 +378,45 @@ pub static TOOLS: &[ToolDef] = &[
         export: none,
     },
     ToolDef {
+        name: "list_inputs",
+        description: "List the files in the input folders the person gave you (read-only): path, size, format and when each was last changed. Give a folder's path to list inside it.",
+        kind: Kind::Input,
+        audience: Audience::Both,
+        schema: || json!({"type": "object", "properties": {"path": {"type": "string", "description": "A folder as listed; omit it for the top."}}}),
+        parse: |_, a| Ok(Tool::ListInputs { path: s(a, "path").map(str::to_string) }),
+        describe: |n, a| match s(a, "path") {
+            Some(p) => format!("{n} {p}"),
+            None => n.to_string(),
+        },
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
+        name: "read_input",
+        description: "Read a file from the input folders (read-only): text and Markdown as written, CSV and spreadsheets as a header and rows, JSON, HTML as its main content, PDF as text per page, e-mail as headers, body and attachment names. Long files come in parts: the result says how many, and part asks for the next. Each file read is numbered [n] like an extract and can be cited.",
+        kind: Kind::Input,
+        audience: Audience::Both,
+        schema: || {
+            json!({"type": "object", "properties": {
+                "path": {"type": "string", "description": "The file's path as list_inputs shows it."},
+                "part": {"type": "integer", "minimum": 1, "description": "Which part of a long file (default 1)."}
+            }, "required": ["path"]})
+        },
+        parse: |n, a| {
+            let part = index(n, a, "part")?.unwrap_or(1);
+            if part == 0 {
+                return Err(BadCall(format!("{n}: parts are numbered from 1")));
+            }
+            Ok(Tool::ReadInput { path: need_str(n, a, "path")?, part })
+        },
+        describe: |n, a| match a.get("part").and_then(Value::as_u64).filter(|p| *p > 1) {
+            Some(p) => format!("{n} {} part {p}", str_arg(a, "path")),
+            None => format!("{n} {}", str_arg(a, "path")),
+        },
+        withheld: &[],
+        export: none,
+    },
+    ToolDef {
         name: "done",
         description: "Finish the task, with a short summary of what was found and which files were written.",
         kind: Kind::Finish,
@@ -399,9 +448,14 @@ pub fn specs() -> Vec<ToolSpec> {
 
 /// The tools offered to `who` (`Models` or `Mcp`).
 pub fn specs_for(who: Audience) -> Vec<ToolSpec> {
+    specs_with(who, true)
+}
+
+/// The tools for `who`, with the input tools only when there are input folders.
+pub fn specs_with(who: Audience, inputs: bool) -> Vec<ToolSpec> {
     TOOLS
         .iter()
-        .filter(|t| t.offered_to(who))
+        .filter(|t| t.offered_to(who) && (inputs || t.kind != Kind::Input))
         .map(|t| ToolSpec { name: t.name, description: t.description, schema: (t.schema)() })
         .collect()
 }

@@ -7,6 +7,7 @@
 mod common;
 mod consent;
 mod extract;
+mod inputs;
 mod models;
 mod recordings;
 mod replay;

@@ -10,6 +10,10 @@
 mod kinds;
 mod repeats;
 mod schema;
+mod words;
+
+use words::{find_ci, page_words};
+pub use words::{plain_text, text_words};
 
 /// What `extract` returns for a page.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -81,75 +85,6 @@ pub fn article_of(rendered: &str, source: Option<&str>, url: &str) -> Option<(Ar
 /// 0.850, news 0.969 -> 0.971: two pages change, both for the better.)
 fn prefer_sent(seen: usize, sent: usize, kind: &str, lost: impl FnOnce() -> usize) -> bool {
     seen * 2 < sent && (kind != "article" || lost() * 2 >= seen)
-}
-
-/// About how many words of text `html` holds outside its tags, scripts and styles: an
-/// upper bound on any extract of it, from one pass over the bytes (no parse).
-pub fn text_words(html: &str) -> usize {
-    let mut n = 0;
-    scan_words(html, |_| n += 1);
-    n
-}
-
-/// The words (lowercased) of the text `html` holds outside its tags, scripts and styles.
-/// Markup is not decoded: a word with an entity in it is not matched.
-fn page_words(html: &str) -> std::collections::HashSet<String> {
-    let mut set = std::collections::HashSet::new();
-    scan_words(html, |w| {
-        set.insert(w.to_lowercase());
-    });
-    set
-}
-
-/// Each word of the text `html` holds outside its tags, scripts, styles and comments, in
-/// one pass over the bytes. Written by hand: a parse (html5ever) costs as much as the
-/// extraction it is meant to spare.
-fn scan_words(html: &str, mut word: impl FnMut(&str)) {
-    let b = html.as_bytes();
-    let (mut i, mut start) = (0, None::<usize>);
-    let mut end_word = |start: &mut Option<usize>, at: usize| {
-        if let Some(s) = start.take() {
-            // Words are cut at ASCII bytes only, so both ends are on character boundaries.
-            if let Some(w) = html.get(s..at) {
-                word(w);
-            }
-        }
-    };
-    while i < b.len() {
-        if b[i] == b'<' {
-            end_word(&mut start, i);
-            let rest = &b[i..];
-            let starts = |tag: &[u8]| rest.len() > tag.len() && rest[1..=tag.len()].eq_ignore_ascii_case(tag);
-            // The text of a script or style is not the page's: skip to its end tag.
-            let skip_to: Option<&[u8]> = if starts(b"script") {
-                Some(b"</script")
-            } else if starts(b"style") {
-                Some(b"</style")
-            } else if rest.starts_with(b"<!--") {
-                Some(b"-->")
-            } else {
-                None
-            };
-            let end = match skip_to {
-                Some(close) => find_ci(&b[i + 1..], close).map(|j| i + 1 + j + close.len()),
-                None => b[i..].iter().position(|&c| c == b'>').map(|j| i + j),
-            };
-            i = end.unwrap_or(b.len()) + 1;
-            continue;
-        }
-        if b[i].is_ascii_whitespace() {
-            end_word(&mut start, i);
-        } else if start.is_none() {
-            start = Some(i);
-        }
-        i += 1;
-    }
-    end_word(&mut start, b.len().min(i));
-}
-
-/// Where `needle` (ASCII) first occurs in `hay`, ignoring ASCII case.
-fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Extract the main content of `html` (served from `url`).

@@ -42,6 +42,8 @@ pub struct Builtin {
     extracted: HashSet<String>,
     /// New relevant sentences each extract added, in order.
     gains: Vec<usize>,
+    /// The same for web pages only: whether reading more pages pays off.
+    page_gains: Vec<usize>,
     seen: HashSet<String>,
     phase: Phase,
     calls: u32,
@@ -54,7 +56,16 @@ pub struct Builtin {
     unusable: Vec<(String, String)>,
     /// Relevant pages in the report.
     relevant: usize,
+    /// Input files read so far (they are read first, in order).
+    inputs_read: usize,
+    /// Allowed web addresses found in the input files: start pages too.
+    found_starts: Option<Box<[String]>>,
 }
+
+/// Most input files the policy reads.
+const MAX_INPUTS: usize = 20;
+/// Most start pages taken from input files.
+const MAX_FOUND_STARTS: usize = 10;
 
 impl Builtin {
     pub fn new(task: &str) -> Builtin {
@@ -63,6 +74,7 @@ impl Builtin {
             opened: HashSet::new(),
             extracted: HashSet::new(),
             gains: vec![],
+            page_gains: vec![],
             seen: HashSet::new(),
             phase: Phase::Browse,
             calls: 0,
@@ -71,6 +83,8 @@ impl Builtin {
             learned: HashSet::new(),
             unusable: vec![],
             relevant: 0,
+            inputs_read: 0,
+            found_starts: None,
         }
     }
 
@@ -99,6 +113,15 @@ impl Builtin {
             }
             Phase::Finished => return self.finish(obs),
         }
+        // The person's materials come first: each readable input file is read once.
+        if let Some(path) = obs.inputs.get(self.inputs_read).filter(|_| self.inputs_read < MAX_INPUTS).cloned() {
+            self.inputs_read += 1;
+            return self.call(format!("Reading the input file {path}."), "read_input", json!({"path": path}));
+        }
+        if self.found_starts.is_none() {
+            self.found_starts = Some(found_starts(obs).into_boxed_slice());
+        }
+        let starts = self.starts(obs);
         // Record what the newest extracts added.
         for x in obs.extracts.iter().skip(self.gains.len()) {
             let mut gain = 0;
@@ -108,10 +131,13 @@ impl Builtin {
                 }
             }
             self.gains.push(gain);
+            if x.input.is_none() {
+                self.page_gains.push(gain);
+            }
         }
         let here = obs.state.as_ref().map(|s| norm(&s.url)).unwrap_or_default();
         if obs.state.is_none() || here.starts_with("about:") {
-            if let Some(start) = obs.start.iter().find(|s| !self.opened.contains(&norm(s))).cloned() {
+            if let Some(start) = starts.iter().find(|s| !self.opened.contains(&norm(s))).cloned() {
                 self.opened.insert(norm(&start));
                 return self.call(format!("Opening the start page {start}."), "navigate", json!({"url": start}));
             }
@@ -120,8 +146,8 @@ impl Builtin {
         // Three pages in a row with nothing new ends the reading once something relevant
         // was found; before that, the site's structure gets six pages.
         let found = self.gains.iter().any(|g| *g > 0);
-        let stale =
-            (found && self.gains.len() >= 3 && self.gains.iter().rev().take(3).all(|g| *g == 0)) || (!found && self.gains.len() >= 6);
+        let g = &self.page_gains;
+        let stale = (found && g.len() >= 3 && g.iter().rev().take(3).all(|g| *g == 0)) || (!found && g.len() >= 6);
         if let Some(p) = obs.state.as_ref().and_then(|s| s.problem.clone()) {
             // An error page is no source: noted for the report, never extracted or cited.
             if here.starts_with("http") && !self.unusable.iter().any(|(u, _)| *u == here) {
@@ -129,14 +155,14 @@ impl Builtin {
             }
             self.extracted.insert(here.clone());
         }
-        if here.starts_with("http") && !self.extracted.contains(&here) && obs.extracts.len() < obs.max_pages {
+        if here.starts_with("http") && !self.extracted.contains(&here) && pages(obs) < obs.max_pages {
             self.extracted.insert(here.clone());
             return self.call(format!("Reading {here}."), "extract", json!({}));
         }
-        self.learn_links(obs);
-        if obs.extracts.len() < obs.max_pages && !stale {
+        self.learn_links(obs, &starts);
+        if pages(obs) < obs.max_pages && !stale {
             // Start pages not yet read come first, then the best-ranked link.
-            let next = obs.start.iter().map(|s| norm(s)).find(|s| !self.opened.contains(s)).or_else(|| self.best_link());
+            let next = starts.iter().map(|s| norm(s)).find(|s| !self.opened.contains(s)).or_else(|| self.best_link());
             if let Some(url) = next {
                 self.opened.insert(url.clone());
                 return self.call(format!("Following the most relevant unread link: {url}."), "navigate", json!({"url": url}));
@@ -149,9 +175,8 @@ impl Builtin {
 
     /// Add the current page's links on the start pages' hosts to the frontier, described
     /// by their text and the words of their address.
-    fn learn_links(&mut self, obs: &Observation) {
-        let hosts: Vec<String> = obs
-            .start
+    fn learn_links(&mut self, obs: &Observation, starts: &[String]) {
+        let hosts: Vec<String> = starts
             .iter()
             .filter_map(|s| url::Url::parse(s).ok())
             .filter_map(|u| u.host_str().map(|h| format!("{h}:{:?}", u.port())))
@@ -183,6 +208,13 @@ impl Builtin {
                 None => self.frontier.push(Link { url: n, words: desc, pages: 0 }),
             }
         }
+    }
+
+    /// The start pages given, then those found in the input files.
+    fn starts(&self, obs: &Observation) -> Vec<String> {
+        let mut all = obs.start.to_vec();
+        all.extend(self.found_starts.iter().flatten().filter(|u| !obs.start.contains(u)).cloned());
+        all
     }
 
     /// The unread link with the best BM25 score (first seen wins a tie), if any scores.
@@ -223,9 +255,12 @@ impl Builtin {
 
         let mut md = format!("# {}\n\n", obs.task.trim());
         md.push_str(&format!(
-            "_Compiled offline by errand's built-in research policy from {} page{} read ({} relevant). Passages are quoted from the pages, each cited to its source._\n\n",
-            obs.extracts.len(),
-            if obs.extracts.len() == 1 { "" } else { "s" },
+            "_Compiled offline by errand's built-in research policy from {} read{} ({} relevant). Passages are quoted from the sources, each cited to its source._\n\n",
+            crate::stdio::plural(pages(obs), "page"),
+            match obs.extracts.len() - pages(obs) {
+                0 => String::new(),
+                n => format!(" and {}", crate::stdio::plural(n, "input file")),
+            },
             relevant.len()
         ));
         // Overview: the most relevant sentences of all pages, best first, one per source
@@ -291,7 +326,7 @@ impl Builtin {
             for (u, p) in &self.unusable {
                 md.push_str(&format!("- <{u}>: the server answered {p}\n"));
             }
-            let why = if obs.extracts.len() >= obs.max_pages {
+            let why = if pages(obs) >= obs.max_pages {
                 "the page limit (--max-pages) was reached"
             } else {
                 "ranked below the pages read, which had stopped adding anything new"
@@ -351,12 +386,56 @@ impl Builtin {
             )));
         }
         let summary = format!(
-            "Read {}; wrote {}.",
-            crate::stdio::plural(obs.extracts.len(), "page"),
+            "Read {}{}; wrote {}.",
+            crate::stdio::plural(pages(obs), "page"),
+            match obs.extracts.len() - pages(obs) {
+                0 => String::new(),
+                n => format!(" and {}", crate::stdio::plural(n, "input file")),
+            },
             if obs.written.is_empty() { "nothing".to_string() } else { obs.written.join(", ") }
         );
         self.call("Finished.".into(), "done", json!({"summary": summary}))
     }
+}
+
+/// Web pages read so far (input files are not pages).
+fn pages(obs: &Observation) -> usize {
+    obs.extracts.iter().filter(|x| x.input.is_none()).count()
+}
+
+/// The web addresses the input files name that the allowlist lets through, in the order
+/// found. An address off the allowlist is never opened, whatever the file says about it.
+fn found_starts(obs: &Observation) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for x in obs.extracts.iter().filter(|x| x.input.is_some()) {
+        for u in urls_in(&x.markdown) {
+            if out.len() < MAX_FOUND_STARTS && !out.contains(&u) && obs.guard.judge(&u).is_none() {
+                out.push(u);
+            }
+        }
+    }
+    out
+}
+
+/// The http(s) addresses written in a text, without the punctuation around them.
+fn urls_in(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    for (i, _) in text.match_indices("http") {
+        let rest = &text[i..];
+        if !(rest.starts_with("http://") || rest.starts_with("https://")) {
+            continue;
+        }
+        let end = rest
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | ']' | ',' | '|' | '`'))
+            .unwrap_or(rest.len());
+        let u = rest[..end].trim_end_matches(['.', ';', ':', '!', '?']);
+        if let Ok(parsed) = url::Url::parse(u) {
+            if parsed.host_str().is_some() {
+                out.push(parsed.to_string());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
