@@ -194,6 +194,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if browser.allowlist.is_none() {
                 browser.allowlist = Some(std::env::temp_dir().join(format!("errand-demo-allowlist-{}.toml", std::process::id())));
             }
+            // The person's materials: notes and installers' quotes, read-only, in a
+            // folder of the demo's own (removed afterwards).
+            let scratch = tempfile::Builder::new().prefix("errand-demo-").tempdir()?;
+            let materials = site::demo_materials(scratch.path(), &origin)?;
+            errln!("errand demo: the task comes with notes and quotes (read-only) in {}", materials.display());
             let args = run::RunArgs {
                 task: DEMO_TASK.into(),
                 start: vec![format!("{origin}/")],
@@ -210,9 +215,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 dry_run: false,
                 browser,
                 out_per_session: false,
-                input: vec![],
+                input: vec![materials],
             };
-            run::run(args).await
+            let code = run::run(args).await;
+            drop(scratch);
+            code
         }
         Cmd::Open { url, browser, json } => {
             let live = match open_policy(&browser, &url) {

@@ -35,6 +35,23 @@ impl Pages {
     }
 }
 
+/// The demo's input folder: a person's notes and a CSV of installers' quotes, naming the
+/// demo site's pages at `origin`.
+const MATERIALS: &[(&str, &str)] =
+    &[("notes.md", include_str!("../demo/materials/notes.md")), ("installers.csv", include_str!("../demo/materials/installers.csv"))];
+
+/// Write the demo's input folder (`materials`) under a new folder in `parent`; returns
+/// the input folder.
+pub fn demo_materials(parent: &std::path::Path, origin: &str) -> Result<std::path::PathBuf> {
+    let dir = parent.join("materials");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the demo's input folder {}", dir.display()))?;
+    for (name, text) in MATERIALS {
+        let path = dir.join(name);
+        std::fs::write(&path, text.replace("{origin}", origin)).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(dir)
+}
+
 /// Serve `pages` on `addr` (e.g. `127.0.0.1:0`); returns the origin.
 pub async fn serve(pages: Pages, addr: &str) -> Result<String> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;

@@ -32,8 +32,10 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     assert!(nav > 0);
     assert_eq!(steps_all[nav]["url_before"], steps_all[nav - 1]["url"]);
     assert!(!steps_all[nav]["title_before"].as_str().unwrap().is_empty(), "{}", steps_all[nav]);
-    // Every browser step has a small picture beside the log.
-    let steps: Vec<&Value> = lines.iter().filter(|l| l["type"] == "step" && l["tool"] != "write_file" && l["tool"] != "done").collect();
+    // Every browser step has a small picture beside the log (reading the demo's input
+    // files, writing files and finishing are not in the browser).
+    let in_browser = |t: &Value| !["write_file", "done", "read_input", "list_inputs"].contains(&t.as_str().unwrap_or_default());
+    let steps: Vec<&Value> = lines.iter().filter(|l| l["type"] == "step" && in_browser(&l["tool"])).collect();
     assert!(!steps.is_empty());
     for s in steps {
         let shot = std::fs::read(dir.join(s["screenshot"].as_str().unwrap_or_else(|| panic!("no screenshot: {s}")))).unwrap();
@@ -46,7 +48,13 @@ async fn recordings_are_listed_shown_and_verified_and_tampering_is_located() {
     assert!(row.contains(" done ") && row.contains("heat pump"), "{row}");
     let (code, shown) = out(recordings_cmd(&d.rec, &["show", &id[..15]]));
     assert_eq!(code, Some(0));
-    assert!(shown.contains("[1] extract") && shown.contains("wrote report.md") && shown.contains("session end: done"), "{shown}");
+    assert!(
+        shown.contains("[1] read_input")
+            && shown.contains("] extract")
+            && shown.contains("wrote report.md")
+            && shown.contains("session end: done"),
+        "{shown}"
+    );
     let (code, v) = out(recordings_cmd(&d.rec, &["verify", &id]));
     assert_eq!((code, v.contains("complete and unaltered")), (Some(0), true), "{v}");
 

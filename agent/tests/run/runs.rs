@@ -166,7 +166,13 @@ async fn the_demo_researches_the_bundled_site_into_cited_files() {
     }
     // The forum's injection is not followed, and the foreign partner site never visited.
     assert!(!report.to_lowercase().contains("ignore"));
-    assert!(extracts.iter().all(|(_, u)| u.starts_with("http://127.0.0.1:")), "{extracts:?}");
+    assert!(extracts.iter().all(|(_, u)| u.starts_with("http://127.0.0.1:") || u.starts_with("file://")), "{extracts:?}");
+    // The materials came in: the notes and the quotes are read, cited beside the pages,
+    // and the pages the notes name were opened.
+    let inputs: Vec<&Value> = lines.iter().filter(|l| l["type"] == "input_read").collect();
+    assert_eq!(inputs.len(), 2, "{inputs:?}");
+    assert!(report.contains("materials/notes.md") && report.contains("11,500 euros"), "{report}");
+    assert!(report.contains("and 2 input files"), "{report}");
     for l in lines.iter().filter(|l| l["type"] == "step") {
         for k in ["url", "url_before"] {
             assert!(!l[k].as_str().unwrap_or_default().contains("127.0.0.2"), "visited the foreign host: {l}");
