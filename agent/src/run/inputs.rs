@@ -88,20 +88,10 @@ impl Session {
     /// A file read for the first time becomes a numbered source, kept in the recording
     /// like an extract (its text, and the file's path and hash).
     fn save_input(&mut self, loaded: &crate::inputs::Loaded, rendered: &formats::Rendered) -> u32 {
-        let n = self.extracts.len() as u32 + 1;
         let md = self.rec.secrets().redact(&rendered.markdown);
-        let file = format!("extracts/{n:03}.md");
-        let saved = std::fs::create_dir_all(self.rec.dir.join("extracts")).and_then(|_| std::fs::write(self.rec.dir.join(&file), &md));
-        if let Err(e) = saved {
-            self.narr.line(&format!("    could not save source {n} in the recording: {e}"));
-        }
         let url = url::Url::from_file_path(&loaded.abs).map(|u| u.to_string()).unwrap_or_else(|_| loaded.path.clone());
         let title = if rendered.title.is_empty() { loaded.path.clone() } else { rendered.title.clone() };
-        self.rec.log(Record::Extract { n, url: url.clone(), title: title.clone(), sha256: recordings::sha256(md.as_bytes()), file });
-        let fetched_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let input = Some(InputFile { path: loaded.path.clone(), sha256: loaded.sha256.clone() });
-        self.extracts.push(Extract { n, url, title, markdown: md, fetched_at, input });
-        n
+        self.keep_source(url, title, md, Some(InputFile { path: loaded.path.clone(), sha256: loaded.sha256.clone() }))
     }
 }
 

@@ -423,20 +423,27 @@ impl Session {
         e.to_string()
     }
 
+    /// A new numbered source (a page's extract, or an input file read): its text saved in
+    /// the recording as `extracts/NNN.md`, logged, and kept for citing. Returns its number.
+    pub(super) fn keep_source(&mut self, url: String, title: String, markdown: String, input: Option<crate::model::InputFile>) -> u32 {
+        let n = self.extracts.len() as u32 + 1;
+        let file = format!("extracts/{n:03}.md");
+        let saved =
+            std::fs::create_dir_all(self.rec.dir.join("extracts")).and_then(|_| std::fs::write(self.rec.dir.join(&file), &markdown));
+        if let Err(e) = saved {
+            self.narr.line(&format!("    could not save extract {n} in the recording: {e}"));
+        }
+        self.rec.log(Record::Extract { n, url: url.clone(), title: title.clone(), sha256: recordings::sha256(markdown.as_bytes()), file });
+        let fetched_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.extracts.push(Extract { n, url, title, markdown, fetched_at, input });
+        n
+    }
+
     pub(super) fn save_extract(&mut self, o: &browser::Outcome, result: &mut ToolResult) -> String {
         let data = o.data.clone().unwrap_or(Value::Null);
         let md = self.rec.secrets().redact(data["markdown"].as_str().unwrap_or_default());
         let title = data["title"].as_str().map(str::to_string).unwrap_or_else(|| o.title.clone());
-        let n = self.extracts.len() as u32 + 1;
-        let file = format!("extracts/{n:03}.md");
-        let dir = self.rec.dir.join("extracts");
-        let saved = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(self.rec.dir.join(&file), &md));
-        if let Err(e) = saved {
-            self.narr.line(&format!("    could not save extract {n} in the recording: {e}"));
-        }
-        self.rec.log(Record::Extract { n, url: o.url.clone(), title: title.clone(), sha256: recordings::sha256(md.as_bytes()), file });
-        let fetched_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        self.extracts.push(Extract { n, url: o.url.clone(), title: title.clone(), markdown: md.clone(), fetched_at, input: None });
+        let n = self.keep_source(o.url.clone(), title.clone(), md.clone(), None);
         let mut shown = md.clone();
         truncate(&mut shown, 16_000);
         let mut meta = String::new();

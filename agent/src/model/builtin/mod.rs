@@ -255,12 +255,8 @@ impl Builtin {
 
         let mut md = format!("# {}\n\n", obs.task.trim());
         md.push_str(&format!(
-            "_Compiled offline by errand's built-in research policy from {} read{} ({} relevant). Passages are quoted from the sources, each cited to its source._\n\n",
-            crate::stdio::plural(pages(obs), "page"),
-            match obs.extracts.len() - pages(obs) {
-                0 => String::new(),
-                n => format!(" and {}", crate::stdio::plural(n, "input file")),
-            },
+            "_Compiled offline by errand's built-in research policy from {} read ({} relevant). Passages are quoted from the sources, each cited to its source._\n\n",
+            sources_read(obs),
             relevant.len()
         ));
         // Overview: the most relevant sentences of all pages, best first, one per source
@@ -386,12 +382,8 @@ impl Builtin {
             )));
         }
         let summary = format!(
-            "Read {}{}; wrote {}.",
-            crate::stdio::plural(pages(obs), "page"),
-            match obs.extracts.len() - pages(obs) {
-                0 => String::new(),
-                n => format!(" and {}", crate::stdio::plural(n, "input file")),
-            },
+            "Read {}; wrote {}.",
+            sources_read(obs),
             if obs.written.is_empty() { "nothing".to_string() } else { obs.written.join(", ") }
         );
         self.call("Finished.".into(), "done", json!({"summary": summary}))
@@ -401,6 +393,14 @@ impl Builtin {
 /// Web pages read so far (input files are not pages).
 fn pages(obs: &Observation) -> usize {
     obs.extracts.iter().filter(|x| x.input.is_none()).count()
+}
+
+/// What was read, in words: "5 pages", or "5 pages and 2 input files".
+fn sources_read(obs: &Observation) -> String {
+    match obs.extracts.len() - pages(obs) {
+        0 => crate::stdio::plural(pages(obs), "page"),
+        n => format!("{} and {}", crate::stdio::plural(pages(obs), "page"), crate::stdio::plural(n, "input file")),
+    }
 }
 
 /// The web addresses the input files name that the allowlist lets through, in the order
