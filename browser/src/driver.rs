@@ -264,7 +264,10 @@ pub(crate) async fn event_task(
                     cdp.send_nowait(Some(&session), "Page.handleJavaScriptDialog", json!({"accept": accept}));
                 }
                 Effect::NameDownload { guid, url, suggested } => {
-                    let Some(dir) = &opts.download_dir else { continue };
+                    let Some(dir) = &opts.download_dir else {
+                        st.lock().unwrap_or_else(|p| p.into_inner()).downloads.remove(&guid);
+                        continue;
+                    };
                     // Chromium saved it under its GUID; give it the page's name, made
                     // safe, and never over another file.
                     let file = match name_download(dir, &guid, &suggested) {
@@ -274,7 +277,10 @@ pub(crate) async fn event_task(
                             guid.clone()
                         }
                     };
-                    st.lock().unwrap_or_else(|p| p.into_inner()).changes.push(Change::Download { url, file, state: "completed".into() });
+                    // One lock: the download stops counting as under way as its change appears.
+                    let mut locked = st.lock().unwrap_or_else(|p| p.into_inner());
+                    locked.downloads.remove(&guid);
+                    locked.changes.push(Change::Download { url, file, state: "completed".into() });
                 }
             }
         }

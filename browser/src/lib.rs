@@ -398,6 +398,15 @@ impl Browser {
         std::mem::take(&mut self.st().changes)
     }
 
+    /// Downloads that completed since the last action took its changes (a big file that
+    /// outlasted its step): the caller records them before it ends.
+    pub fn take_downloads(&self) -> Vec<Change> {
+        let mut st = self.st();
+        let (done, rest) = std::mem::take(&mut st.changes).into_iter().partition(|c| matches!(c, Change::Download { .. }));
+        st.changes = rest;
+        done
+    }
+
     /// Run `expr` in errand's isolated world of `frame`, creating the world (and installing
     /// the walker) when the frame has a new document. Returns the value by value.
     pub(crate) async fn eval_in_frame(&self, frame: &str, expr: &str) -> Result<Value> {

@@ -140,6 +140,8 @@ impl Session {
     pub(super) async fn finish(mut self, end: End, rec_dir: &std::path::Path) -> Result<ExitCode> {
         self.finish_picture().await;
         self.record_blocks();
+        let late = self.browser.take_downloads();
+        self.record_downloads(&late);
         if !self.sources.is_empty() {
             let map: Vec<Value> = self
                 .sources

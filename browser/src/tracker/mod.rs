@@ -60,7 +60,9 @@ pub(crate) struct State {
     pub last_net: Option<Instant>,
     pub changes: Vec<Change>,
     pub recent_dialogs: Vec<Change>,
-    pub downloads: HashMap<String, (String, String)>,
+    /// Downloads under way (and, once complete, until the driver has named the file), by
+    /// GUID: while one is, the browser is not quiet (for up to [`DOWNLOAD_WAIT`]).
+    pub downloads: HashMap<String, Downloading>,
     pub gone: Option<String>,
     pub generation: u64,
     /// Our browser context when attached to someone else's browser.
@@ -155,6 +157,19 @@ pub(crate) enum Scope {
 /// Requests running this long (long polls, streams) no longer hold up settling.
 const LONG_REQUEST: Duration = Duration::from_secs(2);
 
+/// How long a download under way keeps the browser from being quiet: a small file (the
+/// usual case) is in the output folder when the action's step ends; a big one is recorded
+/// when it completes, at a later step or when the run finishes.
+const DOWNLOAD_WAIT: Duration = Duration::from_secs(10);
+
+/// A download Chromium is saving.
+#[derive(Debug, Clone)]
+pub struct Downloading {
+    pub url: String,
+    pub file: String,
+    pub since: Instant,
+}
+
 impl State {
     /// Whether `tab` is busy as far as DevTools shows: its document navigating (for at
     /// most 30 s), one of its frames starting to within the last 2 s (long enough for a
@@ -178,7 +193,9 @@ impl State {
             .inflight
             .iter()
             .any(|((s, _), t)| now.saturating_duration_since(*t) < LONG_REQUEST && (scope == Scope::Browser || of_tab(s)));
-        if navigating || inflight || self.consent_pending > 0 {
+        let downloading =
+            scope == Scope::Browser && self.downloads.values().any(|d| now.saturating_duration_since(d.since) < DOWNLOAD_WAIT);
+        if navigating || inflight || downloading || self.consent_pending > 0 {
             return None;
         }
         Some(match (scope, self.last_net) {
@@ -491,14 +508,21 @@ impl State {
                 fx.push(Effect::AnswerDialog { session: sess.to_string(), accept });
             }
             Event::DownloadBegins(Download { guid, url, suggested_filename: file, .. }) => {
-                self.downloads.insert(guid, (url, file));
+                self.downloads.insert(guid, Downloading { url, file, since: Instant::now() });
             }
             Event::DownloadProgress(Download { guid, state, .. }) if state == "completed" || state == "canceled" => {
-                if let Some((url, file)) = self.downloads.remove(&guid) {
-                    match (t.downloads, state.as_str()) {
-                        (false, _) => self.changes.push(Change::DownloadDenied { url }),
-                        (true, "completed") => fx.push(Effect::NameDownload { guid, url, suggested: file }),
-                        (true, _) => self.changes.push(Change::Download { url, file, state }),
+                match (self.downloads.get(&guid).cloned(), t.downloads, state.as_str()) {
+                    (None, ..) => {}
+                    // Still under way until the driver has named the file: a step that
+                    // settles in between would end without it.
+                    (Some(d), true, "completed") => fx.push(Effect::NameDownload { guid, url: d.url, suggested: d.file }),
+                    (Some(d), false, _) => {
+                        self.downloads.remove(&guid);
+                        self.changes.push(Change::DownloadDenied { url: d.url });
+                    }
+                    (Some(d), true, _) => {
+                        self.downloads.remove(&guid);
+                        self.changes.push(Change::Download { url: d.url, file: d.file, state });
                     }
                 }
             }

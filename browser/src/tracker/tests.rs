@@ -138,3 +138,27 @@ fn a_tab_is_settled_only_when_nothing_of_its_own_is_under_way() {
     s.consent_pending = 1;
     assert_eq!(s.network_quiet("A", Scope::Tab, Instant::now()), None);
 }
+
+#[test]
+fn a_download_keeps_the_browser_busy_until_its_file_is_named() {
+    let saving = Tracking { accept_confirms: false, downloads: true };
+    let mut s = with_tabs(&["A"]);
+    navigated(&mut s, "A", "http://a.test/", "s-A");
+    let begin = json!({"guid": "g1", "url": "http://a.test/report.txt", "suggestedFilename": "report.txt"});
+    s.apply("Browser.downloadWillBegin", &begin, "", &saving);
+    assert_eq!(s.network_quiet("A", Scope::Browser, Instant::now()), None, "a download under way is work in progress");
+    assert!(s.network_quiet("A", Scope::Tab, Instant::now()).is_some(), "but not the tab's own");
+    // Complete: the driver names the file; until then the step is not over.
+    let fx = s.apply("Browser.downloadProgress", &json!({"guid": "g1", "state": "completed"}), "", &saving);
+    assert!(matches!(&fx[..], [Effect::NameDownload { guid, suggested, .. }] if guid == "g1" && suggested == "report.txt"), "{fx:?}");
+    assert_eq!(s.network_quiet("A", Scope::Browser, Instant::now()), None);
+    assert!(s.changes.is_empty(), "{:?}", s.changes);
+    // A download that runs for long no longer holds up the step.
+    assert!(s.network_quiet("A", Scope::Browser, Instant::now() + Duration::from_secs(11)).is_some());
+    // Refused downloads (no output folder) end at once, reported as refused.
+    s.downloads.clear();
+    s.apply("Browser.downloadWillBegin", &begin, "", &T);
+    s.apply("Browser.downloadProgress", &json!({"guid": "g1", "state": "canceled"}), "", &T);
+    assert!(s.downloads.is_empty());
+    assert!(matches!(&s.changes[..], [Change::DownloadDenied { url }] if url.ends_with("report.txt")), "{:?}", s.changes);
+}
