@@ -86,8 +86,23 @@ enum Cmd {
         cmd: secrets::SecretsCmd,
     },
     /// Replay a recorded session without a model, under today's allowlist and consent
+    /// (`--execute`: carry out an approved dry run)
     #[command(after_help = AFTER_HELP)]
     Replay(ReplayArgs),
+    /// Show what a dry run (`errand run --dry-run`) would do: its steps, the submissions it
+    /// would make and the files it would write
+    #[command(after_help = AFTER_HELP)]
+    Plan {
+        /// The dry run's recording: its id, a unique prefix of it, or its folder
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The plan as one JSON object
+        #[arg(long, short = 'j')]
+        json: bool,
+        /// Where recordings are
+        #[arg(long, env = "ERRAND_RECORD_DIR", value_name = "DIR")]
+        record_dir: Option<PathBuf>,
+    },
     /// List, show and verify session recordings (default ~/.local/share/errand/recordings)
     #[command(after_help = AFTER_HELP)]
     Recordings {
@@ -106,6 +121,9 @@ const AFTER_HELP: &str = "Examples:
   errand allow add docs.rs '*.wikipedia.org'
   errand recordings list
   errand replay 20261130-071502-3fa2
+  errand run \"Sign me up for the newsletter\" -s https://vendor.example/ --dry-run
+  errand plan 20261130-071502-3fa2
+  errand replay 20261130-071502-3fa2 --execute -o signup
 
 Environment:
   ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL   Claude (--model anthropic:MODEL), and a proxy or gateway for it
@@ -215,6 +233,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 dry_run: false,
                 browser,
                 out_per_session: false,
+                plan: None,
+                session_id: None,
                 input: vec![materials],
             };
             let code = run::run(args).await;
@@ -233,6 +253,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Recordings { cmd, record_dir } => review::run(cmd, record_dir),
         Cmd::Replay(a) => replay::run(a).await,
+        Cmd::Plan { id, json, record_dir } => Ok(review::plan::command(&id, json, record_dir)),
         Cmd::Run(args) => run::run(args).await,
         Cmd::Mcp(args) => crate::mcp::serve(args).await,
         Cmd::Extract { urls, browser, json, parallel } => open::extract(urls, browser, json, parallel).await,

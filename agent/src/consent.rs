@@ -35,6 +35,8 @@ pub enum By {
     Policy,
     DryRun,
     Timeout,
+    /// Not among the submissions of the plan being carried out (`replay --execute`).
+    Plan,
 }
 
 impl By {
@@ -46,6 +48,7 @@ impl By {
             By::Policy => "policy",
             By::DryRun => "dry run",
             By::Timeout => "timeout",
+            By::Plan => "plan",
         }
     }
 }
@@ -91,6 +94,74 @@ pub fn decide(mode: Confirm, dry_run: bool, interactive: bool, rules: &[String],
     }
 }
 
+/// A submission a dry run planned: what `errand replay --execute` may send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub method: String,
+    pub url: String,
+    /// The fields' names (their values may differ: a form's token changes per visit).
+    pub fields: Vec<String>,
+}
+
+impl Planned {
+    pub fn new(method: &str, url: &str, fields: &[(String, String)]) -> Planned {
+        let mut names: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
+        names.sort();
+        Planned { method: method.to_ascii_uppercase(), url: without_fragment(url), fields: names }
+    }
+}
+
+fn without_fragment(url: &str) -> String {
+    url.split('#').next().unwrap_or(url).to_string()
+}
+
+/// Which planned submission (not yet used) a request is: the same method, the same
+/// address (query included) and the same field names. `None`: it is not in the plan.
+pub fn in_plan(left: &[Planned], method: &str, url: &str, fields: &[(String, String)]) -> Option<usize> {
+    let want = Planned::new(method, url, fields);
+    left.iter().position(|p| *p == want)
+}
+
+/// The plan a person approved, while `errand replay --execute` carries it out: each of
+/// its submissions may be sent once (and is still decided as any other: asked, a rule,
+/// or `--confirm approve`); anything else a page sends is declined and noted, and the
+/// replay stops there.
+#[derive(Debug, Default)]
+pub struct Plan {
+    left: Mutex<Vec<Planned>>,
+    /// Requests declined for not being in the plan, as "METHOD URL".
+    pub off_plan: Mutex<Vec<String>>,
+}
+
+impl Plan {
+    pub fn new(planned: Vec<Planned>) -> Plan {
+        Plan { left: Mutex::new(planned), off_plan: Mutex::default() }
+    }
+
+    /// The planned submissions not sent (yet).
+    pub fn left(&self) -> Vec<Planned> {
+        self.left.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Take the planned submission `s` is, so no other request can be it too.
+    fn take(&self, s: &Submission) -> Option<Planned> {
+        let mut left = self.left.lock().unwrap_or_else(|p| p.into_inner());
+        match in_plan(&left, &s.method, &s.url, &s.fields) {
+            Some(i) => Some(left.remove(i)),
+            None => {
+                drop(left);
+                self.off_plan.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{} {}", s.method, s.url));
+                None
+            }
+        }
+    }
+
+    /// Give back a planned submission that was not sent after all (declined).
+    fn give_back(&self, p: Planned) {
+        self.left.lock().unwrap_or_else(|p| p.into_inner()).push(p);
+    }
+}
+
 /// The answers to "send it?" as a person at an agent host is offered them.
 pub const SEND_ONCE: &str = "send once";
 pub const ALLOW_SITE: &str = "allow this site for the session";
@@ -120,6 +191,8 @@ pub struct Inner {
     pub aborted: AtomicBool,
     /// Who asks instead of the terminal, if anyone.
     pub asker: Option<Arc<dyn Asker>>,
+    /// The plan being carried out, if this is `errand replay --execute`.
+    pub plan: std::sync::OnceLock<Arc<Plan>>,
 }
 
 /// The session's consent policy, shared with the browser.
@@ -150,6 +223,7 @@ impl SessionConsent {
             abort: Arc::new(tokio::sync::Notify::new()),
             aborted: AtomicBool::new(false),
             asker,
+            plan: std::sync::OnceLock::new(),
         }))
     }
 
@@ -224,6 +298,17 @@ impl browser::Consent for SessionConsent {
         Box::pin(async move {
             let approved = inner.approved.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let mut d = decide(inner.mode, inner.dry_run, inner.interactive, &inner.rules, &approved, &s.url);
+            // Carrying out a plan: only what it planned, each once.
+            let planned = match inner.plan.get() {
+                Some(plan) => match plan.take(&s) {
+                    Some(p) => Some((plan, p)),
+                    None => {
+                        d = Decision::Deny(By::Plan);
+                        None
+                    }
+                },
+                None => None,
+            };
             if d == Decision::Ask {
                 // One prompt at a time; a second request waits its turn.
                 let _turn = inner.prompt.lock().await;
@@ -240,12 +325,16 @@ impl browser::Consent for SessionConsent {
                         By::Person => "the user declined this submission",
                         By::DryRun => "dry run: errand sends no submissions in a dry run",
                         By::Timeout => "the user did not answer in time, so this submission was declined",
+                        By::Plan => "this request is not in the plan the user approved, so it was declined",
                         _ => "submissions are denied in this run",
                     };
                     (Verdict::Deny(why.into()), by)
                 }
                 Decision::Ask => (Verdict::Deny("the user declined this submission".into()), By::Person),
             };
+            if let (Some((plan, p)), false) = (planned, verdict == Verdict::Allow) {
+                plan.give_back(p);
+            }
             if by == By::DryRun {
                 inner.would.lock().unwrap_or_else(|p| p.into_inner()).push(s.clone());
             }
@@ -359,5 +448,45 @@ mod tests {
         for (mode, dry, tty, url, want) in table {
             assert_eq!(decide(*mode, *dry, *tty, &rules, &approved, url), *want, "{mode:?} dry={dry} tty={tty} {url}");
         }
+    }
+
+    #[test]
+    fn a_plan_matches_method_address_and_field_names_each_once() {
+        let f = |names: &[&str]| names.iter().map(|n| (n.to_string(), "v".to_string())).collect::<Vec<_>>();
+        let left = vec![Planned::new("POST", "http://a.test/echo?route=native", &f(&["user", "password"]))];
+        type Case = (&'static str, &'static str, Vec<(String, String)>, Option<usize>);
+        let table: &[Case] = &[
+            ("POST", "http://a.test/echo?route=native", f(&["user", "password"]), Some(0)),
+            // Field values and order, the method's case and the fragment do not matter.
+            ("post", "http://a.test/echo?route=native#top", f(&["password", "user"]), Some(0)),
+            // Another query, path, host, method or set of fields is another request.
+            ("POST", "http://a.test/echo?route=other", f(&["user", "password"]), None),
+            ("POST", "http://a.test/echo", f(&["user", "password"]), None),
+            ("POST", "http://b.test/echo?route=native", f(&["user", "password"]), None),
+            ("PUT", "http://a.test/echo?route=native", f(&["user", "password"]), None),
+            ("POST", "http://a.test/echo?route=native", f(&["user", "password", "card"]), None),
+            ("POST", "http://a.test/echo?route=native", f(&["user"]), None),
+        ];
+        for (method, url, fields, want) in table {
+            assert_eq!(in_plan(&left, method, url, fields), *want, "{method} {url} {fields:?}");
+        }
+        // Taken once, it is gone: a second identical request is not in the plan.
+        let plan = Plan::new(left);
+        let s = Submission {
+            method: "POST".into(),
+            url: "http://a.test/echo?route=native".into(),
+            page: String::new(),
+            frame: String::new(),
+            resource: "Document".into(),
+            purpose: String::new(),
+            fields: f(&["user", "password"]),
+            body: String::new(),
+        };
+        let p = plan.take(&s).expect("planned");
+        assert!(plan.take(&s).is_none());
+        assert_eq!(*plan.off_plan.lock().unwrap(), vec!["POST http://a.test/echo?route=native".to_string()]);
+        // Declined, it may be asked for again.
+        plan.give_back(p);
+        assert!(plan.take(&s).is_some());
     }
 }

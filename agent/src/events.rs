@@ -35,8 +35,13 @@ pub enum Event<'a> {
         url: &'a str,
         ms: u64,
     },
-    /// A file written into the output folder.
-    File { path: &'a str, bytes: usize },
+    /// A file written into the output folder (`plan`: a dry run's, into its plan folder).
+    File {
+        path: &'a str,
+        bytes: usize,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        plan: bool,
+    },
     /// A request a layer stopped.
     Blocked { url: &'a str, reason: &'a str, layer: browser::Layer },
     /// The model's own action was refused (a host off the allowlist).

@@ -199,6 +199,27 @@ fn validate(path: &str, content: &[u8]) -> Result<(), OutError> {
     Ok(())
 }
 
+/// How a file is described in a plan ("would write report.md (4.2 KB)"): a CSV by its
+/// rows under the header, anything else by its size.
+pub fn size_of(path: &str, content: Option<&[u8]>) -> Option<String> {
+    let csv = Path::new(path).extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let c = content?;
+    if csv {
+        let rows = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(c).records().count();
+        return Some(crate::stdio::plural(rows, "row"));
+    }
+    Some(human_size(c.len() as u64))
+}
+
+/// A size as a person reads it: 812 bytes, 4.2 KB, 1.3 MB.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => crate::stdio::plural(bytes as usize, "byte"),
+        1024..1_048_576 => format!("{:.1} KB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +323,15 @@ mod tests {
         assert!(o.write("t.json", b"{nope").is_err());
         assert!(!d.path().join("t.csv").exists() && !d.path().join("t.json").exists());
         o.write("t.csv", b"a,b\n\"1,5\",2\n").unwrap();
+    }
+
+    #[test]
+    fn plans_describe_tables_by_rows_and_other_files_by_size() {
+        assert_eq!(size_of("t/prices.csv", Some(b"plan,price\nA,1\nB,2\n")).as_deref(), Some("2 rows"));
+        assert_eq!(size_of("t/one.CSV", Some(b"plan,price\nA,1")).as_deref(), Some("1 row"));
+        assert_eq!(size_of("report.md", Some(&[b'x'; 4300])).as_deref(), Some("4.2 KB"));
+        assert_eq!(size_of("a.json", Some(b"{}")).as_deref(), Some("2 bytes"));
+        assert_eq!(human_size(3 * 1_048_576 + 400_000), "3.4 MB");
+        assert_eq!(size_of("gone.md", None), None);
     }
 }

@@ -40,6 +40,11 @@ pub struct ReplayArgs {
     /// Replay a recording that does not verify (altered, or stopped before its end)
     #[arg(long)]
     force: bool,
+    /// Carry out a dry run's plan (see `errand plan ID`): its steps again, this time
+    /// sending its submissions (each still put to you, unless --confirm approve or a rule)
+    /// and writing its files into --out; anything off the plan stops it
+    #[arg(long)]
+    execute: bool,
     /// Print events as JSON Lines on stdout
     #[arg(long, short = 'j')]
     json: bool,
@@ -90,7 +95,16 @@ pub async fn run(a: ReplayArgs) -> Result<ExitCode> {
     };
     // A recording is input from wherever it came: it must verify (or be forced), and it
     // never widens today's allowlist.
+    if a.execute && a.keep_going {
+        errln!("error: --execute stops at the first divergence from the plan; leave out --keep-going");
+        return Ok(ExitCode::from(2));
+    }
     if let Err(why) = review::check(&dir) {
+        // A plan carried out is one a person approved, exactly as recorded.
+        if a.execute {
+            errln!("error: {}: {why}; --execute carries out only a plan that verifies (see `errand recordings verify`); make a new one with errand run --dry-run", dir.display());
+            return Ok(ExitCode::from(2));
+        }
         if !a.force {
             errln!("error: {}: {why}; see `errand recordings verify`, or pass --force to replay it anyway", dir.display());
             return Ok(ExitCode::from(2));
@@ -120,14 +134,39 @@ pub async fn run(a: ReplayArgs) -> Result<ExitCode> {
         }
     }
     let id = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("errand-out").join(session::session_id()));
+    if a.execute && !rec.dry_run {
+        errln!("error: {id} was not a dry run, so it has no plan to carry out; replay it without --execute, or make a plan with errand run --dry-run");
+        return Ok(ExitCode::from(2));
+    }
+    // A dry run replayed without --execute is a dry run again: its files go to the new
+    // recording's plan folder, and nothing is sent.
+    let dry = rec.dry_run && !a.execute;
+    if dry && a.out.is_some() {
+        errln!("error: {id} is a dry run: replayed, it plans again and writes no output folder; pass --execute to carry it out into --out");
+        return Ok(ExitCode::from(2));
+    }
+    let new_id = session::session_id();
+    let out = match (&a.out, dry) {
+        (_, true) => session::recording_dir(a.record_dir.clone(), &new_id).join(run::PLAN_DIR),
+        (Some(o), false) => o.clone(),
+        (None, false) => PathBuf::from("errand-out").join(&new_id),
+    };
+    let plan = a.execute.then(|| std::sync::Arc::new(consent::Plan::new(rec.planned.clone())));
     let files = rec.files.clone();
     let steps = rec.steps.len() as u32;
     errln!("errand replay {id}: {}, from {}", stdio::plural(steps as usize, "step"), rec.start.as_deref().unwrap_or("the first step"));
+    if let Some(p) = &plan {
+        errln!(
+            "carrying out the plan: {} and {} into {}; anything else a page sends is declined and stops it",
+            stdio::plural(p.left().len(), "submission"),
+            stdio::plural(files.len(), "file"),
+            out.display()
+        );
+    }
     let args = run::RunArgs {
         task: rec.task.clone(),
         start: rec.start.clone().into_iter().collect(),
-        out: Some(out.clone()),
+        out: (!dry).then(|| out.clone()),
         model: None,
         max_steps: steps + 2,
         max_tokens: u64::MAX,
@@ -135,14 +174,19 @@ pub async fn run(a: ReplayArgs) -> Result<ExitCode> {
         json: a.json,
         confirm: a.confirm,
         confirm_timeout: a.confirm_timeout,
-        dry_run: false,
+        dry_run: dry,
         max_pages: 20,
         search: None,
         browser: a.browser,
         out_per_session: false,
         input: a.input.clone(),
+        plan: plan.clone(),
+        session_id: Some(new_id),
     };
-    let r = model::replay::Replay::new(&id, rec, a.until, a.keep_going, a.speed);
+    let mut r = model::replay::Replay::new(&id, rec, a.until, a.keep_going, a.speed);
+    if let Some(p) = &plan {
+        r = r.executing(p.clone());
+    }
     let diverged = r.diverged.clone();
     let code = run::run_with(args, Some(model::Provider::Replay(r))).await?;
     // The new files against the recorded ones.
@@ -168,10 +212,17 @@ pub async fn run(a: ReplayArgs) -> Result<ExitCode> {
     for x in &d {
         errln!("  diverged: {x}");
     }
-    if d.is_empty() && differ == 0 && code == ExitCode::SUCCESS {
-        errln!("replay matched the recording");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Ok(ExitCode::from(1))
+    // The plan's submissions that were not sent (declined, or never made).
+    let unsent = plan.as_ref().map(|p| p.left()).unwrap_or_default();
+    for u in &unsent {
+        errln!("  planned and not sent: {} {}", u.method, u.url);
     }
+    let matched = d.is_empty() && differ == 0 && code == ExitCode::SUCCESS;
+    match (&plan, matched && unsent.is_empty()) {
+        (Some(_), true) => errln!("the plan was carried out: {} in {}", stdio::plural(files.len(), "file"), out.display()),
+        (Some(_), false) => errln!("the plan was not carried out in full (see above)"),
+        (None, true) => errln!("replay matched the recording"),
+        (None, false) => {}
+    }
+    Ok(if matched && unsent.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

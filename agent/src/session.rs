@@ -119,10 +119,15 @@ pub fn allowlist_file(browser: &BrowserArgs) -> Result<AllowlistFile, String> {
 
 /// Create the recording of session `id` under `root` (default: the data folder's), signed
 /// with errand's key. Returns its folder, absolute, and the recorder.
+/// The folder the recording of session `id` goes in (absolute).
+pub fn recording_dir(root: Option<PathBuf>, id: &str) -> PathBuf {
+    let dir = root.unwrap_or_else(default_record_root).join(id);
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
 pub fn open_recording(root: Option<PathBuf>, id: &str) -> Result<(PathBuf, Recorder), String> {
     let key = recordings::Key::load_or_create(&data_dir()).map_err(|e| e.to_string())?;
-    let dir = root.unwrap_or_else(default_record_root).join(id);
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let dir = recording_dir(root, id);
     let rec = Recorder::create(&dir, key).map_err(|e| e.to_string())?;
     Ok((dir, rec))
 }

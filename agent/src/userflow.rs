@@ -189,6 +189,7 @@ pub async fn run(path: &Path, flow: UserFlow, a: FlowArgs<'_>) -> Result<ExitCod
         browser: browser.description.clone(),
         consent: consent_policy,
         inputs: vec![],
+        dry_run: false,
     });
     let main = browser.first_page()?;
     let mut r = FlowRun { browser: &browser, flow: &flow, main, modifiers: 0, narr: &narr, rec: &rec, blocked_seen: 0 };

@@ -69,6 +69,8 @@ async fn once(rounds: usize, chrome: Option<PathBuf>, think: u64) -> Result<()> 
         dry_run: false,
         browser,
         out_per_session: false,
+        plan: None,
+        session_id: None,
         input: vec![],
     };
     errand::run::run(args).await?;

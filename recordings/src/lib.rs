@@ -66,6 +66,10 @@ pub enum Record {
         /// The input folders the model could read (absolute paths).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         inputs: Vec<String>,
+        /// A dry run (`errand run --dry-run`): nothing was sent, and the files went to the
+        /// recording's `plan/` folder (`out_dir`); `errand replay --execute` carries it out.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dry_run: bool,
     },
     /// What the model answered (the calls are logged again, executed, as steps). Logged
     /// after the steps its calls made, once the secrets they typed are known.

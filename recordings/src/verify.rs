@@ -172,6 +172,7 @@ mod verify_tests {
             browser: String::new(),
             consent: "deny".into(),
             inputs: vec![],
+            dry_run: false,
         }
     }
 

@@ -106,6 +106,8 @@ impl Server {
             browser: a.browser.clone(),
             // Over HTTP, sessions share --out: each gets a folder of its own in it.
             out_per_session: a.http.is_some(),
+            plan: None,
+            session_id: None,
             input: a.input.clone(),
         };
         let shared = self.shared.clone();

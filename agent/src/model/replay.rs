@@ -41,20 +41,30 @@ pub struct Recorded {
     pub steps: Vec<Step>,
     /// Files the session wrote: (path, SHA-256).
     pub files: Vec<(String, String)>,
+    /// A dry run (`errand run --dry-run`), whose plan `replay --execute` carries out.
+    pub dry_run: bool,
+    /// The submissions the dry run declined: its plan's.
+    pub planned: Vec<crate::consent::Planned>,
 }
 
 /// Read a recording's steps. Steps that failed in the recording are kept (they are
 /// expected to fail again); a step whose typed text was a secret cannot be replayed.
 pub fn load(dir: &Path) -> Result<Recorded, String> {
     let r = recordings::read(dir).map_err(|e| e.to_string())?;
-    let mut out = Recorded { task: String::new(), start: None, steps: vec![], files: vec![] };
+    let mut out = Recorded { task: String::new(), start: None, steps: vec![], files: vec![], dry_run: false, planned: vec![] };
     let mut last_t = None;
     // A file read is logged just before the step that read it.
     let mut input_sha256 = None;
     for l in &r.lines {
         match &l.record {
             Record::InputRead { sha256, .. } => input_sha256 = Some(sha256.clone()),
-            Record::SessionStart { task, .. } => out.task = task.clone(),
+            Record::SessionStart { task, dry_run, .. } => {
+                out.task = task.clone();
+                out.dry_run = *dry_run;
+            }
+            Record::Consent { method, url, fields, by, .. } if by == crate::consent::By::DryRun.as_str() => {
+                out.planned.push(crate::consent::Planned::new(method, url, fields))
+            }
             // Step 0 is errand's own opening of the start page, not a call to repeat.
             Record::Step { step: 0, args, .. } => out.start = args["url"].as_str().map(str::to_string),
             Record::Step { step, tool, args, intent, ok, url_before, url, locator, .. } => {
@@ -120,11 +130,20 @@ pub struct Replay {
     speed: Option<f64>,
     /// Divergences met so far (shared with the command, which reports them).
     pub diverged: Arc<Mutex<Vec<String>>>,
+    /// The plan being carried out (`--execute`), and how many of the requests it declined
+    /// as not its own have been reported.
+    plan: Option<(Arc<crate::consent::Plan>, usize)>,
 }
 
 impl Replay {
     pub fn new(source: &str, rec: Recorded, until: Option<u32>, keep_going: bool, speed: Option<f64>) -> Replay {
-        Replay { source: source.to_string(), rec, next: 0, until, keep_going, speed, diverged: Arc::new(Mutex::new(vec![])) }
+        Replay { source: source.to_string(), rec, next: 0, until, keep_going, speed, diverged: Arc::new(Mutex::new(vec![])), plan: None }
+    }
+
+    /// Carry out `plan`: a request it does not have is a divergence.
+    pub fn executing(mut self, plan: Arc<crate::consent::Plan>) -> Replay {
+        self.plan = Some((plan, 0));
+        self
     }
 
     fn diverge(&mut self, what: String) -> Result<(), ProviderError> {
@@ -160,6 +179,24 @@ impl Replay {
                 if !text.contains(&format!("sha256 {want}")) {
                     let path = prev.args["path"].as_str().unwrap_or_default();
                     self.diverge(format!("step {} read the input file {path}, which has changed since the recording", prev.n))?;
+                }
+            }
+            // Carrying out a plan: the page sent something the plan does not have.
+            if let Some((plan, seen)) = &mut self.plan {
+                let off: Vec<String> = plan.off_plan.lock().map(|o| o[*seen..].to_vec()).unwrap_or_default();
+                *seen += off.len();
+                if let Some(first) = off.first() {
+                    self.diverge(format!(
+                        "during step {} ({}) the page sent {first}, which is not in the approved plan; it was declined",
+                        prev.n, prev.tool
+                    ))?;
+                }
+            }
+            // A file the plan names, written under another name: the output folder has one.
+            if let (Some((false, text)), "write_file") = (&failed, prev.tool.as_str()) {
+                if text.contains("already exists and was not yours") {
+                    let path = prev.args["path"].as_str().unwrap_or_default();
+                    self.diverge(format!("step {} could not write {path}: the output folder already has a file by that name", prev.n))?;
                 }
             }
             let here = obs.and_then(|o| o.state).map(|s| s.url.clone()).unwrap_or_default();

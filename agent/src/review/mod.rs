@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::tools;
 
 mod export;
+pub mod plan;
 mod report;
 
 pub use export::user_flow;

@@ -53,6 +53,33 @@ fn step_outcome(ok: bool, summary: &str) -> &'static str {
     }
 }
 
+/// A dry run's plan: what carrying it out would send and write.
+fn plan_section(lines: &[Line], folder: Option<&Path>) -> String {
+    let p = super::plan::of(lines, |path| {
+        folder.and_then(|f| crate::output::check_path(path).ok().and_then(|rel| std::fs::read(f.join(rel)).ok()))
+    });
+    let mut h = String::from("<h2>Plan</h2><p id=\"plan\">A dry run: nothing was sent, and nothing was written to an output folder. Carried out with <code>errand replay ID --execute</code>, it would:</p><ul id=\"plan-items\">");
+    for s in &p.submissions {
+        let fields: Vec<String> = s.fields.iter().map(|(k, v)| format!("{}={}", esc(k), esc(v))).collect();
+        h.push_str(&format!(
+            "<li class=\"submission\">at step {}, send <code>{} {}</code>{} {}</li>",
+            s.step,
+            esc(&s.method),
+            esc(&s.url),
+            if s.purpose.is_empty() { String::new() } else { format!(" ({})", esc(&s.purpose)) },
+            fields.join(", ")
+        ));
+    }
+    for f in &p.files {
+        h.push_str(&format!("<li class=\"file\">write <code>{}</code> ({})</li>", esc(&f.path), esc(&f.size)));
+    }
+    if p.submissions.is_empty() && p.files.is_empty() {
+        h.push_str("<li>send nothing and write no files</li>");
+    }
+    h.push_str("</ul>");
+    h
+}
+
 /// A Markdown output file as HTML for the review page. Raw HTML in it is shown as text,
 /// and links as their text and address (the page stays offline and loads nothing).
 fn markdown(text: &str) -> String {
@@ -100,9 +127,12 @@ pub fn report(dir: &Path) -> Result<String> {
     ));
     h.push_str(&format!("<h1>{}</h1>", esc(task.unwrap_or("(no session start)"))));
     let mut out_dir = None;
+    let mut dry = false;
     if let Some(l) = start {
-        if let Record::SessionStart { session, model, allowlist, consent, errand_version, out_dir: o, browser, .. } = &l.record {
-            out_dir = Some(PathBuf::from(o));
+        if let Record::SessionStart { session, model, allowlist, consent, errand_version, out_dir: o, browser, dry_run, .. } = &l.record {
+            // A dry run's files are in its own plan folder, wherever the recording is now.
+            out_dir = Some(if *dry_run { dir.join(crate::run::PLAN_DIR) } else { PathBuf::from(o) });
+            dry = *dry_run;
             h.push_str(&format!(
                 "<p class=\"meta\" id=\"session\">Session <code>{}</code>, started {}; errand {}; model {}; browser {}<br>Allowlist: <code>{}</code><br>Consent: {}<br>Output folder: <code>{}</code></p>",
                 esc(session),
@@ -125,6 +155,9 @@ pub fn report(dir: &Path) -> Result<String> {
     h.push_str(
         &end.unwrap_or_else(|| "<p id=\"outcome\" class=\"err\"><b>incomplete</b>: the session was stopped before it finished</p>".into()),
     );
+    if dry {
+        h.push_str(&plan_section(&r.lines, out_dir.as_deref()));
+    }
     if !r.skipped.is_empty() || r.broken_at.is_some() {
         h.push_str(&format!("<p class=\"err\">This log has unreadable lines {:?} or a broken hash chain (at line {:?}); check it with <code>errand recordings verify</code>.</p>", r.skipped, r.broken_at));
     }
@@ -293,7 +326,7 @@ pub fn report(dir: &Path) -> Result<String> {
         h.push_str("</ul>");
     }
     let files: Vec<&Line> = r.lines.iter().filter(|l| matches!(l.record, Record::FileWritten { .. })).collect();
-    h.push_str(&format!("<h2>Files written ({})</h2>", files.len()));
+    h.push_str(&format!("<h2>{} ({})</h2>", if dry { "Files it would write" } else { "Files written" }, files.len()));
     for l in files {
         if let Record::FileWritten { path, sha256, bytes } = &l.record {
             let content =

@@ -33,6 +33,9 @@ use crate::tools::{self, Tool};
 
 mod inputs;
 mod record;
+
+/// The folder inside a dry run's recording that holds the files it would write.
+pub const PLAN_DIR: &str = "plan";
 mod step;
 
 #[derive(Args, Debug, Clone)]
@@ -72,7 +75,9 @@ pub struct RunArgs {
     /// Seconds to wait for an answer before a submission counts as declined
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub confirm_timeout: u64,
-    /// Plan without sending anything: every state-changing request is denied and listed
+    /// Plan without sending or writing anything: every state-changing request is denied
+    /// and listed, and the files go to the recording's plan/ folder; see `errand plan ID`,
+    /// and carry it out with `errand replay ID --execute`
     #[arg(long)]
     pub dry_run: bool,
     /// Pages the built-in policy reads at most
@@ -88,6 +93,13 @@ pub struct RunArgs {
     /// `--out` (an MCP server's sessions, which share one `--out`).
     #[arg(skip)]
     pub out_per_session: bool,
+    /// The approved plan this run carries out (`errand replay --execute`): only its
+    /// submissions may be sent, each once.
+    #[arg(skip)]
+    pub plan: Option<std::sync::Arc<crate::consent::Plan>>,
+    /// The session's id, when the caller must know it (a replay finds its files by it).
+    #[arg(skip)]
+    pub session_id: Option<String>,
 }
 
 const SYSTEM: &str = "You are errand, a careful web research agent. You operate a real browser through the tools \
@@ -220,8 +232,16 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Ok(b) => b,
         Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
     };
-    let id = session_id();
+    let id = args.session_id.clone().unwrap_or_else(session_id);
+    if args.dry_run && args.out.is_some() {
+        return Ok(narr.bad_input(
+            "a dry run writes no output folder (its files go to the plan/ folder of its recording), so --out has no use here; \
+             leave it out, and pass it when you carry the plan out: errand replay ID --execute --out DIR",
+        ));
+    }
     let out_root = match (&args.out, args.out_per_session) {
+        // A dry run's files are its plan, kept with its recording.
+        _ if args.dry_run => session::recording_dir(args.record_dir.clone(), &id).join(PLAN_DIR),
         (Some(o), false) => o.clone(),
         (Some(o), true) => o.join(&id),
         (None, _) => PathBuf::from("errand-out").join(&id),
@@ -265,7 +285,11 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Provider::Mcp(m) => session::Asking::Host(m.asker.clone()),
         _ => session::Asking::Terminal,
     };
-    let (consent, consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec, who);
+    let (consent, mut consent_policy) = session::consent(args.confirm, args.dry_run, args.confirm_timeout, file.rules, &rec, who);
+    if let Some(plan) = &args.plan {
+        let _ = consent.0.plan.set(plan.clone());
+        consent_policy.push_str(&format!("; only the plan's {}, each once", crate::stdio::plural(plan.left().len(), "submission")));
+    }
     narr.info(&format!("run {id}: {}", one_line(&args.task, 100)));
     narr.info(&format!("model {}; allowlist: {}", provider.describe(), live.patterns().join(", ")));
     narr.event(Event::Start {
@@ -313,6 +337,7 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         browser: browser.description.clone(),
         consent: consent_policy,
         inputs: inputs.folders().iter().map(|f| f.root.display().to_string()).collect(),
+        dry_run: args.dry_run,
     });
     let abort = consent.0.abort.clone();
     if let Provider::Mcp(m) = &mut provider {

@@ -201,7 +201,25 @@ impl Session {
             one_line(&summary, 300)
         ));
         self.narr.line(&format!("  tokens: {} in ({} read from cache), {} out", self.tokens_in, self.tokens_cached, self.tokens_out));
-        if written.is_empty() {
+        let id = rec_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if self.args.dry_run {
+            let sized: Vec<String> = written
+                .iter()
+                .map(|p| {
+                    let content = crate::output::check_path(p).ok().and_then(|r| std::fs::read(self.out.root.join(r)).ok());
+                    format!("{p} ({})", crate::output::size_of(p, content.as_deref()).unwrap_or_default())
+                })
+                .collect();
+            if sized.is_empty() {
+                self.narr.line("  would write no files");
+            } else {
+                self.narr.line(&format!(
+                    "  would write {} (kept in {}, nothing in an output folder)",
+                    sized.join(", "),
+                    self.out.root.display()
+                ));
+            }
+        } else if written.is_empty() {
             self.narr.line("  no files written");
         } else {
             self.narr.line(&format!("  wrote {} in {}", written.join(", "), self.out.root.display()));
@@ -214,6 +232,9 @@ impl Session {
             self.narr.event(Event::WouldSubmit { method: &w.method, url: &w.url, purpose: &w.purpose, fields: &w.fields });
         }
         self.narr.line(&format!("  recording: {}", rec_dir.display()));
+        if self.args.dry_run {
+            self.narr.line(&format!("  the plan: errand plan {id}; to carry it out: errand replay {id} --execute --out DIR"));
+        }
         self.narr.event(Event::End {
             outcome,
             summary: &summary,

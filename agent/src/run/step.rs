@@ -237,7 +237,11 @@ impl Session {
                         self.sources.retain(|(p, _)| *p != w.path);
                         self.sources.push((w.path.clone(), cites));
                         self.rec.log(Record::FileWritten { path: w.path.clone(), sha256: w.sha256.clone(), bytes: w.bytes as u64 });
-                        self.narr.event(Event::File { path: &w.path, bytes: w.bytes });
+                        self.narr.event(Event::File { path: &w.path, bytes: w.bytes, plan: self.args.dry_run });
+                        if self.args.dry_run {
+                            let size = crate::output::size_of(&w.path, Some(content.as_bytes())).unwrap_or_default();
+                            self.narr.line(&format!("    would write {} ({size})", w.path));
+                        }
                         result.text = if w.path != w.asked {
                             format!("wrote {} bytes to {} ({} already exists and was not yours to overwrite)", w.bytes, w.path, w.asked)
                         } else {
@@ -406,7 +410,7 @@ impl Session {
                             sha256: recordings::sha256(&bytes),
                             bytes: bytes.len() as u64,
                         });
-                        self.narr.event(Event::File { path: &path, bytes: bytes.len() });
+                        self.narr.event(Event::File { path: &path, bytes: bytes.len(), plan: self.args.dry_run });
                     }
                     Err(e) => self.narr.line(&format!("    the download {path} cannot be read: {e}")),
                 }
