@@ -95,8 +95,12 @@ pub fn of(lines: &[Line], read: impl Fn(&str) -> Option<Vec<u8>>) -> Plan {
 pub fn load(dir: &Path) -> anyhow::Result<Plan> {
     use anyhow::Context;
     let r = recordings::read(dir).with_context(|| format!("cannot read the recording in {}", dir.display()))?;
-    let folder = dir.join(crate::run::PLAN_DIR);
-    Ok(of(&r.lines, |p| crate::output::check_path(p).ok().and_then(|rel| std::fs::read(folder.join(rel)).ok())))
+    Ok(in_folder(&r.lines, &dir.join(crate::run::PLAN_DIR)))
+}
+
+/// [`of`], the planned files read from `folder` (a dry run's plan folder).
+pub fn in_folder(lines: &[Line], folder: &Path) -> Plan {
+    of(lines, |p| crate::output::check_path(p).ok().and_then(|rel| std::fs::read(folder.join(rel)).ok()))
 }
 
 /// `errand plan ID`: the plan on stdout, as text or (`--json`) one JSON object.

@@ -54,10 +54,8 @@ fn step_outcome(ok: bool, summary: &str) -> &'static str {
 }
 
 /// A dry run's plan: what carrying it out would send and write.
-fn plan_section(lines: &[Line], folder: Option<&Path>) -> String {
-    let p = super::plan::of(lines, |path| {
-        folder.and_then(|f| crate::output::check_path(path).ok().and_then(|rel| std::fs::read(f.join(rel)).ok()))
-    });
+fn plan_section(lines: &[Line], folder: &Path) -> String {
+    let p = super::plan::in_folder(lines, folder);
     let mut h = String::from("<h2>Plan</h2><p id=\"plan\">A dry run: nothing was sent, and nothing was written to an output folder. Carried out with <code>errand replay ID --execute</code>, it would:</p><ul id=\"plan-items\">");
     for s in &p.submissions {
         let fields: Vec<String> = s.fields.iter().map(|(k, v)| format!("{}={}", esc(k), esc(v))).collect();
@@ -156,7 +154,7 @@ pub fn report(dir: &Path) -> Result<String> {
         &end.unwrap_or_else(|| "<p id=\"outcome\" class=\"err\"><b>incomplete</b>: the session was stopped before it finished</p>".into()),
     );
     if dry {
-        h.push_str(&plan_section(&r.lines, out_dir.as_deref()));
+        h.push_str(&plan_section(&r.lines, &dir.join(crate::run::PLAN_DIR)));
     }
     if !r.skipped.is_empty() || r.broken_at.is_some() {
         h.push_str(&format!("<p class=\"err\">This log has unreadable lines {:?} or a broken hash chain (at line {:?}); check it with <code>errand recordings verify</code>.</p>", r.skipped, r.broken_at));

@@ -33,10 +33,10 @@ use crate::tools::{self, Tool};
 
 mod inputs;
 mod record;
+mod step;
 
 /// The folder inside a dry run's recording that holds the files it would write.
 pub const PLAN_DIR: &str = "plan";
-mod step;
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {

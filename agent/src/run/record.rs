@@ -203,13 +203,9 @@ impl Session {
         self.narr.line(&format!("  tokens: {} in ({} read from cache), {} out", self.tokens_in, self.tokens_cached, self.tokens_out));
         let id = rec_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if self.args.dry_run {
-            let sized: Vec<String> = written
-                .iter()
-                .map(|p| {
-                    let content = crate::output::check_path(p).ok().and_then(|r| std::fs::read(self.out.root.join(r)).ok());
-                    format!("{p} ({})", crate::output::size_of(p, content.as_deref()).unwrap_or_default())
-                })
-                .collect();
+            // Said as `errand plan` says it, from the same records and files.
+            let plan = crate::review::plan::load(rec_dir).unwrap_or_default();
+            let sized: Vec<String> = plan.files.iter().map(|f| format!("{} ({})", f.path, f.size)).collect();
             if sized.is_empty() {
                 self.narr.line("  would write no files");
             } else {
