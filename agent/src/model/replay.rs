@@ -152,6 +152,11 @@ impl Replay {
         }
         if self.keep_going {
             Ok(())
+        } else if self.plan.is_some() {
+            // A plan is carried out exactly or not at all: there is no going past this.
+            Err(ProviderError::Diverged(format!(
+                "the replay diverged from the approved plan: {what}; make a new plan with errand run --dry-run"
+            )))
         } else {
             Err(ProviderError::Diverged(format!("the replay diverged: {what}; run with --keep-going to continue past it")))
         }

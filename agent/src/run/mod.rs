@@ -233,12 +233,6 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
         Err(e) => return Ok(narr.bad_input(&format!("{e:#}"))),
     };
     let id = args.session_id.clone().unwrap_or_else(session_id);
-    if args.dry_run && args.out.is_some() {
-        return Ok(narr.bad_input(
-            "a dry run writes no output folder (its files go to the plan/ folder of its recording), so --out has no use here; \
-             leave it out, and pass it when you carry the plan out: errand replay ID --execute --out DIR",
-        ));
-    }
     let out_root = match (&args.out, args.out_per_session) {
         // A dry run's files are its plan, kept with its recording.
         _ if args.dry_run => session::recording_dir(args.record_dir.clone(), &id).join(PLAN_DIR),
@@ -302,6 +296,11 @@ pub async fn run_with(mut args: RunArgs, given: Option<Provider>) -> Result<Exit
     });
     if let Some(n) = consent.notice() {
         narr.info(&n);
+    }
+    // A dry run leaves the output folder alone (it is not even created): its files are
+    // its plan, kept with its recording, and land in --out only when the plan is carried out.
+    if let (true, Some(o)) = (args.dry_run, &args.out) {
+        narr.info(&format!("dry run: nothing is written to {}; the files go to the plan in the recording", o.display()));
     }
     for f in inputs.folders() {
         narr.info(&format!("input folder {} (read-only): {}", f.label, f.root.display()));

@@ -229,7 +229,8 @@ impl Session {
         }
         self.narr.line(&format!("  recording: {}", rec_dir.display()));
         if self.args.dry_run {
-            self.narr.line(&format!("  the plan: errand plan {id}; to carry it out: errand replay {id} --execute --out DIR"));
+            let out = self.args.out.as_ref().map_or("DIR".to_string(), |o| o.display().to_string());
+            self.narr.line(&format!("  the plan: errand plan {id}; to carry it out: errand replay {id} --execute --out {out}"));
         }
         self.narr.event(Event::End {
             outcome,

@@ -238,15 +238,16 @@ impl Session {
                         self.sources.push((w.path.clone(), cites));
                         self.rec.log(Record::FileWritten { path: w.path.clone(), sha256: w.sha256.clone(), bytes: w.bytes as u64 });
                         self.narr.event(Event::File { path: &w.path, bytes: w.bytes, plan: self.args.dry_run });
-                        if self.args.dry_run {
+                        result.text = if self.args.dry_run {
+                            // What a person approving the plan reads: "would write t.csv (12 rows)".
                             let size = crate::output::size_of(&w.path, Some(content.as_bytes())).unwrap_or_default();
-                            self.narr.line(&format!("    would write {} ({size})", w.path));
-                        }
-                        result.text = if w.path != w.asked {
-                            format!("wrote {} bytes to {} ({} already exists and was not yours to overwrite)", w.bytes, w.path, w.asked)
+                            format!("would write {} ({size}); a dry run keeps it in its plan", w.path)
                         } else {
                             format!("wrote {} bytes to {}", w.bytes, w.path)
                         };
+                        if w.path != w.asked {
+                            result.text.push_str(&format!(" ({} already exists and was not yours to overwrite)", w.asked));
+                        }
                         if redacted {
                             result.text.push_str(&format!("; a secret typed this session was replaced with {}", recordings::REDACTED));
                         }

@@ -9,6 +9,7 @@ mod consent;
 mod extract;
 mod inputs;
 mod models;
+mod plan;
 mod recordings;
 mod replay;
 mod runs;
