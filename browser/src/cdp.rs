@@ -167,20 +167,38 @@ impl Cdp {
     }
 }
 
+/// A command sent and not answered yet.
+struct Pending {
+    method: String,
+    reply: oneshot::Sender<Result<Value, CdpError>>,
+    sent: std::time::Instant,
+}
+
+/// With `ERRAND_LOG=errand::cdp=debug`: an answer that took 20 ms or more, and what else
+/// was waiting for one meanwhile (to find what holds a connection up).
+fn slow_answer(method: &str, sent: std::time::Instant, others: &HashMap<CallId, Pending>) {
+    let took = sent.elapsed();
+    tracing::trace!(target: "errand::cdp", "{method} answered after {} us", took.as_micros());
+    if took >= Duration::from_millis(20) && tracing::enabled!(target: "errand::cdp", tracing::Level::DEBUG) {
+        let waiting: Vec<String> = others.values().map(|p| format!("{} ({} ms)", p.method, p.sent.elapsed().as_millis())).collect();
+        tracing::debug!(target: "errand::cdp", "{method} answered after {} ms; still waiting: {}", took.as_millis(), waiting.join(", "));
+    }
+}
+
 async fn io_task(
     mut conn: Connection<RawEvent>,
     mut rx: mpsc::UnboundedReceiver<Request>,
     events: mpsc::UnboundedSender<Event>,
     closed: Arc<AtomicBool>,
 ) {
-    let mut pending: HashMap<CallId, (String, oneshot::Sender<Result<Value, CdpError>>)> = HashMap::new();
+    let mut pending: HashMap<CallId, Pending> = HashMap::new();
     loop {
         tokio::select! {
             req = rx.recv() => {
                 let Some(req) = req else { break };
                 let session = req.session.map(Into::into);
                 match conn.submit_command(req.method.clone().into(), session, req.params) {
-                    Ok(id) => { pending.insert(id, (req.method, req.reply)); }
+                    Ok(id) => { pending.insert(id, Pending { method: req.method, reply: req.reply, sent: std::time::Instant::now() }); }
                     Err(e) => {
                         let _ = req.reply.send(Err(CdpError::Decode { method: req.method, source: e }));
                     }
@@ -190,7 +208,8 @@ async fn io_task(
                 match msg {
                     None => break,
                     Some(Ok(Message::Response(resp))) => {
-                        if let Some((method, reply)) = pending.remove(&resp.id) {
+                        if let Some(Pending { method, reply, sent }) = pending.remove(&resp.id) {
+                            slow_answer(&method, sent, &pending);
                             let r = match (resp.result, resp.error) {
                                 (_, Some(e)) => Err(CdpError::Protocol { method, code: e.code, message: e.message }),
                                 (Some(v), None) => Ok(v),
@@ -216,7 +235,7 @@ async fn io_task(
                         match serde_json::from_str::<Value>(&mend_surrogates(&text)) {
                             Ok(v) if v["id"].is_u64() => {
                                 let id = chromiumoxide::types::CallId::new(v["id"].as_u64().unwrap_or_default() as usize);
-                                if let Some((method, reply)) = pending.remove(&id) {
+                                if let Some(Pending { method, reply, .. }) = pending.remove(&id) {
                                     let r = match v.get("error") {
                                         Some(e) => Err(CdpError::Protocol { method, code: e["code"].as_i64().unwrap_or_default(), message: e["message"].as_str().unwrap_or_default().to_string() }),
                                         None => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
@@ -245,8 +264,8 @@ async fn io_task(
         }
     }
     closed.store(true, Ordering::SeqCst);
-    for (_, (_, reply)) in pending.drain() {
-        let _ = reply.send(Err(CdpError::Closed));
+    for (_, p) in pending.drain() {
+        let _ = p.reply.send(Err(CdpError::Closed));
     }
     // Fail everything that is still queued, and everything sent later.
     rx.close();
