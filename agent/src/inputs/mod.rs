@@ -38,7 +38,7 @@ pub enum InputError {
     Overlap { out: PathBuf, input: PathBuf },
     #[error("{path:?} is not a path inside the input folders ({why}); use a path as list_inputs shows it")]
     BadPath { path: String, why: &'static str },
-    #[error("there are no input folders in this run (start errand with --input DIR)")]
+    #[error("there are no input folders in this run (errand run, errand replay and errand mcp take them with --input DIR)")]
     NoFolders,
     #[error("{path} is not in the input folders ({source}); list_inputs shows what is there")]
     NotFound { path: String, source: std::io::Error },
@@ -90,8 +90,18 @@ pub struct Loaded {
 #[derive(Default)]
 pub struct Inputs {
     folders: Vec<Folder>,
+    /// Bytes counted against [`MAX_RUN_BYTES`]: each file's bytes once while they stay
+    /// the same, however many of its parts are read.
     read: u64,
+    /// The files (path, SHA-256) already counted.
+    counted: std::collections::HashSet<(String, String)>,
+    /// The last few files rendered, by path and SHA-256: a model reading a long PDF part by
+    /// part has it parsed once, not once a part.
+    rendered: Vec<(String, String, std::sync::Arc<formats::Rendered>)>,
 }
+
+/// How many renderings [`Inputs::render`] keeps.
+const RENDERED_KEPT: usize = 4;
 
 impl Inputs {
     /// Open every folder (read-only). No folders is allowed: the tools then say so.
@@ -116,7 +126,7 @@ impl Inputs {
             }
             folders.push(Folder { label, root, dir });
         }
-        Ok(Inputs { folders, read: 0 })
+        Ok(Inputs { folders, ..Inputs::default() })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -234,7 +244,8 @@ impl Inputs {
         if meta.len() > MAX_FILE_BYTES {
             return Err(InputError::TooBig { path: shown, bytes: meta.len() });
         }
-        if self.read + meta.len() > MAX_RUN_BYTES {
+        let again = self.counted.iter().any(|(p, _)| *p == shown);
+        if !again && self.read + meta.len() > MAX_RUN_BYTES {
             return Err(InputError::Budget { path: shown, read: self.read });
         }
         let io = |source| InputError::Io { path: shown.clone(), source };
@@ -248,8 +259,28 @@ impl Inputs {
         let name = rel.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let format = Format::of(&name, &bytes[..bytes.len().min(512)]);
         let abs = f.root.join(&rel);
-        self.read += bytes.len() as u64;
-        Ok(Loaded { sha256: recordings::sha256(&bytes), abs, path: shown, bytes, format })
+        let sha256 = recordings::sha256(&bytes);
+        // A file read before, with the same bytes, is not counted again; one that changed is.
+        if self.counted.insert((shown.clone(), sha256.clone())) {
+            if self.read + bytes.len() as u64 > MAX_RUN_BYTES {
+                return Err(InputError::Budget { path: shown, read: self.read });
+            }
+            self.read += bytes.len() as u64;
+        }
+        Ok(Loaded { sha256, abs, path: shown, bytes, format })
+    }
+
+    /// [`formats::render`] of a loaded file, kept for the next part of it.
+    pub fn render(&mut self, loaded: &Loaded) -> Result<std::sync::Arc<formats::Rendered>, formats::FormatError> {
+        if let Some((_, _, r)) = self.rendered.iter().find(|(p, h, _)| *p == loaded.path && *h == loaded.sha256) {
+            return Ok(r.clone());
+        }
+        let r = std::sync::Arc::new(formats::render(loaded.format, &loaded.bytes, &loaded.path)?);
+        if self.rendered.len() >= RENDERED_KEPT {
+            self.rendered.remove(0);
+        }
+        self.rendered.push((loaded.path.clone(), loaded.sha256.clone(), r.clone()));
+        Ok(r)
     }
 }
 

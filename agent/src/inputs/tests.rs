@@ -258,3 +258,20 @@ fn instruction_like_text_is_flagged_and_the_pattern_is_the_walkers() {
     let walker = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../browser/src/js/walker.js")).unwrap();
     assert!(walker.contains(&format!("const INJECTION = /{}/i;", flags::INJECTION)), "the two patterns differ");
 }
+
+#[test]
+fn a_file_read_part_by_part_is_parsed_and_counted_once_until_it_changes() {
+    let (_tmp, root) = folder();
+    let mut inputs = Inputs::open(std::slice::from_ref(&root)).unwrap();
+    let first = inputs.load("materials/notes.md").unwrap();
+    let r1 = inputs.render(&first).unwrap();
+    let again = inputs.load("materials/notes.md").unwrap();
+    let r2 = inputs.render(&again).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&r1, &r2), "the second part comes from the same rendering");
+    assert_eq!(inputs.read, first.bytes.len() as u64, "the same bytes count once against the run's limit");
+    std::fs::write(root.join("notes.md"), "# Notes\nCheck Acme and Globex.\n").unwrap();
+    let changed = inputs.load("materials/notes.md").unwrap();
+    let r3 = inputs.render(&changed).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&r1, &r3) && r3.markdown.contains("Globex"), "a changed file is read afresh");
+    assert_eq!(inputs.read, (first.bytes.len() + changed.bytes.len()) as u64);
+}

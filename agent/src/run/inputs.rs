@@ -37,7 +37,7 @@ impl Session {
             Ok(l) => l,
             Err(e) => return fail(result, e.to_string()),
         };
-        let rendered = match formats::render(loaded.format, &loaded.bytes, &loaded.path) {
+        let rendered = match self.inputs.render(&loaded) {
             Ok(r) => r,
             Err(e) => return fail(result, format!("{}: {e}", loaded.path)),
         };
