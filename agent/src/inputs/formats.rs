@@ -34,8 +34,13 @@ pub enum Format {
 impl Format {
     /// The format a file's name (and, for unknown names, its first bytes) says it has.
     pub fn of(name: &str, head: &[u8]) -> Format {
+        Format::by_name(name).unwrap_or_else(|| Format::sniff(head))
+    }
+
+    /// The format a file's extension names, if it names one errand reads.
+    pub fn by_name(name: &str) -> Option<Format> {
         let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-        match ext.as_str() {
+        Some(match ext.as_str() {
             "txt" | "text" | "log" | "rst" | "org" => Format::Text,
             "md" | "markdown" => Format::Markdown,
             "csv" => Format::Csv(b','),
@@ -45,10 +50,24 @@ impl Format {
             "html" | "htm" | "xhtml" => Format::Html,
             "pdf" => Format::Pdf,
             "eml" => Format::Email,
-            _ if head.starts_with(b"%PDF-") => Format::Pdf,
-            // A name without a known extension that holds text is read as text.
-            _ if !head.contains(&0) && std::str::from_utf8(head).is_ok() => Format::Text,
-            _ => Format::Other,
+            _ => return None,
+        })
+    }
+
+    /// The format of a file without a known extension, from its first bytes.
+    pub fn sniff(head: &[u8]) -> Format {
+        if head.starts_with(b"%PDF-") {
+            return Format::Pdf;
+        }
+        // Text: no NUL, and valid UTF-8 (a character cut at the end of the head is fine).
+        let utf8 = match std::str::from_utf8(head) {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none(),
+        };
+        if !head.contains(&0) && utf8 {
+            Format::Text
+        } else {
+            Format::Other
         }
     }
 

@@ -193,7 +193,11 @@ impl Inputs {
                 .and_then(|m| m.modified().ok())
                 .map(|t| chrono::DateTime::<chrono::Utc>::from(t.into_std()).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default();
-            let format = if meta.as_ref().is_some_and(|m| m.is_file()) { Format::of(&name, &self.head(f, &child)) } else { Format::Other };
+            // Only a file whose name does not say its format is opened to look.
+            let format = match meta.as_ref().is_some_and(|m| m.is_file()) {
+                true => Format::by_name(&name).unwrap_or_else(|| Format::sniff(&self.head(f, &child))),
+                false => Format::Other,
+            };
             out.push(Entry { path: shown(&child), folder, bytes, format, modified });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -275,3 +275,24 @@ fn a_file_read_part_by_part_is_parsed_and_counted_once_until_it_changes() {
     assert!(!std::sync::Arc::ptr_eq(&r1, &r3) && r3.markdown.contains("Globex"), "a changed file is read afresh");
     assert_eq!(inputs.read, (first.bytes.len() + changed.bytes.len()) as u64);
 }
+
+#[test]
+fn a_file_without_a_known_extension_is_told_by_its_first_bytes() {
+    // Text whose first 512 bytes end inside a character is still text.
+    let mut head = "é".repeat(255).into_bytes();
+    head.push(0xC3);
+    assert_eq!(head.len(), 511);
+    let table: &[(&str, &[u8], Format)] = &[
+        ("README", b"plain words", Format::Text),
+        ("notes", &head, Format::Text),
+        ("blob", b"\x00\x01\x02", Format::Other),
+        ("latin1", b"caf\xE9 au lait", Format::Other),
+        ("scan", b"%PDF-1.7\n", Format::Pdf),
+        // The name decides when it names a format: no need to open the file.
+        ("prices.CSV", b"", Format::Csv(b',')),
+    ];
+    for (name, head, want) in table {
+        assert_eq!(Format::of(name, head), *want, "{name}");
+    }
+    assert_eq!(Format::by_name("README"), None);
+}
