@@ -65,22 +65,30 @@ fn planned_files(plan: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_dry_run_plans_and_replay_execute_carries_the_plan_out_exactly() {
+/// A dry run of [`subscribe_then_write`] starting at `page` on a fixture site of its own:
+/// the site, the test's folders, what errand printed, and the recording's id.
+async fn dry_run(page: &str, extra: &[&str]) -> (Site, Dirs, Ran, String) {
     let site = Site::start().await;
     let d = dirs();
     allow_site(&d, &site);
-    let page = site.url("/consent.html");
     let script = subscribe_then_write(&d);
-    // Even with --confirm approve, a dry run sends nothing.
-    let r = run(errand(&d, &["Subscribe Ann", "--start", &page, "--model", &script, "--dry-run", "--confirm", "approve"], &[])).await;
+    let page = site.url(page);
+    let args = [&["Subscribe Ann", "--start", &page, "--model", &script, "--dry-run"], extra].concat();
+    let r = run(errand(&d, &args, &[])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(writes(&site), vec![]);
+    assert_eq!(writes(&site), vec![], "a dry run sends nothing");
+    let (dir, _) = recording(&d.rec);
+    let id = id_of(&dir);
+    (site, d, r, id)
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_and_replay_execute_carries_the_plan_out_exactly() {
+    // Even with --confirm approve, a dry run sends nothing.
+    let (site, d, r, id) = dry_run("/consent.html", &["--confirm", "approve"]).await;
     assert!(!d.out.exists(), "a dry run leaves the output folder alone: {}", r.stderr);
     assert!(r.stderr.contains("would write report.md (") && r.stderr.contains("would write tables/t.csv (2 rows)"), "{}", r.stderr);
     assert!(r.stderr.contains("would have submitted: POST") && r.stderr.contains("route=scripted-fetch"), "{}", r.stderr);
-    let (dir, _) = recording(&d.rec);
-    let id = id_of(&dir);
     assert!(r.stderr.contains(&format!("errand replay {id} --execute --out {}", d.out.display())), "{}", r.stderr);
 
     // The plan, as a person reads it and as JSON.
@@ -125,16 +133,8 @@ async fn a_dry_run_plans_and_replay_execute_carries_the_plan_out_exactly() {
 
 #[tokio::test]
 async fn execute_stops_when_a_page_asks_for_a_submission_the_plan_does_not_hold() {
-    let site = Site::start().await;
-    let d = dirs();
-    allow_site(&d, &site);
-    let page = site.url("/plan-drift.html");
-    let script = subscribe_then_write(&d);
-    let r = run(errand(&d, &["Subscribe Ann", "--start", &page, "--model", &script, "--dry-run"], &[])).await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (site, d, r, id) = dry_run("/plan-drift.html", &[]).await;
     assert!(r.stderr.contains("would have submitted: POST") && r.stderr.contains("route=drift"), "{}", r.stderr);
-    let (dir, _) = recording(&d.rec);
-    let id = id_of(&dir);
 
     // The page's form now posts to another address than the one planned: declined,
     // nothing reaches the site, and nothing planned after that step is written.
