@@ -133,8 +133,15 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
             markdown.push_str(d);
         }
     }
+    // A page that shows nothing but its title has no main content (wcxb-dev: 21 of
+    // 1,497 pages have none; the title is all most of them gave).
+    let title = m.title.clone().unwrap_or_default();
+    if words::only_title(&text, &title) || words::only_title(&text, words::head_title(html)) {
+        text.clear();
+        markdown.clear();
+    }
     Some(Article {
-        title: m.title.clone().unwrap_or_default(),
+        title,
         byline: m.author.clone().unwrap_or_default(),
         date: m.date.map(|d| d.to_rfc3339()).unwrap_or_default(),
         lang: m.language.clone().unwrap_or_default(),
@@ -471,6 +478,18 @@ mod tests {
 </article></main>
 <footer><p>© Daily River 2025. All rights reserved.</p></footer>
 </body></html>"#;
+
+    #[test]
+    fn a_page_that_shows_only_its_title_has_no_content() {
+        // A script-only shell whose scripts did not run: the head's title is all there is.
+        let shell = "<html><head><title>Smartwatches | Garmin</title><script src=\"app.js\"></script></head><body>\n  <div id=\"root\"></div>\n</body></html>";
+        let got = article_of(shell, None, "http://shop.example/c/watches");
+        assert!(got.is_none(), "{:?}", got.map(|(a, _)| (a.title, a.text)));
+        // A page with a body says more than its title, and keeps it.
+        let page = "<html><head><title>Smartwatches | Garmin</title></head><body><main><h1>Smartwatches</h1><p>Every Garmin smartwatch tracks your heart rate, sleep and steps, and the newest ones add maps and music for runs without a phone.</p></main></body></html>";
+        let (a, _) = article_of(page, None, "http://shop.example/c/watches").expect("content");
+        assert!(a.text.contains("heart rate"), "{}", a.text);
+    }
 
     #[test]
     fn keeps_the_article_and_drops_the_boilerplate() {

@@ -84,3 +84,55 @@ pub fn plain_text(html: &str) -> String {
     });
     out
 }
+
+/// Whether `text` says nothing but (part of) the page's `title`: what a page whose body
+/// is empty (a script-only shell whose scripts did not run, a blank page) gives an
+/// extractor that falls back to the head. Such a page has no main content to show.
+pub(super) fn only_title(text: &str, title: &str) -> bool {
+    let words =
+        |s: &str| -> Vec<String> { s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect() };
+    let (t, had) = (title.trim(), words(text));
+    // The title repeated with nothing between ("…| GarminSmartwatches…") is still the title.
+    let rest = if t.is_empty() { text.to_string() } else { text.replace(t, " ") };
+    let title = words(t);
+    !title.is_empty() && !had.is_empty() && words(&rest).iter().all(|w| title.contains(w))
+}
+
+/// The text of the document's `<title>` (entities as written), or "" without one.
+pub(super) fn head_title(html: &str) -> &str {
+    let b = html.as_bytes();
+    let Some(open) = find_ci(b, b"<title") else { return "" };
+    let Some(gt) = b[open..].iter().position(|&c| c == b'>').map(|i| open + i + 1) else { return "" };
+    let end = find_ci(&b[gt..], b"</title").map_or(gt, |i| gt + i);
+    html.get(gt..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{head_title, only_title};
+
+    #[test]
+    fn the_head_title_is_read_without_a_parse() {
+        assert_eq!(head_title("<html><HEAD><Title id=t>Shop &amp; more</TITLE></head>"), "Shop &amp; more");
+        assert_eq!(head_title("<p>no title</p>"), "");
+        assert_eq!(head_title("<title>never closed"), "");
+    }
+
+    #[test]
+    fn a_text_that_is_only_the_title_is_no_content() {
+        let title = "Alma — Simplifying Access to Therapy";
+        let table = [
+            ("Alma — Simplifying Access to Therapy\n   \n Alma — Simplifying Access to Therapy", title, true),
+            ("Simplifying access", title, true),
+            ("Alma makes therapy simple: book a session today.", title, false),
+            ("", title, false),
+            ("Anything at all", "", false),
+            ("Smartwatches | Garmin", "Smartwatches with Fitness and Health Tracking | Garmin", true),
+            ("Smartwatches | Garmin\n \nSmartwatches | GarminSmartwatches | Garmin", "Smartwatches | Garmin", true),
+            ("Smartwatches | GarminSmartwatches | Garmin and a word", "Smartwatches | Garmin", false),
+        ];
+        for (text, title, want) in table {
+            assert_eq!(only_title(text, title), want, "{text:?} / {title:?}");
+        }
+    }
+}
