@@ -127,6 +127,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Put the fixture site on the test's allowlist file.
+pub fn allow_site(d: &Dirs, site: &fixtures::Site) {
+    std::fs::create_dir_all(&d.root).unwrap();
+    std::fs::write(d.root.join("allowlist.toml"), format!("allow = [\"{}\"]\n", site.origin.trim_start_matches("http://"))).unwrap();
+}
+
 /// Write a script model (tool calls in order) under the test's folder; returns the
 /// `--model` value that runs it.
 pub fn script_model(d: &Dirs, name: &str, calls: Value) -> String {

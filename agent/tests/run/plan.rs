@@ -18,11 +18,6 @@ fn writes(site: &Site) -> Vec<(String, String)> {
     site.requests().into_iter().filter(|l| l.method != "GET").map(|l| (l.query, l.body)).collect()
 }
 
-fn allow_site(d: &Dirs, site: &Site) {
-    std::fs::create_dir_all(&d.root).unwrap();
-    std::fs::write(d.root.join("allowlist.toml"), format!("allow = [\"{}\"]\n", site.origin.trim_start_matches("http://"))).unwrap();
-}
-
 /// A script that subscribes on `page`'s form, then writes a report and a table.
 fn subscribe_then_write(d: &Dirs) -> String {
     script_model(

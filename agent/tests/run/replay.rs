@@ -8,12 +8,6 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// `errand replay` (async: the fixture site is served by this test's runtime).
-/// Put the fixture site on the test's allowlist file.
-fn allow_site(d: &Dirs, site: &Site) {
-    std::fs::create_dir_all(&d.root).unwrap();
-    std::fs::write(d.root.join("allowlist.toml"), format!("allow = [\"{}\"]\n", site.origin.trim_start_matches("http://"))).unwrap();
-}
-
 async fn replay_cmd(d: &Dirs, id: &str, out: &Path, extra: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_errand"))
         .args(["replay", id, "--record-dir"])
