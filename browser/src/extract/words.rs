@@ -89,13 +89,19 @@ pub fn plain_text(html: &str) -> String {
 /// is empty (a script-only shell whose scripts did not run, a blank page) gives an
 /// extractor that falls back to the head. Such a page has no main content to show.
 pub(super) fn only_title(text: &str, title: &str) -> bool {
-    let words =
-        |s: &str| -> Vec<String> { s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect() };
-    let (t, had) = (title.trim(), words(text));
+    // Lazily: on a page with content the first word or so not in the title settles it.
+    fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+    }
+    let t = title.trim();
+    let title: Vec<String> = words(t).collect();
+    if title.is_empty() || words(text).next().is_none() {
+        return false;
+    }
     // The title repeated with nothing between ("…| GarminSmartwatches…") is still the title.
-    let rest = if t.is_empty() { text.to_string() } else { text.replace(t, " ") };
-    let title = words(t);
-    !title.is_empty() && !had.is_empty() && words(&rest).iter().all(|w| title.contains(w))
+    let rest = text.replace(t, " ");
+    let only = words(&rest).all(|w| title.contains(&w));
+    only
 }
 
 /// The text of the document's `<title>` (entities as written), or "" without one.
