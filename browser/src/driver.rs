@@ -201,6 +201,7 @@ pub(crate) async fn event_task(
     opts: Options,
     blocked: Arc<Mutex<Vec<Blocked>>>,
     shortcut: Option<Arc<shortcut::Shortcut>>,
+    changed: Arc<tokio::sync::Notify>,
 ) {
     let tracking = tracker::Tracking { accept_confirms: opts.accept_confirms, downloads: opts.download_dir.is_some() };
     while let Some(ev) = rx.recv().await {
@@ -214,6 +215,7 @@ pub(crate) async fn event_task(
             s.forget(ev.params["sessionId"].as_str().unwrap_or_default());
         }
         let effects = st.lock().unwrap_or_else(|p| p.into_inner()).apply(&ev.method, &ev.params, &sess, &tracking);
+        changed.notify_waiters();
         for effect in effects {
             match effect {
                 Effect::SetUp { session, kind, tab } => {

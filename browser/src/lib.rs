@@ -221,6 +221,9 @@ pub struct Browser {
     /// The last thumbnail taken, for reuse while the page has not changed since (see
     /// [`Browser::thumbnail`]).
     pub(crate) picture: Arc<Mutex<actions::Pictures>>,
+    /// Woken after every DevTools event the tracker took in: a settle waiting for the
+    /// network looks again at once rather than at its next poll.
+    pub(crate) changed: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Browser {
@@ -282,7 +285,15 @@ impl Browser {
     }
 
     async fn init(&self, events: mpsc::UnboundedReceiver<Event>, reached: Reached) -> Result<()> {
-        tokio::spawn(event_task(self.cdp.clone(), events, self.st.clone(), self.opts.clone(), self.blocked.clone(), self.shortcut.clone()));
+        tokio::spawn(event_task(
+            self.cdp.clone(),
+            events,
+            self.st.clone(),
+            self.opts.clone(),
+            self.blocked.clone(),
+            self.shortcut.clone(),
+            self.changed.clone(),
+        ));
         let c = &self.cdp;
         c.raw(None, "Target.setDiscoverTargets", json!({"discover": true})).await?;
         if let Some(dir) = &self.opts.download_dir {

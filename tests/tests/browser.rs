@@ -338,6 +338,31 @@ async fn a_page_that_builds_itself_after_its_load_event_is_waited_for() {
 }
 
 #[tokio::test]
+async fn what_a_page_draws_in_its_next_animation_frames_is_waited_for() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/animation-frames.html")).await;
+    let s = state(&b).await;
+    // In the document acted on: what the click's handlers draw two frames later.
+    let o = b.act(&Action::Click { target: r(&s, "button", "Draw in two frames") }).await.unwrap();
+    assert!(o.settled, "{o:?}");
+    let s = state(&b).await;
+    assert!(s.find("button", "Drawn two frames after the click").is_some(), "{}", s.render());
+    // In the document that replaced it, reached by a click and by navigating: what its
+    // scripts draw two frames after its load.
+    let o = b.act(&Action::Click { target: r(&s, "link", "Next page") }).await.unwrap();
+    assert!(o.settled && o.url.ends_with("/animation-frames-next.html"), "{o:?}");
+    let s = state(&b).await;
+    assert!(s.find("button", "Drawn two frames after load").is_some(), "after a click:\n{}", s.render());
+    for _ in 0..3 {
+        let o = goto(&b, site.url("/animation-frames-next.html")).await;
+        assert!(o.settled, "{o:?}");
+        let s = state(&b).await;
+        assert!(s.find("button", "Drawn two frames after load").is_some(), "after navigating:\n{}", s.render());
+    }
+    b.close().await;
+}
+
+#[tokio::test]
 async fn a_page_with_5000_links_stays_within_budget() {
     let (site, b) = start().await;
     goto(&b, site.url("/links5000")).await;

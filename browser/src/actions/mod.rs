@@ -171,10 +171,12 @@ impl Browser {
         self.take_changes();
         // What changes the page makes the last picture stale; reading it does not (a
         // picture kept is still checked against the page before it serves again).
-        if !matches!(action, Action::Extract | Action::Screenshot { .. } | Action::Wait { .. }) {
+        // A scroll of the whole page forgets it only if the page moved.
+        if !matches!(action, Action::Extract | Action::Screenshot { .. } | Action::Wait { .. } | Action::Scroll { target: None, .. }) {
             self.forget_picture();
         }
         let before = self.active_tab()?;
+        let acted_on = self.document_of(&before.target_id);
         let t0 = std::time::Instant::now();
         let mut out = Outcome { url_before: before.url.clone(), ..Default::default() };
         let mut settle = true;
@@ -286,6 +288,13 @@ impl Browser {
                     };
                     let r = self.eval_in_frame(&before.target_id, &expr).await?;
                     let moved = r["moved"].as_i64().unwrap_or(0);
+                    if moved == 0 {
+                        // Nothing moved, so no scroll event ran: nothing to settle, and the
+                        // last picture still shows the page.
+                        settle = false;
+                    } else {
+                        self.forget_picture();
+                    }
                     out.summary = if moved == 0 {
                         format!("could not scroll {direction:?}: already at the edge").to_lowercase()
                     } else {
@@ -370,7 +379,7 @@ impl Browser {
             }
         }
         tracing::debug!(target: "errand::timing", "acted in {:?}", t0.elapsed());
-        out.settled = if settle { self.settle().await? } else { true };
+        out.settled = if settle { self.settle_after(acted_on).await? } else { true };
         tracing::debug!(target: "errand::timing", "settled by {:?}", t0.elapsed());
         if let Ok(t) = self.active_tab() {
             out.url = t.url.clone();

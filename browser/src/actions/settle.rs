@@ -12,14 +12,17 @@
 //! for a few hops; for the first second only, as a page that keeps setting them from an
 //! animation loop is never without one), the page rendered twice since we last looked (so
 //! what an action set off in its handlers, in the next animation frame or in an
-//! IntersectionObserver has run and shows), and no change to the DOM or scroll position
+//! IntersectionObserver has run and shows; once, for a document that replaced the one
+//! acted on, which ran none of the action's handlers), and no change to the DOM or scroll position
 //! for [`crate::Options::quiet`] (25 ms) after that. A page that has just loaded gets no
 //! longer: what its scripts still do after the load event (timers that set timers, then a
 //! request, then the view) shows as one of those. A page that is still busy when the
 //! settle timeout comes is reported as such, not waited on forever.
 //!
-//! While the page only has to stay quiet, the recording's picture of it is asked for; it
-//! is drawn while errand goes on ([`Browser::thumbnail`] uses it if nothing changed since).
+//! While the page only has to stay quiet for a while longer, the recording's picture of
+//! it is asked for; it is drawn while errand goes on ([`Browser::thumbnail`] uses it if
+//! nothing changed since). While the network is busy, the settle looks again as soon as
+//! DevTools reports a change, not at its next poll.
 //!
 //! [`State::network_quiet`]: crate::tracker::State::network_quiet
 
@@ -33,6 +36,19 @@ use crate::{Browser, BrowserError, Result, Tab};
 /// is hidden), then how long the DOM has been unchanged and whether it is parsed.
 const AFTER_FRAMES: &str = "new Promise((done) => { const reply = () => done([__errand.quietFor(), document.readyState]); \
      setTimeout(reply, 100); requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(reply, 0))); })";
+
+/// [`AFTER_FRAMES`] with one frame: for a document that replaced the one acted on. No
+/// handler of the action runs in it, so no chain of frames the action set off has to
+/// show; what its own scripts do after their first frame shows as a DOM change within
+/// the quiet window that follows, which makes the page render again.
+const AFTER_FRAME: &str = "new Promise((done) => { const reply = () => done([__errand.quietFor(), document.readyState]); \
+     setTimeout(reply, 100); requestAnimationFrame(() => setTimeout(reply, 0)); })";
+
+/// A tab's document at one moment: its target and its main frame's generation.
+pub(crate) type Document = Option<(String, u64)>;
+
+/// The shortest wait for quiet worth drawing the recording's picture in.
+const PICTURE_WAIT: Duration = Duration::from_millis(15);
 
 /// How long a pending short timer keeps a page from settling.
 const TIMER_BUDGET: Duration = Duration::from_secs(1);
@@ -48,17 +64,28 @@ impl Browser {
     /// busy at the settle timeout. A request waiting for a person's decision is not a
     /// slow page: the wait for it does not count against the timeout.
     pub async fn settle(&self) -> Result<bool> {
-        self.settle_in(None, false).await
+        self.settle_in(None, false, None).await
+    }
+
+    /// [`Browser::settle`] after an action on `acted_on` ([`Browser::document_of`] the
+    /// active tab before it): a new document in its place renders once, not twice.
+    pub(crate) async fn settle_after(&self, acted_on: Document) -> Result<bool> {
+        self.settle_in(None, false, acted_on).await
+    }
+
+    /// The document tab `target` shows now.
+    pub(crate) fn document_of(&self, target: &str) -> Document {
+        self.st().frames.get(target).map(|f| (target.to_string(), f.generation))
     }
 
     /// [`Browser::settle`] for one tab of several loading at once: its navigation done,
     /// its own requests finished, its DOM quiet. `scripts_off`: the tab runs no scripts, so
     /// it draws no animation frames to wait for (and none of the page's code runs).
     pub(crate) async fn settle_tab(&self, tab: &Tab, scripts_off: bool) -> Result<bool> {
-        self.settle_in(Some(tab), scripts_off).await
+        self.settle_in(Some(tab), scripts_off, None).await
     }
 
-    async fn settle_in(&self, only: Option<&Tab>, scripts_off: bool) -> Result<bool> {
+    async fn settle_in(&self, only: Option<&Tab>, scripts_off: bool, acted_on: Document) -> Result<bool> {
         let scope = if only.is_some() { Scope::Tab } else { Scope::Browser };
         let quiet = self.opts.quiet;
         let start = Instant::now();
@@ -67,6 +94,10 @@ impl Browser {
         // before that has shown its effects.
         let mut rendered: Option<Instant> = None;
         loop {
+            // Registered before the network is looked at, so an event in between wakes it.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             self.check_alive()?;
             let tab = match only {
                 Some(t) => t.target_id.clone(),
@@ -79,15 +110,23 @@ impl Browser {
                 }
                 st.network_quiet(&tab, scope, Instant::now())
             };
+            let mut busy = false;
             let wait = match network {
-                // Something is under way: look again shortly.
+                // Something is under way: look again when the tracker hears of a change,
+                // or shortly (a request's time runs out without an event).
                 None => {
                     tracing::trace!(target: "errand::timing", "settle +{:?}: network busy", start.elapsed());
+                    busy = true;
                     Duration::from_millis(10)
                 }
                 Some(_) => {
                     let asked = Instant::now();
-                    let expr = if rendered.is_some() || scripts_off { QUIET_NOW } else { AFTER_FRAMES };
+                    let replaced = acted_on.is_some() && self.document_of(&tab) != acted_on;
+                    let expr = match () {
+                        _ if rendered.is_some() || scripts_off => QUIET_NOW,
+                        _ if replaced => AFTER_FRAME,
+                        _ => AFTER_FRAMES,
+                    };
                     match self.eval_in_frame(&tab, expr).await {
                         Ok(v) => {
                             let now = Instant::now();
@@ -130,15 +169,25 @@ impl Browser {
             if now > deadline {
                 return Ok(false);
             }
-            // The page has rendered what happened and only has to stay quiet: ask for the
-            // recording's picture meanwhile. It serves if nothing changes before the step
-            // is recorded ([`Browser::thumbnail`]).
-            if only.is_none() && rendered.is_some_and(|r| !self.picture_since(&tab, r)) {
+            // The page has rendered what happened and only has to stay quiet for a while:
+            // ask for the recording's picture meanwhile. It serves if nothing changes
+            // before the step is recorded ([`Browser::thumbnail`]). Not for a short wait:
+            // the page answers no check while Chromium draws it (35 to 70 ms), so the
+            // settle would end when the picture is drawn instead of when the page is quiet.
+            if only.is_none() && wait >= PICTURE_WAIT && rendered.is_some_and(|r| !self.picture_since(&tab, r)) {
                 if let Ok(t) = self.active_tab() {
                     self.begin_picture(&t).await;
                 }
             }
-            tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
+            let nap = tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now())));
+            if busy {
+                tokio::select! {
+                    _ = nap => {}
+                    _ = changed => {}
+                }
+            } else {
+                nap.await;
+            }
         }
     }
 }
