@@ -415,6 +415,24 @@ async fn extract_returns_markdown_and_injections_are_flagged() {
 }
 
 #[tokio::test]
+async fn extract_keeps_collapsed_answers_and_not_hidden_menus_or_dialogs() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/faq.html")).await;
+    let v = b.act(&Action::Extract).await.unwrap().data.unwrap();
+    let text = v["text"].as_str().unwrap();
+    // What one click opens is content: an FAQ's answers (hidden by a class, by the hidden
+    // attribute), a closed <details>.
+    for kept in ["$99 per month", "prorated to the day", "refund the whole amount", "guests who only view"] {
+        assert!(text.contains(kept), "lost {kept:?}:\n{text}");
+    }
+    // A hidden menu, a hidden cookie dialog, a screen-reader note are not.
+    for dropped in ["Customer portal", "We use cookies", "Opens in a new window"] {
+        assert!(!text.contains(dropped), "kept {dropped:?}:\n{text}");
+    }
+    b.close().await;
+}
+
+#[tokio::test]
 async fn downloads_land_only_in_the_output_folder() {
     let out = tempfile::tempdir().unwrap();
     let opts = Options { download_dir: Some(out.path().to_path_buf()), ..Options::default() };
