@@ -116,7 +116,7 @@ enum Which {
     /// errand's own time per agent step (everything but the model's reply): a scripted
     /// run of the real agent loop over the demo site, timed from its recording
     Step {
-        /// Rounds of the 8-step cycle (navigate, click, extract, table, scroll, back, …)
+        /// Rounds of the 11-step cycle (navigate, click, extract, table, scroll, back, …, scrolls down a long page)
         #[arg(long, default_value_t = 6)]
         rounds: usize,
         /// Chromium executable

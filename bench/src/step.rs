@@ -28,7 +28,9 @@ pub async fn step(rounds: usize, chrome: Option<PathBuf>) -> Result<()> {
 }
 
 async fn once(rounds: usize, chrome: Option<PathBuf>, think: u64) -> Result<()> {
-    let origin = site::serve(Pages::demo(), "127.0.0.1:0").await?;
+    let mut pages = (*Pages::demo().0).clone();
+    pages.insert("/guide.html".into(), long_page().into_bytes());
+    let origin = site::serve(Pages(std::sync::Arc::new(pages)), "127.0.0.1:0").await?;
     let tmp = tempfile::tempdir()?;
     let cycle = |_: usize| {
         [
@@ -40,6 +42,10 @@ async fn once(rounds: usize, chrome: Option<PathBuf>, think: u64) -> Result<()> 
             json!({"tool": "back"}),
             json!({"tool": "click", "args": {"text": "Heat pumps in cold climates"}}),
             json!({"tool": "extract"}),
+            // A page several screens long, scrolled through.
+            json!({"tool": "navigate", "args": {"url": format!("{origin}/guide.html")}}),
+            json!({"tool": "scroll", "args": {"direction": "down"}}),
+            json!({"tool": "scroll", "args": {"direction": "down"}}),
         ]
         .into_iter()
         .map(|mut c| {
@@ -94,6 +100,10 @@ async fn once(rounds: usize, chrome: Option<PathBuf>, think: u64) -> Result<()> 
         .lines
         .iter()
         .filter_map(|l| match &l.record {
+            // A scroll that moved the page apart from one that could not (it runs nothing).
+            recordings::Record::Step { ms, tool, summary, .. } if tool == "scroll" && summary.starts_with("could not") => {
+                Some((l.t, *ms, "scroll (at edge)".to_string()))
+            }
             recordings::Record::Step { ms, tool, .. } => Some((l.t, *ms, tool.clone())),
             _ => None,
         })
@@ -141,4 +151,18 @@ async fn once(rounds: usize, chrome: Option<PathBuf>, think: u64) -> Result<()> 
         bytes / 1024
     );
     Ok(())
+}
+
+/// A guide several screens long (60 sections) for the scrolls of the cycle.
+fn long_page() -> String {
+    let mut html = String::from(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Heat pump guide</title></head><body><h1>Heat pump guide</h1>",
+    );
+    for i in 1..=60 {
+        html.push_str(&format!(
+            "<h2>Section {i}</h2><p>Section {i} of the guide: how a heat pump moves heat from outside air into a home, what it costs to run in winter, and what an installer checks before fitting one.</p>"
+        ));
+    }
+    html.push_str("</body></html>");
+    html
 }

@@ -295,6 +295,23 @@ async fn dialogs_are_answered_and_reported_never_hang() {
 }
 
 #[tokio::test]
+async fn what_a_scroll_sets_off_is_waited_for() {
+    let opts = Options { settle_timeout: Duration::from_millis(3000), ..Options::default() };
+    let (site, b) = start_with(opts).await;
+    goto(&b, site.url("/scroll-loads.html")).await;
+    let s = state(&b).await;
+    assert!(s.find("link", "Loaded item: slept 400 ms").is_none(), "nothing loaded before the scroll:\n{}", s.render());
+    let o = b.act(&Action::Scroll { direction: Direction::Bottom, target: None }).await.unwrap();
+    assert!(o.settled, "{o:?}");
+    let s = state(&b).await;
+    let t = s.render();
+    assert!(s.find("button", "Drawn after the scroll").is_some(), "what the scroll handler drew two frames later:\n{t}");
+    assert!(s.find("button", "Shown after a pause").is_some(), "what it showed on a short timer:\n{t}");
+    assert!(s.find("link", "Loaded item: slept 400 ms").is_some(), "what coming into view fetched:\n{t}");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn slow_pages_are_waited_for_and_never_loading_pages_are_bounded() {
     let opts = Options { settle_timeout: Duration::from_millis(1500), ..Options::default() };
     let (site, b) = start_with(opts).await;

@@ -10,11 +10,13 @@
 //! timer of the page's pending (the timer watch, `js/timers.js`, tells errand's world when
 //! a `setTimeout` of up to 250 ms is set and when none is left, following a chain of them
 //! for a few hops; for the first second only, as a page that keeps setting them from an
-//! animation loop is never without one), the page rendered twice since we last looked (so
+//! animation loop is never without one), the page rendered twice since the last change (so
 //! what an action set off in its handlers, in the next animation frame or in an
 //! IntersectionObserver has run and shows; once, for a document that replaced the one
-//! acted on, which ran none of the action's handlers), and no change to the DOM or scroll position
-//! for [`crate::Options::quiet`] (25 ms) after that. A page that has just loaded gets no
+//! acted on, which ran none of the action's handlers; a change the first frame itself
+//! made, as the scroll event a scroll dispatches there, was drawn in it and followed by
+//! the second), and no change to the DOM or scroll position for [`crate::Options::quiet`]
+//! (25 ms) after that. A page that has just loaded gets no
 //! longer: what its scripts still do after the load event (timers that set timers, then a
 //! request, then the view) shows as one of those. A page that is still busy when the
 //! settle timeout comes is reported as such, not waited on forever.
@@ -34,14 +36,18 @@ use crate::{Browser, BrowserError, Result, Tab};
 
 /// In the page: two rendered frames (or 100 ms, for a tab that renders none because it
 /// is hidden), then how long the DOM has been unchanged and whether it is parsed.
-const AFTER_FRAMES: &str = "new Promise((done) => { const reply = () => done([__errand.quietFor(), document.readyState]); \
-     setTimeout(reply, 100); requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(reply, 0))); })";
+/// Third: how long ago the first frame ran its animation callbacks (-1 if none ran).
+/// What happened before them (the action, the scroll events a scroll dispatches in that
+/// frame) was drawn in it, and what it set off for the next frame ran in the second.
+const AFTER_FRAMES: &str = "new Promise((done) => { let first = -1; \
+     const reply = () => done([__errand.quietFor(), document.readyState, first < 0 ? -1 : performance.now() - first]); \
+     setTimeout(reply, 100); requestAnimationFrame(() => { first = performance.now(); requestAnimationFrame(() => setTimeout(reply, 0)); }); })";
 
 /// [`AFTER_FRAMES`] with one frame: for a document that replaced the one acted on. No
 /// handler of the action runs in it, so no chain of frames the action set off has to
 /// show; what its own scripts do after their first frame shows as a DOM change within
 /// the quiet window that follows, which makes the page render again.
-const AFTER_FRAME: &str = "new Promise((done) => { const reply = () => done([__errand.quietFor(), document.readyState]); \
+const AFTER_FRAME: &str = "new Promise((done) => { const reply = () => done([__errand.quietFor(), document.readyState, -1]); \
      setTimeout(reply, 100); requestAnimationFrame(() => setTimeout(reply, 0)); })";
 
 /// A tab's document at one moment: its target and its main frame's generation.
@@ -142,12 +148,19 @@ impl Browser {
                             let net = self.st().network_quiet(&tab, scope, now).unwrap_or_default();
                             // When the network or the DOM last did something (`None`: long ago).
                             let last = now.checked_sub(net.min(dom));
+                            // What happened up to this point has been drawn and followed
+                            // by a frame: when the page was asked, or (after two frames)
+                            // when the first of them ran.
+                            let drawn = match v[2].as_f64() {
+                                Some(ms) if ms >= 0.0 => now.checked_sub(Duration::from_secs_f64(ms / 1000.0)).unwrap_or(asked).max(asked),
+                                _ => asked,
+                            };
                             rendered = match rendered {
                                 // Something happened since the page rendered: it has to
                                 // render again.
                                 Some(r) if last.is_some_and(|l| l > r) => None,
                                 Some(r) => Some(r),
-                                None => last.is_none_or(|l| l <= asked).then_some(asked),
+                                None => last.is_none_or(|l| l <= drawn).then_some(drawn),
                             };
                             tracing::trace!(target: "errand::timing", "settle +{:?}: net {net:?} dom {dom:?} timers {timers} rendered {:?} {}", start.elapsed(), rendered.map(|r| r.duration_since(start)), v[1]);
                             if rendered.is_some() && net >= quiet && dom >= quiet && v[1] != "loading" {

@@ -11,8 +11,10 @@ use serde::Deserialize;
 
 /// The walker: installed in errand's isolated world of every document (at document start,
 /// and again on first use in a document that predates it). Numbers elements, builds the
-/// snapshot, resolves and prepares targets, watches the DOM for settling.
-pub(crate) static WALKER: LazyLock<String> = LazyLock::new(|| include_str!("walker.js").replace(TIMER_EVENT, &timer_event()));
+/// snapshot, resolves and prepares targets, watches the DOM for settling. Sent with
+/// forms.js before it (what a held request is for; secret fields), which it uses.
+pub(crate) static WALKER: LazyLock<String> =
+    LazyLock::new(|| [include_str!("forms.js"), include_str!("walker.js")].concat().replace(TIMER_EVENT, &timer_event()));
 /// The timer watch: installed in the page's own world at document start, it tells the
 /// walker when the page has a short timer pending (see timers.js).
 pub(crate) static TIMERS: LazyLock<String> = LazyLock::new(|| include_str!("timers.js").replace(TIMER_EVENT, &timer_event()));
