@@ -15,6 +15,7 @@ fn page(name: &str) -> Article {
         "listing" => include_str!("fixtures/listing.html"),
         "docs" => include_str!("fixtures/docs.html"),
         "carousel" => include_str!("fixtures/carousel.html"),
+        "service-home" => include_str!("fixtures/service-home.html"),
         _ => unreachable!(),
     };
     // Served from loopback, as in errand's benchmarks: the kind comes from the page.
@@ -49,6 +50,17 @@ fn a_pricing_page_keeps_every_plan_and_the_faq() {
     assert_eq!(a.page_type, "service");
     has_all(&a, &["$12 per month", "$39 per month", "$99 per month", "Audit trail and approvals", "two months free", "no fees either way"]);
     has_none(&a, &["Customers", "Status"]);
+}
+
+#[test]
+fn a_service_page_keeps_its_opening_claims_and_figures_with_its_features_and_plans() {
+    let a = page("service-home");
+    assert_eq!(a.page_type, "service");
+    has_all(
+        &a,
+        &["Marketing that runs while you sleep", "38% more opens", "Twelve minutes to set up", "drag-and-drop editor", "$59 per month"],
+    );
+    has_none(&a, &["Log in", "Careers"]);
 }
 
 #[test]
