@@ -27,7 +27,7 @@
 //!   schema.org JSON-LD states that the visible page hides; `extract/repeats.rs`: a
 //!   carousel's cloned slides, once).
 //! * [`userflow`]: Chrome Recorder flows, driven through a `Flow` handle.
-//! * `js/`: the code errand puts in pages (the walker, extraction, tables, flows).
+//! * `js/`: the code errand puts in pages (the walker with its forms and secret fields, extraction, tables, flows).
 
 pub mod actions;
 pub mod cdp;
