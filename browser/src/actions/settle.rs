@@ -30,7 +30,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::js::Quiet;
+use crate::js::{Quiet, SettleCheck};
 use crate::tracker::Scope;
 use crate::{Browser, BrowserError, Result, Tab};
 
@@ -136,7 +136,7 @@ impl Browser {
                     match self.eval_in_frame(&tab, expr).await {
                         Ok(v) => {
                             let now = Instant::now();
-                            let Quiet { mut dom, timers } = Quiet::read(&v[0]);
+                            let SettleCheck { quiet: Quiet { mut dom, timers }, ready, first_frame } = SettleCheck::read(&v);
                             // A pending short timer is the page still at work, for as long
                             // as an action's own chain of timers takes; a page that keeps
                             // setting them from elsewhere (an animation loop) is judged by
@@ -151,10 +151,7 @@ impl Browser {
                             // What happened up to this point has been drawn and followed
                             // by a frame: when the page was asked, or (after two frames)
                             // when the first of them ran.
-                            let drawn = match v[2].as_f64() {
-                                Some(ms) if ms >= 0.0 => now.checked_sub(Duration::from_secs_f64(ms / 1000.0)).unwrap_or(asked).max(asked),
-                                _ => asked,
-                            };
+                            let drawn = first_frame.and_then(|f| now.checked_sub(f)).map_or(asked, |t| t.max(asked));
                             rendered = match rendered {
                                 // Something happened since the page rendered: it has to
                                 // render again.
@@ -162,8 +159,8 @@ impl Browser {
                                 Some(r) => Some(r),
                                 None => last.is_none_or(|l| l <= drawn).then_some(drawn),
                             };
-                            tracing::trace!(target: "errand::timing", "settle +{:?}: net {net:?} dom {dom:?} timers {timers} rendered {:?} {}", start.elapsed(), rendered.map(|r| r.duration_since(start)), v[1]);
-                            if rendered.is_some() && net >= quiet && dom >= quiet && v[1] != "loading" {
+                            tracing::trace!(target: "errand::timing", "settle +{:?}: net {net:?} dom {dom:?} timers {timers} rendered {:?} {}", start.elapsed(), rendered.map(|r| r.duration_since(start)), ready);
+                            if rendered.is_some() && net >= quiet && dom >= quiet && ready != "loading" {
                                 return Ok(true);
                             }
                             // As long as the page still has to stay quiet.

@@ -65,8 +65,32 @@ pub(crate) struct Quiet {
 
 impl Quiet {
     pub fn read(v: &serde_json::Value) -> Quiet {
-        let ms = |x: &serde_json::Value| std::time::Duration::from_secs_f64(x.as_f64().unwrap_or(0.0).max(0.0) / 1000.0);
         Quiet { dom: ms(&v[0]), timers: v[1] == true }
+    }
+}
+
+/// Milliseconds from the page as a duration (0 for anything but a positive number).
+fn ms(x: &serde_json::Value) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(x.as_f64().unwrap_or(0.0).max(0.0) / 1000.0)
+}
+
+/// The settle check's answer (`actions/settle.rs`): `[quietFor(), document.readyState]`,
+/// and after two frames how long ago the first of them ran (-1: none ran, or not asked).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SettleCheck {
+    pub quiet: Quiet,
+    /// `document.readyState`.
+    pub ready: String,
+    pub first_frame: Option<std::time::Duration>,
+}
+
+impl SettleCheck {
+    pub fn read(v: &serde_json::Value) -> SettleCheck {
+        SettleCheck {
+            quiet: Quiet::read(&v[0]),
+            ready: v[1].as_str().unwrap_or_default().to_string(),
+            first_frame: v[2].as_f64().filter(|f| *f >= 0.0).map(|_| ms(&v[2])),
+        }
     }
 }
 
