@@ -25,7 +25,8 @@
 //!   extraction, tables).
 //! * [`extract`]: the main content of a rendered page (`extract/schema.rs`: what its
 //!   schema.org JSON-LD states that the visible page hides; `extract/repeats.rs`: a
-//!   carousel's cloned slides, once).
+//!   carousel's cloned slides, once; `extract/densest.rs`: the block holding most of the
+//!   page's prose, to check rs-trafilatura's choice against).
 //! * [`userflow`]: Chrome Recorder flows, driven through a `Flow` handle.
 //! * `js/`: the code errand puts in pages (the walker with its forms and secret fields, extraction, tables, flows).
 

@@ -16,6 +16,7 @@ fn page(name: &str) -> Article {
         "docs" => include_str!("fixtures/docs.html"),
         "carousel" => include_str!("fixtures/carousel.html"),
         "service-home" => include_str!("fixtures/service-home.html"),
+        "article-list" => include_str!("fixtures/article-list.html"),
         _ => unreachable!(),
     };
     // Served from loopback, as in errand's benchmarks: the kind comes from the page.
@@ -146,4 +147,34 @@ fn a_carousel_that_clones_its_slides_is_read_once() {
         assert_eq!(a.markdown.matches(slide).count(), 1, "{slide:?} is not there once in the Markdown:\n{}", a.markdown);
     }
     has_all(&a, &["month-end takes an afternoon", "$15 per month", "$45 per month"]);
+}
+
+#[test]
+fn an_article_beside_a_list_named_article_list_is_read_from_its_prose() {
+    // rs-trafilatura looks for the content by class name first, and a list of other
+    // stories called `article-list` wins over the unnamed block that holds the article.
+    let html = include_str!("fixtures/article-list.html");
+    let (cleaned, _) = clean_and_canonical(html);
+    let first = rs_trafilatura::extract_with_options(&cleaned, &rs_trafilatura::Options::default()).map(|r| r.content_text);
+    assert!(!first.as_deref().unwrap_or_default().contains("rating curve"), "rs-trafilatura now reads it right: {first:?}");
+    let a = page("article-list");
+    has_all(&a, &["fifteen minutes", "rating curve", "double the speed", "sawtooth pattern"]);
+    has_none(&a, &["Six knots", "Tide tables", "Privacy"]);
+}
+
+#[test]
+fn the_densest_block_overrules_a_reading_only_when_the_reading_missed_most_of_it() {
+    let prose = "The weir was rebuilt in spring, and the gauge below it, moved twenty metres downstream, reads a little lower than it did, so old and new figures differ. ".repeat(4);
+    let page =
+        |around: &str| format!("<html><head><title>t</title></head><body>{around}<div><p>{prose}</p><p>{prose}</p></div></body></html>");
+    let plain = page("");
+    // A reading that holds the prose stands; one that holds a list of links does not.
+    assert!(densest::missed_block(&plain, &prose).is_none());
+    let block = densest::missed_block(&plain, "Six knots for the riverbank. Tide tables without tears.");
+    assert!(block.is_some_and(|b| b.contains("weir was rebuilt") && b.contains("<title>t</title>")));
+    // Too little prose to overrule anything.
+    assert!(densest::missed_block("<body><div><p>The weir was rebuilt in spring, twenty metres down.</p></div></body>", "x").is_none());
+    // Comments, however long, are not the main content.
+    let comments = format!("<html><body><p>Short post.</p><div class=\"comments\"><p>{prose}</p><p>{prose}</p></div></body></html>");
+    assert!(densest::missed_block(&comments, "Short post.").is_none());
 }
