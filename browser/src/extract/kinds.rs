@@ -17,6 +17,7 @@ fn page(name: &str) -> Article {
         "carousel" => include_str!("fixtures/carousel.html"),
         "service-home" => include_str!("fixtures/service-home.html"),
         "article-list" => include_str!("fixtures/article-list.html"),
+        "collection" => include_str!("fixtures/collection.html"),
         _ => unreachable!(),
     };
     // Served from loopback, as in errand's benchmarks: the kind comes from the page.
@@ -177,4 +178,12 @@ fn the_densest_block_overrules_a_reading_only_when_the_reading_missed_most_of_it
     // Comments, however long, are not the main content.
     let comments = format!("<html><body><p>Short post.</p><div class=\"comments\"><p>{prose}</p><p>{prose}</p></div></body></html>");
     assert!(densest::missed_block(&comments, "Short post.").is_none());
+}
+
+#[test]
+fn a_collection_keeps_its_buying_guide_beside_the_grid() {
+    let a = page("collection");
+    assert_eq!(a.page_type, "collection");
+    has_all(&a, &["solid object they cannot cut", "best left where you park", "press the reset button"]);
+    has_none(&a, &["Privacy", "Safes"]);
 }
