@@ -15,6 +15,9 @@ use std::collections::HashMap;
 
 use dom_query::{Document, NodeId, NodeRef};
 
+use super::squash_len;
+use super::words::lower_words;
+
 /// The fewest words of prose a block must hold to overrule rs-trafilatura's reading.
 const MIN_WORDS: usize = 80;
 
@@ -27,7 +30,7 @@ pub(super) fn missed_block(html: &str, text: &str) -> Option<String> {
     let prose: Vec<String> = best
         .descendants_it()
         .filter(|d| d.is_element() && (d.has_name("p") || d.has_name("pre")))
-        .flat_map(|p| words(&p.text()).collect::<Vec<_>>())
+        .flat_map(|p| lower_words(&p.text()).collect::<Vec<_>>())
         .collect();
     if prose.len() < MIN_WORDS || holds_most(&prose, text) {
         return None;
@@ -41,15 +44,11 @@ pub(super) fn missed_block(html: &str, text: &str) -> Option<String> {
 /// word: a "the" in the text stands for one "the" of the prose, not for all of them.
 fn holds_most(prose: &[String], text: &str) -> bool {
     let mut read: HashMap<String, usize> = HashMap::new();
-    for w in words(text) {
+    for w in lower_words(text) {
         *read.entry(w).or_default() += 1;
     }
     let kept = prose.iter().filter(|w| read.get_mut(*w).is_some_and(|n| n.checked_sub(1).map(|left| *n = left).is_some())).count();
     kept * 2 >= prose.len()
-}
-
-fn words(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
 }
 
 /// The element whose paragraphs (`p`, `pre` of 25 characters or more, at most half link
@@ -57,7 +56,6 @@ fn words(s: &str) -> impl Iterator<Item = String> + '_ {
 /// (up to 3) to its parent, half that to its grandparent; a block's score is cut by its
 /// share of link text. Blocks beside the main content (see [`aside`]) do not count.
 fn densest(doc: &Document) -> Option<NodeRef<'_>> {
-    let squash_len = |s: &str| s.split_whitespace().map(|w| w.chars().count() + 1).sum::<usize>();
     let link_len =
         |n: &NodeRef| -> usize { n.descendants_it().filter(|d| d.is_element() && d.has_name("a")).map(|a| squash_len(&a.text())).sum() };
     let mut scores: HashMap<NodeId, f64> = HashMap::new();

@@ -55,7 +55,7 @@ impl View {
 /// with a fraction of what the server sent: then the server's reading is the better one.
 pub fn article_of(rendered: &str, source: Option<&str>, url: &str) -> Option<(Article, View)> {
     let seen = article(rendered, url).filter(|a| !a.text.trim().is_empty());
-    let words = |a: &Option<Article>| a.as_ref().map_or(0, |a| a.text.split_whitespace().count());
+    let words = |a: &Option<Article>| a.as_ref().map_or(0, |a| words_in(&a.text));
     // Reading the server's page costs as much as reading the rendered one: only when the
     // rendered extract holds under a quarter of the words the server's page holds.
     let Some(source) = source.filter(|s| words(&seen) * 4 <= text_words(s)) else {
@@ -178,6 +178,7 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     })
 }
 
+/// How many words a text holds, cut at whitespace.
 fn words_in(text: &str) -> usize {
     text.split_whitespace().count()
 }

@@ -90,18 +90,20 @@ pub fn plain_text(html: &str) -> String {
 /// extractor that falls back to the head. Such a page has no main content to show.
 pub(super) fn only_title(text: &str, title: &str) -> bool {
     // Lazily: on a page with content the first word or so not in the title settles it.
-    fn words(s: &str) -> impl Iterator<Item = String> + '_ {
-        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
-    }
     let t = title.trim();
-    let title: Vec<String> = words(t).collect();
-    if title.is_empty() || words(text).next().is_none() {
+    let title: Vec<String> = lower_words(t).collect();
+    if title.is_empty() || lower_words(text).next().is_none() {
         return false;
     }
     // The title repeated with nothing between ("…| GarminSmartwatches…") is still the title.
     let rest = text.replace(t, " ");
-    let only = words(&rest).all(|w| title.contains(&w));
+    let only = lower_words(&rest).all(|w| title.contains(&w));
     only
+}
+
+/// The words of a text, lowercase, cut at anything but a letter or a digit: lazily.
+pub(super) fn lower_words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
 }
 
 /// The text of the document's `<title>` (entities as written), or "" without one.
