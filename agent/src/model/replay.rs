@@ -197,10 +197,12 @@ impl Replay {
                     ))?;
                 }
             }
-            // A file the plan names, written under another name: the output folder has one.
-            if let (Some((false, text)), "write_file") = (&failed, prev.tool.as_str()) {
-                if text.contains("already exists and was not yours") {
-                    let path = prev.args["path"].as_str().unwrap_or_default();
+            // A file the recording names, written under another name: the output folder
+            // already has one that is not this session's (errand never overwrites it).
+            if let (Some((false, _)), "write_file", Some(obs)) = (&failed, prev.tool.as_str(), obs) {
+                let path = prev.args["path"].as_str().unwrap_or_default();
+                let asked = crate::output::check_path(path).map(|p| p.to_string_lossy().to_string());
+                if asked.is_ok_and(|a| !obs.written.contains(&a)) {
                     self.diverge(format!("step {} could not write {path}: the output folder already has a file by that name", prev.n))?;
                 }
             }

@@ -71,6 +71,18 @@ async fn a_recorded_session_replays_without_the_model_and_stops_where_the_page_c
     assert_eq!(last_url(&replayed), last_url(&original));
     assert!(last_url(&original).ends_with("/shop-done?item=kettle"));
 
+    // Replayed into a folder that already has the note (from another session): the note
+    // is not overwritten, the copy gets another name, and the replay says it diverged.
+    let mut before = std::fs::read(out1.join("order.md")).unwrap();
+    before.extend_from_slice(b"A person's own line.\n");
+    std::fs::write(out1.join("order.md"), &before).unwrap();
+    let o = replay_cmd(&d, &id, &out1, &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("diverged: step 3 could not write order.md: the output folder already has a file by that name"), "{err}");
+    assert_eq!(std::fs::read(out1.join("order.md")).unwrap(), before, "a person's file was overwritten");
+    assert_eq!(std::fs::read(out1.join("order (2).md")).unwrap(), order);
+
     // Exported as a Chrome Recorder / @puppeteer/replay user flow.
     let o = recordings_cmd(&d.rec, &["export", &id, "--format", "puppeteer-replay"]);
     assert!(o.status.success());
