@@ -260,8 +260,13 @@ async fn http_server(site: &Site, extra: &[&str]) -> (tokio::process::Child, Str
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
-    // Keep reading errand's narration so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // Keep reading errand's narration so it never blocks on a full pipe; it is shown
+    // when a test fails (the test harness captures it otherwise).
+    tokio::spawn(async move {
+        while let Ok(Some(l)) = lines.next_line().await {
+            eprintln!("errand: {l}");
+        }
+    });
     (child, url, token.to_string(), tmp)
 }
 
@@ -305,7 +310,9 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     let t = call(&b, "page_state", json!({})).await;
     assert!(!t.contains("Form fixture") && !t.contains("tables.html"), "b sees a's tabs: {t}");
     call(&b, "write_file", json!({"path": "a.md", "content": "from b"})).await;
-    let folder = |t: String| PathBuf::from(t.lines().find_map(|l| l.strip_prefix("output folder: ")).unwrap());
+    let folder = |t: String| {
+        PathBuf::from(t.lines().find_map(|l| l.strip_prefix("output folder: ")).unwrap_or_else(|| panic!("no output folder in: {t}")))
+    };
     let (out_a, out_b) = (folder(call(&a, "session", json!({})).await), folder(call(&b, "session", json!({})).await));
     assert_ne!(out_a, out_b);
     assert_eq!(std::fs::read_to_string(out_a.join("a.md")).unwrap(), "from a");
