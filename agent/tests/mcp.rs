@@ -308,6 +308,7 @@ async fn two_http_sessions_keep_their_tabs_and_files_apart() {
     assert!(t.contains("is not on the allowlist"), "{t}");
     call(&a, "write_file", json!({"path": "a.md", "content": "from a"})).await;
     let t = call(&b, "page_state", json!({})).await;
+    assert!(t.contains("<page_state"), "b's session has no page: {t}");
     assert!(!t.contains("Form fixture") && !t.contains("tables.html"), "b sees a's tabs: {t}");
     call(&b, "write_file", json!({"path": "a.md", "content": "from b"})).await;
     let folder = |t: String| {
