@@ -16,8 +16,18 @@ use crate::consent::{Asker, Confirm, SessionConsent};
 use crate::events::Event;
 use crate::narrate::Narrator;
 
+/// A new session's id: when it began, to the second, and four hex digits from the
+/// millisecond and the process id. Within one process no two ids share a millisecond:
+/// `errand mcp` begins a session per client, and a session begun in a millisecond already
+/// given out is stamped with the next one free (the ids name recordings and output
+/// folders, so equal ids would fail the later session).
 pub fn session_id() -> String {
-    let ms = recordings::now_ms();
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = recordings::now_ms();
+    let ms = match LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last + 1))) {
+        Ok(last) | Err(last) => now.max(last + 1),
+    };
     let secs = ms / 1000;
     // Civil date from Unix days (no time crate needed for one format).
     let (y, m, d) = civil(secs / 86_400);
@@ -211,5 +221,16 @@ mod tests {
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(20_417), (2025, 11, 25));
         assert_eq!(session_id().len(), 20);
+    }
+
+    /// `errand mcp` begins a session per client, and two clients can begin in the same
+    /// millisecond: their recordings and output folders are named by the id, so two equal
+    /// ids would fail the second session.
+    #[test]
+    fn sessions_begun_together_in_one_process_get_different_ids() {
+        let threads: Vec<_> = (0..4).map(|_| std::thread::spawn(|| (0..500).map(|_| session_id()).collect::<Vec<_>>())).collect();
+        let ids: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap_or_default()).collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!((ids.len(), unique.len()), (2000, 2000), "equal ids among {ids:?}");
     }
 }
