@@ -28,9 +28,9 @@ impl Key {
         Key(b.to_vec())
     }
 
-    /// Read the key in `data_dir`, or make one there. Two errands starting at once agree
-    /// on one key: it is written to a temporary file and linked into place, never over
-    /// another.
+    /// Read the key in `data_dir`, or make one there. Two errands (or two sessions of one)
+    /// starting at once agree on one key: it is written to a temporary file and linked
+    /// into place, never over another.
     pub fn load_or_create(data_dir: &Path) -> Result<Key, RecordingError> {
         let path = data_dir.join(KEY_FILE);
         if let Some(k) = Key::load(data_dir)? {
@@ -40,7 +40,11 @@ impl Key {
         std::fs::create_dir_all(data_dir).map_err(err)?;
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| err(std::io::Error::other(e.to_string())))?;
-        let tmp = data_dir.join(format!(".{KEY_FILE}.{}", std::process::id()));
+        // A temporary name of this call's own: sessions of one process (`errand mcp`)
+        // can make the key at once, and must not write, link or remove each other's file.
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tmp = data_dir.join(format!(".{KEY_FILE}.{}.{n}", std::process::id()));
         let mut o = std::fs::OpenOptions::new();
         o.write(true).create_new(true);
         #[cfg(unix)]

@@ -269,4 +269,21 @@ mod verify_tests {
         std::fs::write(d.path().join(KEY_FILE), "nonsense").unwrap();
         assert!(Key::load(d.path()).unwrap_err().to_string().contains("not a recording key"));
     }
+
+    /// `errand mcp` begins a session per client, each making the key if there is none:
+    /// sessions of one process making it at once all get the one key the file holds.
+    #[test]
+    fn sessions_of_one_process_making_the_key_at_once_agree_on_it() {
+        for _ in 0..20 {
+            let d = tempfile::tempdir().unwrap();
+            let keys: Vec<_> = std::thread::scope(|s| {
+                let made: Vec<_> = (0..8).map(|_| s.spawn(|| Key::load_or_create(d.path()).map(|k| k.0))).collect();
+                made.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            let file = Key::load(d.path()).unwrap().unwrap().0;
+            for k in keys {
+                assert_eq!(k.unwrap(), file);
+            }
+        }
+    }
 }
