@@ -47,6 +47,21 @@ fn a_forum_thread_keeps_every_post_and_drops_the_forum_around_it() {
 }
 
 #[test]
+fn a_thread_that_says_it_is_one_is_read_as_a_thread_wherever_it_is_served() {
+    // Without its forum-like address, only its schema.org type says it is a thread.
+    let thread = include_str!("fixtures/forum-thread.html")
+        .replace(r#"<link rel="canonical" href="https://forum.trailtalk.example/t/which-hiking-boots-for-wet-winters/4411">"#, "");
+    let micro = thread
+        .replace(r#""@type":"DiscussionForumPosting""#, r#""@type":"WebPage""#)
+        .replace(r#"<div class="posts">"#, r#"<div class="posts" itemscope itemtype="https://schema.org/DiscussionForumPosting">"#);
+    for html in [&thread, &micro] {
+        let a = article(html, "http://127.0.0.1:8080/p/4411").expect("a reading");
+        assert_eq!(a.page_type, "forum", "{}", a.text);
+        has_all(&a, &["My old boots leak", "waterproof membrane", "dry faster overnight", "report back after a month"]);
+    }
+}
+
+#[test]
 fn a_pricing_page_keeps_every_plan_and_the_faq() {
     let a = page("pricing");
     assert_eq!(a.page_type, "service");

@@ -115,7 +115,12 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     // 13 words of a shop's 394-word page of bike locks (0.8657 -> 0.8667: collection 0.703 ->
     // 0.716, 8 pages better and 3 worse; folds +0.002, -0.001, +0.003, 0, +0.002; read
     // with none of the rules, 0.698).
-    let found = r.metadata.page_type.clone();
+    let mut found = r.metadata.page_type.clone();
+    // A page that says it is a thread is one, whatever its address and layout suggest
+    // (see `schema::declares_thread`).
+    if found.as_deref() != Some("forum") && schema::declares_thread(html) {
+        found = Some("forum".into());
+    }
     let kind = match found.as_deref() {
         Some("listing") => Some(rs_trafilatura::page_type::PageType::Listing),
         Some("collection") | Some("service") => Some(rs_trafilatura::page_type::PageType::Article),
