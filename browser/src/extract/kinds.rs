@@ -44,6 +44,11 @@ fn a_forum_thread_keeps_every_post_and_drops_the_forum_around_it() {
     // are content too.
     has_all(&a, &["My old boots leak", "waterproof membrane", "dry faster overnight", "report back after a month"]);
     has_none(&a, &["Categories", "Meetups", "Terms", "Log in"]);
+    // Each post says who wrote it and when, above its text.
+    let lines = ["mossy_rock · 12 Jan 2025", "fellwalker · 12 Jan 2025", "quietpeak · 13 Jan 2025", "mossy_rock · 14 Jan 2025"];
+    let at: Vec<usize> = lines.iter().map(|l| a.text.find(l).unwrap_or_else(|| panic!("no {l:?} in:\n{}", a.text))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "in the thread's order:\n{}", a.text);
+    assert!(a.text.find("fellwalker · 12 Jan 2025") < a.text.find("leather boots"), "above the post:\n{}", a.text);
 }
 
 #[test]

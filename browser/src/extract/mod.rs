@@ -11,6 +11,7 @@ mod densest;
 mod kinds;
 mod repeats;
 mod schema;
+mod thread;
 mod words;
 
 use words::{find_ci, page_words};
@@ -129,7 +130,11 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     };
     if kind.is_some() {
         opts.page_type = kind;
-        if let Ok(again) = rs_trafilatura::extract_with_options(html, &opts) {
+        // A thread's posts with their authors and dates (see `thread`). (wcxb-dev forum
+        // 0.780 -> 0.783: 39 pages change, 23 for the better; the reviewers of the others
+        // left authors out. Folds of five: 0, +0.4, +0.2, +0.2, +0.3 per mille.)
+        let signed = (found.as_deref() == Some("forum")).then(|| thread::sign_posts(html)).flatten();
+        if let Ok(again) = rs_trafilatura::extract_with_options(signed.as_deref().unwrap_or(html), &opts) {
             r = again;
             r.metadata.page_type = found;
         }
