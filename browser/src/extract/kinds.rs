@@ -49,6 +49,7 @@ fn a_forum_thread_keeps_every_post_and_drops_the_forum_around_it() {
     let at: Vec<usize> = lines.iter().map(|l| a.text.find(l).unwrap_or_else(|| panic!("no {l:?} in:\n{}", a.text))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "in the thread's order:\n{}", a.text);
     assert!(a.text.find("fellwalker · 12 Jan 2025") < a.text.find("leather boots"), "above the post:\n{}", a.text);
+    assert_eq!(a.text.matches("fellwalker").count(), 1, "named once:\n{}", a.text);
 }
 
 #[test]

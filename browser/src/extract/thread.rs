@@ -4,7 +4,8 @@
 //! line that says so looks like boilerplate to rs-trafilatura (short, linked, often in a
 //! side column beside the post), so its forum reading keeps the posts' text and drops
 //! their authors. Before that reading, each post gets a plain "author · date" paragraph at
-//! the top of its body, where the reading keeps it.
+//! the top of its body, where the reading keeps it; the name and the date are taken out
+//! where the page showed them, so a reading that kept those says them once.
 //!
 //! Posts are found by structure, not by forum software: sibling elements of one kind
 //! (same tag and classes), at least two, each holding a `<time>` and an author (schema.org
@@ -13,8 +14,10 @@
 
 use dom_query::{Document, NodeRef};
 
-/// A post, its author and its date.
-type Signed<'a> = (NodeRef<'a>, String, String);
+/// A post, its author and its date, each with the element the page shows it in (none for
+/// an author named in an attribute).
+type Signed<'a> = (NodeRef<'a>, Shown<'a>, Shown<'a>);
+type Shown<'a> = (String, Option<NodeRef<'a>>);
 
 /// An author or a date longer than this is a block of text, not a name or a date.
 const MAX_LABEL: usize = 40;
@@ -24,8 +27,15 @@ const MAX_LABEL: usize = 40;
 pub(super) fn sign_posts(html: &str) -> Option<String> {
     let doc = Document::from(html);
     let posts = thread(&doc)?;
-    for (post, author, date) in posts {
+    for (post, (author, by), (date, at)) in posts {
         let body = body_of(&post);
+        // The line says it once: where the page showed them, they go (unless that holds
+        // the post's text too).
+        for shown in [by, at].into_iter().flatten() {
+            if shown.id != post.id && !body.ancestors_it(None).any(|a| a.id == shown.id) && shown.id != body.id {
+                shown.remove_from_parent();
+            }
+        }
         // The line breaks keep rs-trafilatura from running the line into a body that
         // starts with bare text, and the end of one post into the next post's line.
         body.prepend_html("<p><span></span><br></p>");
@@ -82,26 +92,31 @@ fn kind_of(n: &NodeRef) -> String {
     format!("{} {}", n.node_name().as_deref().unwrap_or(""), classes.join(" "))
 }
 
-/// Who wrote the post `m`, as the page shows it.
-fn author_of(m: &NodeRef) -> Option<String> {
+/// Who wrote the post `m`, and where the page shows it.
+fn author_of<'a>(m: &NodeRef<'a>) -> Option<Shown<'a>> {
     let all = || std::iter::once(*m).chain(m.descendants_it().filter(|d| d.is_element()));
     // schema.org markup: the author's name.
     for a in all().filter(|d| d.attr("itemprop").is_some_and(|v| v.split_whitespace().any(|p| p == "author"))) {
         let named = a.descendants_it().find(|d| d.attr("itemprop").as_deref() == Some("name"));
-        let name = named.map(|n| n.attr("content").map(|c| c.to_string()).unwrap_or_else(|| n.text().to_string()));
-        if let Some(name) = name.map(|n| squash(&n)).filter(|n| label(n)) {
-            return Some(name);
+        if let Some(n) = named {
+            let (name, shown) = match n.attr("content") {
+                Some(c) => (squash(&c), None),
+                None => (squash(&n.text()), Some(n)),
+            };
+            if label(&name) {
+                return Some((name, shown));
+            }
         }
-        if let Some(name) = link_text(&a).or_else(|| Some(squash(&a.text())).filter(|t| label(t))) {
+        if let Some(name) = name_in(&a) {
             return Some(name);
         }
     }
     if let Some(name) = all().find_map(|d| d.attr("data-author")).map(|a| squash(&a)).filter(|a| label(a)) {
-        return Some(name);
+        return Some((name, None));
     }
     // An element whose class says it holds the author: the name is its link, or its text.
     for a in all().filter(|d| d.class().is_some_and(|c| c.split_whitespace().any(names_author))) {
-        if let Some(name) = link_text(&a).or_else(|| Some(squash(&a.text())).filter(|t| label(t))) {
+        if let Some(name) = name_in(&a) {
             return Some(name);
         }
     }
@@ -109,8 +124,15 @@ fn author_of(m: &NodeRef) -> Option<String> {
     all().filter(|d| d.node_name().as_deref() == Some("a")).find_map(|a| {
         let href = a.attr("href")?.to_ascii_lowercase();
         let profile = ["/u/", "/user/", "/users/", "/member/", "/members/", "/profile/"].iter().any(|p| href.contains(p));
-        Some(squash(&a.text())).filter(|t| profile && label(t))
+        Some((squash(&a.text()), Some(a))).filter(|(t, _)| profile && label(t))
     })
+}
+
+/// The name an author element shows: its first link with a name's text, or its own text.
+fn name_in<'a>(a: &NodeRef<'a>) -> Option<Shown<'a>> {
+    let link = a.descendants_it().filter(|d| d.node_name().as_deref() == Some("a")).find(|l| label(&squash(&l.text())));
+    let shown = link.unwrap_or(*a);
+    Some((squash(&shown.text()), Some(shown))).filter(|(t, _)| label(t))
 }
 
 /// Whether a class names the element that holds a post's author: `author`, `username`,
@@ -121,14 +143,9 @@ fn names_author(class: &str) -> bool {
         .any(|w| matches!(w.to_ascii_lowercase().as_str(), "author" | "username" | "poster" | "postername" | "postauthor"))
 }
 
-/// The text of the first link in `n` with text that could be a name.
-fn link_text(n: &NodeRef) -> Option<String> {
-    n.descendants_it().filter(|d| d.node_name().as_deref() == Some("a")).map(|a| squash(&a.text())).find(|t| label(t))
-}
-
-/// When the post `m` was written, as the page shows it.
-fn date_of(m: &NodeRef) -> Option<String> {
-    m.descendants_it().filter(|d| d.node_name().as_deref() == Some("time")).map(|t| squash(&t.text())).find(|t| label(t))
+/// When the post `m` was written, and where the page shows it.
+fn date_of<'a>(m: &NodeRef<'a>) -> Option<Shown<'a>> {
+    m.descendants_it().filter(|d| d.node_name().as_deref() == Some("time")).map(|t| (squash(&t.text()), Some(t))).find(|(t, _)| label(t))
 }
 
 /// Where a post's text is: down from the post, into the child that holds most of it,
@@ -172,6 +189,12 @@ mod tests {
         let lines: Vec<String> = doc.select("article").iter().map(|b| b.select("p").first().text().to_string()).collect();
         assert_eq!(lines, vec!["ann · Jan 12, 2025", "bo · Jan 13, 2025"]);
         assert!(doc.select("div.body").first().text().starts_with("ann · Jan 12, 2025"), "in the body, above its text");
+        let posts = doc.select("article");
+        assert_eq!(
+            (posts.select("time").length(), posts.select("a").length()),
+            (0, 1),
+            "said once: the line replaces the name and the date"
+        );
         assert_eq!(doc.select("nav").text().to_string(), "Todayme", "the page around the thread is left alone");
     }
 
@@ -189,7 +212,7 @@ mod tests {
             let html = format!("<body>{}{}</body>", post(inner), post(inner));
             let doc = Document::from(html.as_str());
             let posts = thread(&doc).unwrap_or_else(|| panic!("no thread in {inner}"));
-            assert_eq!(posts[0].1, want, "{inner}");
+            assert_eq!(posts[0].1 .0, want, "{inner}");
         }
     }
 
