@@ -17,7 +17,7 @@ mod thread;
 mod words;
 
 use links::{absolute_links, headings_out_of_links};
-use words::{find_ci, page_words};
+use words::{find_ci, page_words, squash};
 pub use words::{plain_text, text_words};
 
 /// What `extract` returns for a page.
@@ -236,7 +236,6 @@ fn clean_doc(doc: dom_query::Document) -> String {
             return clean(&format!("<!DOCTYPE html><html>{head}<body><article>{inner}</article></body></html>"));
         }
     }
-    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let link_text = |n: &dom_query::NodeRef| -> usize {
         n.descendants_it()
             .filter(|d| d.is_element() && d.node_name().as_deref() == Some("a"))

@@ -12,7 +12,7 @@
 use dom_query::Document;
 use serde_json::Value;
 
-use super::words::{find_ci, page_words};
+use super::words::{find_ci, page_words, squash};
 
 /// `html` with its body drawn from the thread it preloads, when it preloads one and does
 /// not show it; `None` otherwise.
@@ -27,6 +27,7 @@ pub(super) fn redrawn(html: &str) -> Option<String> {
     let posts = topic.get("post_stream")?.get("posts")?.as_array()?;
     let page = Document::from("<html><body><article></article></body></html>");
     let thread = page.select("article");
+    let article = *thread.nodes().first()?;
     for post in posts {
         let Some(cooked) = post.get("cooked").and_then(Value::as_str).filter(|c| !c.trim().is_empty()) else { continue };
         let author = ["username", "name"].iter().find_map(|k| post.get(*k)?.as_str().filter(|s| !s.is_empty())).unwrap_or("");
@@ -34,18 +35,15 @@ pub(super) fn redrawn(html: &str) -> Option<String> {
         let line = [author, date.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" · ");
         // The posts side by side in one article, as rs-trafilatura keeps a body whole
         // (wrapped one by one, it kept the first alone).
-        thread.append_html(r#"<p class="errand-post"><span></span><br></p>"#);
-        if let Some(p) = thread.select("p.errand-post").nodes().last() {
-            p.remove_attr("class");
-            if let Some(span) = p.first_element_child() {
-                span.set_text(line);
-            }
+        article.append_html("<p><span></span><br></p>");
+        if let Some(span) = article.last_child().and_then(|p| p.first_element_child()) {
+            span.set_text(line);
         }
         let post = Document::from(cooked);
         // A link preview is the linked page's words, not the poster's: its title alone.
         for onebox in post.select("aside.onebox").nodes() {
             let title = dom_query::Selection::from(*onebox).select("h3, h4").first().text();
-            onebox.set_text(title.split_whitespace().collect::<Vec<_>>().join(" "));
+            onebox.set_text(squash(&title));
             // As a paragraph: an `aside` is what rs-trafilatura drops first.
             onebox.rename("p");
             onebox.remove_attr("class");

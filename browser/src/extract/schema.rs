@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use super::find_ci;
+use super::{find_ci, squash};
 
 /// Descriptions shorter than this many words are labels, not descriptions.
 const MIN_WORDS: usize = 8;
@@ -22,7 +22,7 @@ pub fn product_descriptions(html: &str) -> Vec<String> {
         if let (true, Some(d)) = (has_type(o, is_product), o.get("description").and_then(|d| d.as_str())) {
             // Descriptions are often HTML: their text, entities decoded.
             let text = dom_query::Document::from(format!("<body>{d}</body>").as_str()).select("body").text();
-            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text = squash(&text);
             if !text.is_empty() && !out.contains(&text) {
                 out.push(text);
             }

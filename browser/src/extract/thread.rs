@@ -14,6 +14,8 @@
 
 use dom_query::{Document, NodeRef};
 
+use super::squash;
+
 /// A post, its author and its date, each with the element the page shows it in (none for
 /// an author named in an attribute).
 type Signed<'a> = (NodeRef<'a>, Shown<'a>, Shown<'a>);
@@ -166,10 +168,6 @@ fn body_of<'a>(post: &NodeRef<'a>) -> NodeRef<'a> {
 
 fn label(s: &str) -> bool {
     !s.is_empty() && s.chars().count() <= MAX_LABEL
-}
-
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

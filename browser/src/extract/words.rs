@@ -10,6 +10,11 @@ pub fn text_words(html: &str) -> usize {
     n
 }
 
+/// `s` with each run of whitespace made one space, and none at either end.
+pub(super) fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The words (lowercased) of the text `html` holds outside its tags, scripts and styles.
 /// Markup is not decoded: a word with an entity in it is not matched.
 pub(super) fn page_words(html: &str) -> std::collections::HashSet<String> {
