@@ -132,7 +132,7 @@ pub async fn extract(
         if body.is_empty() {
             failed += 1;
         }
-        out.insert(key(id), json!({ set.field(): body, "page_type": v["page_type"] }));
+        out.insert(key(id), json!({ set.field(): body, "page_type": v["page_type"], "markdown": v["markdown"] }));
     };
     if let Rendered::From(from) = &rendered {
         // Again from the rendered pages a browser run kept: extraction rules alone.
@@ -223,7 +223,7 @@ pub enum Rendered {
 }
 
 /// Extraction of kept rendered pages (with the page's file as the HTML the server sent),
-/// on every core: `{text, view, page_type}` per id. A page extraction found nothing in
+/// on every core: `{text, markdown, view, page_type}` per id. A page extraction found nothing in
 /// keeps the text the browser run gave (errand's in-page extractor needs the live page).
 fn offline(from: &Path, ids: &[String], pages: &errand::site::Pages) -> Result<Vec<Value>> {
     let one = |id: &String| -> Result<Value> {
@@ -236,7 +236,9 @@ fn offline(from: &Path, ids: &[String], pages: &errand::site::Pages) -> Result<V
         let html = kept["html"].as_str().unwrap_or_default();
         let url = kept["url"].as_str().unwrap_or_default();
         Ok(match browser::extract::article_of(html, sent.as_deref(), url) {
-            Some((a, view)) => json!({ "text": a.text.trim(), "view": view.as_str(), "page_type": a.page_type }),
+            Some((a, view)) => {
+                json!({ "text": a.text.trim(), "markdown": a.markdown.trim(), "view": view.as_str(), "page_type": a.page_type })
+            }
             None => kept,
         })
     };

@@ -156,9 +156,28 @@ fn text_words_counts_what_a_reader_sees_not_scripts_styles_or_comments() {
 }
 
 #[test]
-fn a_heading_inside_a_link_comes_out_as_the_link_text() {
-    assert_eq!(headings_out_of_links("- [### Pocket stove\n\n](/p/1)$49"), "- [Pocket stove](/p/1)$49");
-    assert_eq!(headings_out_of_links("[#hashtag](/t) and [x](/y)"), "[#hashtag](/t) and [x](/y)");
+fn a_cards_heading_is_its_link_and_its_price_a_line_of_its_own() {
+    // Each card of the listing is a link around its heading, then its price.
+    let md = page("listing").markdown;
+    let lines: Vec<&str> = md.lines().collect();
+    let at = lines.iter().position(|l| *l == "- ### [Jetboil Flash cooking system](http://127.0.0.1:8080/products/jetboil-flash)");
+    let at = at.unwrap_or_else(|| panic!("no linked heading for the card:\n{md}"));
+    assert_eq!(lines.get(at + 2).map(|l| l.trim()), Some("$124.95"), "{md}");
+    assert!(!md.contains("[]("), "a link with nothing to show:\n{md}");
+}
+
+#[test]
+fn a_page_nested_thousands_deep_is_read_on_a_small_stack() {
+    // tokio's blocking threads, where errand extracts, have 2 MiB of stack.
+    let filler = "<p>Words of the article, enough of them to be read as its content.</p>".repeat(20);
+    let page = format!(
+        "<html><body><article><h1>Deep</h1>{filler}{}<p>The deepest words.</p>{}</article></body></html>",
+        "<div>".repeat(30_000),
+        "</div>".repeat(30_000)
+    );
+    let read = std::thread::Builder::new().stack_size(2 << 20).spawn(move || article(&page, SERVED)).map(|t| t.join());
+    let a = read.expect("a thread").expect("no overflow").expect("an extract");
+    assert!(a.text.contains("The deepest words.") && a.markdown.contains("The deepest words."), "{}", a.text);
 }
 
 #[test]

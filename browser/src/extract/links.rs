@@ -1,6 +1,5 @@
-//! The links of an extract's Markdown, mended: made absolute against the page, so they
-//! still lead somewhere once the extract is out of the browser, and a card's heading
-//! taken out of the link that wraps it, which no Markdown reader shows as a link.
+//! The links of an extract's Markdown made absolute against the page, so they still lead
+//! somewhere once the extract is out of the browser.
 
 /// Markdown links and images made absolute against the page's address, so an extract
 /// still points at the right pages once it is out of the browser.
@@ -18,26 +17,6 @@ pub(super) fn absolute_links(md: &str, page: &str) -> String {
             _ => out.push_str(target),
         }
         rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// A card whose link wraps its heading comes out of rs-trafilatura as `[### Name\n\n](url)`,
-/// which no Markdown reader shows as a link: `[Name](url)`.
-pub(super) fn headings_out_of_links(md: &str) -> String {
-    let mut out = String::with_capacity(md.len());
-    let mut rest = md;
-    while let Some(i) = rest.find("[#") {
-        out.push_str(&rest[..i + 1]);
-        rest = &rest[i + 1..];
-        let hashes = rest.bytes().take_while(|&b| b == b'#').count();
-        let Some(end) = rest.find("](") else { continue };
-        let inner = &rest[hashes..end];
-        if hashes <= 6 && inner.starts_with(' ') && !inner.contains('[') {
-            out.push_str(inner.trim());
-            rest = &rest[end..];
-        }
     }
     out.push_str(rest);
     out
