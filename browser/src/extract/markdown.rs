@@ -12,7 +12,11 @@
 //! - a table with no header cells gets its first row as header, so it stays a table, and
 //!   its caption is a paragraph above it.
 
+use std::collections::HashMap;
+
 use dom_query::{Document, NodeRef};
+
+use super::words::squash;
 
 /// Elements that start a block of their own: a link holding one wraps a card, not words.
 const BLOCKS: &str = "address, article, aside, blockquote, dd, div, dl, dt, figcaption, figure, footer, \
@@ -42,9 +46,136 @@ pub(super) fn of(content_html: &str) -> Option<String> {
     Some(tidy_lines(&md))
 }
 
-/// The Markdown of a plain-text extract (rs-trafilatura keeps no HTML when it reads a
-/// listing's cards, a merge of sections or a JSON-LD description): one paragraph per line,
-/// its words escaped where Markdown would read them as markup.
+/// The Markdown of a plain-text extract of `html` (rs-trafilatura keeps no HTML when it
+/// reads a listing's cards, merges sections or adds a collection's description): the
+/// page's own blocks whose words the text holds, in order, when they hold most of it;
+/// else the text, one paragraph per line.
+pub(super) fn of_text_in(html: &str, text: &str) -> String {
+    blocks_of(html, text).unwrap_or_else(|| of_text(text))
+}
+
+/// The page's blocks holding the words of `text`, a plain-text reading of `html`, in the
+/// page's order, as HTML; `None` unless they say what it says, give or take one word in
+/// twenty either way. Each piece of the page's text is looked for in the reading with whitespace
+/// left out (the reading joins pieces with or without a space): a long piece anywhere it
+/// is not already found (a merge of sections can change their order), a piece of under
+/// five words only just after the last piece found ("Price" or "Share" is anywhere, and a
+/// menu holds the headings). A
+/// block whose words were all found keeps its links and emphasis; of any other, the words
+/// found make a paragraph.
+fn blocks_of(html: &str, text: &str) -> Option<String> {
+    let hay: String = text.split_whitespace().collect();
+    let total = text.split_whitespace().count();
+    let doc = Document::from(html);
+    let body = doc.select("body").nodes().first().copied()?;
+    let mut used = vec![false; hay.len()];
+    // Where the last piece found ends: none yet at first, so that a short piece is taken
+    // only after a long one (a menu at the top holds the reading's headings too).
+    let (mut cursor, mut covered) = (None::<usize>, 0);
+    // Each block with words found, in the order its first one was found, with those words.
+    let mut found: Vec<(NodeRef, Vec<String>, usize)> = vec![];
+    let mut index: HashMap<dom_query::NodeId, usize> = HashMap::new();
+    for (block, piece) in pieces(body) {
+        let words = piece.split_whitespace().count();
+        let needle: String = piece.split_whitespace().collect();
+        if needle.is_empty() {
+            continue;
+        }
+        let at = if words < 5 {
+            // Just after the last piece: a window, not the rest of the reading.
+            cursor.and_then(|c| {
+                let end = (c + 100 + needle.len()).min(hay.len());
+                let end = (end..=hay.len()).find(|&e| hay.is_char_boundary(e))?;
+                hay.get(c..end)?.find(&needle).map(|at| c + at)
+            })
+        } else {
+            let from = cursor.unwrap_or(0);
+            let near = hay.get(from..).and_then(|h| h.find(&needle)).map(|at| from + at);
+            near.filter(|&at| !used[at]).or_else(|| unused(&hay, &needle, &used))
+        };
+        let Some(at) = at.filter(|&at| !used[at]) else { continue };
+        used[at..at + needle.len()].iter_mut().for_each(|u| *u = true);
+        cursor = Some(at + needle.len());
+        covered += words;
+        let i = *index.entry(block.id).or_insert_with(|| {
+            found.push((block, vec![], 0));
+            found.len() - 1
+        });
+        found[i].1.push(squash(&piece));
+        found[i].2 += words;
+    }
+    if covered * 5 < total * 4 {
+        return None;
+    }
+    let escape = |l: &str| l.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let (mut out, mut said) = (String::new(), String::new());
+    for (block, pieces, n) in found {
+        let whole = n >= block.text().split_whitespace().count();
+        let leaf = !block.descendants_it().any(|d| d.is_element() && d.is(BLOCKS));
+        let tag = if block.is(HEADINGS) || block.is("pre, blockquote") { block.node_name().map(|t| t.to_string()) } else { None };
+        let tag = tag.unwrap_or_else(|| "p".into());
+        let inner = if whole && leaf { block.inner_html().to_string() } else { escape(&pieces.join(" ")) };
+        out.push_str(&format!("<{tag}>{inner}</{tag}>"));
+        said.push_str(&if whole && leaf { block.text().to_string() } else { pieces.join(" ") });
+        said.push(' ');
+    }
+    // Only when the blocks say what the reading says, give or take one word in twenty.
+    let (ours, theirs) = (bag(&said), bag(text));
+    let apart = |a: &HashMap<String, usize>, b: &HashMap<String, usize>| -> usize {
+        a.iter().map(|(w, n)| n.saturating_sub(b.get(w).copied().unwrap_or(0))).sum()
+    };
+    if apart(&ours, &theirs) * 20 > total || apart(&theirs, &ours) * 20 > total {
+        return None;
+    }
+    of(&out)
+}
+
+/// The words of `s`, lowercased, with how often each comes.
+fn bag(s: &str) -> HashMap<String, usize> {
+    let mut bag = HashMap::new();
+    for w in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        *bag.entry(w.to_lowercase()).or_insert(0) += 1;
+    }
+    bag
+}
+
+/// The pieces of text under `body` in order, each with the block holding it: a block with
+/// no block inside it is one piece (its words split by links and emphasis belong together),
+/// and each run of text directly in a block that holds others is a piece of its own.
+fn pieces<'a>(body: NodeRef<'a>) -> Vec<(NodeRef<'a>, String)> {
+    let mut leaf: HashMap<dom_query::NodeId, bool> = HashMap::new();
+    let mut out: Vec<(NodeRef, String)> = vec![];
+    let mut open = false;
+    for t in body.descendants_it().filter(|n| n.is_text()) {
+        if t.parent().is_some_and(|p| p.is("script, style, noscript, template, title")) {
+            continue;
+        }
+        let block = t.ancestors_it(None).find(|a| a.is(BLOCKS) || a.is("td, th, body")).unwrap_or(body);
+        let is_leaf = *leaf.entry(block.id).or_insert_with(|| !block.descendants_it().any(|d| d.is_element() && d.is(BLOCKS)));
+        match out.last_mut() {
+            Some((b, piece)) if open && is_leaf && b.id == block.id => piece.push_str(&t.text()),
+            _ => out.push((block, t.text().to_string())),
+        }
+        open = is_leaf;
+    }
+    out
+}
+
+/// Where `needle` is in `hay` outside the bytes `used`, from the start.
+fn unused(hay: &str, needle: &str, used: &[bool]) -> Option<usize> {
+    let step = needle.chars().next().map_or(1, char::len_utf8);
+    let mut from = 0;
+    while let Some(at) = hay.get(from..).and_then(|h| h.find(needle)).map(|at| from + at) {
+        if !used[at] {
+            return Some(at);
+        }
+        from = at + step;
+    }
+    None
+}
+
+/// The Markdown of a plain text: one paragraph per line, its words escaped where Markdown
+/// would read them as markup.
 pub(super) fn of_text(text: &str) -> String {
     let escape = |l: &str| l.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let html: String = tidy_text(text).lines().filter(|l| !l.is_empty()).map(|l| format!("<p>{}</p>", escape(l))).collect();
@@ -54,7 +185,7 @@ pub(super) fn of_text(text: &str) -> String {
 /// `text` with each line's whitespace runs made one space and no more than one blank line
 /// in a row: the text of a listing's cards comes with their HTML's indentation.
 pub(super) fn tidy_text(text: &str) -> String {
-    let lines: Vec<String> = text.lines().map(crate::extract::words::squash).collect();
+    let lines: Vec<String> = text.lines().map(squash).collect();
     tidy_lines(&lines.join("\n"))
 }
 
@@ -63,6 +194,10 @@ fn tidy(doc: &Document) {
     // Innermost first: a card's link inside another card's.
     let links: Vec<NodeRef> = doc.select("a").nodes().iter().rev().copied().collect();
     for a in links {
+        // A link's title (its tooltip, most often its text again) is left out: Markdown
+        // writes it inside the link's parentheses, and the address could not be made
+        // absolute.
+        a.remove_attr("title");
         if a.text().trim().is_empty() {
             a.remove_from_parent();
         } else if a.descendants_it().any(|d| d.is_element() && d.is(BLOCKS)) {
@@ -172,7 +307,7 @@ fn tidy_lines(md: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{of, of_text, tidy_text};
+    use super::{of, of_text, of_text_in, tidy_text};
 
     #[track_caller]
     fn md(html: &str) -> String {
@@ -197,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_heading_that_is_a_link_keeps_its_own_and_inline_links_stay() {
-        let got = md(r#"<a href="/card"><h2><a href="/title">Title</a></h2><p>Text</p></a><p>See <a href="/x">this</a>.</p>"#);
+        let got = md(r#"<a href="/card"><h2><a href="/title">Title</a></h2><p>Text</p></a><p>See <a href="/x" title="This">this</a>.</p>"#);
         assert_eq!(got, "## [Title](/title)\n\nText\n\nSee [this](/x).");
     }
 
@@ -237,5 +372,23 @@ mod tests {
         let text = "  Accounting\n\n\n   and   auditing  \n# not a heading <b>*5*</b>\n";
         assert_eq!(tidy_text(text), "Accounting\n\nand auditing\n# not a heading <b>*5*</b>");
         assert_eq!(of_text(text), "Accounting\n\nand auditing\n\n\\# not a heading \\<b>\\*5\\*\\</b>");
+    }
+
+    #[test]
+    fn a_text_reading_gets_the_pages_own_blocks_back() {
+        let page = concat!(
+            r#"<nav><a href="/basic">Basic plan</a></nav><main><p>The basic plan costs <a href="/basic">five dollars</a> a month "#,
+            r#"for one seat.</p><div><b>Team</b> plan</div><p>The team plan costs forty dollars a month for ten seats.</p></main>"#,
+        );
+        // The reading joins the blocks' words, with and without spaces.
+        let text =
+            "The basic plan costs five dollars a month for one seat.Team plan The team plan costs forty dollars a month for ten seats.";
+        assert_eq!(
+            of_text_in(page, text),
+            "The basic plan costs [five dollars](/basic) a month for one seat.\n\n**Team** plan\n\nThe team plan costs forty dollars a month for ten seats."
+        );
+        // Words the page's blocks do not hold: the text, as it is.
+        let other = "The basic plan costs five dollars a month for one seat. A plan for schools is coming later this year, ask us.";
+        assert_eq!(of_text_in(page, other), of_text(other));
     }
 }

@@ -176,7 +176,7 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     // sections), or HTML that holds less than the text (the title alone): their Markdown
     // is the text's (wcxb-dev: 60 of 1,497 pages, 58 of which had no Markdown at all).
     let md = r.content_html.as_deref().and_then(markdown::of).filter(|m| words_in(m) * 2 >= words_in(&text));
-    let md = md.unwrap_or_else(|| markdown::of_text(&text));
+    let md = md.unwrap_or_else(|| markdown::of_text_in(html, &text));
     let mut markdown = repeats::drop_repeated_runs(&absolute_links(&md, url), 3);
     // A product description the visible page hides (in a tab), from the page's JSON-LD.
     // (Parsing the page again costs milliseconds: only when it has JSON-LD at all.)
