@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use dom_query::{Document, NodeRef};
 
-use super::words::squash;
+use super::words::{lower_words, squash};
 
 /// Elements that start a block of their own: a link holding one wraps a card, not words.
 const BLOCKS: &str = "address, article, aside, blockquote, dd, div, dl, dt, figcaption, figure, footer, \
@@ -56,13 +56,13 @@ pub(super) fn of_text_in(html: &str, text: &str) -> String {
 
 /// The page's blocks holding the words of `text`, a plain-text reading of `html`, in the
 /// page's order, as HTML; `None` unless they say what it says, give or take one word in
-/// twenty either way. Each piece of the page's text is looked for in the reading with whitespace
-/// left out (the reading joins pieces with or without a space): a long piece anywhere it
-/// is not already found (a merge of sections can change their order), a piece of under
-/// five words only just after the last piece found ("Price" or "Share" is anywhere, and a
-/// menu holds the headings). A
-/// block whose words were all found keeps its links and emphasis; of any other, the words
-/// found make a paragraph.
+/// twenty either way. Each piece of the page's text is looked for in the reading with
+/// whitespace left out (the reading joins pieces with or without a space): a long piece
+/// anywhere it is not already found (a merge of sections can change their order), a piece
+/// of under five words only just after the last piece found ("Price" or "Share" is
+/// anywhere, and a menu holds the headings). A block with no block inside it whose words
+/// were all found keeps its links and emphasis; of any other, the words found make a
+/// paragraph.
 fn blocks_of(html: &str, text: &str) -> Option<String> {
     let hay: String = text.split_whitespace().collect();
     let total = text.split_whitespace().count();
@@ -72,10 +72,11 @@ fn blocks_of(html: &str, text: &str) -> Option<String> {
     // Where the last piece found ends: none yet at first, so that a short piece is taken
     // only after a long one (a menu at the top holds the reading's headings too).
     let (mut cursor, mut covered) = (None::<usize>, 0);
-    // Each block with words found, in the order its first one was found, with those words.
-    let mut found: Vec<(NodeRef, Vec<String>, usize)> = vec![];
+    // Each block with words found, in the order its first one was found: whether it holds
+    // no block, the words found and how many.
+    let mut found: Vec<(NodeRef, bool, Vec<String>, usize)> = vec![];
     let mut index: HashMap<dom_query::NodeId, usize> = HashMap::new();
-    for (block, piece) in pieces(body) {
+    for (block, leaf, piece) in pieces(body) {
         let words = piece.split_whitespace().count();
         let needle: String = piece.split_whitespace().collect();
         if needle.is_empty() {
@@ -98,25 +99,28 @@ fn blocks_of(html: &str, text: &str) -> Option<String> {
         cursor = Some(at + needle.len());
         covered += words;
         let i = *index.entry(block.id).or_insert_with(|| {
-            found.push((block, vec![], 0));
+            found.push((block, leaf, vec![], 0));
             found.len() - 1
         });
-        found[i].1.push(squash(&piece));
-        found[i].2 += words;
+        found[i].2.push(squash(&piece));
+        found[i].3 += words;
     }
     if covered * 5 < total * 4 {
         return None;
     }
-    let escape = |l: &str| l.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let (mut out, mut said) = (String::new(), String::new());
-    for (block, pieces, n) in found {
-        let whole = n >= block.text().split_whitespace().count();
-        let leaf = !block.descendants_it().any(|d| d.is_element() && d.is(BLOCKS));
+    for (block, leaf, pieces, n) in found {
+        let all = block.text().to_string();
         let tag = if block.is(HEADINGS) || block.is("pre, blockquote") { block.node_name().map(|t| t.to_string()) } else { None };
         let tag = tag.unwrap_or_else(|| "p".into());
-        let inner = if whole && leaf { block.inner_html().to_string() } else { escape(&pieces.join(" ")) };
+        let (inner, words) = if leaf && n >= all.split_whitespace().count() {
+            (block.inner_html().to_string(), all)
+        } else {
+            let found = pieces.join(" ");
+            (escape(&found), found)
+        };
         out.push_str(&format!("<{tag}>{inner}</{tag}>"));
-        said.push_str(&if whole && leaf { block.text().to_string() } else { pieces.join(" ") });
+        said.push_str(&words);
         said.push(' ');
     }
     // Only when the blocks say what the reading says, give or take one word in twenty.
@@ -133,28 +137,40 @@ fn blocks_of(html: &str, text: &str) -> Option<String> {
 /// The words of `s`, lowercased, with how often each comes.
 fn bag(s: &str) -> HashMap<String, usize> {
     let mut bag = HashMap::new();
-    for w in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-        *bag.entry(w.to_lowercase()).or_insert(0) += 1;
+    for w in lower_words(s) {
+        *bag.entry(w).or_insert(0) += 1;
     }
     bag
 }
 
-/// The pieces of text under `body` in order, each with the block holding it: a block with
-/// no block inside it is one piece (its words split by links and emphasis belong together),
-/// and each run of text directly in a block that holds others is a piece of its own.
-fn pieces<'a>(body: NodeRef<'a>) -> Vec<(NodeRef<'a>, String)> {
+/// `s` as HTML text: its `&`, `<` and `>` not read as markup.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Whether an element holds a block element: a link that does wraps a card; a block that
+/// does not is one piece of text.
+fn holds_blocks(n: &NodeRef) -> bool {
+    n.descendants_it().any(|d| d.is_element() && d.is(BLOCKS))
+}
+
+/// The pieces of text under `body` in order, each with the block holding it and whether
+/// that block holds no other: such a block is one piece (its words split by links and
+/// emphasis belong together), and each run of text directly in a block that holds others
+/// is a piece of its own.
+fn pieces<'a>(body: NodeRef<'a>) -> Vec<(NodeRef<'a>, bool, String)> {
     let mut leaf: HashMap<dom_query::NodeId, bool> = HashMap::new();
-    let mut out: Vec<(NodeRef, String)> = vec![];
+    let mut out: Vec<(NodeRef, bool, String)> = vec![];
     let mut open = false;
     for t in body.descendants_it().filter(|n| n.is_text()) {
         if t.parent().is_some_and(|p| p.is("script, style, noscript, template, title")) {
             continue;
         }
         let block = t.ancestors_it(None).find(|a| a.is(BLOCKS) || a.is("td, th, body")).unwrap_or(body);
-        let is_leaf = *leaf.entry(block.id).or_insert_with(|| !block.descendants_it().any(|d| d.is_element() && d.is(BLOCKS)));
+        let is_leaf = *leaf.entry(block.id).or_insert_with(|| !holds_blocks(&block));
         match out.last_mut() {
-            Some((b, piece)) if open && is_leaf && b.id == block.id => piece.push_str(&t.text()),
-            _ => out.push((block, t.text().to_string())),
+            Some((b, _, piece)) if open && is_leaf && b.id == block.id => piece.push_str(&t.text()),
+            _ => out.push((block, is_leaf, t.text().to_string())),
         }
         open = is_leaf;
     }
@@ -177,7 +193,6 @@ fn unused(hay: &str, needle: &str, used: &[bool]) -> Option<usize> {
 /// The Markdown of a plain text: one paragraph per line, its words escaped where Markdown
 /// would read them as markup.
 pub(super) fn of_text(text: &str) -> String {
-    let escape = |l: &str| l.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let html: String = tidy_text(text).lines().filter(|l| !l.is_empty()).map(|l| format!("<p>{}</p>", escape(l))).collect();
     of(&html).unwrap_or_default()
 }
@@ -200,7 +215,7 @@ fn tidy(doc: &Document) {
         a.remove_attr("title");
         if a.text().trim().is_empty() {
             a.remove_from_parent();
-        } else if a.descendants_it().any(|d| d.is_element() && d.is(BLOCKS)) {
+        } else if holds_blocks(&a) {
             onto_a_line(&a);
         }
     }
