@@ -450,6 +450,25 @@ async fn extract_keeps_collapsed_answers_and_not_hidden_menus_or_dialogs() {
 }
 
 #[tokio::test]
+async fn extract_spaces_words_as_the_page_shows_them() {
+    let (site, b) = start().await;
+    goto(&b, site.url("/spacing.html")).await;
+    let v = b.act(&Action::Extract).await.unwrap().data.unwrap();
+    let (text, md) = (v["text"].as_str().unwrap(), v["markdown"].as_str().unwrap());
+    // Words that run across inline elements stay whole, in the text as in the Markdown.
+    for whole in ["up to $5,000 in aid", "March 1st;", "(Grant Rules 2026)", "grants.apply(\"roof\")"] {
+        assert!(text.contains(whole), "lost {whole:?}:\n{text}");
+    }
+    // Inline elements the page's style lays out as boxes (tag chips, a line of its own)
+    // are apart, in the Markdown too.
+    for apart in ["Roofs Windows Porches", "office Monday"] {
+        assert!(text.contains(apart), "ran together {apart:?}:\n{text}");
+    }
+    assert!(md.contains("/t/roofs) [Windows](") && md.contains("office Monday"), "{md}");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn downloads_land_only_in_the_output_folder() {
     let out = tempfile::tempdir().unwrap();
     let opts = Options { download_dir: Some(out.path().to_path_buf()), ..Options::default() };

@@ -15,6 +15,7 @@ mod markdown;
 mod preloaded;
 mod repeats;
 mod schema;
+mod spacing;
 mod thread;
 mod words;
 
@@ -105,7 +106,7 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     // mille.)
     let redrawn = preloaded::redrawn(html);
     let html = redrawn.as_deref().unwrap_or(html);
-    let (cleaned, canonical) = clean_and_canonical(html);
+    let (cleaned, canonical, page) = read_page(html);
     let mut opts = rs_trafilatura::Options {
         // The Markdown is errand's own, from the content HTML (see `markdown`).
         output_markdown: false,
@@ -172,6 +173,8 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     let m = &r.metadata;
     // A carousel's cloned slides, once (see `repeats`).
     let mut text = repeats::drop_repeated_runs(&markdown::tidy_text(&r.content_text), 3);
+    // Words that run across inline elements, written together again (see `spacing`).
+    text = spacing::respace(&text, &page);
     // rs-trafilatura keeps no HTML for some readings (a listing's cards, a merge of
     // sections), or HTML that holds less than the text (the title alone): their Markdown
     // is the text's (wcxb-dev: 60 of 1,497 pages, 58 of which had no Markdown at all).
@@ -217,13 +220,14 @@ fn words_in(text: &str) -> usize {
 /// lists, teaser lists. Each rule removes only short or link-heavy elements, so an
 /// article that happens to carry such a class name survives.
 pub fn clean(html: &str) -> String {
-    clean_and_canonical(html).0
+    clean_doc(dom_query::Document::from(html))
 }
 
-/// [`clean`], and the page's canonical address (`<link rel=canonical>`, else `og:url`)
-/// when it is an absolute http(s) URL.
-fn clean_and_canonical(html: &str) -> (String, Option<String>) {
+/// [`clean`], the page's canonical address (`<link rel=canonical>`, else `og:url`) when it
+/// is an absolute http(s) URL, and its text as `spacing` reads it.
+fn read_page(html: &str) -> (String, Option<String>, spacing::Page) {
     let doc = dom_query::Document::from(html);
+    let page = spacing::Page::of(&doc);
     let canonical = ["link[rel=canonical]", r#"meta[property="og:url"]"#]
         .iter()
         .filter_map(|sel| {
@@ -232,7 +236,7 @@ fn clean_and_canonical(html: &str) -> (String, Option<String>) {
             url::Url::parse(&v).ok().filter(|u| matches!(u.scheme(), "http" | "https")).map(|u| u.to_string())
         })
         .next();
-    (clean_doc(doc), canonical)
+    (clean_doc(doc), canonical, page)
 }
 
 fn clean_doc(doc: dom_query::Document) -> String {

@@ -49,6 +49,23 @@ function () {
   // Inside a collapsed panel every box is hidden with it: only what is hidden on its own
   // (display:none set on it, a panel inside the panel) is judged again.
   const hiddenInPanel = (el) => getComputedStyle(el).display === 'none' && !collapsed(el);
+  // A tag that flows inside a line by default, which a page's style can lay out as a box
+  // of its own (a tag chip, a card's price, a table-like row of spans). The extractor
+  // keeps words of adjacent inline elements together ("$<b>5</b>" is "$5"), so such a
+  // box is set apart with a space in the copy, as it is on the screen (see
+  // `extract::spacing`, whose list of inline elements this is).
+  const PHRASING = new Set(['A', 'ABBR', 'B', 'BDI', 'BDO', 'BIG', 'CITE', 'CODE', 'DATA', 'DEL', 'DFN', 'EM', 'FONT', 'I', 'INS', 'KBD', 'LABEL', 'MARK', 'NOBR', 'Q', 'S', 'SAMP', 'SMALL', 'SPAN', 'STRIKE', 'STRONG', 'SUB', 'SUP', 'TIME', 'TT', 'U', 'VAR']);
+  const apart = (el) => {
+    if (!PHRASING.has(el.tagName)) return false;
+    const cs = getComputedStyle(el);
+    return cs.display !== 'inline' && cs.display !== 'contents' && !/^(pre|break-spaces)/.test(cs.whiteSpace);
+  };
+  const put = (dst, node, c) => {
+    const gap = apart(c);
+    if (gap) dst.appendChild(document.createTextNode(' '));
+    dst.appendChild(node);
+    if (gap) dst.appendChild(document.createTextNode(' '));
+  };
   // Copy element by element so hidden subtrees are never serialised.
   const copy = (src, inPanel) => {
     const dst = src.cloneNode(false);
@@ -59,11 +76,11 @@ function () {
       if (c.tagName === 'SLOT') continue; // the light children it shows are copied as children
       if (inHead(c)) { dst.appendChild(copy(c, inPanel)); continue; }
       if (inPanel) {
-        if (!hiddenInPanel(c)) dst.appendChild(copy(c, true));
+        if (!hiddenInPanel(c)) put(dst, copy(c, true), c);
       } else if (!hidden(c)) {
-        dst.appendChild(copy(c, false));
+        put(dst, copy(c, false), c);
       } else if (collapsed(c)) {
-        dst.appendChild(copy(c, true));
+        put(dst, copy(c, true), c);
       }
     }
     return dst;
