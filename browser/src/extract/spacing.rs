@@ -252,8 +252,15 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
             out.push(ch);
             continue;
         }
-        // Two characters the text runs together, which the page shows apart.
-        if at > 0 && !chars[i - 1].is_whitespace() && places.iter().all(|p| page.joins[p + at] == Join::Open) {
+        // Two characters the text runs together, which the page shows apart, or where
+        // two elements meet unless they cling (a table's cell runs its elements together:
+        // "Published By:<span>Mega Crit</span>").
+        let apart = |p: &usize| match page.joins[p + at] {
+            Join::Open => true,
+            Join::Seam => !clings(i.checked_sub(2).map(|b| chars[b]), chars[i - 1], ch),
+            Join::Shut => false,
+        };
+        if at > 0 && !chars[i - 1].is_whitespace() && places.iter().all(apart) {
             out.push(' ');
             changed = true;
         }
@@ -291,6 +298,9 @@ mod tests {
         let html = r#"<html><body><p>Modern .NET apps, and the prix : 5 €.</p>
             <table><tr><td><div>Price</div><div>$279</div></td></tr></table></body></html>"#;
         assert_eq!(mended(html, "Modern.NET apps, and the prix: 5 €.\nPrice$279"), "Modern .NET apps, and the prix : 5 €.\nPrice $279");
+        // Elements that meet, run together by a table cell's text, unless they cling.
+        let html = r#"<html><body><table><tr><td>Published By:<span>Mega Crit</span></td><td>$<b>24</b>.<b>99</b></td></tr></table></body></html>"#;
+        assert_eq!(mended(html, "Published By:Mega Crit | $24.99"), "Published By: Mega Crit | $24.99");
     }
 
     #[test]
