@@ -190,12 +190,17 @@ impl Page {
 }
 
 /// Whether `left` and `right`, which meet where an element begins or ends, are one word:
-/// a bracket, a quote, a currency sign or a dash that opens, punctuation that closes, or
-/// the separator of a number's digits (`before` is the character before `left`).
-fn clings(before: Option<char>, left: char, right: char) -> bool {
+/// a bracket, a quote, a currency sign or a dash that opens; punctuation that closes; the
+/// separator of a number's digits; an apostrophe or a hyphen inside a word. `before` and
+/// `after` are the characters around the two.
+fn clings(before: Option<char>, left: char, right: char, after: Option<char>) -> bool {
     "([{“‘«$€£¥#@—–".contains(left)
         || ")]}.,;:!?%”’»…®™—–".contains(right)
         || (".,:/-".contains(left) && right.is_ascii_digit() && before.is_some_and(|b| b.is_ascii_digit()))
+        // "Gallery’<b>s</b>" (not "<a>VPN</a>'s", which could be a quote that opens)
+        || ("’'".contains(left) && before.is_some_and(char::is_alphabetic) && right.is_lowercase())
+        // "<code>PostgreSQL</code>-specific", not "SEO - Michigan" or "/ --follow"
+        || (right == '-' && left.is_alphanumeric() && after.is_some_and(char::is_alphanumeric))
 }
 
 /// `text` with each space taken out that stands where `page` shows its words together.
@@ -228,10 +233,10 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
     if places.is_empty() || places.len() > MAX_PLACES {
         return None;
     }
-    let shut = |at: usize, before: Option<char>, left: char, right: char| {
+    let shut = |at: usize, before: Option<char>, left: char, right: char, after: Option<char>| {
         places.iter().all(|p| match page.joins[p + at] {
             Join::Shut => true,
-            Join::Seam => clings(before, left, right),
+            Join::Seam => clings(before, left, right, after),
             Join::Open => false,
         })
     };
@@ -244,8 +249,8 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
         if ch.is_whitespace() {
             let left = i.checked_sub(1).map(|l| chars[l]).filter(|c| !c.is_whitespace());
             let right = chars.get(i + 1).filter(|c| !c.is_whitespace());
-            let before = i.checked_sub(2).map(|b| chars[b]);
-            if ch == ' ' && left.zip(right).is_some_and(|(l, &r)| shut(at, before, l, r)) {
+            let (before, after) = (i.checked_sub(2).map(|b| chars[b]), chars.get(i + 2).copied());
+            if ch == ' ' && left.zip(right).is_some_and(|(l, &r)| shut(at, before, l, r, after)) {
                 changed = true;
                 continue;
             }
@@ -254,10 +259,12 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
         }
         // Two characters the text runs together, which the page shows apart, or where
         // two elements meet unless they cling (a table's cell runs its elements together:
-        // "Published By:<span>Mega Crit</span>").
+        // "Published By:<span>Mega Crit</span>", "<s>$449.99</s><b>$349.99</b>"). Not
+        // before a straight quote, which may close what came before ("<a>VPN</a>'s").
+        let (left, before, after) = (chars[i.saturating_sub(1)], i.checked_sub(2).map(|b| chars[b]), chars.get(i + 1).copied());
         let apart = |p: &usize| match page.joins[p + at] {
             Join::Open => true,
-            Join::Seam => !clings(i.checked_sub(2).map(|b| chars[b]), chars[i - 1], ch),
+            Join::Seam => ch != '\'' && !clings(before, left, ch, after),
             Join::Shut => false,
         };
         if at > 0 && !chars[i - 1].is_whitespace() && places.iter().all(apart) {
@@ -299,8 +306,12 @@ mod tests {
             <table><tr><td><div>Price</div><div>$279</div></td></tr></table></body></html>"#;
         assert_eq!(mended(html, "Modern.NET apps, and the prix: 5 €.\nPrice$279"), "Modern .NET apps, and the prix : 5 €.\nPrice $279");
         // Elements that meet, run together by a table cell's text, unless they cling.
-        let html = r#"<html><body><table><tr><td>Published By:<span>Mega Crit</span></td><td>$<b>24</b>.<b>99</b></td></tr></table></body></html>"#;
-        assert_eq!(mended(html, "Published By:Mega Crit | $24.99"), "Published By: Mega Crit | $24.99");
+        let html = r#"<html><body><table><tr><td>Published By:<span>Mega Crit</span></td><td>$<b>24</b>.<b>99</b></td>
+            <td><s>$449.99</s><b>$349.99</b></td><td><a href="/p">Kumon</a>’s <a href="/v">VPN</a>'s</td></tr></table></body></html>"#;
+        assert_eq!(
+            mended(html, "Published By:Mega Crit | $24.99 | $449.99$349.99 | Kumon’s VPN's"),
+            "Published By: Mega Crit | $24.99 | $449.99 $349.99 | Kumon’s VPN's"
+        );
     }
 
     #[test]
@@ -323,10 +334,13 @@ mod tests {
             <p><a href="/t/crime">Crime</a><a href="/t/mature">Mature</a></p>
             <p><b>Save</b><b>20</b><b>%</b> on <a href="/x">two</a><a href="/y">(or more)</a></p>
             <pre><span>x</span><span>.</span><span>get</span><span>(</span><span>1</span><span>)</span></pre>
-            <p>Faster performance<sup>1</sup> with <code>Dump</code><wbr><span><code>tokio_unstable</code></span></p></body></html>"#;
-        let text = "Crime Mature\nSave 20 % on two (or more)\nx. get ( 1 )\nFaster performance 1 with Dump tokio_unstable";
-        // A note's number and two pieces of code that meet stay apart.
-        let want = "Crime Mature\nSave 20% on two (or more)\nx.get(1)\nFaster performance 1 with Dump tokio_unstable";
+            <p>Faster performance<sup>1</sup> with <code>Dump</code><wbr><span><code>tokio_unstable</code></span></p>
+            <p>The Gallery’<b>s</b> <code>PostgreSQL</code>-specific</p>
+            <p><a href="/seo">SEO</a>- Michigan, <a href="/q">quote</a>'not', -f /<b>--follow</b></p></body></html>"#;
+        let text = "Crime Mature\nSave 20 % on two (or more)\nx. get ( 1 )\nFaster performance 1 with Dump tokio_unstable\nThe Gallery’ s PostgreSQL -specific\nSEO - Michigan, quote 'not', -f / --follow";
+        // A note's number and two pieces of code that meet stay apart; so do a dash or
+        // a quote that may open what follows.
+        let want = "Crime Mature\nSave 20% on two (or more)\nx.get(1)\nFaster performance 1 with Dump tokio_unstable\nThe Gallery’s PostgreSQL-specific\nSEO - Michigan, quote 'not', -f / --follow";
         assert_eq!(mended(html, text), want);
     }
 
