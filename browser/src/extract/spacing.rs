@@ -233,13 +233,8 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
     if places.is_empty() || places.len() > MAX_PLACES {
         return None;
     }
-    let shut = |at: usize, before: Option<char>, left: char, right: char, after: Option<char>| {
-        places.iter().all(|p| match page.joins[p + at] {
-            Join::Shut => true,
-            Join::Seam => clings(before, left, right, after),
-            Join::Open => false,
-        })
-    };
+    // Whether the page shows `test` before the byte `at` of the run, at each of its places.
+    let everywhere = |at: usize, test: &dyn Fn(Join) -> bool| places.iter().all(|p| test(page.joins[p + at]));
     let chars: Vec<char> = run.chars().collect();
     let mut out = String::with_capacity(run.len());
     // Bytes of `solid` before the character at hand.
@@ -250,7 +245,9 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
             let left = i.checked_sub(1).map(|l| chars[l]).filter(|c| !c.is_whitespace());
             let right = chars.get(i + 1).filter(|c| !c.is_whitespace());
             let (before, after) = (i.checked_sub(2).map(|b| chars[b]), chars.get(i + 2).copied());
-            if ch == ' ' && left.zip(right).is_some_and(|(l, &r)| shut(at, before, l, r, after)) {
+            let together =
+                |(l, &r): (char, &char)| everywhere(at, &|join| join == Join::Shut || (join == Join::Seam && clings(before, l, r, after)));
+            if ch == ' ' && left.zip(right).is_some_and(together) {
                 changed = true;
                 continue;
             }
@@ -262,12 +259,8 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
         // "Published By:<span>Mega Crit</span>", "<s>$449.99</s><b>$349.99</b>"). Not
         // before a straight quote, which may close what came before ("<a>VPN</a>'s").
         let (left, before, after) = (chars[i.saturating_sub(1)], i.checked_sub(2).map(|b| chars[b]), chars.get(i + 1).copied());
-        let apart = |p: &usize| match page.joins[p + at] {
-            Join::Open => true,
-            Join::Seam => ch != '\'' && !clings(before, left, ch, after),
-            Join::Shut => false,
-        };
-        if at > 0 && !chars[i - 1].is_whitespace() && places.iter().all(apart) {
+        let apart = |join| join == Join::Open || (join == Join::Seam && ch != '\'' && !clings(before, left, ch, after));
+        if at > 0 && !chars[i - 1].is_whitespace() && everywhere(at, &apart) {
             out.push(' ');
             changed = true;
         }
