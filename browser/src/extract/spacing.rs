@@ -218,8 +218,77 @@ fn mend<'a>(line: &'a str, page: &Page) -> Cow<'a, str> {
             let cells: Vec<Cow<str>> = line.split(" | ").map(|c| mend_run(c, page).unwrap_or(Cow::Borrowed(c))).collect();
             Cow::Owned(cells.join(" | "))
         }
-        None => Cow::Borrowed(line),
+        None => mend_pieces(line, page).unwrap_or(Cow::Borrowed(line)),
     }
+}
+
+/// A piece of a line shorter than this (bytes without whitespace) is too likely to be
+/// found in the page by chance to be mended.
+const MIN_PIECE: usize = 16;
+
+/// A line the page does not hold whole, mended piece by piece. The reading may leave out
+/// what sits between two parts of a line (a listing's vote counts and buttons, dropped
+/// as boilerplate) and run the parts together ("…GitHub<button>3</button>GetMimic…"):
+/// each piece is the longest stretch, from where the last one ended, that the page holds
+/// at no more than `MAX_PLACES` places, and two pieces the line runs together get a
+/// space where the page shows a break before the second.
+fn mend_pieces<'a>(line: &'a str, page: &Page) -> Option<Cow<'a, str>> {
+    // The line's characters that are not whitespace: where each starts in the line, and
+    // the same without whitespace (`solid`), with one end offset more for each.
+    let mut at_line = Vec::new();
+    let mut solid = String::with_capacity(line.len());
+    let mut at_solid = Vec::new();
+    for (i, ch) in line.char_indices().filter(|(_, c)| !c.is_whitespace()) {
+        at_line.push(i);
+        at_solid.push(solid.len());
+        solid.push(ch);
+    }
+    let n = at_line.len();
+    at_solid.push(solid.len());
+    let held = |from: usize, to: usize| memmem::find(page.solid.as_bytes(), &solid.as_bytes()[at_solid[from]..at_solid[to]]).is_some();
+    let end_in_line = |k: usize| if k == n { line.len() } else { at_line[k] };
+    let mut out = String::with_capacity(line.len() + 8);
+    let (mut start, mut copied, mut changed) = (0, 0, false);
+    while start < n {
+        // The longest piece from `start` the page holds: a longer one is held only if
+        // every shorter one is, so a binary search finds it.
+        let (mut lo, mut hi) = (start, n);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if held(start, mid) {
+                lo = mid
+            } else {
+                hi = mid - 1
+            }
+        }
+        let end = lo;
+        let places: Vec<usize> = if at_solid[end] - at_solid[start] >= MIN_PIECE {
+            let piece = &solid.as_bytes()[at_solid[start]..at_solid[end]];
+            memmem::find_iter(page.solid.as_bytes(), piece).take(MAX_PLACES + 1).collect()
+        } else {
+            Vec::new()
+        };
+        if places.is_empty() || places.len() > MAX_PLACES {
+            // Nothing to go by here: on past the next whitespace.
+            let next_space = line[at_line[start]..].find(char::is_whitespace).map(|i| at_line[start] + i);
+            start = next_space.map_or(n, |s| at_line.partition_point(|&i| i < s));
+            continue;
+        }
+        let (from, to) = (at_line[start], end_in_line(end));
+        out.push_str(&line[copied..from]);
+        let run_together = start > 0 && at_line[start - 1] + line[at_line[start - 1]..].chars().next().map_or(1, char::len_utf8) == from;
+        if run_together && places.iter().all(|&p| page.joins[p] == Join::Open) {
+            out.push(' ');
+            changed = true;
+        }
+        let mended = mend_run(&line[from..to], page).unwrap_or(Cow::Borrowed(&line[from..to]));
+        changed |= matches!(mended, Cow::Owned(_));
+        out.push_str(&mended);
+        copied = to;
+        start = end;
+    }
+    out.push_str(&line[copied..]);
+    changed.then_some(Cow::Owned(out))
 }
 
 /// `run` mended, or `None` when the page does not hold it (or holds it too often).
@@ -291,6 +360,22 @@ mod tests {
             mended(html, text),
             "Apply for up to $5,000 \u{a0}in aid by March 1st.\n\nAPIs (Application Programming Interfaces) let apps talk.\n\nrequests.get('https://x.example')"
         );
+    }
+
+    #[test]
+    fn a_line_the_page_holds_in_pieces_is_mended_piece_by_piece() {
+        // The reading left out each card's vote count and ran the cards together.
+        let html = r#"<html><body><ul>
+            <li><div><a>Song Sweeper</a> <span>Clean up your music library</span><div><a>iOS</a><span>•</span><a>Music</a></div></div><button>3</button></li>
+            <li><div><a>Pulldog</a> <span>Keeps your code reviews organized</span><div><a>Productivity</a><span>•</span><a>GitHub</a></div></div><button>7</button></li>
+            </ul></body></html>"#;
+        let text = "Song Sweeper Clean up your music libraryiOS•MusicPulldog Keeps your code reviews organizedProductivity•GitHub";
+        assert_eq!(
+            mended(html, text),
+            "Song Sweeper Clean up your music library iOS • Music Pulldog Keeps your code reviews organized Productivity • GitHub"
+        );
+        // A piece too short to tell where it came from is left as it is.
+        assert_eq!(mended(html, "zzzzlibraryiOS"), "zzzzlibraryiOS");
     }
 
     #[test]
