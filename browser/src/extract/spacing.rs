@@ -15,9 +15,13 @@
 //! Where two elements meet with nothing between them (`<a>Crime</a><a>Mature</a>`), the
 //! page's style decides whether that is one word or two tag chips, and a style sheet may
 //! not have loaded (its host is not on the allowlist). There the space goes only around a
-//! character that clings to a word: a bracket, a currency sign, closing punctuation, the
-//! comma inside a number. `rendered.js` sets apart with a space an inline element the
-//! page lays out as a box, so a loaded style sheet is followed.
+//! character that clings to a word: a bracket, a quote, a currency sign, closing
+//! punctuation, the comma inside a number; and between two Chinese or Japanese
+//! characters, which are written without spaces. `rendered.js` sets apart with a space an
+//! inline element the page lays out as a box, so a loaded style sheet is followed.
+//!
+//! A line the reading wrote with a part of the page left out (a card's vote count
+//! dropped as boilerplate) is not found whole: it is mended piece by piece.
 
 use std::borrow::Cow;
 
@@ -201,6 +205,20 @@ fn clings(before: Option<char>, left: char, right: char, after: Option<char>) ->
         || ("’'".contains(left) && before.is_some_and(char::is_alphabetic) && right.is_lowercase())
         // "<code>PostgreSQL</code>-specific", not "SEO - Michigan" or "/ --follow"
         || (right == '-' && left.is_alphanumeric() && after.is_some_and(char::is_alphanumeric))
+        // A straight quote that opens after a space ("'<em>Design Thinking</em>'") or
+        // closes before one or before punctuation.
+        || ("'\"".contains(left) && before.is_none_or(char::is_whitespace))
+        || ("'\"".contains(right) && after.is_none_or(|a| a.is_whitespace() || ".,;:!?)".contains(a)))
+        // Chinese and Japanese put no spaces between words: "日本の<a>東京</a>は". A
+        // Latin word among them keeps its space ("アプリ <a>Kindle for PC</a> に"), as
+        // their typesetting often spaces it and the news set's reviewers wrote it.
+        || (unspaced(left) && unspaced(right))
+}
+
+/// Whether `c` is written without spaces around it: Chinese characters, Japanese kana,
+/// and their punctuation and full-width forms. (Korean puts spaces between words.)
+fn unspaced(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{30ff}' | '\u{31f0}'..='\u{31ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{f900}'..='\u{faff}' | '\u{ff00}'..='\u{ffef}' | '\u{20000}'..='\u{2fa1f}')
 }
 
 /// `text` with each space taken out that stands where `page` shows its words together.
@@ -360,6 +378,16 @@ mod tests {
             mended(html, text),
             "Apply for up to $5,000 \u{a0}in aid by March 1st.\n\nAPIs (Application Programming Interfaces) let apps talk.\n\nrequests.get('https://x.example')"
         );
+    }
+
+    #[test]
+    fn chinese_and_japanese_and_quoted_words_are_written_as_the_page_shows_them() {
+        let html = r#"<html><body>
+            <p>日本の<a href="/tokyo">東京</a>は首都です。使用<code>npm</code>安装。</p>
+            <p>'<strong><em>Design Thinking</em></strong>' (very trendy), and "<a>Show HN</a>": posts.</p>
+            </body></html>"#;
+        let text = "日本の 東京 は首都です。使用 npm 安装。\n' Design Thinking ' (very trendy), and \" Show HN \": posts.";
+        assert_eq!(mended(html, text), "日本の東京は首都です。使用 npm 安装。\n'Design Thinking' (very trendy), and \"Show HN\": posts.");
     }
 
     #[test]
