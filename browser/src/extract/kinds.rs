@@ -18,6 +18,7 @@ fn page(name: &str) -> Article {
         "service-home" => include_str!("fixtures/service-home.html"),
         "article-list" => include_str!("fixtures/article-list.html"),
         "collection" => include_str!("fixtures/collection.html"),
+        "review-index" => include_str!("fixtures/review-index.html"),
         _ => unreachable!(),
     };
     // Served from loopback, as in errand's benchmarks: the kind comes from the page.
@@ -103,6 +104,19 @@ fn a_listing_keeps_every_card_and_not_the_filters() {
     }
     assert!(a.markdown.contains("$124.95"), "{}", a.markdown);
     has_none(&a, &["Under $50", "$50 to $100", "Tents"]);
+}
+
+#[test]
+fn an_index_of_reviews_read_as_its_intro_gets_every_card_and_not_the_site_links() {
+    // The page is wrapped in a form (as ASP.NET pages are), and rs-trafilatura reads the
+    // intro above the cards alone.
+    let a = page("review-index");
+    has_all(
+        &a,
+        &["Discover the best mobile apps", "Solitaire Clash: our verdict", "for real cash", "envelopes", "offline maps", "stargazing"],
+    );
+    has_none(&a, &["Terms of service", "Best free apps"]);
+    assert!(a.markdown.contains("[Night Sky: our verdict](http://127.0.0.1:8080/reviews/night-sky)"), "{}", a.markdown);
 }
 
 #[test]

@@ -36,6 +36,11 @@ const INLINE: &[&str] = &[
     "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr",
 ];
 
+/// Whether `el` is an element that flows inside a line (see `INLINE`).
+pub(super) fn is_inline(el: &NodeRef) -> bool {
+    el.qual_name_ref().is_some_and(|n| INLINE.contains(&n.local.as_ref()))
+}
+
 /// Elements whose text the page does not show as text.
 const UNSHOWN: &[&str] = &["head", "script", "style", "noscript", "template", "svg", "math"];
 
