@@ -24,8 +24,9 @@ use super::markdown;
 /// The fewest words a card holds (rs-trafilatura's threshold for a listing's items).
 const MIN_WORDS: usize = 15;
 
-/// A reading of an article this long is taken as whole: cards beside it are other
-/// stories (a news site's "More" list under a 450-word story cost news 0.970 -> 0.968).
+/// A reading of an article this long takes only cards in its own block (a "best of"
+/// list's picks among its paragraphs): cards elsewhere are other stories (a news site's
+/// "More" list under a 450-word story cost news 0.970 -> 0.968).
 pub(super) const WHOLE_ARTICLE: usize = 300;
 
 /// The fewest cards in a group.
@@ -42,14 +43,23 @@ pub(super) struct Card {
 }
 
 /// The cards of `html` that `text`, a reading of it, lacks, when the page's largest group
-/// of cards holds more than twice the reading's words; else none.
-pub(super) fn missed(html: &str, text: &str) -> Vec<Card> {
+/// of cards holds more than twice the reading's words; else none. `within`: only when the
+/// cards' parent holds the reading's longest line (see `WHOLE_ARTICLE`).
+pub(super) fn missed(html: &str, text: &str, within: bool) -> Vec<Card> {
     let doc = Document::from(html);
-    let Some((words, cards)) = largest_group(&doc) else { return vec![] };
+    let Some((words, parent, cards)) = largest_group(&doc) else { return vec![] };
     if words <= 2 * text.split_whitespace().count() {
         return vec![];
     }
     let have: String = text.split_whitespace().collect();
+    if within {
+        let longest = text.lines().max_by_key(|l| l.len()).unwrap_or_default();
+        let solid: String = longest.split_whitespace().collect::<String>().chars().take(60).collect();
+        let block: String = parent.text().split_whitespace().collect();
+        if !block.contains(&solid) {
+            return vec![];
+        }
+    }
     cards
         .into_iter()
         .filter_map(|card| {
@@ -68,8 +78,8 @@ pub(super) fn missed(html: &str, text: &str) -> Vec<Card> {
 }
 
 /// The group of cards with the most words, and those words.
-fn largest_group(doc: &Document) -> Option<(usize, Vec<NodeRef<'_>>)> {
-    let mut best: Option<(usize, Vec<NodeRef>)> = None;
+fn largest_group(doc: &Document) -> Option<(usize, NodeRef<'_>, Vec<NodeRef<'_>>)> {
+    let mut best: Option<(usize, NodeRef, Vec<NodeRef>)> = None;
     let body = doc.select("body").nodes().first().copied()?;
     let mut stack = vec![body];
     while let Some(parent) = stack.pop() {
@@ -94,8 +104,8 @@ fn largest_group(doc: &Document) -> Option<(usize, Vec<NodeRef<'_>>)> {
                 continue;
             }
             let words = cards.iter().map(|(_, w)| w).sum();
-            if best.as_ref().is_none_or(|(b, _)| words > *b) {
-                best = Some((words, cards.into_iter().map(|(m, _)| m).collect()));
+            if best.as_ref().is_none_or(|(b, _, _)| words > *b) {
+                best = Some((words, parent, cards.into_iter().map(|(m, _)| m).collect()));
             }
         }
     }
@@ -196,6 +206,10 @@ fn walk(n: &NodeRef, step: &mut dyn FnMut(Step)) {
 mod tests {
     use super::*;
 
+    fn missed_t(html: &str, text: &str) -> Vec<Card> {
+        missed(html, text, false)
+    }
+
     const TEASER: &str = "a teaser of some length that says what the review found about the app, and more";
 
     fn page(cards: usize) -> String {
@@ -212,7 +226,7 @@ mod tests {
     #[test]
     fn cards_a_short_reading_lacks_are_added_and_those_it_holds_are_not() {
         let html = page(4);
-        let found = missed(&html, &format!("Reviews\nOur reviews of the best apps.\nReview 2: {TEASER}."));
+        let found = missed_t(&html, &format!("Reviews\nOur reviews of the best apps.\nReview 2: {TEASER}."));
         let texts: Vec<&str> = found.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts.len(), 3, "{texts:?}");
         assert_eq!(texts[0], format!("Review 1\nReview 1: {TEASER}."));
@@ -250,21 +264,37 @@ mod tests {
         ];
         for group in groups {
             let html = format!("<html><body><main><h1>Reviews</h1><p>Our reviews.</p>{group}</main></body></html>");
-            assert!(missed(&html, "Reviews Our reviews.").is_empty(), "taken for cards: {group}");
+            assert!(missed_t(&html, "Reviews Our reviews.").is_empty(), "taken for cards: {group}");
         }
         // The same paragraphs as cards are cards.
         let cards = (1..=4).map(|i| format!(r#"<div class="c"><p>{}</p></div>"#, para(i))).collect::<String>();
-        assert_eq!(missed(&format!("<html><body><main>{cards}</main></body></html>"), "Reviews").len(), 4);
+        assert_eq!(missed_t(&format!("<html><body><main>{cards}</main></body></html>"), "Reviews").len(), 4);
+    }
+
+    #[test]
+    fn after_an_article_read_at_length_only_cards_in_its_own_block_are_added() {
+        let story = "The story's one long paragraph, which the reading holds whole, about the city's new parks.";
+        let cards =
+            (1..=4).map(|i| format!(r#"<div class="pick"><h3>Pick {i}</h3><p>Review {i}: {TEASER}.</p></div>"#)).collect::<String>();
+        // A "best of" list whose picks sit among the article's paragraphs.
+        let list = format!(r#"<html><body><article><p>{story}</p>{cards}</article></body></html>"#);
+        assert_eq!(missed(&list, story, true).len(), 4);
+        // Other stories in a block of their own, under the article.
+        let more = format!(
+            r#"<html><body><article><p>{story}</p></article><section><h2>More</h2><div class="more">{cards}</div></section></body></html>"#
+        );
+        assert!(missed(&more, story, true).is_empty());
+        assert_eq!(missed(&more, story, false).len(), 4);
     }
 
     #[test]
     fn a_reading_that_holds_half_the_cards_words_or_more_is_left_alone() {
         let html = page(3);
         let long: String = (0..60).map(|i| format!("word{i} ")).collect();
-        assert!(missed(&html, &long).is_empty());
+        assert!(missed_t(&html, &long).is_empty());
         // Two cards are not a group, nor are cards of few words.
-        assert!(missed(&page(2), "Reviews").is_empty());
+        assert!(missed_t(&page(2), "Reviews").is_empty());
         let short = page(4).replace(TEASER, "short");
-        assert!(missed(&short, "Reviews").is_empty());
+        assert!(missed_t(&short, "Reviews").is_empty());
     }
 }
