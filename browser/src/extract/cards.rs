@@ -20,6 +20,7 @@
 use dom_query::{Document, NodeRef};
 
 use super::markdown;
+use super::spacing::UNSHOWN;
 
 /// The fewest words a card holds (rs-trafilatura's threshold for a listing's items).
 const MIN_WORDS: usize = 15;
@@ -32,9 +33,9 @@ pub(super) const WHOLE_ARTICLE: usize = 300;
 /// The fewest cards in a group.
 const MIN_CARDS: usize = 3;
 
-/// Elements whose text a reader does not take for the page's content: not shown, or the
-/// page's frame.
-const SKIPPED: &[&str] = &["head", "script", "style", "noscript", "template", "svg", "math", "header", "footer", "nav", "aside"];
+/// The page's frame: elements a reader does not take for its content (besides those it
+/// does not show, `spacing::UNSHOWN`).
+const FRAME: &[&str] = &["header", "footer", "nav", "aside"];
 
 /// A card the reading lacks: its text, a line per block, and its Markdown.
 pub(super) struct Card {
@@ -53,10 +54,8 @@ pub(super) fn missed(html: &str, text: &str, within: bool) -> Vec<Card> {
     }
     let have: String = text.split_whitespace().collect();
     if within {
-        let longest = text.lines().max_by_key(|l| l.len()).unwrap_or_default();
-        let solid: String = longest.split_whitespace().collect::<String>().chars().take(60).collect();
         let block: String = parent.text().split_whitespace().collect();
-        if !block.contains(&solid) {
+        if !block.contains(&key(text)) {
             return vec![];
         }
     }
@@ -64,11 +63,9 @@ pub(super) fn missed(html: &str, text: &str, within: bool) -> Vec<Card> {
         .into_iter()
         .filter_map(|card| {
             let text = lines_of(&card);
-            // A card the reading holds already: the start of its longest line, without
-            // whitespace (a reading may hold a card's teaser and not its linked title).
-            let longest = text.lines().max_by_key(|l| l.len()).unwrap_or_default();
-            let solid: String = longest.split_whitespace().collect::<String>().chars().take(60).collect();
-            if have.contains(&solid) {
+            // A card the reading holds already (a reading may hold a card's teaser and
+            // not its linked title).
+            if have.contains(&key(&text)) {
                 return None;
             }
             let markdown = markdown::of(&card.html()).filter(|m| !m.trim().is_empty()).unwrap_or_else(|| markdown::of_text(&text));
@@ -77,7 +74,13 @@ pub(super) fn missed(html: &str, text: &str, within: bool) -> Vec<Card> {
         .collect()
 }
 
-/// The group of cards with the most words, and those words.
+/// What tells where a text is: the start of its longest line, without whitespace.
+fn key(text: &str) -> String {
+    let longest = text.lines().max_by_key(|l| l.len()).unwrap_or_default();
+    longest.split_whitespace().flat_map(str::chars).take(60).collect()
+}
+
+/// The group of cards with the most words, its parent, and those words.
 fn largest_group(doc: &Document) -> Option<(usize, NodeRef<'_>, Vec<NodeRef<'_>>)> {
     let mut best: Option<(usize, NodeRef, Vec<NodeRef>)> = None;
     let body = doc.select("body").nodes().first().copied()?;
@@ -115,8 +118,10 @@ fn largest_group(doc: &Document) -> Option<(usize, NodeRef<'_>, Vec<NodeRef<'_>>
 /// Whether `n` and what it holds are left out: the page's frame, what it does not show,
 /// and dialogs (a cookie banner's groups of settings).
 fn skipped(n: &NodeRef) -> bool {
-    n.node_name().is_some_and(|name| SKIPPED.contains(&name.to_ascii_lowercase().as_str()))
-        || n.attr("role").is_some_and(|r| matches!(r.as_ref(), "dialog" | "alertdialog"))
+    n.node_name().is_some_and(|name| {
+        let name = name.to_ascii_lowercase();
+        UNSHOWN.contains(&name.as_str()) || FRAME.contains(&name.as_str())
+    }) || n.attr("role").is_some_and(|r| matches!(r.as_ref(), "dialog" | "alertdialog"))
         || n.attr("aria-modal").is_some_and(|m| m.as_ref() == "true")
         || super::has_token(n, COMMENTS)
 }

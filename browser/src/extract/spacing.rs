@@ -42,7 +42,7 @@ pub(super) fn is_inline(el: &NodeRef) -> bool {
 }
 
 /// Elements whose text the page does not show as text.
-const UNSHOWN: &[&str] = &["head", "script", "style", "noscript", "template", "svg", "math"];
+pub(super) const UNSHOWN: &[&str] = &["head", "script", "style", "noscript", "template", "svg", "math"];
 
 /// A line found more often than this in the page is left as it is: which of its places
 /// the text came from cannot be told, and checking them all costs more than it brings.
@@ -140,6 +140,13 @@ impl Between {
 }
 
 impl Page {
+    /// Where the page's text holds `solid` (text without whitespace): 1 to `MAX_PLACES`
+    /// places, else `None`.
+    fn places(&self, solid: &[u8]) -> Option<Vec<usize>> {
+        let places: Vec<usize> = memmem::find_iter(self.solid.as_bytes(), solid).take(MAX_PLACES + 1).collect();
+        (!places.is_empty() && places.len() <= MAX_PLACES).then_some(places)
+    }
+
     pub(super) fn of(doc: &Document) -> Page {
         let mut page = Page { solid: String::new(), joins: vec![] };
         let mut between = Between { open: true, ..Between::default() };
@@ -285,26 +292,21 @@ fn mend_pieces<'a>(line: &'a str, page: &Page) -> Option<Cow<'a, str>> {
             }
         }
         let end = lo;
-        let places: Vec<usize> = if at_solid[end] - at_solid[start] >= MIN_PIECE {
-            let piece = &solid.as_bytes()[at_solid[start]..at_solid[end]];
-            memmem::find_iter(page.solid.as_bytes(), piece).take(MAX_PLACES + 1).collect()
-        } else {
-            Vec::new()
-        };
-        if places.is_empty() || places.len() > MAX_PLACES {
+        let piece = &solid.as_bytes()[at_solid[start]..at_solid[end]];
+        let Some(places) = (piece.len() >= MIN_PIECE).then(|| page.places(piece)).flatten() else {
             // Nothing to go by here: on past the next whitespace.
             let next_space = line[at_line[start]..].find(char::is_whitespace).map(|i| at_line[start] + i);
             start = next_space.map_or(n, |s| at_line.partition_point(|&i| i < s));
             continue;
-        }
+        };
         let (from, to) = (at_line[start], end_in_line(end));
         out.push_str(&line[copied..from]);
-        let run_together = start > 0 && at_line[start - 1] + line[at_line[start - 1]..].chars().next().map_or(1, char::len_utf8) == from;
+        let run_together = start > 0 && !line[..from].ends_with(char::is_whitespace);
         if run_together && places.iter().all(|&p| page.joins[p] == Join::Open) {
             out.push(' ');
             changed = true;
         }
-        let mended = mend_run(&line[from..to], page).unwrap_or(Cow::Borrowed(&line[from..to]));
+        let mended = mend_at(&line[from..to], page, &places);
         changed |= matches!(mended, Cow::Owned(_));
         out.push_str(&mended);
         copied = to;
@@ -321,10 +323,12 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
     if solid.chars().nth(1).is_none() {
         return Some(Cow::Borrowed(run));
     }
-    let places: Vec<usize> = memmem::find_iter(page.solid.as_bytes(), solid.as_bytes()).take(MAX_PLACES + 1).collect();
-    if places.is_empty() || places.len() > MAX_PLACES {
-        return None;
-    }
+    let places = page.places(solid.as_bytes())?;
+    Some(mend_at(run, page, &places))
+}
+
+/// `run` mended against the `places` where the page holds it (see `Page::places`).
+fn mend_at<'a>(run: &'a str, page: &Page, places: &[usize]) -> Cow<'a, str> {
     // Whether the page shows `test` before the byte `at` of the run, at each of its places.
     let everywhere = |at: usize, test: &dyn Fn(Join) -> bool| places.iter().all(|p| test(page.joins[p + at]));
     let chars: Vec<char> = run.chars().collect();
@@ -359,7 +363,11 @@ fn mend_run<'a>(run: &'a str, page: &Page) -> Option<Cow<'a, str>> {
         at += ch.len_utf8();
         out.push(ch);
     }
-    Some(if changed { Cow::Owned(out) } else { Cow::Borrowed(run) })
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(run)
+    }
 }
 
 #[cfg(test)]
