@@ -16,6 +16,10 @@
 //! dialogs (a cookie banner's settings), readers' comments, a form's fields, and menus
 //! (three links or more holding most of the words: an archive's months, a footer's
 //! columns).
+//!
+//! A forum thread's posts are found the same way, two or more, comments being its content
+//! (`unread_posts`): rs-trafilatura's forum reading can stop at the first post, when the
+//! class it looks for first names each post's body (NodeBB's `post-container`).
 
 use dom_query::{Document, NodeRef};
 
@@ -30,8 +34,24 @@ const MIN_WORDS: usize = 15;
 /// "More" list under a 450-word story cost news 0.970 -> 0.968).
 pub(super) const WHOLE_ARTICLE: usize = 300;
 
-/// The fewest cards in a group.
-const MIN_CARDS: usize = 3;
+/// What a group is looked for as.
+#[derive(Clone, Copy, PartialEq)]
+enum Of {
+    /// Cards: three or more, and not readers' comments.
+    Cards,
+    /// A thread's posts: two or more (a question and its answer), comments included.
+    Posts,
+}
+
+impl Of {
+    /// The fewest members of a group.
+    fn fewest(self) -> usize {
+        match self {
+            Of::Cards => 3,
+            Of::Posts => 2,
+        }
+    }
+}
 
 /// The page's frame: elements a reader does not take for its content (besides those it
 /// does not show, `spacing::UNSHOWN`).
@@ -48,7 +68,7 @@ pub(super) struct Card {
 /// cards' parent holds the reading's longest line (see `WHOLE_ARTICLE`).
 pub(super) fn missed(html: &str, text: &str, within: bool) -> Vec<Card> {
     let doc = Document::from(html);
-    let Some((words, parent, cards)) = largest_group(&doc) else { return vec![] };
+    let Some((words, parent, cards)) = largest_group(&doc, Of::Cards) else { return vec![] };
     if words <= 2 * text.split_whitespace().count() {
         return vec![];
     }
@@ -62,7 +82,7 @@ pub(super) fn missed(html: &str, text: &str, within: bool) -> Vec<Card> {
     cards
         .into_iter()
         .filter_map(|card| {
-            let text = lines_of(&card);
+            let text = lines_of(&card, Of::Cards);
             // A card the reading holds already (a reading may hold a card's teaser and
             // not its linked title).
             if have.contains(&key(&text)) {
@@ -74,36 +94,70 @@ pub(super) fn missed(html: &str, text: &str, within: bool) -> Vec<Card> {
         .collect()
 }
 
+/// A thread's posts that a forum reading lacks (see `unread_posts`).
+pub(super) struct Unread {
+    /// A page of the head and the block that holds the posts, to be read again.
+    pub page: String,
+    /// Whether that block holds the reading too (a reading of the first post alone), or
+    /// lies apart from it (the replies under a post that was read on its own).
+    pub around: bool,
+}
+
+/// The posts of the thread of `html` that `text`, a forum reading of it, mostly lacks: of
+/// the groups of posts, the one with the most words, when the reading holds the longest
+/// line of under half of them; else `None`.
+pub(super) fn unread_posts(html: &str, text: &str) -> Option<Unread> {
+    let doc = Document::from(html);
+    let (_, parent, posts) = largest_group(&doc, Of::Posts)?;
+    let have: String = text.split_whitespace().collect();
+    let held = posts.iter().filter(|p| have.contains(&key(&lines_of(p, Of::Posts)))).count();
+    if held * 2 >= posts.len() {
+        return None;
+    }
+    let block: String = parent.text().split_whitespace().collect();
+    let around = block.contains(&key(text));
+    let head = doc.select("head").html();
+    let inner = parent.inner_html();
+    Some(Unread { page: format!("<!DOCTYPE html><html>{head}<body><article>{inner}</article></body></html>"), around })
+}
+
 /// What tells where a text is: the start of its longest line, without whitespace.
 fn key(text: &str) -> String {
     let longest = text.lines().max_by_key(|l| l.len()).unwrap_or_default();
     longest.split_whitespace().flat_map(str::chars).take(60).collect()
 }
 
-/// The group of cards with the most words, its parent, and those words.
-fn largest_group(doc: &Document) -> Option<(usize, NodeRef<'_>, Vec<NodeRef<'_>>)> {
+/// The group of cards (or posts) with the most words, its parent, and those words.
+fn largest_group(doc: &Document, of: Of) -> Option<(usize, NodeRef<'_>, Vec<NodeRef<'_>>)> {
     let mut best: Option<(usize, NodeRef, Vec<NodeRef>)> = None;
     let body = doc.select("body").nodes().first().copied()?;
     let mut stack = vec![body];
     while let Some(parent) = stack.pop() {
-        let kids: Vec<NodeRef> = parent.element_children().into_iter().filter(|k| !skipped(k)).collect();
+        let kids: Vec<NodeRef> = parent.element_children().into_iter().filter(|k| !skipped(k, of)).collect();
         stack.extend(kids.iter().copied());
-        if kids.len() < MIN_CARDS {
+        if kids.len() < of.fewest() {
             continue;
         }
         let mut kinds: Vec<(String, Vec<NodeRef>)> = vec![];
         for k in &kids {
-            let kind = format!("{}.{}", k.node_name().unwrap_or_default(), k.attr("class").unwrap_or_default());
+            let kind = match of {
+                Of::Cards => format!("{}.{}", k.node_name().unwrap_or_default(), k.attr("class").unwrap_or_default()),
+                Of::Posts => super::thread::kind_of(k),
+            };
             match kinds.iter_mut().find(|(c, _)| *c == kind) {
                 Some((_, members)) => members.push(*k),
                 None => kinds.push((kind, vec![*k])),
             }
         }
-        for (_, members) in kinds.into_iter().filter(|(_, m)| m.len() >= MIN_CARDS) {
-            let counted: Vec<(NodeRef, usize)> = members.iter().map(|m| (*m, words_of(m))).collect();
+        for (kind, members) in kinds.into_iter().filter(|(_, m)| m.len() >= of.fewest()) {
+            // A post holds paragraphs; a long post's paragraphs are not posts.
+            if of == Of::Posts && kind.split_whitespace().next() == Some("p") {
+                continue;
+            }
+            let counted: Vec<(NodeRef, usize)> = members.iter().map(|m| (*m, words_of(m, of))).collect();
             let cards: Vec<(NodeRef, usize)> =
                 counted.iter().copied().filter(|(m, w)| *w >= MIN_WORDS && !asks(m) && !menu(m, *w)).collect();
-            if cards.len() < MIN_CARDS || cards.len() * 5 < members.len() * 4 {
+            if cards.len() < of.fewest() || cards.len() * 5 < members.len() * 4 {
                 continue;
             }
             let words = cards.iter().map(|(_, w)| w).sum();
@@ -116,14 +170,14 @@ fn largest_group(doc: &Document) -> Option<(usize, NodeRef<'_>, Vec<NodeRef<'_>>
 }
 
 /// Whether `n` and what it holds are left out: the page's frame, what it does not show,
-/// and dialogs (a cookie banner's groups of settings).
-fn skipped(n: &NodeRef) -> bool {
+/// dialogs (a cookie banner's groups of settings), and, looking for cards, comments.
+fn skipped(n: &NodeRef, of: Of) -> bool {
     n.node_name().is_some_and(|name| {
         let name = name.to_ascii_lowercase();
         UNSHOWN.contains(&name.as_str()) || FRAME.contains(&name.as_str())
     }) || n.attr("role").is_some_and(|r| matches!(r.as_ref(), "dialog" | "alertdialog"))
         || n.attr("aria-modal").is_some_and(|m| m.as_ref() == "true")
-        || super::has_token(n, COMMENTS)
+        || (of == Of::Cards && super::has_token(n, COMMENTS))
 }
 
 /// Class and id words of readers' comments: an article's comments repeat like cards, and
@@ -147,9 +201,9 @@ fn asks(n: &NodeRef) -> bool {
 }
 
 /// The words `n` shows.
-fn words_of(n: &NodeRef) -> usize {
+fn words_of(n: &NodeRef, of: Of) -> usize {
     let mut words = 0;
-    walk(n, &mut |step| {
+    walk(n, of, &mut |step| {
         if let Step::Text(t) = step {
             words += t.split_whitespace().count();
         }
@@ -158,9 +212,9 @@ fn words_of(n: &NodeRef) -> usize {
 }
 
 /// The text `n` shows, a line per block.
-fn lines_of(n: &NodeRef) -> String {
+fn lines_of(n: &NodeRef, of: Of) -> String {
     let (mut lines, mut line) = (Vec::<String>::new(), String::new());
-    walk(n, &mut |step| match step {
+    walk(n, of, &mut |step| match step {
         Step::Text(t) => line.push_str(t),
         Step::Block => {
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -181,9 +235,10 @@ enum Step<'a> {
     Block,
 }
 
-/// Calls `step` for each text node `n` shows, in order, and where a block begins or ends
-/// (and once at the end); without recursion, so a deep page cannot overflow the stack.
-fn walk(n: &NodeRef, step: &mut dyn FnMut(Step)) {
+/// Calls `step` for each text node `n` shows (as `of` reads it), in order, and where a
+/// block begins or ends (and once at the end); without recursion, so a deep page cannot
+/// overflow the stack.
+fn walk(n: &NodeRef, of: Of, step: &mut dyn FnMut(Step)) {
     // (node, whether it is being left)
     let mut stack = vec![(*n, false)];
     while let Some((node, leaving)) = stack.pop() {
@@ -191,7 +246,7 @@ fn walk(n: &NodeRef, step: &mut dyn FnMut(Step)) {
             step(Step::Text(&node.text()));
             continue;
         }
-        if !node.is_element() || skipped(&node) {
+        if !node.is_element() || skipped(&node, of) {
             continue;
         }
         let block = !super::spacing::is_inline(&node);
@@ -290,6 +345,42 @@ mod tests {
         );
         assert!(missed(&more, story, true).is_empty());
         assert_eq!(missed(&more, story, false).len(), 4);
+    }
+
+    fn post(i: usize) -> String {
+        format!(
+            r#"<div class="post reply"><a href="/u/{i}">user{i}</a><p>Post {i}: {TEASER}, and what the reader thought of it.</p></div>"#
+        )
+    }
+
+    #[test]
+    fn posts_a_reading_mostly_lacks_are_found_comments_included_and_a_reading_of_most_is_left_alone() {
+        // Posts classed as replies are posts, where they are not cards.
+        let html = format!(r#"<html><body><main><div class="thread">{}</div></main></body></html>"#, (1..=3).map(post).collect::<String>());
+        let first = format!("user1\nPost 1: {TEASER}, and what the reader thought of it.");
+        let unread = unread_posts(&html, &first).expect("the first post alone lacks the others");
+        assert!(unread.around, "the posts' block holds the reading");
+        assert!(unread.page.contains("Post 3:") && !unread.page.contains("<main>"), "{}", unread.page);
+        let most = (1..=2).map(|i| format!("Post {i}: {TEASER}, and what the reader thought of it.\n")).collect::<String>();
+        assert!(unread_posts(&html, &most).is_none());
+        // A question and its answer are a thread.
+        let two = format!(r#"<html><body><div class="thread">{}</div></body></html>"#, (1..=2).map(post).collect::<String>());
+        assert!(unread_posts(&two, "user1").is_some());
+    }
+
+    #[test]
+    fn replies_apart_from_the_reading_are_told_apart_and_a_posts_paragraphs_are_not_posts() {
+        let para = |i: usize| format!("<p>Paragraph {i} of the opening post: {TEASER}.</p>");
+        let opening: String = (1..=5).map(para).collect();
+        let reading: String = (1..=5).map(|i| format!("Paragraph {i} of the opening post: {TEASER}.\n")).collect();
+        let html = format!(
+            r#"<html><body><article>{opening}</article><ul class="comments">{}</ul></body></html>"#,
+            (1..=3).map(|i| format!("<li>{}</li>", post(i))).collect::<String>()
+        );
+        // The five paragraphs hold more words than the three replies, and are the reading.
+        let unread = unread_posts(&html, &reading).expect("the replies are unread");
+        assert!(!unread.around, "the replies' block does not hold the reading");
+        assert!(unread.page.contains("Post 1:") && !unread.page.contains("Paragraph 1"), "{}", unread.page);
     }
 
     #[test]

@@ -19,6 +19,8 @@ fn page(name: &str) -> Article {
         "article-list" => include_str!("fixtures/article-list.html"),
         "collection" => include_str!("fixtures/collection.html"),
         "review-index" => include_str!("fixtures/review-index.html"),
+        "post-container" => include_str!("fixtures/post-container-thread.html"),
+        "replies" => include_str!("fixtures/replies-below-post.html"),
         _ => unreachable!(),
     };
     // Served from loopback, as in errand's benchmarks: the kind comes from the page.
@@ -66,6 +68,39 @@ fn a_thread_that_says_it_is_one_is_read_as_a_thread_wherever_it_is_served() {
         assert_eq!(a.page_type, "forum", "{}", a.text);
         has_all(&a, &["My old boots leak", "waterproof membrane", "dry faster overnight", "report back after a month"]);
     }
+}
+
+#[test]
+fn a_thread_whose_reading_stops_at_the_first_post_gets_every_reply() {
+    // Each post's body is in a class rs-trafilatura's forum reading looks for first, and
+    // that reading keeps the first post alone.
+    let a = page("post-container");
+    assert_eq!(a.page_type, "forum");
+    has_all(
+        &a,
+        &["Which Qt version will the new Ubuntu", "ship version 6.4.2 for now", "Thanks, I will see in a while", "I never use the toolkit"],
+    );
+    has_none(&a, &["Categories", "Log in", "Terms of use", "General and Desktop"]);
+    assert!(a.text.find("ship version 6.4.2") < a.text.find("I never use the toolkit"), "in the thread's order:\n{}", a.text);
+    assert!(a.markdown.contains("I never use the toolkit"), "{}", a.markdown);
+}
+
+#[test]
+fn replies_under_a_post_read_alone_are_kept_where_the_address_names_a_forum() {
+    let replies = ["Dry your boots upside down", "Wax the seams", "Gaiters made the biggest difference", "waterproof socks"];
+    let a = page("replies");
+    assert_eq!(a.page_type, "forum");
+    has_all(&a, &["My leather boots are three years old", "Should I be doing it more often"]);
+    has_all(&a, &replies);
+    has_none(&a, &["Communities", "Log in", "Privacy"]);
+    // The same page as a blog post whose layout and markup make it a thread: its readers'
+    // comments stay out, as its reviewers leave them out.
+    let blog = include_str!("fixtures/replies-below-post.html")
+        .replace(r#"<link rel="canonical" href="https://forum.trailtalk.example/post/20931">"#, "");
+    let a = article(&blog, "https://blog.trailtalk.example/2024/11/boots.html").expect("a reading");
+    assert_eq!(a.page_type, "forum");
+    has_all(&a, &["My leather boots are three years old", "Should I be doing it more often"]);
+    has_none(&a, &replies);
 }
 
 #[test]

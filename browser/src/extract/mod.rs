@@ -155,6 +155,14 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
             r = again;
             r.metadata.page_type = found;
         }
+        // A thread's posts the reading lacks (see `thread::with_unread_posts`). (wcxb-dev
+        // 0.8737 -> 0.8751: forum 0.792 -> 0.810, 7 pages change, all for the better; folds
+        // of five +1.5, +1.4, +2.9, +0.8, 0 per mille. The posts' block alone, without the
+        // replies apart from the reading: forum 0.802, 4 pages; replies apart on any
+        // address: a blog's comments cost one article 0.50.)
+        if r.metadata.page_type.as_deref() == Some("forum") {
+            thread::with_unread_posts(signed.as_deref().unwrap_or(html), &mut r, &opts);
+        }
     }
     // rs-trafilatura can take the wrong block for the content (see `densest`): when its
     // reading holds under half the prose of the densest block, the page is read again

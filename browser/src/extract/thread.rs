@@ -13,8 +13,10 @@
 //! name, or a link to a user's profile).
 
 use dom_query::{Document, NodeRef};
+use rs_trafilatura::page_type::{classify_url, PageType};
+use rs_trafilatura::{ExtractResult, Options};
 
-use super::squash;
+use super::{cards, clean, squash, words_in};
 
 /// A post, its author and its date, each with the element the page shows it in (none for
 /// an author named in an attribute).
@@ -47,6 +49,34 @@ pub(super) fn sign_posts(html: &str) -> Option<String> {
         }
     }
     Some(doc.html().to_string())
+}
+
+/// `r`, a forum reading of `html`, with the posts of the thread it mostly lacks (see
+/// `cards::unread_posts`), read from their block as an article (a forum reading of that
+/// block would stop at the first post again). A block that holds the reading replaces it
+/// when it reads longer; replies apart from it are added after it, when the page's
+/// address (`opts.url`) names a forum: a blog post found to be a thread by its layout
+/// keeps its readers' comments out, as its reviewers do.
+pub(super) fn with_unread_posts(html: &str, r: &mut ExtractResult, opts: &Options) {
+    let Some(unread) = cards::unread_posts(html, &r.content_text) else { return };
+    let address_says_forum = opts.url.as_deref().is_some_and(|u| classify_url(u) == PageType::Forum);
+    if !unread.around && !address_says_forum {
+        return;
+    }
+    let opts = Options { page_type: Some(PageType::Article), ..opts.clone() };
+    let Ok(again) = rs_trafilatura::extract_with_options(&clean(&unread.page), &opts) else { return };
+    if unread.around {
+        if words_in(&again.content_text) > words_in(&r.content_text) {
+            r.content_text = again.content_text;
+            r.content_html = again.content_html;
+        }
+    } else if !again.content_text.trim().is_empty() {
+        r.content_text = format!("{}\n\n{}", r.content_text, again.content_text);
+        r.content_html = match (r.content_html.take(), again.content_html) {
+            (Some(a), Some(b)) => Some(a + &b),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// The posts of the page's thread with their authors and dates: of the groups of sibling
@@ -85,7 +115,7 @@ fn thread<'a>(doc: &'a Document) -> Option<Vec<Signed<'a>>> {
 
 /// An element's kind, for finding its like among its siblings: its tag and its classes,
 /// those with digits left out (`post-4411`, `signature-7865699` name one post).
-fn kind_of(n: &NodeRef) -> String {
+pub(super) fn kind_of(n: &NodeRef) -> String {
     let mut classes: Vec<String> = n
         .class()
         .map(|c| c.split_whitespace().filter(|t| !t.contains(|c: char| c.is_ascii_digit())).map(str::to_string).collect())
