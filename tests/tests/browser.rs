@@ -450,6 +450,21 @@ async fn extract_keeps_collapsed_answers_and_not_hidden_menus_or_dialogs() {
 }
 
 #[tokio::test]
+async fn extract_reads_a_pages_kind_from_the_address_it_names_as_canonical() {
+    // Served from loopback, the page names a forum's address as its own: the replies under
+    // its opening post are the thread's content (see `thread::with_unread_posts`).
+    let (site, b) = start().await;
+    goto(&b, site.url("/boots-replies.html")).await;
+    let v = b.act(&Action::Extract).await.unwrap().data.unwrap();
+    let text = v["text"].as_str().unwrap();
+    assert_eq!(v["page_type"], "forum", "{v}");
+    for kept in ["My leather boots are three years old", "Wax the seams", "waterproof socks"] {
+        assert!(text.contains(kept), "lost {kept:?}:\n{text}");
+    }
+    b.close().await;
+}
+
+#[tokio::test]
 async fn extract_spaces_words_as_the_page_shows_them() {
     let (site, b) = start().await;
     goto(&b, site.url("/spacing.html")).await;

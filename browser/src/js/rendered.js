@@ -17,6 +17,9 @@ function () {
     return false;
   };
   const inHead = (el) => el.closest('head') !== null;
+  // The address a page names as its own says what kind of page it is (a thread, a
+  // product) better than where it was served from: of the head's links, that one stays.
+  const canonical = (el) => el.tagName === 'LINK' && /(^|\s)canonical(\s|$)/i.test(el.getAttribute('rel') || '');
   const squash = (s) => (s || '').replace(/\s+/g, ' ').trim();
   // A collapsed panel: the answer of an FAQ, a closed <details>, an accordion's section,
   // a tab not shown. A reader opens it with one click on what stands just before it (or
@@ -72,7 +75,7 @@ function () {
     const kids = src.shadowRoot ? [...src.shadowRoot.childNodes, ...src.childNodes] : [...src.childNodes];
     for (const c of kids) {
       if (c.nodeType === 3) { dst.appendChild(c.cloneNode(false)); continue; }
-      if (c.nodeType !== 1 || SKIP.has(c.tagName)) continue;
+      if (c.nodeType !== 1 || (SKIP.has(c.tagName) && !canonical(c))) continue;
       if (c.tagName === 'SLOT') continue; // the light children it shows are copied as children
       if (inHead(c)) { dst.appendChild(copy(c, inPanel)); continue; }
       if (inPanel) {
