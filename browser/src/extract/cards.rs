@@ -116,9 +116,7 @@ pub(super) fn unread_posts(html: &str, text: &str) -> Option<Unread> {
     }
     let block: String = parent.text().split_whitespace().collect();
     let around = block.contains(&key(text));
-    let head = doc.select("head").html();
-    let inner = parent.inner_html();
-    Some(Unread { page: format!("<!DOCTYPE html><html>{head}<body><article>{inner}</article></body></html>"), around })
+    Some(Unread { page: super::block_alone(&doc, &parent.inner_html()), around })
 }
 
 /// What tells where a text is: the start of its longest line, without whitespace.

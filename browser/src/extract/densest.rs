@@ -35,9 +35,7 @@ pub(super) fn missed_block(html: &str, text: &str) -> Option<String> {
     if prose.len() < MIN_WORDS || holds_most(&prose, text) {
         return None;
     }
-    let head = doc.select("head").html();
-    let inner = best.inner_html();
-    Some(format!("<!DOCTYPE html><html>{head}<body><article>{inner}</article></body></html>"))
+    Some(super::block_alone(&doc, &best.inner_html()))
 }
 
 /// Whether `text` holds half the words of `prose` or more, counted as bags, word for

@@ -235,6 +235,13 @@ pub fn article(html: &str, url: &str) -> Option<Article> {
     })
 }
 
+/// A page of `doc`'s head and `inner`, a block of it, as its one article: to be read again
+/// from that block alone.
+fn block_alone(doc: &dom_query::Document, inner: &str) -> String {
+    let head = doc.select("head").html();
+    format!("<!DOCTYPE html><html>{head}<body><article>{inner}</article></body></html>")
+}
+
 /// How many words a text holds, cut at whitespace.
 fn words_in(text: &str) -> usize {
     text.split_whitespace().count()
@@ -270,9 +277,7 @@ fn clean_doc(doc: dom_query::Document) -> String {
         // some length says where the article is: extract from that element alone.
         let marked = doc.select("body [itemprop=articleBody]");
         if marked.length() == 1 && squash_len(&marked.text()) >= 250 {
-            let head = doc.select("head").html();
-            let inner = marked.inner_html();
-            return clean(&format!("<!DOCTYPE html><html>{head}<body><article>{inner}</article></body></html>"));
+            return clean(&block_alone(&doc, &marked.inner_html()));
         }
     }
     let link_text = |n: &dom_query::NodeRef| -> usize {
